@@ -1,0 +1,48 @@
+# The two commands: `make run` (set up and serve) and `make test` (install test tools, run the suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HTMX   := app/static/vendor/htmx.min.js
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run setup test bench worker clean
+
+## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
+run: setup
+	$(BIN)/flask --app wsgi --debug db upgrade
+	$(BIN)/flask --app wsgi --debug run --host $(HOST) --port $(PORT)
+
+setup: $(VENV)/.installed $(HTMX)
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# htmx comes from the npm package, pinned by package-lock.json, and is served from app/static.
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(dir $@)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+$(VENV)/.test-installed: $(VENV)/.installed setup.cfg
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Second command: install what the tests need and run them all.
+test: setup $(VENV)/.test-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks (numbers, not pass/fail): see bench/README.md.
+bench: setup $(VENV)/.test-installed
+	$(BIN)/python -m bench.run
+
+## Deliver pending mails forever (what a production worker runs).
+worker: setup
+	$(BIN)/flask --app wsgi outbox send --loop
+
+clean:
+	rm -rf $(VENV) node_modules $(HTMX) .pytest_cache test-artifacts

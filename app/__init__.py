@@ -1,0 +1,47 @@
+"""The multimedia portal: ``create_app`` builds and configures the Flask application."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import configure
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. ``config`` overrides every other source; its ``INSTANCE_PATH`` (tests)
+    replaces the default ``instance/`` folder beside the package."""
+    config = dict(config or {})
+    app = Flask(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
+    configure(app, config)
+    _configure_logging(app)
+
+    from . import cli, errors, outbox, security, templating
+    from .extensions import init_extensions
+
+    init_extensions(app)
+    outbox.init_outbox(app)
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .blueprints import auth, media, newsletter, reset, verification
+    from .health import bp as health_bp
+
+    for module in (auth, verification, reset, newsletter, media):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(health_bp)
+
+
+def _configure_logging(app: Flask) -> None:
+    # gunicorn and `flask run` leave the root logger bare; without this our INFO lines
+    # (the mails printed to the log in development) would not show.
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(app.config["LOG_LEVEL"])

@@ -1,0 +1,51 @@
+"""What this browser is in the middle of: the account flow kept in the signed session cookie."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import session
+from flask_login import login_user
+
+from .flows.redirects import safe_next
+
+FLOW_KEY = "account_flow"
+RETURN_KEY = "return_to"
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    address: str
+    purpose: str
+
+
+def begin_flow(address: str, purpose: str, next_url: str | None = None) -> Flow:
+    flow = Flow(id=secrets.token_urlsafe(18), address=address, purpose=purpose)
+    session[FLOW_KEY] = {"id": flow.id, "address": address, "purpose": purpose}
+    if next_url:
+        session[RETURN_KEY] = safe_next(next_url)
+    return flow
+
+
+def current_flow(purpose: str) -> Flow | None:
+    data = session.get(FLOW_KEY)
+    if not isinstance(data, dict) or data.get("purpose") != purpose:
+        return None
+    return Flow(id=data["id"], address=data["address"], purpose=purpose)
+
+
+def end_flow() -> None:
+    session.pop(FLOW_KEY, None)
+
+
+def return_to(default: str = "/") -> str:
+    return safe_next(session.get(RETURN_KEY), default)
+
+
+def log_in(user, *, remember: bool = False) -> None:
+    """A new session on log in: nothing from before survives but the page to return to."""
+    keep = {key: session[key] for key in (RETURN_KEY,) if key in session}
+    session.clear()
+    session.update(keep)
+    login_user(user, remember=remember)

@@ -1,0 +1,1 @@
+"""One package per blueprint: routes, forms and mails side by side."""

@@ -1,0 +1,49 @@
+from flask import request, session, url_for
+from flask_login import current_user, logout_user
+
+from ...account_session import begin_flow, log_in
+from ...extensions import form_address_key
+from ...flows import accounts, codes
+from ...flows.redirects import safe_next
+from ...limits import limit_posts
+from ...rendering import redirect_page, redirect_step, render_step
+from . import bp
+from .forms import LoginForm, RegisterForm
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limit_posts(form_address_key)
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        flow = begin_flow(form.email.data, codes.VERIFY, form.next.data)
+        data = accounts.Registration(form.email.data, form.password.data, form.first_name.data,
+                                     form.last_name.data, form.organisation.data)
+        accounts.register(data, flow_id=flow.id)
+        return redirect_step(url_for("verification.verify"))
+    return render_step("auth/register.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limit_posts(form_address_key)
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None and not user.is_verified:
+            flow = begin_flow(user.email, codes.VERIFY, form.next.data)
+            accounts.send_verification_code(user, flow_id=flow.id)
+            return redirect_step(url_for("verification.verify", unverified=1))
+        if user is not None:
+            log_in(user, remember=form.remember.data)
+            return redirect_page(safe_next(form.next.data, url_for("media.index")))
+        form.form_errors.append("Email or password is incorrect.")
+    return render_step("auth/login.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    return redirect_page(safe_next(request.form.get("next"), url_for("media.index")))

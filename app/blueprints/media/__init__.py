@@ -1,0 +1,6 @@
+"""Public pages. The catalogue and story pages arrive with the portal issue."""
+from flask import Blueprint
+
+bp = Blueprint("media", __name__)
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,6 @@
+"""Password reset by emailed code."""
+from flask import Blueprint
+
+bp = Blueprint("reset", __name__, url_prefix="/account/reset")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Routes arrive with the password-reset issue."""

@@ -1,0 +1,27 @@
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Regexp
+
+
+def tidy_code(value):
+    """People paste codes with spaces or a dash in the middle ("123 456"); take the digits."""
+    if not isinstance(value, str):
+        return value
+    return "".join(value.split()).replace("-", "")[:64]
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Verification code",
+        filters=[tidy_code],
+        validators=[
+            DataRequired("Enter the 6-digit code from the email."),
+            Regexp(r"^[0-9]{6}\Z", message="The code is 6 digits (numbers only), as in the email."),
+        ],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12",
+                   "pattern": r"[0-9 \-]*", "spellcheck": "false"},
+    )
+
+
+class ResendForm(FlaskForm):
+    """Only the CSRF token: the address comes from this browser's flow."""

@@ -1,0 +1,37 @@
+"""What the code step says about a checked code or a send that has to wait."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from ...flows.codes import CodeCheck, Outcome
+from ...models import utcnow
+
+
+def wait_phrase(until: datetime, now: datetime | None = None) -> str:
+    seconds = max(1, math.ceil((until - (now or utcnow())).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
+
+
+def send_wait_message(until: datetime) -> str:
+    return f"A code was sent a short while ago. You can ask for a new code in {wait_phrase(until)}."
+
+
+def code_error(result: CodeCheck) -> str:
+    outcome = result.outcome
+    if outcome is Outcome.WRONG:
+        left = result.attempts_left
+        tail = f" You have {left} more attempt{'s' if left != 1 else ''} with this code." if left else ""
+        return "That code is not correct. Check the email and try again." + tail
+    if outcome is Outcome.EXPIRED:
+        return "This code has expired (codes last 30 minutes). Use “Send new code” to get a new one."
+    if outcome is Outcome.USED:
+        return "This code has already been used. Use “Send new code” if you need another one."
+    if outcome is Outcome.EXHAUSTED:
+        return "This code was entered wrongly too many times and no longer works. Use “Send new code” to get a new one."
+    if outcome is Outcome.LOCKED:
+        return f"Too many wrong codes for this address. Please try again in {wait_phrase(result.retry_at)}."
+    return "There is no valid code for this step any more. Use “Send new code” to get a new one."

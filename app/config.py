@@ -1,0 +1,121 @@
+"""Configuration: defaults in code, then ``instance/config.py``, then ``FLASK_*`` variables.
+
+Every number of the security model (SPEC §3) is a setting here, so an operator can change it
+without touching code.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class DefaultConfig:
+    # Branding: the original is NATO's; any organisation can run the portal.
+    ORGANISATION_NAME = "NATO"
+    PORTAL_NAME = "NATO Multimedia"
+    ACCOUNT_DIALOG_TITLE = "NATO MULTIMEDIA ACCOUNT"
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    # Sessions and cookies (SPEC §3). Secure flags are switched on for HTTPS deployments.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    # A page left open for hours must still post: the token lives as long as the session.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    MAX_CONTENT_LENGTH = 1024 * 1024  # account forms are small; bigger bodies get a 413 page
+
+    # Passwords (SPEC §2.6)
+    BCRYPT_ROUNDS = 12
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    PASSWORD_REQUIRE_CHARACTER_CLASSES = True  # switch off to follow NIST 800-63B
+    PASSWORD_REJECT_COMMON = True
+
+    # Emailed codes (SPEC §3)
+    CODE_LIFETIME_SECONDS = 30 * 60
+    CODE_MAX_WRONG_ENTRIES = 5
+    CODE_WRONG_ENTRIES_PER_HOUR = 20
+    CODE_RESEND_INTERVAL_SECONDS = 60
+    CODE_SENDS_PER_HOUR = 5
+
+    # Rate limits (Flask-Limiter): per client IP and per email address, on POSTs only.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_PER_IP = "30 per minute; 300 per hour"
+    RATELIMIT_PER_ADDRESS = "10 per minute; 60 per hour"
+
+    # Mail (SPEC §5). No MAIL_SERVER: mails are written to the log.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "Multimedia Portal <no-reply@localhost>"
+    MAIL_TIMEOUT_SECONDS = 30
+    # "thread": each process delivers its new mails in a background thread right after commit;
+    # "worker": only `flask outbox send` delivers (run it as a worker).
+    MAIL_DISPATCH = "thread"
+    OUTBOX_MAX_ATTEMPTS = 12
+    OUTBOX_RETRY_BASE_SECONDS = 30
+
+    SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
+    LOG_LEVEL = "INFO"
+
+
+def configure(app, overrides: dict | None = None) -> None:
+    """Load settings in the documented order; ``overrides`` (tests) come last."""
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure_database_uri(app)
+    _ensure_secret_key(app)
+
+
+def _configure_database_uri(app) -> None:
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+    # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
+    for prefix in ("postgresql://", "postgres://"):
+        if uri.startswith(prefix):
+            uri = "postgresql+psycopg://" + uri[len(prefix):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        # SQLite does not take pool_pre_ping-style options that PostgreSQL needs; keep ours small.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+
+
+def _ensure_secret_key(app) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists() and not (app.debug or app.testing):
+        raise RuntimeError(
+            "No secret key is configured. Set FLASK_SECRET_KEY in the environment "
+            "(e.g. `export FLASK_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`) "
+            "or SECRET_KEY in instance/config.py. Development mode (flask run --debug) makes one itself."
+        )
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+        log.warning("Generated a development secret key in %s", key_file)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()

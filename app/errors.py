@@ -1,0 +1,81 @@
+"""Error pages that know about HTMX.
+
+A failed POST from a dialog step keeps the form as typed: the message is swapped into the step's
+alert area (``#step-alert``) instead of replacing the form. Everything else gets a readable page
+(or, for HTMX, the same page's block). Nothing here shows a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import request, url_for
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db, login_manager
+from .rendering import redirect_page, render_step, wants_partial
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Something in that request could not be read", "Please go back, check what you typed and try again."),
+    404: ("Page not found", "There is no page at this address. It may have moved, or the link may be mistyped."),
+    405: ("That did not work", "This page cannot be used that way. Please start again from the page you were on."),
+    413: ("That was too much", "What you sent was larger than this form accepts. Please shorten it and try again."),
+    429: ("Please wait a moment", "Too many attempts in a short time. Please wait a minute, then try again."),
+    500: ("Something went wrong on our side", "The problem has been logged. Please try again in a moment."),
+    503: ("The portal is busy", "The portal could not reach its database just now. Please try again in a few seconds."),
+}
+CSRF_MESSAGE = ("This form has expired", "For your security, please reload the page and try again.")
+
+
+def init_app(app) -> None:
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(RateLimitExceeded, lambda e: error_response(429))
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(HTTPException, lambda e: error_response(e.code or 500))
+    app.register_error_handler(Exception, _unexpected)
+    login_manager.unauthorized_handler(_login_required)
+
+
+def error_response(status: int, title: str | None = None, message: str | None = None):
+    default_title, default_message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+    title, message = title or default_title, message or default_message
+    if wants_partial() and request.headers.get("HX-Target") == "account-step":
+        response = render_step("errors/error.html", block="alert", status=status, title=title, message=message)
+        response.headers["HX-Retarget"] = "#step-alert"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render_step("errors/error.html", status=status, title=title, message=message)
+
+
+def _csrf_failed(exc):
+    # A non-empty body that yielded no fields at all was unreadable (e.g. raw non-UTF-8 bytes),
+    # not an expired form: say so.
+    if request.content_length and not request.form and not request.files:
+        return error_response(400)
+    return error_response(400, *CSRF_MESSAGE)
+
+
+def _database_unavailable(exc):
+    db.session.rollback()
+    log.warning("Database unavailable: %s", exc)
+    response = error_response(503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return error_response(exc.code or 500)
+    db.session.rollback()
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def _login_required():
+    return redirect_page(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+

@@ -1,0 +1,66 @@
+"""Extensions, created unbound; ``init_extensions`` binds them to an app."""
+from __future__ import annotations
+
+from flask import request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+mail = Mail()
+htmx = Htmx()
+limiter = Limiter(key_func=get_remote_address)
+
+
+def init_extensions(app) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _tune_sqlite(engine, busy_timeout_ms: int) -> None:
+    # WAL lets readers run beside one writer; the busy timeout waits instead of failing
+    # with "database is locked" when two workers write at once.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def form_address_key() -> str:
+    """Rate-limit key for "per email address" limits: the address typed in the form."""
+    return "address:" + request.form.get("email", "").strip().lower()[:320]

@@ -1,0 +1,1 @@
+"""Flow rules of the account dialog, kept free of requests so they can be unit-tested."""

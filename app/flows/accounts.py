@@ -1,0 +1,148 @@
+"""Account flows: registering, logging in, verifying an address by code.
+
+Whether an address has an account never changes what the person at the keyboard sees, nor how
+long it takes: both paths hash a password, record a code (a stand-in when nothing may be mailed)
+and write one mail to the outbox.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..blueprints.auth import email as auth_email
+from ..blueprints.verification import email as verification_email
+from ..extensions import db
+from ..models import User, utcnow
+from . import codes
+from .emails import InvalidEmail, normalize_email
+from .passwords import hash_password, spend_verify_time, verify_password
+
+
+@dataclass(frozen=True)
+class Registration:
+    email: str  # already normalised
+    password: str
+    first_name: str
+    last_name: str
+    organisation: str
+
+
+def _policy() -> codes.CodePolicy:
+    return codes.CodePolicy.from_config(current_app.config)
+
+
+def find_user(address: str) -> User | None:
+    return db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
+
+
+def register(data: Registration, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+    """Create the account (or tell the owner someone tried); returns when a code may next be sent."""
+    now = now or utcnow()
+    password_hash = hash_password(data.password, current_app.config["BCRYPT_ROUNDS"])
+    existing = find_user(data.email)
+    if existing is None:
+        user = User(
+            email=data.email,
+            password_hash=password_hash,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            organisation=data.organisation,
+            conditions_accepted_at=now,
+            created_at=now,
+        )
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same address registered a moment ago in another request
+            db.session.rollback()
+            existing = find_user(data.email)
+    blocked_until = codes.send_blocked_until(data.email, now, _policy())
+    if blocked_until is None:
+        if existing is None:
+            _send_code(user, codes.VERIFY, flow_id, now)
+        else:
+            _issue_stand_in(data.email, codes.VERIFY, flow_id, now)
+            auth_email.queue_registration_attempt_notice(existing)
+    db.session.commit()
+    return blocked_until
+
+
+def authenticate(raw_email: str, password: str) -> User | None:
+    """The account for these credentials, or None; always costs one bcrypt check."""
+    rounds = current_app.config["BCRYPT_ROUNDS"]
+    try:
+        user = find_user(normalize_email(raw_email))
+    except InvalidEmail:
+        user = None
+    if user is None:
+        spend_verify_time(password, rounds)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def send_verification_code(user: User, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+    """A fresh code for an unverified account that just proved its password."""
+    now = now or utcnow()
+    blocked_until = codes.send_blocked_until(user.email, now, _policy())
+    if blocked_until is None:
+        _send_code(user, codes.VERIFY, flow_id, now)
+        db.session.commit()
+    return blocked_until
+
+
+def resend_code(address: str, purpose: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+    """"Send new code": a real code only where one is due, a stand-in everywhere else."""
+    now = now or utcnow()
+    blocked_until = codes.send_blocked_until(address, now, _policy())
+    if blocked_until is None:
+        user = find_user(address)
+        wants_code = user is not None and (purpose == codes.RESET or not user.is_verified)
+        if wants_code:
+            _send_code(user, purpose, flow_id, now)
+        else:
+            _issue_stand_in(address, purpose, flow_id, now)
+        db.session.commit()
+    return blocked_until
+
+
+def confirm_address(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
+    """Check a verification code; on success the account is verified."""
+    now = now or utcnow()
+    result = codes.check_code(
+        address, codes.VERIFY, submitted,
+        flow_id=flow_id, secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+    )
+    if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
+        result.user.verified_at = now
+    db.session.commit()
+    return result
+
+
+def record_newsletter_wish(user: User, source: str, now: datetime | None = None) -> None:
+    if user.newsletter_opt_in_at is None:
+        user.newsletter_opt_in_at = now or utcnow()
+        user.newsletter_opt_in_source = source[:32]
+        db.session.commit()
+
+
+def _send_code(user: User, purpose: str, flow_id: str, now: datetime) -> None:
+    code = codes.issue_code(
+        user.email, purpose, user=user, flow_id=flow_id,
+        secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+    )
+    verification_email.queue_code_mail(user, code, purpose)
+
+
+def _issue_stand_in(address: str, purpose: str, flow_id: str, now: datetime) -> None:
+    codes.issue_code(
+        address, purpose, user=None, flow_id=flow_id,
+        secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+    )
+
+
+def next_send_at(address: str, now: datetime | None = None) -> datetime | None:
+    return codes.send_blocked_until(address, now or utcnow(), _policy())

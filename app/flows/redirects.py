@@ -1,0 +1,29 @@
+""""The page you were on": only ever a path on this site (SPEC §3, redirects)."""
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
+MAX_NEXT_LENGTH = 2000
+
+
+def safe_next(target: object, default: str = "/") -> str:
+    """Return ``target`` if it is a local path, else ``default``.
+
+    Refused: other hosts (``//x``, ``/\\x``, ``https://x``), schemes (``javascript:``),
+    encoded slashes that a later decode turns into ``//x``, and any control character
+    (browsers drop tabs and newlines, so ``/\\t/x`` would become ``//x``).
+    """
+    if not isinstance(target, str) or not target or len(target) > MAX_NEXT_LENGTH:
+        return default
+    if any(unicodedata.category(ch) == "Cc" for ch in target) or "\\" in target:
+        return default
+    for candidate in (target, unquote(target)):
+        if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+            return default
+        if any(unicodedata.category(ch) == "Cc" for ch in candidate):
+            return default
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return default
+    return target

@@ -1,0 +1,65 @@
+"""Fields and validators shared by the account forms."""
+from __future__ import annotations
+
+import unicodedata
+
+from flask import current_app, request
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from .flows.emails import InvalidEmail, normalize_email
+from .flows.passwords import PasswordPolicy
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def plain_text(form, field):
+    """Names and the like: no control characters, nothing that failed to decode."""
+    value = field.data or ""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("This field contains characters that are not allowed.")
+    if "\ufffd" in value:
+        raise ValidationError("This field contains characters that could not be read. Please type it again.")
+
+
+def valid_email(form, field):
+    try:
+        field.data = normalize_email(field.data or "")
+    except InvalidEmail as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def password_policy(form, field):
+    problems = PasswordPolicy.from_config(current_app.config).problems(field.data or "")
+    if problems:
+        raise ValidationError(" ".join(problems))
+
+
+def text_field(label: str, max_length: int, required_message: str) -> StringField:
+    return StringField(
+        label,
+        filters=[strip],
+        validators=[
+            DataRequired(required_message),
+            Length(max=max_length, message=f"Please keep this under {max_length} characters."),
+            plain_text,
+        ],
+    )
+
+
+def email_field(label: str = "Email address") -> StringField:
+    return StringField(label, filters=[strip], validators=[DataRequired("Enter your email address."), valid_email],
+                       render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
+
+
+class NextField(HiddenField):
+    """The page to go back to, carried through the dialog's steps."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.data = (self.data or "")[:2000]
+
+    def _value(self):
+        return self.data or request.args.get("next", "")[:2000]

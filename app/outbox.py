@@ -1,0 +1,197 @@
+"""The mail outbox (SPEC §5): no mail is lost.
+
+``queue_mail`` writes the message into the ``outbox`` table in the caller's transaction. After
+that transaction commits, this process delivers it in a background thread (MAIL_DISPATCH =
+"thread"), so no request waits for the SMTP server. ``flask outbox send`` delivers whatever is
+still pending (SMTP down, process killed) and can run as a worker with ``--loop``.
+Each message is claimed with a conditional UPDATE before it is sent, so the thread and any
+number of workers never send one message twice at the same time.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import smtplib
+import threading
+from datetime import datetime, timedelta
+
+from flask import current_app, render_template
+from flask_mail import Message
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+_NEW_MESSAGES = "outbox_new_messages"
+_COMMITTED_IDS = "outbox_committed_ids"
+CLAIM_SECONDS = 300
+
+
+def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, **context) -> OutboxMessage:
+    """Render ``template``.txt and .html and add the mail to the current transaction."""
+    message = OutboxMessage(
+        recipient=recipient,
+        subject=subject,
+        body_text=render_template(f"{template}.txt", **context),
+        body_html=render_template(f"{template}.html", **context),
+        headers_json=json.dumps(headers or {}),
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.info.setdefault(_NEW_MESSAGES, []).append(message)
+    return message
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_ids(session, _context):
+    new = session.info.pop(_NEW_MESSAGES, None)
+    if new:
+        session.info.setdefault(_COMMITTED_IDS, []).extend(m.id for m in new if m.id is not None)
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session):
+    ids = session.info.pop(_COMMITTED_IDS, None)
+    if ids:
+        dispatcher = current_app.extensions.get("outbox_dispatcher")
+        if dispatcher is not None:
+            dispatcher.submit(ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session):
+    session.info.pop(_NEW_MESSAGES, None)
+    session.info.pop(_COMMITTED_IDS, None)
+
+
+class ThreadDispatcher:
+    """Delivers newly committed mails of this process in one background thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self._pid = None
+        self._queue: queue.Queue[list[int]] = queue.Queue()
+
+    def submit(self, ids: list[int]) -> None:
+        if self._pid != os.getpid():  # first use, or a forked worker (gunicorn --preload)
+            self._pid = os.getpid()
+            self._queue = queue.Queue()
+            threading.Thread(target=self._run, name="outbox-dispatcher", daemon=True).start()
+        self._queue.put(list(ids))
+
+    def _run(self) -> None:
+        while True:
+            ids = self._queue.get()
+            try:
+                with self.app.app_context():
+                    for message_id in ids:
+                        deliver(message_id)
+            except Exception:  # keep the thread alive; the worker retries what is left
+                log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
+            finally:
+                self._queue.task_done()
+
+    def wait_idle(self) -> None:
+        """Block until everything submitted so far was attempted (tests, benchmarks)."""
+        self._queue.join()
+
+
+def init_outbox(app) -> None:
+    if app.config["MAIL_DISPATCH"] == "thread":
+        app.extensions["outbox_dispatcher"] = ThreadDispatcher(app)
+
+
+def pending_ids(now: datetime, limit: int = 100) -> list[int]:
+    return db.session.execute(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).scalars().all()
+
+
+def deliver_pending(limit: int = 100) -> tuple[int, int]:
+    """Try every due message once; returns (sent, failed)."""
+    sent = failed = 0
+    for message_id in pending_ids(utcnow(), limit):
+        result = deliver(message_id)
+        sent += result is True
+        failed += result is False
+    return sent, failed
+
+
+def deliver(message_id: int) -> bool | None:
+    """Claim, send and mark one message. True sent, False failed, None not ours to send."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMessage.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return None
+    message = db.session.get(OutboxMessage, message_id)
+    try:
+        _transport(message)
+    except Exception as exc:  # SMTP down, refused, timed out: retry later with back-off
+        _record_failure(message, exc)
+        return False
+    message.sent_at = utcnow()
+    message.claimed_until = None
+    message.last_error = None
+    db.session.commit()
+    return True
+
+
+def _record_failure(message: OutboxMessage, exc: Exception) -> None:
+    config = current_app.config
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    message.claimed_until = None
+    if message.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+        message.failed_at = utcnow()
+        log.error("Giving up on mail %s to %s: %s", message.id, message.recipient, message.last_error)
+    else:
+        delay = config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1)
+        message.next_attempt_at = utcnow() + timedelta(seconds=min(delay, 6 * 3600))
+        log.warning("Mail %s to %s not sent (attempt %s): %s", message.id, message.recipient,
+                    message.attempts, message.last_error)
+    db.session.commit()
+
+
+def _transport(message: OutboxMessage) -> None:
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        # No SMTP server configured (the out-of-the-box default): the log is the mailbox.
+        log.info("Mail to %s — %s\n%s", message.recipient, message.subject, message.body_text)
+        return
+    mime = Message(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=message.body_text,
+        html=message.body_html,
+        sender=config["MAIL_DEFAULT_SENDER"],
+        extra_headers=json.loads(message.headers_json or "{}"),
+    )
+    smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        smtp.sendmail(mime.sender, [message.recipient], mime.as_bytes())

@@ -1,0 +1,37 @@
+"""One place decides between a full page and a partial (an HTMX swap)."""
+from __future__ import annotations
+
+from flask import make_response, redirect, render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def wants_partial() -> bool:
+    """An HTMX request that is neither boosted nor a history restore gets just the block."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_step(template: str, *, block: str = "step", status: int = 200, **context):
+    """Render ``block`` of ``template`` for HTMX, the whole page otherwise."""
+    if wants_partial():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_step(url: str):
+    """Go on to the next step: HTMX follows a 303 itself and swaps the next step's block."""
+    return redirect(url, 303)
+
+
+def redirect_page(url: str):
+    """Leave the dialog for a whole page (after log in, after an expired step)."""
+    if wants_partial():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        response.vary.add("HX-Request")
+        return response
+    return redirect(url, 303)

@@ -1,0 +1,38 @@
+"""Values every template sees."""
+from __future__ import annotations
+
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+
+from .account_session import return_to
+from .flows.passwords import PasswordPolicy
+from .flows.redirects import safe_next
+from .security import ACCOUNT_BLUEPRINTS
+
+
+def here() -> str:
+    """The page to come back to after an account step opened from this page."""
+    if request.blueprint in ACCOUNT_BLUEPRINTS:
+        return safe_next(request.args.get("next") or _posted_next(), default=return_to())
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
+def _posted_next() -> str | None:
+    if request.method != "POST":
+        return None
+    try:
+        return request.form.get("next")
+    except HTTPException:  # the body itself was the problem (too large): an error page is showing
+        return None
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def portal_context():
+        config = current_app.config
+        return {
+            "tagline": f"Access {config['ORGANISATION_NAME']}’s broadcast-quality video content free of charge",
+            "here": here(),
+            "in_account_step": request.blueprint in ACCOUNT_BLUEPRINTS,
+            "password_policy_text": PasswordPolicy.from_config(config).text,
+        }

@@ -1,0 +1,180 @@
+"""Fixtures: the app on SQLite and (with TEST_DATABASE_URL) PostgreSQL, a real SMTP server,
+and a live portal served over HTTP for the browser tests."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db, limiter
+from app.models import OutboxMessage
+
+from .mailbox import SmtpServer
+
+DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in DATABASES:
+    raise pytest.UsageError("REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not: PostgreSQL tests would not run")
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "BCRYPT_ROUNDS": 4,
+    "MAIL_DISPATCH": "worker",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+# pytest-flask's own request context and its ``with app.test_client()`` client keep contexts
+# open between requests; every later request then reuses that app context and its ``g``, so
+# two "browsers" in one test would share Flask-WTF's cached CSRF token and Flask-Login's user.
+# Here each request gets its own context, as in production.
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'portal.db'}"
+    return os.environ["TEST_DATABASE_URL"]
+
+
+def build_app(database_url: str, instance_path, **overrides):
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path),
+                      **overrides})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    limiter.reset()
+    return app
+
+
+def dispose(app) -> None:
+    dispatcher = app.extensions.get("outbox_dispatcher")
+    if dispatcher is not None:
+        dispatcher.wait_idle()
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_config():
+    """Tests override settings by overriding this fixture or parametrising it."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config, tmp_path):
+    app = build_app(database_url, tmp_path / "instance", **app_config)
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def live_portal(database_url, smtp, app_config, tmp_path):
+    """The portal served over real HTTP, mailing through the real SMTP server."""
+    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DISPATCH="thread",
+                    **app_config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LivePortal(app, f"http://127.0.0.1:{server.server_port}", smtp.mailbox)
+    finally:
+        server.shutdown()
+        thread.join(5)
+        dispose(app)
+
+
+class LivePortal:
+    def __init__(self, app, url, mailbox):
+        self.app, self.url, self.mailbox = app, url, mailbox
+
+
+# --- helpers for route tests -------------------------------------------------------------
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+HTMX = {"HX-Request": "true", "HX-Target": "account-step"}
+
+
+def csrf_token(client) -> str:
+    page = client.get("/").get_data(as_text=True)
+    return CSRF_RE.search(page).group(1)
+
+
+def post(client, url, data=None, *, htmx=False, follow=False, token=True):
+    data = dict(data or {})
+    if token:
+        data.setdefault("csrf_token", csrf_token(client))
+    return client.post(url, data=data, headers=HTMX if htmx else {}, follow_redirects=follow)
+
+
+def outbox(app, address=None) -> list[OutboxMessage]:
+    with app.app_context():
+        query = db.session.query(OutboxMessage).order_by(OutboxMessage.id)
+        if address:
+            query = query.filter(OutboxMessage.recipient == address)
+        rows = query.all()
+        db.session.expunge_all()
+        return rows
+
+
+def last_code(app, address) -> str:
+    mails = [m for m in outbox(app, address) if re.search(r"^\s*\d{6}\s*$", m.body_text, re.M)]
+    assert mails, f"no code mailed to {address}"
+    return re.search(r"^\s*(\d{6})\s*$", mails[-1].body_text, re.M).group(1)
+
+
+GOOD_PASSWORD = "Blue-Harbour-42!"
+
+
+def registration(email="ann@example.org", **changes):
+    data = {
+        "email": email,
+        "password": GOOD_PASSWORD,
+        "confirm": GOOD_PASSWORD,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "organisation": "Example Broadcasting",
+        "accept_conditions": "y",
+        "next": "/conditions",
+    }
+    data.update(changes)
+    return data
+
+
+def age_codes(app, minutes):
+    """Move every recorded code ``minutes`` into the past (send throttles, expiry)."""
+    from datetime import timedelta
+
+    from app.models import VerificationCode
+
+    with app.app_context():
+        for record in db.session.query(VerificationCode):
+            record.created_at -= timedelta(minutes=minutes)
+            record.expires_at -= timedelta(minutes=minutes)
+        db.session.commit()
+
+
+def register_and_verify(client, app, email="ann@example.org"):
+    post(client, "/account/register", registration(email))
+    return post(client, "/account/verify", {"code": last_code(app, email)})

@@ -1,0 +1,135 @@
+"""The foundation: configuration, headers, health check, assets, migrations."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_config_order_defaults_then_instance_file_then_environment(tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        "SECRET_KEY = 'from-file'\nMAIL_SERVER = 'file.example'\nMAIL_PORT = 2500\nPORTAL_NAME = 'File Portal'\n")
+    monkeypatch.setenv("FLASK_MAIL_SERVER", "smtp.env.example")
+    monkeypatch.setenv("FLASK_MAIL_PORT", "2525")
+    monkeypatch.setenv("FLASK_MAIL_DEFAULT_SENDER", "Press Office <press@env.example>")
+    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/env.db")
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    assert app.config["SECRET_KEY"] == "from-file"  # file beats defaults
+    assert app.config["PORTAL_NAME"] == "File Portal"
+    assert app.config["MAIL_SERVER"] == "smtp.env.example"  # environment beats the file
+    assert app.config["MAIL_PORT"] == 2525
+    assert app.config["MAIL_DEFAULT_SENDER"] == "Press Office <press@env.example>"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.db"
+    assert app.config["CODE_LIFETIME_SECONDS"] == 1800  # untouched default
+
+
+def test_env_secret_key_and_postgres_url_use_psycopg3(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASK_SECRET_KEY", "from-env")
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "postgresql://postgres@127.0.0.1:5432/test")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_missing_secret_key_in_production_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_generates_and_keeps_a_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    first = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    second = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    assert len(first) >= 64 and first == second
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_healthz_answers_when_the_database_does(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "up"}
+
+
+def test_healthz_says_503_when_the_database_is_down(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
+                      "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize("path", ["/", "/conditions", "/account/register", "/account/login", "/nope"])
+def test_security_headers_on_pages_and_errors(client, path):
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.get(path, headers=headers)
+        csp = response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "object-src 'none'" in csp and "base-uri 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in response.headers
+
+
+def test_hsts_over_https(client):
+    response = client.get("/", base_url="https://portal.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_account_pages_are_not_stored_but_public_pages_may_be(client):
+    assert client.get("/account/login").headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+
+
+def test_no_inline_script_or_style_and_no_cdn_in_templates():
+    for template in (ROOT / "app" / "templates").rglob("*.html"):
+        if "mail" in template.parts:
+            continue  # mails are not pages: mail clients need inline styles
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
+        assert "<style" not in text and " style=" not in text, template
+        assert "hx-on" not in text and "onclick" not in text, template
+        assert "://" not in re.sub(r"https?://(www\.)?w3\.org", "", text), template
+
+
+def test_htmx_2_is_pinned_and_served_from_static(client):
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert re.fullmatch(r"2\.\d+\.\d+", package["dependencies"]["htmx.org"])
+    assert lock["packages"]["node_modules/htmx.org"]["version"] == package["dependencies"]["htmx.org"]
+    response = client.get("/static/vendor/htmx.min.js")
+    assert response.status_code == 200 and b'version:"2.' in response.data
+    assert 'includeIndicatorStyles":false' in client.get("/").get_data(as_text=True)
+
+
+def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
+    """`flask db upgrade` (not create_all) makes the schema, and it matches the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import downgrade, upgrade
+
+    from app.extensions import db
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
+                      "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(directory=str(ROOT / "migrations"))
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert diff == []
+        assert {"users", "verification_codes", "wrong_code_entries", "outbox"} <= set(inspect(db.engine).get_table_names())
+        downgrade(directory=str(ROOT / "migrations"), revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()

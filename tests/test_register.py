@@ -1,0 +1,155 @@
+"""Registration (SPEC §2.1) and the enumeration rule (SPEC §3)."""
+import re
+
+from app.extensions import db
+from app.models import User, VerificationCode
+
+from .conftest import HTMX, age_codes, last_code, outbox, post, registration
+
+CSRF_VALUE = re.compile(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]+"')
+
+
+def users(app):
+    with app.app_context():
+        return db.session.query(User).order_by(User.id).all()
+
+
+def test_register_page_full_and_partial(client):
+    full = client.get("/account/register?next=/conditions")
+    partial = client.get("/account/register?next=/conditions", headers=HTMX)
+    assert full.status_code == partial.status_code == 200
+    assert "<html" in full.get_data(as_text=True) and "<html" not in partial.get_data(as_text=True)
+    for response in (full, partial):
+        body = response.get_data(as_text=True)
+        assert "Create an account" in body
+        assert 'name="next" type="hidden" value="/conditions"' in body
+        assert "Organisation / media outlet" in body
+        assert "The password must be at least 12 characters long, no spaces, include upper/lowercase letters, numbers and symbols." in body
+        assert "HX-Request" in response.headers["Vary"]
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_boosted_and_history_restore_requests_get_the_whole_page(client):
+    for header in ("HX-Boosted", "HX-History-Restore-Request"):
+        body = client.get("/account/register", headers={"HX-Request": "true", header: "true"}).get_data(as_text=True)
+        assert "<html" in body
+
+
+def test_registration_creates_an_unverified_account_and_mails_a_code(client, app):
+    response = post(client, "/account/register", registration(email="  Ann.Lee@Example.ORG "))
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/account/verify")
+    [user] = users(app)
+    assert user.email == "ann.lee@example.org"
+    assert user.verified_at is None and user.conditions_accepted_at is not None
+    assert user.password_hash.startswith("$2b$04$") and "Blue-Harbour" not in user.password_hash
+    [mail] = outbox(app, "ann.lee@example.org")
+    code = last_code(app, "ann.lee@example.org")
+    assert code in mail.body_text and code in mail.body_html and "30 minutes" in mail.body_text
+    page = client.get("/account/verify").get_data(as_text=True)
+    assert "Check your inbox and enter verification code" in page
+    assert "We have sent a verification code to your email address" in page
+    assert ". ." not in page  # the seed's doubled full stop is fixed
+    assert "This code will expire in 30 minutes." in page
+    assert "Didn't receive a code?" in page and "Send new code" in page
+
+
+def test_htmx_registration_swaps_in_the_code_step(client):
+    response = post(client, "/account/register", registration(), htmx=True, follow=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<section id="account-step"')
+    assert 'name="code"' in body
+
+
+def test_conditions_must_be_accepted(client, app):
+    data = registration()
+    del data["accept_conditions"]
+    response = post(client, "/account/register", data)
+    assert response.status_code == 422
+    assert "Please accept the conditions of use" in response.get_data(as_text=True)
+    assert users(app) == [] and outbox(app) == []
+
+
+def test_every_field_says_what_is_missing_and_keeps_what_was_typed(client, app):
+    response = post(client, "/account/register", {"email": "ann@example.org", "first_name": "Ann"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for message in ("Choose a password.", "Type the password again.", "Enter your last name.",
+                    "Enter your organisation or media outlet.", "Please accept the conditions of use"):
+        assert message in body
+    assert 'value="ann@example.org"' in body and 'value="Ann"' in body
+    assert users(app) == []
+
+
+def test_password_confirmation_must_match(client):
+    body = post(client, "/account/register", registration(confirm="Blue-Harbour-43!")).get_data(as_text=True)
+    assert "The two passwords do not match." in body
+
+
+def test_password_policy_names_the_failed_rule(client):
+    body = post(client, "/account/register", registration(password="alllowercase-42!", confirm="alllowercase-42!")).get_data(as_text=True)
+    assert "The password must include an uppercase letter." in body
+
+
+def test_registering_a_taken_address_looks_exactly_like_a_new_registration(app):
+    existing, fresh = app.test_client(), app.test_client()
+    post(existing, "/account/register", registration("taken@example.org"))
+    age_codes(app, minutes=2)  # past the 60 s send throttle, so the owner's notice goes out
+    db_user_count = len(users(app))
+    # a different browser registers the taken address (in another case), another a new one
+    attacker, newcomer = app.test_client(), app.test_client()
+    r_taken = post(attacker, "/account/register", registration(" TAKEN@example.org"), htmx=True, follow=True)
+    r_new = post(newcomer, "/account/register", registration("new@example.org"), htmx=True, follow=True)
+    assert r_taken.status_code == r_new.status_code == 200
+    strip = lambda r: CSRF_VALUE.sub("TOKEN", r.get_data(as_text=True)).replace("taken@example.org", "ADDRESS").replace("new@example.org", "ADDRESS")
+    assert strip(r_taken) == strip(r_new)
+    assert len(users(app)) == db_user_count + 1  # only new@example.org was added
+    mails = outbox(app, "taken@example.org")
+    assert len(mails) == 2
+    notice = mails[-1]
+    assert "Someone just tried to create" in notice.body_text
+    assert "/account/login" in notice.body_text and "Forgot your password?" in notice.body_text
+    assert not re.search(r"^\s*\d{6}\s*$", notice.body_text, re.M)  # no code for the stranger
+    # whatever the stranger types, the account is not verified
+    for code in ("000000", "123456", last_code(app, "taken@example.org")):
+        post(attacker, "/account/verify", {"code": code})
+    assert users(app)[0].verified_at is None
+
+
+def test_one_account_per_address_is_enforced_by_the_database(app):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import utcnow
+
+    with app.app_context():
+        for _ in range(2):
+            db.session.add(User(email="dup@example.org", password_hash="x", first_name="A", last_name="B",
+                                organisation="O", conditions_accepted_at=utcnow()))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_registration_writes_account_code_and_mail_in_one_transaction(client, app, monkeypatch):
+    """If the commit fails, neither the account nor its code nor its mail remain."""
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from app.flows import accounts
+
+    real_commit = db.session.commit
+
+    def failing_commit():
+        raise OperationalError("COMMIT", {}, Exception("database went away"))
+
+    monkeypatch.setattr(accounts.db.session, "commit", failing_commit)
+    response = post(client, "/account/register", registration())
+    monkeypatch.setattr(accounts.db.session, "commit", real_commit)
+    assert response.status_code == 503
+    assert "try again" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+        assert db.session.query(VerificationCode).count() == 0
+    assert outbox(app) == []
