@@ -17,7 +17,7 @@ def wait_phrase(until: datetime, now: datetime | None = None) -> str:
 
 
 def send_wait_message(until: datetime) -> str:
-    return f"A code was sent a short while ago. You can ask for a new code in {wait_phrase(until)}."
+    return f"You can ask for a new code in {wait_phrase(until)}."
 
 
 def code_error(result: CodeCheck) -> str:
