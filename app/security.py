@@ -12,7 +12,7 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter"}
+ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account"}
 
 
 def init_app(app) -> None:

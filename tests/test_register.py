@@ -109,7 +109,7 @@ def test_registering_a_taken_address_looks_exactly_like_a_new_registration(app):
     assert len(mails) == 2
     notice = mails[-1]
     assert "Someone just tried to create" in notice.body_text
-    assert "/account/login" in notice.body_text and "Forgot your password?" in notice.body_text
+    assert "/account/login" in notice.body_text and "/account/reset" in notice.body_text
     assert not re.search(r"^\s*\d{6}\s*$", notice.body_text, re.M)  # no code for the stranger
     # whatever the stranger types, the account is not verified
     for code in ("000000", "123456", last_code(app, "taken@example.org")):

@@ -31,7 +31,7 @@ class Registration:
     organisation: str
 
 
-def _policy() -> codes.CodePolicy:
+def code_policy() -> codes.CodePolicy:
     return codes.CodePolicy.from_config(current_app.config)
 
 
@@ -60,12 +60,12 @@ def register(data: Registration, *, flow_id: str, now: datetime | None = None) -
         except IntegrityError:  # the same address registered a moment ago in another request
             db.session.rollback()
             existing = find_user(data.email)
-    blocked_until = codes.send_blocked_until(data.email, now, _policy())
+    blocked_until = codes.send_blocked_until(data.email, now, code_policy())
     if blocked_until is None:
         if existing is None:
-            _send_code(user, codes.VERIFY, flow_id, now)
+            send_code(user, codes.VERIFY, flow_id, now)
         else:
-            _issue_stand_in(data.email, codes.VERIFY, flow_id, now)
+            issue_stand_in(data.email, codes.VERIFY, flow_id, now)
             auth_email.queue_registration_attempt_notice(existing)
     db.session.commit()
     return blocked_until
@@ -87,9 +87,9 @@ def authenticate(raw_email: str, password: str) -> User | None:
 def send_verification_code(user: User, *, flow_id: str, now: datetime | None = None) -> datetime | None:
     """A fresh code for an unverified account that just proved its password."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(user.email, now, _policy())
+    blocked_until = codes.send_blocked_until(user.email, now, code_policy())
     if blocked_until is None:
-        _send_code(user, codes.VERIFY, flow_id, now)
+        send_code(user, codes.VERIFY, flow_id, now)
         db.session.commit()
     return blocked_until
 
@@ -97,14 +97,14 @@ def send_verification_code(user: User, *, flow_id: str, now: datetime | None = N
 def resend_code(address: str, purpose: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
     """"Send new code": a real code only where one is due, a stand-in everywhere else."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(address, now, _policy())
+    blocked_until = codes.send_blocked_until(address, now, code_policy())
     if blocked_until is None:
         user = find_user(address)
         wants_code = user is not None and (purpose == codes.RESET or not user.is_verified)
         if wants_code:
-            _send_code(user, purpose, flow_id, now)
+            send_code(user, purpose, flow_id, now)
         else:
-            _issue_stand_in(address, purpose, flow_id, now)
+            issue_stand_in(address, purpose, flow_id, now)
         db.session.commit()
     return blocked_until
 
@@ -114,7 +114,7 @@ def confirm_address(address: str, submitted: str, *, flow_id: str, now: datetime
     now = now or utcnow()
     result = codes.check_code(
         address, codes.VERIFY, submitted,
-        flow_id=flow_id, secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+        flow_id=flow_id, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
     if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
         result.user.verified_at = now
@@ -129,20 +129,20 @@ def record_newsletter_wish(user: User, source: str, now: datetime | None = None)
         db.session.commit()
 
 
-def _send_code(user: User, purpose: str, flow_id: str, now: datetime) -> None:
+def send_code(user: User, purpose: str, flow_id: str, now: datetime) -> None:
     code = codes.issue_code(
         user.email, purpose, user=user, flow_id=flow_id,
-        secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+        secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
     verification_email.queue_code_mail(user, code, purpose)
 
 
-def _issue_stand_in(address: str, purpose: str, flow_id: str, now: datetime) -> None:
+def issue_stand_in(address: str, purpose: str, flow_id: str, now: datetime) -> None:
     codes.issue_code(
         address, purpose, user=None, flow_id=flow_id,
-        secret=current_app.config["SECRET_KEY"], policy=_policy(), now=now,
+        secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
 
 
 def next_send_at(address: str, now: datetime | None = None) -> datetime | None:
-    return codes.send_blocked_until(address, now or utcnow(), _policy())
+    return codes.send_blocked_until(address, now or utcnow(), code_policy())

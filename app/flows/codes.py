@@ -52,6 +52,7 @@ class Outcome(enum.Enum):
     EXHAUSTED = "exhausted"  # too many wrong entries for this code
     LOCKED = "locked"  # too many wrong entries for this address in the last hour
     NO_CODE = "no_code"
+    OTHER_BROWSER = "other_browser"  # the newest code was asked for in another browser
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,11 @@ def check_code(
     secret: str,
     policy: CodePolicy,
     now: datetime,
+    bound_to_flow: bool = False,
 ) -> CodeCheck:
     """Check ``submitted`` against the newest code for ``address`` and ``purpose``.
+
+    With ``bound_to_flow`` the code only works in the browser flow that asked for it.
 
     Consuming a code and counting a wrong entry are single conditional UPDATEs, so parallel
     requests can neither use one code twice nor get past the wrong-entry limit.
@@ -182,6 +186,8 @@ def check_code(
     ).scalar_one_or_none()
     if record is None:
         return CodeCheck(Outcome.NO_CODE)
+    if bound_to_flow and record.flow_id != flow_id:
+        return CodeCheck(Outcome.OTHER_BROWSER)
     matches = record.user_id is not None and hmac.compare_digest(
         record.code_hash, hash_code(submitted, address=address, purpose=purpose, secret=secret)
     )

@@ -11,4 +11,5 @@ def queue_registration_attempt_notice(user) -> None:
         "auth/mail/registration_attempt",
         user=user,
         login_url=url_for("auth.login", _external=True),
+        reset_url=url_for("reset.request_code", _external=True),
     )

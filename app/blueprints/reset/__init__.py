@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("reset", __name__, url_prefix="/account/reset")
-
-from . import routes  # noqa: E402,F401

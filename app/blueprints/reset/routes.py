@@ -1,1 +1,70 @@
-"""Routes arrive with the password-reset issue."""
+from flask import request, session, url_for
+
+from ...account_session import begin_flow, current_flow, end_flow, return_to
+from ...extensions import form_address_key
+from ...flows import codes, recovery
+from ...flows.recovery import PasswordChange, ResetGrant
+from ...limits import limit_posts
+from ...rendering import redirect_page, redirect_step, render_step
+from ..verification.forms import CodeForm
+from ..verification.messages import code_error
+from ..verification.steps import flow_address_key, render_code_step, resend_code_step
+from . import bp
+from .forms import NewPasswordForm, RequestResetForm
+
+GRANT_KEY = "reset_grant"
+
+
+@bp.route("", methods=["GET", "POST"])
+@limit_posts(form_address_key)
+def request_code():
+    form = RequestResetForm()
+    if form.validate_on_submit():
+        flow = begin_flow(form.email.data, codes.RESET, form.next.data)
+        recovery.request_reset(flow.address, flow_id=flow.id)
+        return redirect_step(url_for("reset.code"))
+    return render_step("reset/request.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/code", methods=["GET", "POST"])
+@limit_posts(flow_address_key(codes.RESET))
+def code():
+    flow, form = current_flow(codes.RESET), CodeForm()
+    if flow is None and request.method == "GET":
+        return redirect_page(url_for("reset.request_code"))
+    if form.validate_on_submit():
+        if flow is None:
+            return render_code_step(codes.RESET, None, form, no_flow=True, status=409)
+        result = recovery.confirm_reset_code(flow.address, form.code.data, flow_id=flow.id)
+        if result.outcome is codes.Outcome.ACCEPTED:
+            session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
+            end_flow()
+            return redirect_step(url_for("reset.new_password"))
+        form.code.errors.append(code_error(result))
+    return render_code_step(codes.RESET, flow, form, status=422 if form.errors else 200)
+
+
+@bp.route("/code/resend", methods=["POST"])
+@limit_posts(flow_address_key(codes.RESET))
+def resend():
+    return resend_code_step(codes.RESET)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def new_password():
+    grant = ResetGrant.from_dict(session.get(GRANT_KEY))
+    user = grant.user_if_valid() if grant else None
+    form = NewPasswordForm()
+    if user is None:
+        return render_step("reset/password.html", form=form, no_grant=True, status=409 if request.method == "POST" else 200)
+    if form.validate_on_submit():
+        if recovery.set_new_password(user, form.password.data) is PasswordChange.DONE:
+            session.pop(GRANT_KEY, None)
+            return redirect_step(url_for("reset.done"))
+        form.password.errors.append("The new password must be different from your current password.")
+    return render_step("reset/password.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/done")
+def done():
+    return render_step("reset/done.html", next_url=return_to())

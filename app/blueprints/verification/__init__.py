@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("verification", __name__, url_prefix="/account")
-
-from . import routes  # noqa: E402,F401

@@ -32,6 +32,9 @@ def code_error(result: CodeCheck) -> str:
         return "This code has already been used. Use “Send new code” if you need another one."
     if outcome is Outcome.EXHAUSTED:
         return "This code was entered wrongly too many times and no longer works. Use “Send new code” to get a new one."
+    if outcome is Outcome.OTHER_BROWSER:
+        return ("A newer code was asked for in another browser or tab. Enter the code from the newest email "
+                "where you asked for it, or use “Send new code” to get a code for this browser.")
     if outcome is Outcome.LOCKED:
         return f"Too many wrong codes for this address. Please try again in {wait_phrase(result.retry_at)}."
     return "There is no valid code for this step any more. Use “Send new code” to get a new one."

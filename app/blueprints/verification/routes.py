@@ -6,47 +6,34 @@ from ...flows import accounts, codes
 from ...limits import limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
-from .forms import CodeForm, ResendForm
-from .messages import code_error, send_wait_message
-
-
-def flow_address_key() -> str:
-    flow = current_flow(codes.VERIFY)
-    return "address:" + (flow.address if flow else "-")
+from .forms import CodeForm
+from .messages import code_error
+from .steps import flow_address_key, render_code_step, resend_code_step
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limit_posts(flow_address_key)
+@limit_posts(flow_address_key(codes.VERIFY))
 def verify():
     flow, form = current_flow(codes.VERIFY), CodeForm()
     if flow is None and request.method == "GET":
         return redirect_page(url_for("auth.login"))
     if form.validate_on_submit():
         if flow is None:
-            return render_step("verification/verify.html", form=form, no_flow=True, status=409)
+            return render_code_step(codes.VERIFY, None, form, no_flow=True, status=409)
         result = accounts.confirm_address(flow.address, form.code.data, flow_id=flow.id)
         if result.ok:
             log_in(result.user)
             end_flow()
             return redirect_step(url_for("verification.welcome"))
         form.code.errors.append(code_error(result))
-    blocked_until = accounts.next_send_at(flow.address) if flow else None
-    return render_step("verification/verify.html", form=form, resend=ResendForm(), flow=flow,
-                       unverified=bool(request.args.get("unverified")),
-                       resend_message=send_wait_message(blocked_until) if blocked_until else None,
-                       status=422 if form.errors else 200)
+    return render_code_step(codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")),
+                            status=422 if form.errors else 200)
 
 
 @bp.route("/verify/resend", methods=["POST"])
-@limit_posts(flow_address_key)
+@limit_posts(flow_address_key(codes.VERIFY))
 def resend():
-    flow, resend_form = current_flow(codes.VERIFY), ResendForm()
-    if flow is None or not resend_form.validate_on_submit():
-        return redirect_page(url_for("auth.login"))
-    blocked_until = accounts.resend_code(flow.address, codes.VERIFY, flow_id=flow.id)
-    message = send_wait_message(blocked_until) if blocked_until else None
-    return render_step("verification/verify.html", form=CodeForm(formdata=None), resend=resend_form, flow=flow,
-                       resend_message=message, resent=blocked_until is None, status=429 if blocked_until else 200)
+    return resend_code_step(codes.VERIFY)
 
 
 @bp.route("/welcome")

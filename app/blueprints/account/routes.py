@@ -1,0 +1,78 @@
+from flask import current_app, flash, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+
+from ...account_session import log_in
+from ...flows import recovery
+from ...flows.recovery import PasswordChange
+from ...rendering import redirect_page, render_step
+from . import bp
+from .forms import ChangePasswordForm, DeleteAccountForm, NewsletterForm, ProfileForm
+
+
+def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, **forms):
+    """The account page, or one of its sections (``block``) for HTMX."""
+    forms.setdefault("profile", ProfileForm(formdata=None, obj=current_user))
+    forms.setdefault("newsletter", NewsletterForm(formdata=None))
+    forms.setdefault("password", ChangePasswordForm(formdata=None))
+    forms.setdefault("delete", DeleteAccountForm(formdata=None))
+    return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved)
+
+
+@bp.route("")
+@login_required
+def index():
+    return render_account()
+
+
+@bp.route("/profile", methods=["POST"])
+@login_required
+def profile():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        recovery.update_profile(current_user, first_name=form.first_name.data, last_name=form.last_name.data,
+                                organisation=form.organisation.data)
+    return render_account("profile", status=422 if form.errors else 200, profile=form, profile_saved=not form.errors)
+
+
+@bp.route("/newsletter", methods=["POST"])
+@login_required
+def newsletter():
+    form = NewsletterForm()
+    if form.validate_on_submit():
+        recovery.set_newsletter(current_user, form.subscribe.data == "on", source="account page")
+    return render_account("newsletter", status=422 if form.errors else 200)
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        result = recovery.change_password(current_user, form.current.data, form.password.data)
+        if result is PasswordChange.DONE:
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            log_in(current_user._get_current_object(), remember=remembered)  # this session stays
+            flash("Your password has been changed. Every other session has been logged out.")
+            return redirect_page(url_for("account.index"))
+        field = form.current if result is PasswordChange.WRONG_CURRENT else form.password
+        field.errors.append("That is not your current password." if result is PasswordChange.WRONG_CURRENT
+                            else "The new password must be different from your current password.")
+    return render_account("password", status=422, password=form)
+
+
+@bp.route("/delete", methods=["POST"])
+@login_required
+def delete():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if recovery.delete_account(current_user._get_current_object(), form.delete_password.data):
+            logout_user()
+            session.clear()
+            return redirect_page(url_for("account.deleted"))
+        form.delete_password.errors.append("That is not your password.")
+    return render_account("delete", status=422, delete=form)
+
+
+@bp.route("/deleted")
+def deleted():
+    return render_template("account/deleted.html")

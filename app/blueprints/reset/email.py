@@ -1,0 +1,15 @@
+from flask import current_app, url_for
+
+from ...outbox import queue_mail
+
+
+def queue_password_changed_notice(user, when) -> None:
+    """After every reset or change: no password in it, and what to do if it was not them."""
+    queue_mail(
+        user.email,
+        f"Your {current_app.config['PORTAL_NAME']} password was changed",
+        "reset/mail/password_changed",
+        user=user,
+        when=when,
+        reset_url=url_for("reset.request_code", _external=True),
+    )

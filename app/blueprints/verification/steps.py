@@ -1,0 +1,39 @@
+"""The code step is shared by registration ("verify") and password reset ("reset")."""
+from flask import url_for
+
+from ...account_session import current_flow
+from ...flows import accounts, codes
+from ...rendering import redirect_page, render_step
+from .forms import CodeForm, ResendForm
+from .messages import send_wait_message
+
+ENDPOINTS = {
+    codes.VERIFY: {"code": "verification.verify", "resend": "verification.resend", "start": "auth.login"},
+    codes.RESET: {"code": "reset.code", "resend": "reset.resend", "start": "reset.request_code"},
+}
+
+
+def render_code_step(purpose: str, flow, form, *, status: int = 200, **context):
+    blocked_until = accounts.next_send_at(flow.address) if flow else None
+    context.setdefault("resend_message", send_wait_message(blocked_until) if blocked_until else None)
+    return render_step("verification/verify.html", form=form, resend=ResendForm(), flow=flow, purpose=purpose,
+                       endpoints=ENDPOINTS[purpose], status=status, **context)
+
+
+def resend_code_step(purpose: str):
+    """"Send new code": a new code (or a stand-in) unless the send throttle says wait."""
+    flow, resend_form = current_flow(purpose), ResendForm()
+    if flow is None or not resend_form.validate_on_submit():
+        return redirect_page(url_for(ENDPOINTS[purpose]["start"]))
+    blocked_until = accounts.resend_code(flow.address, purpose, flow_id=flow.id)
+    message = send_wait_message(blocked_until) if blocked_until else None
+    return render_code_step(purpose, flow, CodeForm(formdata=None), resent=blocked_until is None,
+                            resend_message=message, status=429 if blocked_until else 200)
+
+
+def flow_address_key(purpose: str):
+    def key() -> str:
+        flow = current_flow(purpose)
+        return "address:" + (flow.address if flow else "-")
+
+    return key

@@ -1,0 +1,145 @@
+"""Password reset by emailed code, password change, and the rest of what an account owner
+can do to the account (SPEC §2.5, §4.6)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete
+
+from ..blueprints.reset import email as reset_email
+from ..extensions import db
+from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
+from . import codes
+from .accounts import issue_stand_in, code_policy, send_code, find_user
+from .passwords import hash_password, verify_password
+
+
+def request_reset(address: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+    """A reset code for a known address; for any other the same work with a stand-in, no mail."""
+    now = now or utcnow()
+    blocked_until = codes.send_blocked_until(address, now, code_policy())
+    if blocked_until is None:
+        user = find_user(address)
+        if user is not None:
+            send_code(user, codes.RESET, flow_id, now)
+        else:
+            issue_stand_in(address, codes.RESET, flow_id, now)
+        db.session.commit()
+    return blocked_until
+
+
+def confirm_reset_code(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
+    """Check a reset code; it only works in the browser that asked for it."""
+    result = codes.check_code(
+        address, codes.RESET, submitted, flow_id=flow_id, secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(), now=now or utcnow(), bound_to_flow=True,
+    )
+    db.session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class ResetGrant:
+    """What a checked reset code allows: one new password, in this browser, for a while.
+
+    It holds the account's session token as it was; setting the password rotates the token,
+    so the grant works once and a replayed form finds it spent.
+    """
+
+    user_id: int
+    session_token: str
+    issued_at: float
+
+    def as_dict(self) -> dict:
+        return {"user_id": self.user_id, "session_token": self.session_token, "issued_at": self.issued_at}
+
+    @classmethod
+    def from_dict(cls, data) -> "ResetGrant | None":
+        try:
+            return cls(int(data["user_id"]), str(data["session_token"]), float(data["issued_at"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    @classmethod
+    def for_user(cls, user: User, now: datetime | None = None) -> "ResetGrant":
+        return cls(user.id, user.session_token, _epoch(now or utcnow()))
+
+    def user_if_valid(self, now: datetime | None = None) -> User | None:
+        lifetime = current_app.config["CODE_LIFETIME_SECONDS"]
+        if _epoch(now or utcnow()) - self.issued_at > lifetime:
+            return None
+        user = db.session.get(User, self.user_id)
+        if user is None or user.session_token != self.session_token:
+            return None
+        return user
+
+
+class PasswordChange(enum.Enum):
+    DONE = "done"
+    SAME_AS_OLD = "same_as_old"
+    WRONG_CURRENT = "wrong_current"
+
+
+def set_new_password(user: User, new_password: str, *, now: datetime | None = None) -> PasswordChange:
+    """Reset: set the password, end every session, void codes, mark the address verified."""
+    now = now or utcnow()
+    if verify_password(new_password, user.password_hash):
+        return PasswordChange.SAME_AS_OLD
+    _replace_password(user, new_password, now)
+    if user.verified_at is None:
+        user.verified_at = now  # the code proved control of the address
+    codes.void_codes(user.email, None, now=now)
+    db.session.commit()
+    return PasswordChange.DONE
+
+
+def change_password(user: User, current: str, new_password: str, *, now: datetime | None = None) -> PasswordChange:
+    """From the account page: the current password first; the caller logs this session in again."""
+    if not verify_password(current, user.password_hash):
+        return PasswordChange.WRONG_CURRENT
+    if current == new_password or verify_password(new_password, user.password_hash):
+        return PasswordChange.SAME_AS_OLD
+    _replace_password(user, new_password, now or utcnow())
+    db.session.commit()
+    return PasswordChange.DONE
+
+
+def _replace_password(user: User, new_password: str, now: datetime) -> None:
+    user.password_hash = hash_password(new_password, current_app.config["BCRYPT_ROUNDS"])
+    user.session_token = new_session_token()  # every other session and remember-me cookie ends
+    reset_email.queue_password_changed_notice(user, when=now)
+
+
+def update_profile(user: User, *, first_name: str, last_name: str, organisation: str) -> None:
+    user.first_name, user.last_name, user.organisation = first_name, last_name, organisation
+    db.session.commit()
+
+
+def set_newsletter(user: User, subscribed: bool, *, source: str, now: datetime | None = None) -> None:
+    if subscribed and user.newsletter_opt_in_at is None:
+        user.newsletter_opt_in_at = now or utcnow()
+        user.newsletter_opt_in_source = source[:32]
+    elif not subscribed:
+        user.newsletter_opt_in_at = None
+        user.newsletter_opt_in_source = None
+    db.session.commit()
+
+
+def delete_account(user: User, password: str) -> bool:
+    """Remove the account and every row that names its address; False if the password is wrong."""
+    if not verify_password(password, user.password_hash):
+        return False
+    address = user.email
+    db.session.execute(delete(VerificationCode).where(VerificationCode.address == address))
+    db.session.execute(delete(WrongCodeEntry).where(WrongCodeEntry.address == address))
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == address))
+    db.session.delete(user)
+    db.session.commit()
+    return True
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment - datetime(1970, 1, 1)) / timedelta(seconds=1)

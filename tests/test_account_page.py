@@ -1,0 +1,115 @@
+"""The account page (SPEC §4.6): profile, newsletter switch, change password, delete."""
+import pytest
+
+from app.extensions import db
+from app.models import OutboxMessage, User, VerificationCode, WrongCodeEntry
+
+from .conftest import GOOD_PASSWORD, HTMX, outbox, post, register_and_verify
+
+NEW_PASSWORD = "Green-Valley-77?"
+
+
+@pytest.fixture
+def ann(app, client):
+    register_and_verify(client, app)
+    return "ann@example.org"
+
+
+def user(app):
+    with app.app_context():
+        return db.session.query(User).one_or_none()
+
+
+def login(client, password=GOOD_PASSWORD, remember=False):
+    data = {"email": "ann@example.org", "password": password}
+    if remember:
+        data["remember"] = "y"
+    return post(client, "/account/login", data)
+
+
+def test_account_page_needs_a_login(client):
+    assert client.get("/account").status_code == 303
+    response = client.get("/account", headers=HTMX)
+    assert response.headers["HX-Redirect"] == "/account/login?next=/account" and response.get_data() == b""
+    assert post(client, "/account/profile", htmx=True).headers["HX-Redirect"].startswith("/account/login")
+
+
+def test_account_page_shows_who_you_are(client, ann):
+    page = client.get("/account")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    for text in ("ann@example.org", 'value="Ann"', 'value="Lee"', 'value="Example Broadcasting"',
+                 "Change password", "Delete the account", "Newsletter"):
+        assert text in body
+
+
+def test_edit_names_and_organisation(client, app, ann):
+    response = post(client, "/account/profile", {"first_name": " Anna ", "last_name": "Lee-Smith", "organisation": "ZDF"}, htmx=True)
+    assert response.status_code == 200 and "Saved." in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).lstrip().startswith('<section id="account-profile"')
+    assert (user(app).first_name, user(app).last_name, user(app).organisation) == ("Anna", "Lee-Smith", "ZDF")
+    response = post(client, "/account/profile", {"first_name": "", "last_name": "x" * 500, "organisation": "Z"})
+    assert response.status_code == 422
+    assert "Enter your first name." in response.get_data(as_text=True)
+    assert user(app).first_name == "Anna"
+
+
+def test_newsletter_switch(client, app, ann):
+    assert "You do not receive our newsletter." in client.get("/account").get_data(as_text=True)
+    response = post(client, "/account/newsletter", {"subscribe": "on"}, htmx=True)
+    assert "You receive our newsletter" in response.get_data(as_text=True)
+    assert user(app).newsletter_opt_in_source == "account page"
+    post(client, "/account/newsletter", {"subscribe": "off"})
+    assert user(app).newsletter_opt_in_at is None
+    assert post(client, "/account/newsletter", {"subscribe": "maybe"}).status_code == 422
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(app, client, ann):
+    other = app.test_client()
+    login(other, remember=True)
+    response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, htmx=True)
+    assert response.headers["HX-Redirect"] == "/account"
+    page = client.get("/account").get_data(as_text=True)
+    assert "Your password has been changed." in page and "Log out" in page
+    assert "Log out" not in other.get("/").get_data(as_text=True)
+    other.delete_cookie("session")
+    assert "Log out" not in other.get("/").get_data(as_text=True)
+    assert "password was changed" in outbox(app, "ann@example.org")[-1].subject
+    assert login(app.test_client(), NEW_PASSWORD).status_code == 303
+
+
+def test_change_password_asks_for_the_current_one(client, app, ann):
+    response = post(client, "/account/password", {"current": "Wrong-Password-1!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 422 and "That is not your current password." in response.get_data(as_text=True)
+    response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert "must be different from your current password" in response.get_data(as_text=True)
+    response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": "weak", "confirm": "weak"})
+    assert "at least 12 characters" in response.get_data(as_text=True)
+    assert login(app.test_client()).status_code == 303  # unchanged
+
+
+def test_delete_account_removes_personal_data_and_logs_out(client, app, ann):
+    response = post(client, "/account/delete", {"delete_password": "Wrong-Password-1!"})
+    assert response.status_code == 422 and "That is not your password." in response.get_data(as_text=True)
+    assert user(app) is not None
+    response = post(client, "/account/delete", {"delete_password": GOOD_PASSWORD}, htmx=True)
+    assert response.headers["HX-Redirect"] == "/account/deleted"
+    assert "Your account has been deleted" in client.get("/account/deleted").get_data(as_text=True)
+    assert "Log out" not in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+        for model, column in ((VerificationCode, VerificationCode.address), (WrongCodeEntry, WrongCodeEntry.address),
+                              (OutboxMessage, OutboxMessage.recipient)):
+            assert db.session.query(model).filter(column == "ann@example.org").count() == 0
+    assert login(app.test_client()).status_code == 422
+
+
+def test_header_links_to_the_account_page(client, ann):
+    assert 'href="/account"' in client.get("/").get_data(as_text=True)
+
+
+def test_account_forms_without_csrf_are_refused(client, ann):
+    for url in ("/account/profile", "/account/newsletter", "/account/password", "/account/delete"):
+        response = client.post(url, data={"subscribe": "on", "delete_password": GOOD_PASSWORD})
+        assert response.status_code == 400, url
+    assert "Log out" in client.get("/").get_data(as_text=True)  # nothing was deleted
