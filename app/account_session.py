@@ -18,6 +18,8 @@ class Flow:
     id: str
     address: str
     purpose: str
+    # False when the send throttle held the code back (a code went out a moment ago)
+    sent: bool = True
 
 
 def begin_flow(address: str, purpose: str, next_url: str | None = None) -> Flow:
@@ -32,7 +34,13 @@ def current_flow(purpose: str) -> Flow | None:
     data = session.get(FLOW_KEY)
     if not isinstance(data, dict) or data.get("purpose") != purpose:
         return None
-    return Flow(id=data["id"], address=data["address"], purpose=purpose)
+    return Flow(id=data["id"], address=data["address"], purpose=purpose, sent=data.get("sent", True))
+
+
+def note_send(blocked_until) -> None:
+    """Remember whether the step that started the flow really sent a code."""
+    if isinstance(session.get(FLOW_KEY), dict):
+        session[FLOW_KEY] = {**session[FLOW_KEY], "sent": blocked_until is None}
 
 
 def end_flow() -> None:

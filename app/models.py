@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -36,6 +37,7 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     newsletter_opt_in_at: Mapped[datetime | None]
     newsletter_opt_in_source: Mapped[str | None] = mapped_column(String(32))
+    is_staff: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     @property
     def is_verified(self) -> bool:
@@ -103,3 +105,102 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+story_categories = db.Table(
+    "story_categories",
+    db.Column("story_id", db.ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("category_id", db.ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Story(db.Model):
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_published", "published_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(160), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    published_at: Mapped[datetime]
+    location: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    credit_line: Mapped[str] = mapped_column(String(300), default="")
+    rights_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    categories = db.relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
+    videos = db.relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
+                             lazy="selectin")
+
+    @property
+    def video(self):
+        return self.videos[0] if self.videos else None
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+
+class Video(db.Model):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    duration_seconds: Mapped[float] = mapped_column(default=0)
+    # One line a shot: "HH:MM:SS description".
+    shotlist: Mapped[str] = mapped_column(Text, default="")
+    poster_filename: Mapped[str | None] = mapped_column(String(500))
+
+    story = db.relationship(Story, back_populates="videos")
+    renditions = db.relationship("Rendition", back_populates="video", order_by="Rendition.bytes.desc()",
+                                 cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def preview(self):
+        return next((r for r in self.renditions if r.is_preview), None)
+
+    @property
+    def shots(self) -> list[tuple[str, str]]:
+        lines = [line.strip() for line in self.shotlist.splitlines() if line.strip()]
+        return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
+
+
+class Rendition(db.Model):
+    __tablename__ = "renditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    container: Mapped[str] = mapped_column(String(40))
+    codec: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    bytes: Mapped[int]
+    # Relative to MEDIA_ROOT; never taken from a request.
+    filename: Mapped[str] = mapped_column(String(500))
+    mimetype: Mapped[str] = mapped_column(String(80), default="video/mp4")
+    is_preview: Mapped[bool] = mapped_column(default=False)
+
+    video = db.relationship(Video, back_populates="renditions")
+
+
+class Download(db.Model):
+    """Who downloaded what and when; the row stays, without the person, when an account goes."""
+
+    __tablename__ = "downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    bytes_sent: Mapped[int] = mapped_column(default=0)
+    range_requested: Mapped[str | None] = mapped_column(String(100))

@@ -3,6 +3,8 @@ from logging.config import fileConfig
 
 from flask import current_app
 
+from app import search
+
 from alembic import context
 
 # this is the Alembic Config object, which provides
@@ -87,6 +89,8 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # the full-text search table is managed by app/search.py, not by the models
+    conf_args.setdefault("include_object", search.include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

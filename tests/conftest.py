@@ -9,7 +9,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
+from app import create_app, search
 from app.extensions import db, limiter
 from app.models import OutboxMessage
 
@@ -54,8 +54,12 @@ def build_app(database_url: str, instance_path, **overrides):
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path),
                       **overrides})
     with app.app_context():
+        with db.engine.begin() as connection:
+            search.drop_schema(connection)
         db.drop_all()
         db.create_all()
+        with db.engine.begin() as connection:
+            search.create_schema(connection)
     limiter.reset()
     return app
 
@@ -66,6 +70,8 @@ def dispose(app) -> None:
         dispatcher.wait_idle()
     with app.app_context():
         db.session.remove()
+        with db.engine.begin() as connection:
+            search.drop_schema(connection)
         db.drop_all()
         db.engine.dispose()
 

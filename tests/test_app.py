@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from app import create_app
+from app import create_app, search
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,14 +122,19 @@ def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
                       "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
+        with db.engine.begin() as connection:
+            search.drop_schema(connection)
         db.drop_all()
         with db.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         upgrade(directory=str(ROOT / "migrations"))
         with db.engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            context = MigrationContext.configure(connection, opts={"include_object": search.include_object})
+            diff = compare_metadata(context, db.metadata)
         assert diff == []
-        assert {"users", "verification_codes", "wrong_code_entries", "outbox"} <= set(inspect(db.engine).get_table_names())
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"users", "verification_codes", "wrong_code_entries", "outbox", "stories", "renditions",
+                "downloads", "story_search"} <= tables
         downgrade(directory=str(ROOT / "migrations"), revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()

@@ -235,3 +235,14 @@ def test_wrong_step_posts(client):
     assert post(client, "/account/reset/code", {"code": "123456"}).status_code == 409
     assert post(client, "/account/reset/code/resend").status_code == 303
     assert client.get("/account/reset/code", headers=HTMX).headers["HX-Redirect"] == "/account/reset"
+
+
+def test_a_held_back_code_is_not_claimed_as_sent(app, ann):
+    for address in ("ann@example.org", "nobody@example.org"):
+        client = app.test_client()
+        start_reset(client, address)
+        age_codes(app, minutes=0)
+        client = app.test_client()
+        body = start_reset(client, address, follow=True).get_data(as_text=True)
+        assert "so we have not sent another one yet" in body, address
+        assert "We have sent a verification code" not in body

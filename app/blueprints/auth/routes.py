@@ -1,7 +1,7 @@
 from flask import request, session, url_for
 from flask_login import current_user, logout_user
 
-from ...account_session import begin_flow, log_in
+from ...account_session import begin_flow, log_in, note_send
 from ...extensions import form_address_key
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
@@ -19,7 +19,7 @@ def register():
         flow = begin_flow(form.email.data, codes.VERIFY, form.next.data)
         data = accounts.Registration(form.email.data, form.password.data, form.first_name.data,
                                      form.last_name.data, form.organisation.data)
-        accounts.register(data, flow_id=flow.id)
+        note_send(accounts.register(data, flow_id=flow.id))
         return redirect_step(url_for("verification.verify"))
     return render_step("auth/register.html", form=form, status=422 if form.errors else 200)
 
@@ -32,7 +32,7 @@ def login():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None and not user.is_verified:
             flow = begin_flow(user.email, codes.VERIFY, form.next.data)
-            accounts.send_verification_code(user, flow_id=flow.id)
+            note_send(accounts.send_verification_code(user, flow_id=flow.id))
             return redirect_step(url_for("verification.verify", unverified=1))
         if user is not None:
             log_in(user, remember=form.remember.data)

@@ -14,7 +14,7 @@ def new_password_fields():
     password = PasswordField(
         "New password",
         validators=[DataRequired("Choose a new password."), password_policy],
-        render_kw={"autocomplete": "new-password", "aria-describedby": "new_password-hint"},
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Confirm new password",

@@ -1,6 +1,6 @@
 from flask import request, session, url_for
 
-from ...account_session import begin_flow, current_flow, end_flow, return_to
+from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
 from ...extensions import form_address_key
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
@@ -21,7 +21,7 @@ def request_code():
     form = RequestResetForm()
     if form.validate_on_submit():
         flow = begin_flow(form.email.data, codes.RESET, form.next.data)
-        recovery.request_reset(flow.address, flow_id=flow.id)
+        note_send(recovery.request_reset(flow.address, flow_id=flow.id))
         return redirect_step(url_for("reset.code"))
     return render_step("reset/request.html", form=form, status=422 if form.errors else 200)
 

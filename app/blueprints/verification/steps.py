@@ -1,7 +1,7 @@
 """The code step is shared by registration ("verify") and password reset ("reset")."""
 from flask import url_for
 
-from ...account_session import current_flow
+from ...account_session import current_flow, note_send
 from ...flows import accounts, codes
 from ...rendering import redirect_page, render_step
 from .forms import CodeForm, ResendForm
@@ -26,6 +26,9 @@ def resend_code_step(purpose: str):
     if flow is None or not resend_form.validate_on_submit():
         return redirect_page(url_for(ENDPOINTS[purpose]["start"]))
     blocked_until = accounts.resend_code(flow.address, purpose, flow_id=flow.id)
+    if blocked_until is None:
+        note_send(None)
+        flow = current_flow(purpose)
     message = send_wait_message(blocked_until) if blocked_until else None
     return render_code_step(purpose, flow, CodeForm(formdata=None), resent=blocked_until is None,
                             resend_message=message, status=429 if blocked_until else 200)
