@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 ## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
 run: setup
 	$(BIN)/flask --app wsgi --debug db upgrade
+	$(BIN)/flask --app wsgi --debug media demo
 	$(BIN)/flask --app wsgi --debug run --host $(HOST) --port $(PORT)
 
 setup: $(VENV)/.installed $(HTMX)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import configure
 
@@ -19,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import cli, errors, outbox, security, templating
     from .extensions import init_extensions
 
+    app.url_map.converters["id"] = IdConverter
     init_extensions(app)
     outbox.init_outbox(app)
     security.init_app(app)
@@ -27,6 +29,13 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     _register_blueprints(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: at most 18 digits, so it always fits a 64-bit column
+    (a longer number is simply no page, not an overflow in the database driver)."""
+
+    regex = r"\d{1,18}"
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -27,5 +27,45 @@ def send_command(loop: bool, interval: float, batch: int) -> None:
             time.sleep(interval)
 
 
+downloads_cli = AppGroup("downloads", help="The download log, for the press office.")
+
+
+@downloads_cli.command("export")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help="CSV file to write; - for standard output.")
+def export_downloads(output) -> None:
+    """Write every download (when, who, organisation, story, rendition, bytes) as CSV."""
+    import csv
+
+    from .flows.reports import download_rows
+
+    writer = csv.writer(output)
+    writer.writerow(["downloaded_at_utc", "email", "name", "organisation", "story", "rendition", "bytes_sent", "range"])
+    for row in download_rows():
+        writer.writerow(row)
+
+
+users_cli = AppGroup("users", help="Accounts for the press office.")
+
+
+@users_cli.command("create-staff")
+@click.argument("email")
+@click.option("--first-name", default="Press", show_default=True)
+@click.option("--last-name", default="Office", show_default=True)
+@click.option("--organisation", default="Press office", show_default=True)
+@click.password_option(help="Asked for (twice) when not given.")
+def create_staff(email, first_name, last_name, organisation, password) -> None:
+    """Create a verified staff account, or make an existing account staff."""
+    from .flows.staff import StaffError, create_staff_user
+
+    try:
+        user, created = create_staff_user(email, password, first_name, last_name, organisation)
+    except StaffError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{'created' if created else 'updated'} staff account {user.email}")
+
+
 def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(downloads_cli)
+    app.cli.add_command(users_cli)

@@ -74,6 +74,14 @@ class DefaultConfig:
     OUTBOX_MAX_ATTEMPTS = 12
     OUTBOX_RETRY_BASE_SECONDS = 30
 
+    # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
+    MEDIA_ROOT: str | None = None
+    CATALOGUE_PAGE_SIZE = 12
+    # "" sends the bytes from the app (sendfile under gunicorn); "nginx" answers with
+    # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
+    DOWNLOAD_ACCEL = ""
+    DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
+
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
     LOG_LEVEL = "INFO"
 
@@ -87,6 +95,8 @@ def configure(app, overrides: dict | None = None) -> None:
         app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _configure_database_uri(app)
+    if not app.config.get("MEDIA_ROOT"):
+        app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
     _ensure_secret_key(app)
 
 

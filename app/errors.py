@@ -35,7 +35,7 @@ def init_app(app) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(RateLimitExceeded, lambda e: error_response(429))
     app.register_error_handler(OperationalError, _database_unavailable)
-    app.register_error_handler(HTTPException, lambda e: error_response(e.code or 500))
+    app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     login_manager.unauthorized_handler(_login_required)
 
@@ -59,6 +59,15 @@ def _csrf_failed(exc):
     return error_response(400, *CSRF_MESSAGE)
 
 
+def _http_error(exc: HTTPException):
+    response = error_response(exc.code or 500)
+    # keep what the error itself says in headers: Content-Range on 416, Allow on 405, ...
+    for key, value in exc.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
 def _database_unavailable(exc):
     db.session.rollback()
     log.warning("Database unavailable: %s", exc)
@@ -69,7 +78,7 @@ def _database_unavailable(exc):
 
 def _unexpected(exc):
     if isinstance(exc, HTTPException):
-        return error_response(exc.code or 500)
+        return _http_error(exc)
     db.session.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)

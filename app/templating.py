@@ -26,7 +26,31 @@ def _posted_next() -> str | None:
         return None
 
 
+def filesize(size: int) -> str:
+    """Decimal units, as broadcasters quote them: 1.2 GB, 350 KB."""
+    value = float(size or 0)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1000
+    return f"{value} TB"
+
+
+def duration(seconds: float) -> str:
+    total = int(round(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def long_date(moment) -> str:
+    return f"{moment.day} {moment.strftime('%B %Y')}" if moment else ""
+
+
 def init_app(app) -> None:
+    app.add_template_filter(filesize)
+    app.add_template_filter(duration)
+    app.add_template_filter(long_date)
+
     @app.context_processor
     def portal_context():
         config = current_app.config

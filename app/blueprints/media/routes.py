@@ -1,13 +1,103 @@
-from flask import render_template
+import logging
 
-from . import bp
+from flask import abort, current_app, make_response, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ...account_session import begin_flow, note_send
+from ...errors import error_response
+from ...extensions import db
+from ...flows import accounts, catalogue, codes, downloads
+from ...models import Rendition, Video
+from ...rendering import redirect_page, render_step
+from . import bp, cli  # noqa: F401  (cli registers the "flask media" commands)
+
+log = logging.getLogger(__name__)
 
 
 @bp.route("/")
 def index():
-    return render_template("media/index.html")
+    query = catalogue.parse_query(request.args)
+    page = catalogue.find_stories(query, current_app.config["CATALOGUE_PAGE_SIZE"])
+    # "Load more" asks for the next cards only; the search box for the whole result list.
+    block = "more" if request.headers.get("HX-Target") == "load-more" else "results"
+    return render_step("media/index.html", block=block, page=page, query=query,
+                       categories=catalogue.all_categories())
+
+
+@bp.route("/stories/<slug>")
+def story(slug):
+    story = catalogue.story_by_slug(slug) or abort(404)
+    pending = request.args.get("download", type=int)
+    pending = next((r for v in story.videos for r in v.renditions if r.id == pending), None)
+    return render_template("media/story.html", story=story, pending=pending)
 
 
 @bp.route("/conditions")
 def conditions():
     return render_template("media/conditions.html")
+
+
+@bp.route("/media/preview/<id:rendition_id>")
+def preview(rendition_id):
+    rendition = db.session.get(Rendition, rendition_id)
+    if rendition is None or not rendition.is_preview:
+        abort(404)
+    return _send(rendition.filename, rendition.mimetype)
+
+
+@bp.route("/media/poster/<id:video_id>")
+def poster(video_id):
+    video = db.session.get(Video, video_id)
+    if video is None or not video.poster_filename:
+        abort(404)
+    return _send(video.poster_filename, "image/jpeg")
+
+
+@bp.route("/download/<id:rendition_id>")
+def download(rendition_id):
+    rendition = db.session.get(Rendition, rendition_id) or abort(404)
+    back = url_for("media.story", slug=rendition.video.story.slug, download=rendition.id)
+    if not current_user.is_authenticated:
+        return redirect_page(url_for("auth.login", next=back, intent="download"))
+    if not current_user.is_verified:
+        flow = begin_flow(current_user.email, codes.VERIFY, back)
+        note_send(accounts.send_verification_code(current_user, flow_id=flow.id))
+        return redirect_page(url_for("verification.verify", unverified=1))
+    path = downloads.file_path(current_app.config["MEDIA_ROOT"], rendition.filename)
+    if path is None:
+        log.error("Rendition %s: file %r is missing from %s", rendition.id, rendition.filename,
+                  current_app.config["MEDIA_ROOT"])
+        return error_response(404, "File not available",
+                              "This file is missing on the server. Please try again later; the press office has been told.")
+    response = _file_response(path, rendition)
+    if response.status_code in (200, 206):
+        downloads.record(current_user, rendition, bytes_sent=response.content_length or 0,
+                         range_header=request.headers.get("Range"))
+    return response
+
+
+def _file_response(path, rendition):
+    mode = current_app.config["DOWNLOAD_ACCEL"]
+    disposition = downloads.content_disposition(downloads.download_name(rendition))
+    if mode in ("nginx", "sendfile"):
+        # The front server sends the bytes (and handles Range); we only decide who may have them.
+        response = make_response("")
+        if mode == "nginx":
+            response.headers["X-Accel-Redirect"] = current_app.config["DOWNLOAD_ACCEL_PREFIX"] + rendition.filename
+        else:
+            response.headers["X-Sendfile"] = str(path)
+        response.headers["Content-Type"] = rendition.mimetype
+        response.content_length = None
+    else:
+        response = send_file(path, mimetype=rendition.mimetype, conditional=True, etag=True, max_age=0)
+    response.headers["Content-Disposition"] = disposition
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _send(stored_name, mimetype):
+    """Previews and posters: public, seekable (Range), cacheable."""
+    path = downloads.file_path(current_app.config["MEDIA_ROOT"], stored_name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=mimetype, conditional=True, etag=True)

@@ -1,0 +1,99 @@
+"""The catalogue: what a search box, date range, category and page number ask for."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from .. import search
+from ..extensions import db
+from ..models import Category, Story
+
+MAX_PAGE = 10_000
+MAX_QUERY_LENGTH = 200
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+@dataclass
+class CatalogueQuery:
+    text: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str = ""
+    page: int = 1
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def words(self) -> list[str]:
+        return search.tokens(self.text)
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for links (next page, bookmarks)."""
+        values = {"q": self.text, "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else "", "category": self.category,
+                  "page": self.page}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None, 1) or (k == "page" and v != 1)}
+
+
+@dataclass
+class CataloguePage:
+    stories: list[Story]
+    has_more: bool
+    query: CatalogueQuery
+
+
+def parse_query(args) -> CatalogueQuery:
+    """Read request arguments leniently: anything odd becomes a message, never an error page."""
+    query = CatalogueQuery(text=_text(args.get("q"))[:MAX_QUERY_LENGTH])
+    for name, attr in (("from", "date_from"), ("to", "date_to")):
+        raw = _text(args.get(name)).strip()
+        if raw:
+            try:
+                setattr(query, attr, date.fromisoformat(raw))
+            except ValueError:
+                query.errors[name] = "Use a date like 2025-05-14."
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        query.errors["to"] = "The end date is before the start date."
+    category = _text(args.get("category")).strip()
+    if category and SLUG.match(category):
+        query.category = category
+    elif category:
+        query.errors["category"] = "Unknown category."
+    raw_page = _text(args.get("page")).strip()
+    query.page = min(max(int(raw_page), 1), MAX_PAGE) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    return query
+
+
+def find_stories(query: CatalogueQuery, per_page: int) -> CataloguePage:
+    statement = select(Story)
+    words = query.words
+    if words:
+        target, key, where, rank = search.match(db.engine.dialect.name, words)
+        statement = statement.join(target, key == Story.id).where(where).order_by(rank)
+    statement = statement.order_by(Story.published_at.desc(), Story.id.desc())
+    if query.date_from and "from" not in query.errors:
+        statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
+    if query.date_to and "to" not in query.errors:
+        statement = statement.where(Story.published_at < datetime.combine(query.date_to + timedelta(days=1), time.min))
+    if query.category:
+        statement = statement.where(Story.categories.any(Category.slug == query.category))
+    statement = statement.offset((query.page - 1) * per_page).limit(per_page + 1)
+    stories = list(db.session.execute(statement).scalars())
+    return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+
+
+def all_categories() -> list[Category]:
+    return list(db.session.execute(select(Category).order_by(Category.name)).scalars())
+
+
+def story_by_slug(slug: str) -> Story | None:
+    if not SLUG.match(slug or ""):
+        return None
+    return db.session.execute(select(Story).where(Story.slug == slug)).scalar_one_or_none()
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""

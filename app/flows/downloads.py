@@ -1,0 +1,42 @@
+"""Finding a rendition's file on storage, naming it for the person, logging the download."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import quote
+
+from ..extensions import db
+from ..models import Download, Rendition, utcnow
+
+
+def file_path(media_root: str, stored_name: str) -> Path | None:
+    """A stored file (a rendition's or a poster's), only if it exists inside the media folder."""
+    root = Path(media_root).resolve()
+    path = (root / stored_name).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def download_name(rendition: Rendition) -> str:
+    """"<story title> - <label>.mp4": what the person's browser saves."""
+    title = rendition.video.story.title
+    extension = Path(rendition.filename).suffix or ".mp4"
+    name = f"{title} - {rendition.label}{extension}"
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r'[\\/:*?"<>|]+', " ", name)
+    return re.sub(r"\s+", " ", name).strip()[:200]
+
+
+def content_disposition(name: str) -> str:
+    """RFC 6266: an ASCII fallback and the exact UTF-8 name."""
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r"\s+", " ", re.sub(r'["\\]', "", fallback)).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None) -> None:
+    db.session.add(Download(user_id=user.id, rendition_id=rendition.id, at=utcnow(), bytes_sent=bytes_sent,
+                            range_requested=(range_header or None) and range_header[:100]))
+    db.session.commit()

@@ -1,0 +1,147 @@
+"""Catalogue, full-text search (SQLite FTS5 and PostgreSQL tsvector) and story pages (SPEC §4.1, §4.2)."""
+import pytest
+
+from app.flows.catalogue import parse_query
+
+from .catalogue_data import STORIES, load, story_entry
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def catalogue(app, tmp_path):
+    load(app, tmp_path, [dict(s, video=dict(s["video"], renditions=[dict(r) for r in s["video"]["renditions"]]))
+                         for s in STORIES])
+    return app
+
+
+def titles(response):
+    import re
+
+    return re.findall(r'<span class="card-title">([^<]+)</span>', response.get_data(as_text=True))
+
+
+def test_newest_first(client, catalogue):
+    assert titles(client.get("/")) == ["NATO Foreign Ministers meet in Antalya", "Allied ships train in the Baltic Sea",
+                                       "Cyber Coalition exercise in Tallinn"]
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("antalya", ["NATO Foreign Ministers meet in Antalya"]),
+    ("Antal", ["NATO Foreign Ministers meet in Antalya"]),  # as one types: the last word is a prefix
+    ("minister", ["NATO Foreign Ministers meet in Antalya"]),  # stemming: minister ~ ministers
+    ("helicopter", ["Allied ships train in the Baltic Sea"]),  # shotlist
+    ("nearly enough", ["NATO Foreign Ministers meet in Antalya"]),  # body
+    ("exercise", ["Allied ships train in the Baltic Sea", "Cyber Coalition exercise in Tallinn"]),
+    ("Türkiye", ["NATO Foreign Ministers meet in Antalya"]),
+    ("tallinn frigate", []),  # every word must match
+])
+def test_full_text_search(client, catalogue, q, expected):
+    assert sorted(titles(client.get("/", query_string={"q": q}))) == sorted(expected)
+
+
+def test_title_matches_rank_above_body_matches(client, app, tmp_path):
+    load(app, tmp_path, [
+        story_entry("a", "Weekly round-up", "2025-06-01", body="Mentions the Baltic once."),
+        story_entry("b", "Baltic patrol", "2024-01-01", body="Nothing else."),
+    ])
+    assert titles(client.get("/?q=baltic")) == ["Baltic patrol", "Weekly round-up"]
+
+
+@pytest.mark.parametrize("q", ['"', '""', "*", "NEAR", "a NEAR b", "-", "-nato", ":", "title:nato", "AND OR NOT",
+                               "(", ")", "^", "'; DROP TABLE stories; --", "x" * 5000, "\x00", "nato\x00antalya",
+                               "🙂", "\ufffd", "a & b | !c", "<script>", "%", "_", "\\"])
+def test_hostile_search_strings_never_fail(client, catalogue, q):
+    response = client.get("/", query_string={"q": q})
+    assert response.status_code == 200
+    assert client.get("/", query_string={"q": q}, headers=HTMX).status_code == 200
+    assert "<script>" not in response.get_data(as_text=True).split("</header>")[1].split('value="')[0]
+
+
+def test_search_results_as_a_partial_and_as_a_bookmarkable_page(client, catalogue):
+    partial = client.get("/?q=antalya", headers=HTMX)
+    body = partial.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="results"') and "<html" not in body
+    assert "HX-Request" in partial.headers["Vary"]
+    page = client.get("/?q=antalya")
+    assert "<html" in page.get_data(as_text=True) and 'value="antalya"' in page.get_data(as_text=True)
+    assert titles(page) == titles(partial)
+
+
+def test_filters_by_date_range_and_category(client, catalogue):
+    assert titles(client.get("/?from=2025-01-01")) == ["NATO Foreign Ministers meet in Antalya", "Allied ships train in the Baltic Sea"]
+    assert titles(client.get("/?from=2025-03-02&to=2025-03-02")) == ["Allied ships train in the Baltic Sea"]
+    assert titles(client.get("/?category=exercises")) == ["Allied ships train in the Baltic Sea", "Cyber Coalition exercise in Tallinn"]
+    assert titles(client.get("/?category=exercises&q=tallinn")) == ["Cyber Coalition exercise in Tallinn"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"from": "yesterday"}, "Use a date like 2025-05-14."),
+    ({"from": "2025-02-30"}, "Use a date like 2025-05-14."),
+    ({"from": "2025-06-01", "to": "2025-01-01"}, "The end date is before the start date."),
+    ({"category": "../../etc"}, "Unknown category."),
+])
+def test_bad_filters_get_a_message_not_an_error(client, catalogue, args, message):
+    response = client.get("/", query_string=args)
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", ["-1", "0", "abc", "99999999999999999999", "1e9", "", "\x00"])
+def test_odd_page_numbers(client, catalogue, page):
+    assert client.get("/", query_string={"page": page}).status_code == 200
+
+
+def test_paging_with_load_more(client, app, tmp_path):
+    app.config["CATALOGUE_PAGE_SIZE"] = 2
+    load(app, tmp_path, [story_entry(f"s{i}", f"Story {i}", f"2025-01-{i + 1:02d}") for i in range(5)])
+    first = client.get("/")
+    assert titles(first) == ["Story 4", "Story 3"]
+    body = first.get_data(as_text=True)
+    assert 'id="load-more"' in body and 'href="/?page=2"' in body
+    more = client.get("/?page=2", headers={"HX-Request": "true", "HX-Target": "load-more"})
+    assert titles(more) == ["Story 2", "Story 1"]
+    assert more.get_data(as_text=True).lstrip().startswith('<li class="card">')
+    last = client.get("/?page=3", headers={"HX-Request": "true", "HX-Target": "load-more"})
+    assert titles(last) == ["Story 0"] and "load-more" not in last.get_data(as_text=True)
+    assert "There are no more stories." in client.get("/?page=50").get_data(as_text=True)
+
+
+def test_story_page(client, catalogue):
+    response = client.get("/stories/foreign-ministers-meet-in-antalya")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for text in ("NATO Foreign Ministers meet in Antalya", "15 May 2025", "Brussels, Belgium",
+                 "is not nearly enough.", "Shotlist", "00:00:04", "Ministers shaking hands",
+                 "Courtesy of NATO", "HD 1080p25", "MP4 · H.264 · 1920×1080 · 300 KB", "Preview 360p", "40 KB",
+                 "<video", "/media/preview/"):
+        assert text in body, text
+
+
+def test_unknown_story_is_a_404_page(client, catalogue):
+    for slug in ("nope", "../../etc/passwd", "A" * 500, "%00"):
+        response = client.get(f"/stories/{slug}")
+        assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)
+
+
+def test_preview_is_public_and_seekable(client, catalogue):
+    body = client.get("/stories/foreign-ministers-meet-in-antalya").get_data(as_text=True)
+    import re
+
+    url = re.search(r'<source src="([^"]+)"', body).group(1)
+    whole = client.get(url)
+    assert whole.status_code == 200 and len(whole.data) == 40_000
+    part = client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == whole.data[100:200]
+    assert part.headers["Content-Range"] == "bytes 100-199/40000"
+
+
+def test_only_previews_are_public(client, catalogue):
+    # rendition 1 is the HD file of the first story: not a preview
+    assert client.get("/media/preview/1").status_code == 404
+    assert client.get("/media/preview/999999").status_code == 404
+
+
+def test_parse_query_is_lenient():
+    query = parse_query({"q": "  Antalya  ", "page": "3", "category": "exercises", "from": "2025-01-01"})
+    assert query.words == ["antalya"] and query.page == 3 and query.category == "exercises"
+    assert parse_query({"q": ["not", "a string"]}).text == ""

@@ -1,0 +1,169 @@
+"""Gated downloads (SPEC §4.3): who may, Range, names, front-server hand-off, the log."""
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from app.extensions import db
+from app.models import Download, Rendition, User
+
+from .catalogue_data import load, story_entry
+from .conftest import GOOD_PASSWORD, HTMX, last_code, post, register_and_verify, registration
+
+SIZE = 300_000
+
+
+@pytest.fixture
+def story(app, tmp_path):
+    load(app, tmp_path, [story_entry("antalya", "Ministers in Türkiye: “2%” – Antalya", sizes=(
+        ("HD 1080p25", 1920, 1080, SIZE, False), ("Preview 360p", 640, 360, 4000, True)))])
+    with app.app_context():
+        return db.session.query(Rendition).filter_by(is_preview=False).one().id
+
+
+@pytest.fixture
+def verified(app, client):
+    register_and_verify(client, app)
+    return client
+
+
+def test_anonymous_download_leads_to_login_and_back_to_the_file(client, story):
+    response = client.get(f"/download/{story}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/account/login?next=/stories/antalya?download%3D{story}&intent=download"
+    htmx = client.get(f"/download/{story}", headers=HTMX)
+    assert htmx.headers["HX-Redirect"].startswith("/account/login")
+    login = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Log in, or create a free account, to download this file." in login
+
+
+def test_story_page_download_buttons_open_the_dialog_for_anonymous(client, story):
+    body = client.get("/stories/antalya").get_data(as_text=True)
+    assert 'hx-get="/account/login?next=/stories/antalya?download%3D' in body
+    assert 'hx-target="#dialog-body"' in body
+
+
+def test_register_verify_then_the_file_is_offered_at_once(client, app, story):
+    client.get(f"/account/login?next=/stories/antalya?download%3D{story}&intent=download")
+    post(client, "/account/register", registration(next=f"/stories/antalya?download={story}"))
+    post(client, "/account/verify", {"code": last_code(app, "ann@example.org")})
+    welcome = client.get("/account/welcome").get_data(as_text=True)
+    assert f'href="/stories/antalya?download={story}"' in welcome
+    assert "Your file will start downloading as soon as you continue." in welcome
+    page = client.get(f"/stories/antalya?download={story}").get_data(as_text=True)
+    assert f'<meta http-equiv="refresh" content="1;url=/download/{story}">' in page
+    assert "starts now" in page
+    assert client.get(f"/download/{story}").status_code == 200
+
+
+def test_login_with_a_pending_download_returns_to_it(client, app, story):
+    register_and_verify(app.test_client(), app)
+    response = post(client, "/account/login", {"email": "ann@example.org", "password": GOOD_PASSWORD,
+                                               "next": f"/stories/antalya?download={story}"}, htmx=True)
+    assert response.headers["HX-Redirect"] == f"/stories/antalya?download={story}"
+
+
+def test_unverified_account_is_led_to_the_code_step(client, app, story):
+    post(client, "/account/register", registration())
+    with client.session_transaction() as session:  # logged in but not verified (e.g. an old session)
+        with app.app_context():
+            user = db.session.query(User).one()
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+    from .conftest import age_codes
+
+    age_codes(app, minutes=2)
+    response = client.get(f"/download/{story}")
+    assert response.status_code == 303 and "/account/verify" in response.headers["Location"]
+    with app.app_context():
+        assert db.session.query(Download).count() == 0
+
+
+def test_verified_download_headers_and_log(verified, app, story):
+    response = verified.get(f"/download/{story}")
+    assert response.status_code == 200 and len(response.data) == SIZE
+    assert response.headers["Content-Type"] == "video/mp4"
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == (
+        'attachment; filename="Ministers in Turkiye 2% Antalya - HD 1080p25.mp4"; '
+        "filename*=UTF-8''Ministers%20in%20T%C3%BCrkiye%20%E2%80%9C2%25%E2%80%9D%20%E2%80%93%20Antalya%20-%20HD%201080p25.mp4")
+    ascii_part = re.search(r'filename="([^"]*)"', disposition).group(1)
+    assert ascii_part.isascii() and "/" not in ascii_part and '"' not in ascii_part
+    with app.app_context():
+        [row] = db.session.query(Download).all()
+        assert row.rendition_id == story and row.bytes_sent == SIZE and row.user_id is not None
+
+
+def test_ranges_resume_and_bad_ranges(verified, app, story):
+    whole = verified.get(f"/download/{story}").data
+    part = verified.get(f"/download/{story}", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.data == whole[1000:2000]
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{SIZE}"
+    tail = verified.get(f"/download/{story}", headers={"Range": "bytes=-500"})
+    assert tail.status_code == 206 and tail.data == whole[-500:]
+    resume = verified.get(f"/download/{story}", headers={"Range": f"bytes={SIZE - 10}-"})
+    assert resume.status_code == 206 and resume.data == whole[-10:]
+    beyond = verified.get(f"/download/{story}", headers={"Range": "bytes=999999999999-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{SIZE}"
+    for odd in ("bytes=0-1,5-9", "bytes=abc", "items=0-1", "bytes=5-1", "bytes=" + "9" * 100 + "-", "\x00"):
+        response = verified.get(f"/download/{story}", headers={"Range": odd})
+        assert response.status_code in (200, 206, 416), odd
+        if response.status_code == 200:
+            assert len(response.data) == SIZE
+    with app.app_context():
+        logged = db.session.query(Download).order_by(Download.id).all()
+        assert [d.bytes_sent for d in logged[:4]] == [SIZE, 1000, 500, 10]
+        assert logged[1].range_requested == "bytes=1000-1999"
+
+
+def test_conditional_get_answers_304(verified, story):
+    first = verified.get(f"/download/{story}")
+    again = verified.get(f"/download/{story}", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
+def test_nginx_hand_off(verified, app, story, app_config):
+    response = verified.get(f"/download/{story}")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["X-Accel-Redirect"] == "/protected-media/antalya/hd.mp4"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Content-Type"] == "video/mp4"
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
+def test_x_sendfile_hand_off(verified, app, story, app_config):
+    response = verified.get(f"/download/{story}")
+    assert response.headers["X-Sendfile"] == str(Path(app.config["MEDIA_ROOT"]).resolve() / "antalya" / "hd.mp4")
+
+
+def test_missing_file_is_a_clear_404_and_a_log_line(verified, app, story, caplog):
+    (Path(app.config["MEDIA_ROOT"]) / "antalya" / "hd.mp4").unlink()
+    response = verified.get(f"/download/{story}")
+    assert response.status_code == 404
+    assert "This file is missing on the server" in response.get_data(as_text=True)
+    assert any("missing" in r.getMessage() for r in caplog.records)
+
+
+def test_unknown_rendition_and_path_tricks(verified, story):
+    for url in ("/download/999999", "/download/-1", "/download/abc", "/download/1/../../etc/passwd",
+                "/download/%2e%2e%2f", "/download/" + "9" * 40):
+        assert verified.get(url).status_code == 404, url
+
+
+def test_download_log_survives_account_deletion_and_exports_as_csv(verified, app, story):
+    verified.get(f"/download/{story}")
+    runner = app.test_cli_runner()
+    rows = list(csv.reader(io.StringIO(runner.invoke(args=["downloads", "export"]).output)))
+    assert rows[0][:4] == ["downloaded_at_utc", "email", "name", "organisation"]
+    assert rows[1][1:7] == ["ann@example.org", "Ann Lee", "Example Broadcasting",
+                            "Ministers in Türkiye: “2%” – Antalya", "HD 1080p25", str(SIZE)]
+    post(verified, "/account/delete", {"delete_password": GOOD_PASSWORD})
+    rows = list(csv.reader(io.StringIO(runner.invoke(args=["downloads", "export"]).output)))
+    assert rows[1][1:3] == ["(deleted account)", ""] and rows[1][6] == str(SIZE)
+    with app.app_context():
+        assert db.session.query(Download).one().user_id is None
