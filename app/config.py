@@ -83,6 +83,8 @@ class DefaultConfig:
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
 
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
+    SERVER_NAME: str | None = None  # required in production: the host in links that mails carry
+    PREFERRED_URL_SCHEME = "http"
     LOG_LEVEL = "INFO"
 
 
@@ -98,6 +100,11 @@ def configure(app, overrides: dict | None = None) -> None:
     if not app.config.get("MEDIA_ROOT"):
         app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
     _ensure_secret_key(app)
+    if not app.config.get("SERVER_NAME") and not (app.debug or app.testing):
+        raise RuntimeError(
+            "No SERVER_NAME is configured. Set FLASK_SERVER_NAME (e.g. media.example.org) and "
+            "FLASK_PREFERRED_URL_SCHEME=https: links in mails are built from it, never from a request's Host header."
+        )
 
 
 def _configure_database_uri(app) -> None:

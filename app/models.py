@@ -98,6 +98,9 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     headers_json: Mapped[str] = mapped_column(Text, default="{}")
+    # "account" mails go out at once; "newsletter" mails are bulk, sent by the worker, and
+    # dropped if the person unsubscribes before they go.
+    kind: Mapped[str] = mapped_column(String(20), default="account", server_default="account")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_until: Mapped[datetime | None]
@@ -204,3 +207,28 @@ class Download(db.Model):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     bytes_sent: Mapped[int] = mapped_column(default=0)
     range_requested: Mapped[str | None] = mapped_column(String(100))
+
+
+class NewsletterIssue(db.Model):
+    """One digest: the stories published in (covers_from, covers_until]."""
+
+    __tablename__ = "newsletter_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    covers_from: Mapped[datetime]
+    covers_until: Mapped[datetime]
+    story_count: Mapped[int] = mapped_column(default=0)
+    finished_at: Mapped[datetime | None]
+
+
+class NewsletterDelivery(db.Model):
+    """One digest queued for one subscriber: the unique pair makes a re-run send nothing twice."""
+
+    __tablename__ = "newsletter_deliveries"
+    __table_args__ = (db.UniqueConstraint("issue_id", "user_id", name="uq_newsletter_deliveries_issue_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("newsletter_issues.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_mail import Message
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import OutboxMessage, utcnow
+from .models import OutboxMessage, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,15 @@ _COMMITTED_IDS = "outbox_committed_ids"
 CLAIM_SECONDS = 300
 
 
-def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, **context) -> OutboxMessage:
-    """Render ``template``.txt and .html and add the mail to the current transaction."""
+def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
+               **context) -> OutboxMessage:
+    """Render ``template``.txt and .html and add the mail to the current transaction.
+
+    Account mails (codes, notices) are sent right after the commit; bulk mails
+    (``kind="newsletter"``) wait for the worker, so a digest run never floods one process.
+    """
     message = OutboxMessage(
+        kind=kind,
         recipient=recipient,
         subject=subject,
         body_text=render_template(f"{template}.txt", **context),
@@ -43,7 +49,8 @@ def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | N
         next_attempt_at=utcnow(),
     )
     db.session.add(message)
-    db.session.info.setdefault(_NEW_MESSAGES, []).append(message)
+    if kind == "account":
+        db.session.info.setdefault(_NEW_MESSAGES, []).append(message)
     return message
 
 
@@ -147,6 +154,10 @@ def deliver(message_id: int) -> bool | None:
     if claimed != 1:
         return None
     message = db.session.get(OutboxMessage, message_id)
+    if message.kind == "newsletter" and not _still_subscribed(message.recipient):
+        message.failed_at, message.claimed_until, message.last_error = utcnow(), None, "cancelled: unsubscribed"
+        db.session.commit()
+        return None
     try:
         _transport(message)
     except Exception as exc:  # SMTP down, refused, timed out: retry later with back-off
@@ -157,6 +168,12 @@ def deliver(message_id: int) -> bool | None:
     message.last_error = None
     db.session.commit()
     return True
+
+
+def _still_subscribed(address: str) -> bool:
+    """Unsubscribing (or deleting the account) stops even a digest already queued."""
+    return db.session.execute(select(exists().where(
+        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar()
 
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> None:

@@ -14,9 +14,9 @@ def wants_partial() -> bool:
 def render_step(template: str, *, block: str = "step", status: int = 200, **context):
     """Render ``block`` of ``template`` for HTMX, the whole page otherwise."""
     if wants_partial():
-        body = render_block(template, block, **context)
+        body = render_block(template, block, partial=True, **context)
     else:
-        body = render_template(template, **context)
+        body = render_template(template, partial=False, **context)
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response

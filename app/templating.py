@@ -1,7 +1,7 @@
 """Values every template sees."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from .account_session import return_to
@@ -31,7 +31,8 @@ def filesize(size: int) -> str:
     value = float(size or 0)
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}".replace(".0 ", " ")
+            text = f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}".replace(".0 ", " ")
+            return text.replace(" ", "\u00a0")  # "40 KB" never breaks across lines
         value /= 1000
     return f"{value} TB"
 
@@ -54,9 +55,10 @@ def init_app(app) -> None:
     @app.context_processor
     def portal_context():
         config = current_app.config
-        return {
+        values = {
             "tagline": f"Access {config['ORGANISATION_NAME']}’s broadcast-quality video content free of charge",
-            "here": here(),
-            "in_account_step": request.blueprint in ACCOUNT_BLUEPRINTS,
             "password_policy_text": PasswordPolicy.from_config(config).text,
         }
+        if has_request_context():  # mails rendered by a command have no request
+            values.update(here=here(), in_account_step=request.blueprint in ACCOUNT_BLUEPRINTS)
+        return values

@@ -131,7 +131,11 @@ def post(client, url, data=None, *, htmx=False, follow=False, token=True):
     data = dict(data or {})
     if token:
         data.setdefault("csrf_token", csrf_token(client))
-    return client.post(url, data=data, headers=HTMX if htmx else {}, follow_redirects=follow)
+    config = client.application.config
+    # a browser sends a same-origin Referer (Referrer-Policy: same-origin); Flask-WTF checks it over HTTPS
+    referer = f"{config['PREFERRED_URL_SCHEME']}://{config.get('SERVER_NAME') or 'localhost'}/"
+    headers = {**(HTMX if htmx else {}), "Referer": referer}
+    return client.post(url, data=data, headers=headers, follow_redirects=follow)
 
 
 def outbox(app, address=None) -> list[OutboxMessage]:

@@ -15,7 +15,8 @@ def test_config_order_defaults_then_instance_file_then_environment(tmp_path, mon
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "config.py").write_text(
-        "SECRET_KEY = 'from-file'\nMAIL_SERVER = 'file.example'\nMAIL_PORT = 2500\nPORTAL_NAME = 'File Portal'\n")
+        "SECRET_KEY = 'from-file'\nMAIL_SERVER = 'file.example'\nMAIL_PORT = 2500\nPORTAL_NAME = 'File Portal'\n"
+        "SERVER_NAME = 'file.example'\n")
     monkeypatch.setenv("FLASK_MAIL_SERVER", "smtp.env.example")
     monkeypatch.setenv("FLASK_MAIL_PORT", "2525")
     monkeypatch.setenv("FLASK_MAIL_DEFAULT_SENDER", "Press Office <press@env.example>")
@@ -34,6 +35,7 @@ def test_config_order_defaults_then_instance_file_then_environment(tmp_path, mon
 
 def test_env_secret_key_and_postgres_url_use_psycopg3(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASK_SECRET_KEY", "from-env")
+    monkeypatch.setenv("FLASK_SERVER_NAME", "media.example.org")
     monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "postgresql://postgres@127.0.0.1:5432/test")
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SECRET_KEY"] == "from-env"
@@ -45,6 +47,21 @@ def test_missing_secret_key_in_production_is_a_clear_error(tmp_path, monkeypatch
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY"):
         create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_missing_server_name_in_production_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("FLASK_SERVER_NAME", raising=False)
+    with pytest.raises(RuntimeError, match="FLASK_SERVER_NAME"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+
+
+def test_mail_links_never_come_from_the_host_header(app):
+    from app.urls import external_url
+
+    app.config.update(SERVER_NAME="media.example.org", PREFERRED_URL_SCHEME="https")
+    with app.test_request_context("/", headers={"Host": "evil.example"}):
+        assert external_url("auth.login") == "https://media.example.org/account/login"
 
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path, monkeypatch):

@@ -112,7 +112,7 @@ def test_story_page(client, catalogue):
     assert response.status_code == 200
     for text in ("NATO Foreign Ministers meet in Antalya", "15 May 2025", "Brussels, Belgium",
                  "is not nearly enough.", "Shotlist", "00:00:04", "Ministers shaking hands",
-                 "Courtesy of NATO", "HD 1080p25", "MP4 · H.264 · 1920×1080 · 300 KB", "Preview 360p", "40 KB",
+                 "Courtesy of NATO", "HD 1080p25", "MP4 · H.264 · 1920×1080 · 300\u00a0KB", "Preview 360p", "40\u00a0KB",
                  "<video", "/media/preview/"):
         assert text in body, text
 
@@ -145,3 +145,17 @@ def test_parse_query_is_lenient():
     query = parse_query({"q": "  Antalya  ", "page": "3", "category": "exercises", "from": "2025-01-01"})
     assert query.words == ["antalya"] and query.page == 3 and query.category == "exercises"
     assert parse_query({"q": ["not", "a string"]}).text == ""
+
+
+def test_live_search_partial_carries_the_page_title(client, catalogue):
+    partial = client.get("/?q=antalya", headers=HTMX).get_data(as_text=True)
+    assert "<title>antalya · NATO Multimedia</title>" in partial
+    page = client.get("/?q=antalya").get_data(as_text=True)
+    assert page.count("<title>") == 1
+
+
+def test_pages_without_javascript_link_back(client, app, tmp_path):
+    app.config["CATALOGUE_PAGE_SIZE"] = 1
+    load(app, tmp_path, [story_entry(f"s{i}", f"Story {i}", f"2025-01-{i + 1:02d}") for i in range(3)])
+    body = client.get("/?page=2").get_data(as_text=True)
+    assert "Page 2 · " in body and 'href="/">Newer stories' in body.replace("href=\"/?page=1\"", "href=\"/\"")

@@ -13,7 +13,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_gunicorn_serves_the_migrated_portal(tmp_path):
-    env = {**os.environ, "FLASK_SECRET_KEY": "serving-test", "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db"}
+    env = {**os.environ, "FLASK_SECRET_KEY": "serving-test", "FLASK_SERVER_NAME": "127.0.0.1", "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db"}
     env.pop("FLASK_DEBUG", None)
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=60)

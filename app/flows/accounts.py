@@ -122,13 +122,6 @@ def confirm_address(address: str, submitted: str, *, flow_id: str, now: datetime
     return result
 
 
-def record_newsletter_wish(user: User, source: str, now: datetime | None = None) -> None:
-    if user.newsletter_opt_in_at is None:
-        user.newsletter_opt_in_at = now or utcnow()
-        user.newsletter_opt_in_source = source[:32]
-        db.session.commit()
-
-
 def send_code(user: User, purpose: str, flow_id: str, now: datetime) -> None:
     code = codes.issue_code(
         user.email, purpose, user=user, flow_id=flow_id,

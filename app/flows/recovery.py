@@ -118,16 +118,6 @@ def update_profile(user: User, *, first_name: str, last_name: str, organisation:
     db.session.commit()
 
 
-def set_newsletter(user: User, subscribed: bool, *, source: str, now: datetime | None = None) -> None:
-    if subscribed and user.newsletter_opt_in_at is None:
-        user.newsletter_opt_in_at = now or utcnow()
-        user.newsletter_opt_in_source = source[:32]
-    elif not subscribed:
-        user.newsletter_opt_in_at = None
-        user.newsletter_opt_in_source = None
-    db.session.commit()
-
-
 def delete_account(user: User, password: str) -> bool:
     """Remove the account and every row that names its address; False if the password is wrong."""
     if not verify_password(password, user.password_hash):

@@ -2,7 +2,7 @@ from flask import current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from ...account_session import log_in
-from ...flows import recovery
+from ...flows import newsletter as newsletter_flow, recovery
 from ...flows.recovery import PasswordChange
 from ...rendering import redirect_page, render_step
 from . import bp
@@ -39,7 +39,10 @@ def profile():
 def newsletter():
     form = NewsletterForm()
     if form.validate_on_submit():
-        recovery.set_newsletter(current_user, form.subscribe.data == "on", source="account page")
+        if form.subscribe.data == "on":
+            newsletter_flow.subscribe(current_user, source="account page")
+        else:
+            newsletter_flow.unsubscribe(current_user)
     return render_account("newsletter", status=422 if form.errors else 200)
 
 

@@ -1,6 +1,7 @@
-from flask import current_app, url_for
+from flask import current_app
 
 from ...outbox import queue_mail
+from ...urls import external_url
 
 
 def queue_registration_attempt_notice(user) -> None:
@@ -10,6 +11,6 @@ def queue_registration_attempt_notice(user) -> None:
         f"Someone tried to create a {current_app.config['PORTAL_NAME']} account with your address",
         "auth/mail/registration_attempt",
         user=user,
-        login_url=url_for("auth.login", _external=True),
-        reset_url=url_for("reset.request_code", _external=True),
+        login_url=external_url("auth.login"),
+        reset_url=external_url("reset.request_code"),
     )

@@ -1,4 +1,4 @@
-"""Newsletter subscription (delivery of the digest comes with the newsletter issue)."""
+"""Newsletter: subscribe, one-click unsubscribe, and ``flask newsletter send``."""
 from flask import Blueprint
 
-bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
+bp = Blueprint("newsletter", __name__, url_prefix="/newsletter", cli_group="newsletter")

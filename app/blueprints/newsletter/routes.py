@@ -1,9 +1,11 @@
+from flask import render_template
 from flask_login import current_user, login_required
 
 from ...account_session import return_to
-from ...flows import accounts
+from ...extensions import csrf
+from ...flows import newsletter
 from ...rendering import render_step
-from . import bp
+from . import bp, cli  # noqa: F401  (cli registers "flask newsletter send")
 from .forms import SubscribeForm
 
 
@@ -11,6 +13,23 @@ from .forms import SubscribeForm
 @login_required
 def subscribe():
     if SubscribeForm().validate_on_submit():
-        accounts.record_newsletter_wish(current_user, source="welcome")
+        newsletter.subscribe(current_user, source="welcome")
     # HTMX swaps just the offer; without JavaScript the whole welcome page comes back.
     return render_step("verification/welcome.html", block="newsletter", next_url=return_to())
+
+
+@bp.route("/unsubscribe/<string(maxlength=600):token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" with no session; the signed token is the proof
+def unsubscribe(token):
+    from flask import request
+
+    try:
+        user = newsletter.user_for_token(token)
+    except newsletter.BadToken:
+        return render_template("newsletter/unsubscribe.html", state="invalid"), 400
+    if user is None or user.newsletter_opt_in_at is None:
+        return render_template("newsletter/unsubscribe.html", state="not_subscribed")
+    if request.method == "POST":
+        newsletter.unsubscribe(user)
+        return render_template("newsletter/unsubscribe.html", state="done", email=user.email)
+    return render_template("newsletter/unsubscribe.html", state="confirm", email=user.email, token=token)

@@ -1,6 +1,7 @@
-from flask import current_app, url_for
+from flask import current_app
 
 from ...outbox import queue_mail
+from ...urls import external_url
 
 
 def queue_password_changed_notice(user, when) -> None:
@@ -11,5 +12,5 @@ def queue_password_changed_notice(user, when) -> None:
         "reset/mail/password_changed",
         user=user,
         when=when,
-        reset_url=url_for("reset.request_code", _external=True),
+        reset_url=external_url("reset.request_code"),
     )

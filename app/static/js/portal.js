@@ -2,6 +2,19 @@
    moves focus to the new step, and cleans up on close. No inline script anywhere. */
 (function () {
   "use strict";
+  /* Search form: leave empty fields out of the request, so the address bar shows ?q=antalya
+     rather than ?q=antalya&from=&to=&category=. */
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.hasAttribute("data-drop-empty")) { return; }
+    var params = event.detail.parameters;
+    Object.keys(params).forEach(function (key) { if (params[key] === "") { delete params[key]; } });
+  });
+  /* "Load more": keyboard focus moves to the first new story instead of falling to <body>. */
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var next = document.querySelector("[data-focus]");
+    if (next) { next.removeAttribute("data-focus"); next.focus(); }
+  });
+
   var dialog = document.getElementById("account-dialog");
   var body = document.getElementById("dialog-body");
   if (!dialog || !body) { return; }

@@ -1,0 +1,20 @@
+from flask import current_app
+
+from ...outbox import queue_mail
+from ...urls import external_url
+
+
+def queue_digest(user, stories, token: str) -> None:
+    """One digest mail, with RFC 8058 one-click unsubscribe headers."""
+    unsubscribe_url = external_url("newsletter.unsubscribe", token=token)
+    queue_mail(
+        user.email,
+        f"{current_app.config['PORTAL_NAME']}: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}",
+        "newsletter/mail/digest",
+        kind="newsletter",
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        user=user,
+        stories=[(story, external_url("media.story", slug=story.slug)) for story in stories],
+        unsubscribe_url=unsubscribe_url,
+        home_url=external_url("media.index"),
+    )
