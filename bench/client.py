@@ -1,0 +1,83 @@
+"""A tiny HTTP client for the load generator: http.client, one connection per request, a cookie jar.
+
+gunicorn's sync workers close the connection after every response, so keep-alive would buy nothing.
+"""
+from __future__ import annotations
+
+import http.client
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+HTMX = {"HX-Request": "true", "HX-Target": "account-step"}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+    elapsed: float  # seconds from sending the request to the last body byte
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name, default)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Browser:
+    """One browser: its own cookie jar, plain requests to one origin (no redirects followed)."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0):
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.timeout = timeout
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Response:
+        body = urlencode(form).encode() if form is not None else None
+        sent = {"Host": f"{self.host}:{self.port}", "Connection": "close", "Accept": "text/html"}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        sent.update(headers or {})
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            started = time.perf_counter()
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            data = response.read()
+            elapsed = time.perf_counter() - started
+        finally:
+            connection.close()
+        for raw in response.headers.get_all("Set-Cookie") or ():
+            self._store_cookie(raw)
+        return Response(response.status, response.headers, data, elapsed)
+
+    def get(self, path: str, headers: dict | None = None) -> Response:
+        return self.request("GET", path, headers=headers)
+
+    def post(self, path: str, form: dict, headers: dict | None = None) -> Response:
+        return self.request("POST", path, form=form, headers=headers)
+
+    def csrf_token(self, path: str = "/") -> str:
+        """GET a full page and read the token from the body tag's hx-headers."""
+        response = self.get(path)
+        match = CSRF_RE.search(response.text)
+        if response.status != 200 or not match:
+            raise RuntimeError(f"GET {path}: status {response.status}, no CSRF token in the page")
+        return match.group(1)
+
+    def _store_cookie(self, raw: str) -> None:
+        first, *attributes = raw.split(";")
+        name, _, value = first.strip().partition("=")
+        attrs = {a.strip().split("=", 1)[0].lower(): a.strip().partition("=")[2] for a in attributes}
+        if not value or attrs.get("max-age") == "0":
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value

@@ -1,0 +1,213 @@
+"""Processes the benchmarks need: a migrated SQLite database, gunicorn, local SMTP servers."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the venv's bin: gunicorn and flask live next to its python
+SECRET_KEY = "bench-" + secrets.token_hex(24)  # the prefix keeps Flask from parsing it as JSON
+CODE_RE = re.compile(r"^\s*(\d{6})\s*$", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_env(db_path: Path, **settings) -> dict[str, str]:
+    """The process environment for the app: our FLASK_* settings and none inherited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    values = {
+        "SECRET_KEY": SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "RATELIMIT_ENABLED": "false",
+        "BCRYPT_ROUNDS": "12",
+        "MAIL_DISPATCH": "worker",
+        "LOG_LEVEL": "WARNING",
+        # Production config requires it (links in mails); Gunicorn replaces it with its own address.
+        "SERVER_NAME": "localhost",
+        **{k: str(v) for k, v in settings.items()},
+    }
+    env.update({"FLASK_" + k: v for k, v in values.items()})
+    return env
+
+
+def migrate(db_path: Path) -> None:
+    """Create the schema the way an operator does: ``flask --app wsgi db upgrade``."""
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT, env=app_env(db_path), capture_output=True, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
+
+
+def fresh_database(template: Path, path: Path) -> Path:
+    """A copy of the migrated template database (one per benchmark, so none sees another's rows)."""
+    shutil.copyfile(template, path)
+    return path
+
+
+def latest_code(db_path: Path, address: str) -> str:
+    """The 6-digit code in the newest mail to ``address`` in the outbox table."""
+    with sqlite3.connect(db_path, timeout=10) as connection:
+        rows = connection.execute(
+            "SELECT body_text FROM outbox WHERE recipient = ? ORDER BY id DESC", (address,)
+        ).fetchall()
+    for (body,) in rows:
+        match = CODE_RE.search(body)
+        if match:
+            return match.group(1)
+    raise RuntimeError(f"no code mailed to {address}")
+
+
+def outbox_counts(db_path: Path, like: str) -> dict[str, int]:
+    with sqlite3.connect(db_path, timeout=10) as connection:
+        total, sent = connection.execute(
+            "SELECT COUNT(*), COUNT(sent_at) FROM outbox WHERE recipient LIKE ?", (like,)
+        ).fetchone()
+    return {"queued": total, "sent": sent}
+
+
+class Gunicorn:
+    """``gunicorn -w N -b 127.0.0.1:<free port> wsgi:app``; stopped (and killed if need be) on exit."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2):
+        self.log_path, self.workers = log_path, workers
+        self.port = free_port()
+        self.env = {**env, "FLASK_SERVER_NAME": f"127.0.0.1:{self.port}"}  # the host links in mails carry
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+                 "--graceful-timeout", "5", "wsgi:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        finally:
+            log.close()
+        try:
+            self._wait_ready(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        from .client import Browser
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if Browser(self.url, timeout=5).get("/healthz").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # the master stops its workers
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the group we started (start_new_session)
+            process.wait(timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        """The master's children (the workers), found through /proc."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rpartition(")")[2].split()[1]) == self.process.pid:
+                    pids.append(int(entry.name))
+        return pids
+
+    def workers_cpu_seconds(self) -> float:
+        """User + system CPU time the workers (and the master) have used so far (Linux /proc; 0.0 elsewhere)."""
+        total = 0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class _TimedList(list):
+    """A list that notes when each item was appended (the mailbox's arrival times)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, item) -> None:
+        self.times.append(time.monotonic())
+        super().append(item)
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 whose DATA handler can sleep ``delay`` seconds (the tests' helper)."""
+
+    def __init__(self, delay: float = 0.0):
+        from tests.mailbox import SmtpServer as _Server
+
+        self._server = _Server(delay=delay)
+        self.port = self._server.port
+        self.mailbox = self._server.mailbox
+        self.mailbox.messages = _TimedList()  # the handler appends each mail once its DATA is accepted
+        self._started = False
+
+    def __enter__(self) -> "SmtpServer":
+        self._server.__enter__()
+        self._started = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            self._started = False
+            self._server.__exit__(*exc)
+
+    def arrivals(self) -> dict[str, float]:
+        """Recipient address -> monotonic time its first mail arrived."""
+        messages, times = list(self.mailbox.messages), list(self.mailbox.messages.times)
+        found: dict[str, float] = {}
+        for message, at in zip(messages, times):
+            found.setdefault(str(message["To"]).strip().lower(), at)
+        return found
