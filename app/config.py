@@ -71,6 +71,7 @@ class DefaultConfig:
     # "thread": each process delivers its new mails in a background thread right after commit;
     # "worker": only `flask outbox send` delivers (run it as a worker).
     MAIL_DISPATCH = "thread"
+    MAIL_DISPATCH_THREADS = 4
     OUTBOX_MAX_ATTEMPTS = 12
     OUTBOX_RETRY_BASE_SECONDS = 30
 

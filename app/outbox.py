@@ -77,7 +77,8 @@ def _forget_after_rollback(session):
 
 
 class ThreadDispatcher:
-    """Delivers newly committed mails of this process in one background thread."""
+    """Delivers newly committed mails of this process in a few background threads, so one
+    slow SMTP answer does not hold up the next person's code."""
 
     def __init__(self, app):
         self.app = app
@@ -88,8 +89,10 @@ class ThreadDispatcher:
         if self._pid != os.getpid():  # first use, or a forked worker (gunicorn --preload)
             self._pid = os.getpid()
             self._queue = queue.Queue()
-            threading.Thread(target=self._run, name="outbox-dispatcher", daemon=True).start()
-        self._queue.put(list(ids))
+            for n in range(self.app.config["MAIL_DISPATCH_THREADS"]):
+                threading.Thread(target=self._run, name=f"outbox-dispatcher-{n}", daemon=True).start()
+        for message_id in ids:
+            self._queue.put([message_id])
 
     def _run(self) -> None:
         while True:

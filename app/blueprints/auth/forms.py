@@ -10,7 +10,7 @@ class RegisterForm(FlaskForm):
     password = PasswordField(
         "Password",
         validators=[DataRequired("Choose a password."), password_policy],
-        render_kw={"autocomplete": "new-password", "aria-describedby": "password-policy"},
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Confirm password",
