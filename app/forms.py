@@ -4,8 +4,8 @@ from __future__ import annotations
 import unicodedata
 
 from flask import current_app, request
-from wtforms import HiddenField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from .flows.emails import InvalidEmail, normalize_email
 from .flows.passwords import PasswordPolicy
@@ -35,6 +35,16 @@ def password_policy(form, field):
     problems = PasswordPolicy.from_config(current_app.config).problems(field.data or "")
     if problems:
         raise ValidationError(" ".join(problems))
+
+
+def password_pair(label: str, confirm_label: str, *, missing: str, missing_again: str):
+    """A new password under the policy, and the same typed again."""
+    password = PasswordField(label, validators=[DataRequired(missing), password_policy],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(confirm_label,
+                            validators=[DataRequired(missing_again), EqualTo("password", "The two passwords do not match.")],
+                            render_kw={"autocomplete": "new-password"})
+    return password, confirm
 
 
 def text_field(label: str, max_length: int, required_message: str) -> StringField:

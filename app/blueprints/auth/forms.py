@@ -1,22 +1,14 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Length
 
-from ...forms import NextField, email_field, password_policy, strip, text_field
+from ...forms import NextField, email_field, password_pair, strip, text_field
 
 
 class RegisterForm(FlaskForm):
     email = email_field()
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Choose a password."), password_policy],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Confirm password",
-        validators=[DataRequired("Type the password again."), EqualTo("password", "The two passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = password_pair("Password", "Confirm password", missing="Choose a password.",
+                                      missing_again="Type the password again.")
     first_name = text_field("First name", 100, "Enter your first name.")
     last_name = text_field("Last name", 100, "Enter your last name.")
     organisation = text_field("Organisation / media outlet", 200, "Enter your organisation or media outlet.")

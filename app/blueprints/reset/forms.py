@@ -1,8 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import DataRequired, EqualTo
 
-from ...forms import NextField, email_field, password_policy
+from ...forms import NextField, email_field, password_pair
 
 
 class RequestResetForm(FlaskForm):
@@ -11,18 +9,8 @@ class RequestResetForm(FlaskForm):
 
 
 def new_password_fields():
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a new password."), password_policy],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Confirm new password",
-        validators=[DataRequired("Type the new password again."),
-                    EqualTo("password", "The two passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    return password, confirm
+    return password_pair("New password", "Confirm new password", missing="Choose a new password.",
+                         missing_again="Type the new password again.")
 
 
 class NewPasswordForm(FlaskForm):
