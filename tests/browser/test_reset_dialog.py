@@ -3,10 +3,13 @@ the real mail, a new password, back to the page you were on and log in with it â
 (HTMX, all in the dialog) and without (full pages); and a code typed in another browser."""
 from __future__ import annotations
 
+import copy
 import re
 
+import pytest
 from playwright.sync_api import expect
 
+from ..catalogue_data import STORIES, load
 from ..conftest import GOOD_PASSWORD, age_codes
 from .test_account_dialog import (
     CODE_HEADING, account_nav, expect_dialog_open, expect_logged_in_at, expect_logged_out_at, fill_registration,
@@ -25,6 +28,17 @@ NO_RESET_HERE = ("No password reset in this browser is waiting for a code. If yo
 RESET_SUBJECT = "reset your password"
 CHANGED_SUBJECT = "password was changed"
 EXPECTED_422 = r"Failed to load resource: .*status of 422"  # a refused log in; Chromium logs every 4xx
+
+
+STORY = "/stories/foreign-ministers-meet-in-antalya"
+STORY_TITLE = "NATO Foreign Ministers meet in Antalya"
+
+
+@pytest.fixture
+def story(live_portal, tmp_path):
+    """The reset journeys start where a journalist would: on a story page."""
+    load(live_portal.app, tmp_path, copy.deepcopy(STORIES[:1]))
+    return STORY
 
 
 def create_account(live_portal, new_page, email: str):
@@ -72,16 +86,16 @@ def fill_new_password(scope, password: str = NEW_PASSWORD) -> None:
 
 # --- JavaScript on: everything happens in the dialog ------------------------------------------
 
-def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot):
+def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot, story):
     email = "reset.js@example.org"
     owner = create_account(live_portal, new_page, email)
 
     page = new_page(java_script_enabled=True, base_url=live_portal.url)
-    page.goto("/conditions")
-    expect(page.get_by_role("heading", name="Conditions of use", level=1)).to_be_visible()
+    page.goto(STORY)
+    expect(page.get_by_role("heading", name=STORY_TITLE, level=1)).to_be_visible()
     page.evaluate("window.__marker = 1")
     loads_before = list(page.log.navigations)
-    shot(page, "01-conditions")
+    shot(page, "01-story")
 
     account_nav(page).get_by_role("link", name="Log in").click()
     dialog = expect_dialog_open(page)
@@ -121,11 +135,11 @@ def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot):
     dialog.get_by_role("link", name=RETURN_LINK).click()
     expect(step.get_by_role("heading", name="Log in")).to_be_visible()
     expect_dialog_open(page)
-    # No full page load since the dialog opened on /conditions: the page behind is still there.
+    # No full page load since the dialog opened on the story page: the page behind is still there.
     assert page.evaluate("window.__marker") == 1, "a full page load happened between the dialog steps"
     assert page.log.navigations == loads_before, f"main frame navigated: {page.log.navigations}"
-    assert path_of(page) == "/conditions"
-    expect(page.get_by_role("heading", name="Conditions of use", level=1)).to_be_attached()
+    assert path_of(page) == STORY
+    expect(page.get_by_role("heading", name=STORY_TITLE, level=1)).to_be_attached()
     shot(page, "07-login-step-again")
 
     log_in(dialog, email, GOOD_PASSWORD)  # the old password no longer works
@@ -135,7 +149,7 @@ def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot):
     shot(page, "08-old-password-refused")
 
     log_in(dialog, email, NEW_PASSWORD)
-    expect_logged_in_at(page, "/conditions")  # HX-Redirect: the page reloads at `next`
+    expect_logged_in_at(page, STORY)  # HX-Redirect: the page reloads at `next`
     expect(page.locator("#account-dialog")).not_to_be_visible()
     shot(page, "09-logged-in-with-new-password")
 
@@ -150,14 +164,14 @@ def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot):
 
 # --- JavaScript off: the same journey on full pages --------------------------------------------
 
-def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot):
+def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, story):
     email = "reset.nojs@example.org"
     create_account(live_portal, new_page, email)
 
     page = new_page(java_script_enabled=False, base_url=live_portal.url)
-    page.goto("/conditions")
+    page.goto(STORY)
     login = account_nav(page).get_by_role("link", name="Log in")
-    expect(login).to_have_attribute("href", "/account/login?next=/conditions")
+    expect(login).to_have_attribute("href", "/account/login?next=" + STORY)
     login.click()
     step = page.locator("#account-step")
     expect(step.get_by_role("heading", name="Log in")).to_be_visible()
@@ -165,7 +179,7 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot):
     shot(page, "01-login-page")
 
     step.get_by_role("link", name="Forgot your password?").click()
-    expect(page).to_have_url(re.compile(r"/account/reset\?next=(/|%2F)conditions$"))
+    expect(page).to_have_url(re.compile(r"/account/reset\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
     expect(step.get_by_role("heading", name="Reset password")).to_be_visible()
     expect(step).to_contain_text(RESET_INTRO)
     shot(page, "02-reset-page")
@@ -192,9 +206,9 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot):
     shot(page, "05-done-page")
 
     back = step.get_by_role("link", name=RETURN_LINK)
-    expect(back).to_have_attribute("href", re.compile(r"^/account/login\?next=(/|%2F)conditions$"))
+    expect(back).to_have_attribute("href", re.compile(r"^/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
     back.click()
-    expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)conditions$"))
+    expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
     expect(step.get_by_role("heading", name="Log in")).to_be_visible()
 
     log_in(step, email, GOOD_PASSWORD)
@@ -202,7 +216,7 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot):
     shot(page, "06-old-password-refused")
 
     log_in(step, email, NEW_PASSWORD)
-    expect_logged_in_at(page, "/conditions")
+    expect_logged_in_at(page, STORY)
     shot(page, "07-logged-in-with-new-password")
 
     mail_about(live_portal, email, 3, CHANGED_SUBJECT)
