@@ -33,7 +33,7 @@ def pytest_runtest_makereport(item, call):
 def _no_browser(reason: str):
     if os.environ.get("REQUIRE_BROWSER"):
         pytest.fail(f"REQUIRE_BROWSER is set but {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason)  # only without chromium, and never when REQUIRE_BROWSER is set (CI)
 
 
 @pytest.fixture(scope="session")
