@@ -1,6 +1,6 @@
 """Absolute links for mails, built from SERVER_NAME and PREFERRED_URL_SCHEME, never from the
 Host header of the request that happens to cause the mail."""
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app, has_request_context, url_for
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -171,7 +171,7 @@ def test_unsubscribing_drops_digests_not_yet_sent(app, tmp_path):
 
 
 def test_the_outbox_skips_a_digest_for_someone_no_longer_subscribed(app, tmp_path):
-    client = subscriber(app, "ann@example.org")
+    subscriber(app, "ann@example.org")
     load(app, tmp_path, [recent("fresh", 1)])
     send(app)
     with app.app_context():  # unsubscribed by some other path that left the queued mail in place

@@ -93,7 +93,7 @@ def test_password_policy_names_the_failed_rule(client):
 
 
 def test_registering_a_taken_address_looks_exactly_like_a_new_registration(app):
-    existing, fresh = app.test_client(), app.test_client()
+    existing = app.test_client()
     post(existing, "/account/register", registration("taken@example.org"))
     age_codes(app, minutes=2)  # past the 60 s send throttle, so the owner's notice goes out
     db_user_count = len(users(app))
@@ -134,7 +134,6 @@ def test_one_account_per_address_is_enforced_by_the_database(app):
 
 def test_registration_writes_account_code_and_mail_in_one_transaction(client, app, monkeypatch):
     """If the commit fails, neither the account nor its code nor its mail remain."""
-    import pytest
     from sqlalchemy.exc import OperationalError
 
     from app.flows import accounts
