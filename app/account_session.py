@@ -11,6 +11,7 @@ from .flows.redirects import safe_next
 
 FLOW_KEY = "account_flow"
 RETURN_KEY = "return_to"
+BROWSER_KEY = "browser"
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,18 @@ class Flow:
     sent: bool = True
 
 
+def mark_browser() -> None:
+    """Give this browser a stable id when it is first shown an account step.
+
+    A flow's id is this browser's id, so two submits of one form (a double click without
+    JavaScript sends both with the same old cookie) belong to the same flow, while another
+    browser never does."""
+    if BROWSER_KEY not in session:
+        session[BROWSER_KEY] = secrets.token_urlsafe(18)
+
+
 def begin_flow(address: str, purpose: str, next_url: str | None = None) -> Flow:
-    flow = Flow(id=secrets.token_urlsafe(18), address=address, purpose=purpose)
+    flow = Flow(id=session.get(BROWSER_KEY) or secrets.token_urlsafe(18), address=address, purpose=purpose)
     session[FLOW_KEY] = {"id": flow.id, "address": address, "purpose": purpose}
     if next_url:
         session[RETURN_KEY] = safe_next(next_url)
@@ -53,7 +64,7 @@ def return_to(default: str = "/") -> str:
 
 def log_in(user, *, remember: bool = False) -> None:
     """A new session on log in: nothing from before survives but the page to return to."""
-    keep = {key: session[key] for key in (RETURN_KEY,) if key in session}
+    keep = {key: session[key] for key in (RETURN_KEY, BROWSER_KEY) if key in session}
     session.clear()
     session.update(keep)
     login_user(user, remember=remember)

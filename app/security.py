@@ -5,6 +5,7 @@ import hmac
 
 from flask import request
 
+from .account_session import mark_browser
 from .extensions import db, login_manager
 from .models import User
 
@@ -20,6 +21,7 @@ def init_app(app) -> None:
     login_manager.login_message = None  # the login step says what is needed itself
     login_manager.session_protection = "basic"
     app.after_request(set_security_headers)
+    app.before_request(_mark_browser_on_account_pages)
 
 
 @login_manager.user_loader
@@ -32,6 +34,11 @@ def load_user(user_id: str):
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
         return None
     return user
+
+
+def _mark_browser_on_account_pages():
+    if request.method == "GET" and request.blueprint in ACCOUNT_BLUEPRINTS:
+        mark_browser()
 
 
 def set_security_headers(response):

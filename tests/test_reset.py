@@ -246,3 +246,16 @@ def test_a_held_back_code_is_not_claimed_as_sent(app, ann):
         body = start_reset(client, address, follow=True).get_data(as_text=True)
         assert "so we have not sent another one yet" in body, address
         assert "We have sent a verification code" not in body
+
+
+def test_double_click_on_reset_password_without_javascript(client, app, ann):
+    client.get("/account/reset")  # the form is shown first, as in a browser
+    with client.session_transaction() as session:
+        before = dict(session)
+    start_reset(client)  # first click: a code is mailed
+    with client.session_transaction() as session:  # second click carried the same old cookie
+        session.clear()
+        session.update(before)
+    start_reset(client)  # throttled: no second code
+    response = post(client, "/account/reset/code", {"code": reset_code(app)})
+    assert response.status_code == 303, response.get_data(as_text=True)
