@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 HTMX   := app/static/vendor/htmx.min.js
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run setup test bench worker clean
+.PHONY: run setup test bench worker clean messages
 
 ## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
 run: setup
@@ -15,7 +16,16 @@ run: setup
 	$(BIN)/flask --app wsgi --debug media demo
 	$(BIN)/flask --app wsgi --debug run --host $(HOST) --port $(PORT)
 
-setup: $(VENV)/.installed $(HTMX)
+setup: $(VENV)/.installed $(HTMX) $(CATALOGUES)
+
+# Compiled translations (.mo) are built from the committed .po files.
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+## Extract every translatable string into messages.pot and merge it into the French catalogue.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)

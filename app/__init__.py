@@ -17,7 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     configure(app, config)
     _configure_logging(app)
 
-    from . import cli, errors, outbox, security, templating
+    from . import cli, errors, i18n, outbox, security, templating
     from .extensions import init_extensions
 
     app.url_map.converters["id"] = IdConverter
@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
+    i18n.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
     return app

@@ -15,10 +15,11 @@ log = logging.getLogger(__name__)
 
 
 class DefaultConfig:
-    # Branding: the original is NATO's; any organisation can run the portal.
-    ORGANISATION_NAME = "NATO"
-    PORTAL_NAME = "NATO Multimedia"
-    ACCOUNT_DIALOG_TITLE = "NATO MULTIMEDIA ACCOUNT"
+    # Branding: the original is NATO's; any organisation can run the portal. Each may be one
+    # string for every language, or {"en": ..., "fr": ...}.
+    ORGANISATION_NAME = {"en": "NATO", "fr": "l’OTAN"}
+    PORTAL_NAME = {"en": "NATO Multimedia", "fr": "OTAN Multimédia"}
+    ACCOUNT_DIALOG_TITLE = {"en": "NATO MULTIMEDIA ACCOUNT", "fr": "COMPTE MULTIMÉDIA OTAN"}
 
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite in the instance folder

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,6 +34,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 htmx = Htmx()
+babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
 
@@ -43,6 +45,10 @@ def init_extensions(app) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    from .i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations",
+                   default_domain="messages")
     limiter.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -38,6 +38,8 @@ class User(UserMixin, db.Model):
     newsletter_opt_in_at: Mapped[datetime | None]
     newsletter_opt_in_source: Mapped[str | None] = mapped_column(String(32))
     is_staff: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # "en" or "fr": the site and the mails in this language (set at registration and by the switch)
+    language: Mapped[str | None] = mapped_column(String(5))
 
     @property
     def is_verified(self) -> bool:

@@ -18,11 +18,13 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_mail import Message
 from sqlalchemy import event, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .i18n import mail_locale
 from .models import OutboxMessage, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,21 +35,23 @@ CLAIM_SECONDS = 300
 
 
 def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
-               **context) -> OutboxMessage:
+               language: str | None = None, **context) -> OutboxMessage:
     """Render ``template``.txt and .html and add the mail to the current transaction.
 
     Account mails (codes, notices) are sent right after the commit; bulk mails
     (``kind="newsletter"``) wait for the worker, so a digest run never floods one process.
+    ``language`` is the recipient's ("en"/"fr"); ``subject`` may be a lazy string, translated then.
     """
-    message = OutboxMessage(
-        kind=kind,
-        recipient=recipient,
-        subject=subject,
-        body_text=render_template(f"{template}.txt", **context),
-        body_html=render_template(f"{template}.html", **context),
-        headers_json=json.dumps(headers or {}),
-        next_attempt_at=utcnow(),
-    )
+    with force_locale(mail_locale(language)):
+        message = OutboxMessage(
+            kind=kind,
+            recipient=recipient,
+            subject=str(subject),
+            body_text=render_template(f"{template}.txt", **context),
+            body_html=render_template(f"{template}.html", **context),
+            headers_json=json.dumps(headers or {}),
+            next_attempt_at=utcnow(),
+        )
     db.session.add(message)
     if kind == "account":
         db.session.info.setdefault(_NEW_MESSAGES, []).append(message)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..blueprints.auth import email as auth_email
 from ..blueprints.verification import email as verification_email
 from ..extensions import db
+from ..i18n import current_language
 from ..models import User, utcnow
 from . import codes
 from .emails import InvalidEmail, normalize_email
@@ -53,6 +54,7 @@ def register(data: Registration, *, flow_id: str, now: datetime | None = None) -
             organisation=data.organisation,
             conditions_accepted_at=now,
             created_at=now,
+            language=current_language(),  # the site and its mails stay in the language they registered in
         )
         db.session.add(user)
         try:

@@ -1,5 +1,6 @@
 from flask import current_app
 
+from ...i18n import localized
 from ...outbox import queue_mail
 from ...urls import external_url
 
@@ -8,8 +9,9 @@ def queue_registration_attempt_notice(user) -> None:
     """The owner of an address learns that someone tried to register it (no code is sent)."""
     queue_mail(
         user.email,
-        f"Someone tried to create a {current_app.config['PORTAL_NAME']} account with your address",
+        f"Someone tried to create a {localized(current_app.config['PORTAL_NAME'], user.language)} account with your address",
         "auth/mail/registration_attempt",
+        language=user.language,
         user=user,
         login_url=external_url("auth.login"),
         reset_url=external_url("reset.request_code"),

@@ -1,5 +1,6 @@
 from flask import current_app
 
+from ...i18n import localized
 from ...outbox import queue_mail
 from ...urls import external_url
 
@@ -9,8 +10,9 @@ def queue_digest(user, stories, token: str) -> None:
     unsubscribe_url = external_url("newsletter.unsubscribe", token=token)
     queue_mail(
         user.email,
-        f"{current_app.config['PORTAL_NAME']}: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}",
+        f"{localized(current_app.config['PORTAL_NAME'], user.language)}: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}",
         "newsletter/mail/digest",
+        language=user.language,
         kind="newsletter",
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         user=user,

@@ -1,5 +1,6 @@
 from flask import current_app
 
+from ...i18n import localized
 from ...outbox import queue_mail
 from ...urls import external_url
 
@@ -8,8 +9,9 @@ def queue_password_changed_notice(user, when) -> None:
     """After every reset or change: no password in it, and what to do if it was not them."""
     queue_mail(
         user.email,
-        f"Your {current_app.config['PORTAL_NAME']} password was changed",
+        f"Your {localized(current_app.config['PORTAL_NAME'], user.language)} password was changed",
         "reset/mail/password_changed",
+        language=user.language,
         user=user,
         when=when,
         reset_url=external_url("reset.request_code"),

@@ -14,5 +14,6 @@ def queue_code_mail(user, code: str, purpose: str) -> None:
         user.email,
         f"{SUBJECTS[purpose]}: {code}",
         "verification/mail/code",
+        language=user.language,
         user=user, code=code, purpose=purpose, minutes=minutes,
     )

@@ -35,12 +35,27 @@
     var settled = event.detail.elt;
     if (settled && settled.id === "account-step" || (settled && body.contains(settled))) { focusStep(); }
   });
+  /* EN | FR inside the dialog (the header is inert behind a modal): the same step again, in the
+     other language; the page behind follows when the dialog closes. */
+  dialog.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dialog-lang]");
+    var step = document.getElementById("account-step");
+    if (!button || !step || !window.htmx) { return; }
+    var url = step.getAttribute("data-url") || "/";
+    url = url.replace(/([?&])lang=[^&]*&?/, "$1").replace(/[?&]$/, "");
+    url += (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(button.getAttribute("data-dialog-lang"));
+    dialog.setAttribute("data-language-changed", "");
+    window.htmx.ajax("GET", url, { target: "#dialog-body", swap: "innerHTML" });
+  });
   dialog.addEventListener("click", function (event) {
     if (event.target === dialog) { dialog.close(); } /* a click on the backdrop */
   });
   dialog.addEventListener("close", function () {
     /* After logging in or verifying, the page behind must show the new state. */
-    if (body.querySelector("[data-reload-on-close]")) { window.location.reload(); return; }
+    if (body.querySelector("[data-reload-on-close]") || dialog.hasAttribute("data-language-changed")) {
+      window.location.reload();
+      return;
+    }
     body.innerHTML = "";
   });
 })();
