@@ -15,6 +15,20 @@ from app.models import OutboxMessage
 
 from .mailbox import SmtpServer
 
+def pytest_sessionstart(session):
+    """Tests read the French catalogue as it is in the .po file, never a stale .mo."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in Path(__file__).resolve().parents[1].glob("app/translations/*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with po.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalog, use_fuzzy=False)
+
+
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in DATABASES:
     raise pytest.UsageError("REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not: PostgreSQL tests would not run")
