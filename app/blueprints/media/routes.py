@@ -1,6 +1,7 @@
 import logging
 
 from flask import abort, current_app, make_response, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...account_session import begin_flow, note_send
@@ -67,11 +68,12 @@ def download(rendition_id):
     if path is None:
         log.error("Rendition %s: file %r is missing from %s", rendition.id, rendition.filename,
                   current_app.config["MEDIA_ROOT"])
-        return error_response(404, "File not available",
-                              "This file is missing on the server. Please try again later; the press office has been told.")
+        return error_response(404, _("File not available"),
+                              _("This file is missing on the server. Please try again later; the press office has been told."))
     response = _file_response(path, rendition)
     if response.status_code in (200, 206):
-        downloads.record(current_user, rendition, bytes_sent=response.content_length or 0,
+        sent = rendition.bytes if current_app.config["DOWNLOAD_ACCEL"] else response.content_length or 0
+        downloads.record(current_user, rendition, bytes_sent=sent,
                          range_header=request.headers.get("Range"))
     return response
 
@@ -87,7 +89,8 @@ def _file_response(path, rendition):
         else:
             response.headers["X-Sendfile"] = str(path)
         response.headers["Content-Type"] = rendition.mimetype
-        response.content_length = None
+        # no Content-Length of ours: the front server sends the file with its own
+        del response.headers["Content-Length"]
     else:
         response = send_file(path, mimetype=rendition.mimetype, conditional=True, etag=True, max_age=0)
     response.headers["Content-Disposition"] = disposition
