@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -20,15 +21,17 @@ from .rendering import redirect_page, render_step, wants_partial
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Something in that request could not be read", "Please go back, check what you typed and try again."),
-    404: ("Page not found", "There is no page at this address. It may have moved, or the link may be mistyped."),
-    405: ("That did not work", "This page cannot be used that way. Please start again from the page you were on."),
-    413: ("That was too much", "What you sent was larger than this form accepts. Please shorten it and try again."),
-    429: ("Please wait a moment", "Too many attempts in a short time. Please wait a minute, then try again."),
-    500: ("Something went wrong on our side", "The problem has been logged. Please try again in a moment."),
-    503: ("The portal is busy", "The portal could not reach its database just now. Please try again in a few seconds."),
+    400: (_l("Something in that request could not be read"), _l("Please go back, check what you typed and try again.")),
+    404: (_l("Page not found"), _l("There is no page at this address. It may have moved, or the link may be mistyped.")),
+    405: (_l("That did not work"), _l("This page cannot be used that way. Please start again from the page you were on.")),
+    413: (_l("That was too much"),
+          _l("What you sent was larger than this form accepts. Please shorten it and try again.")),
+    429: (_l("Please wait a moment"), _l("Too many attempts in a short time. Please wait a minute, then try again.")),
+    500: (_l("Something went wrong on our side"), _l("The problem has been logged. Please try again in a moment.")),
+    503: (_l("The portal is busy"),
+          _l("The portal could not reach its database just now. Please try again in a few seconds.")),
 }
-CSRF_MESSAGE = ("This form has expired", "For your security, please reload the page and try again.")
+CSRF_MESSAGE = (_l("This form has expired"), _l("For your security, please reload the page and try again."))
 
 
 def init_app(app) -> None:
@@ -40,7 +43,8 @@ def init_app(app) -> None:
     login_manager.unauthorized_handler(_login_required)
 
 
-def error_response(status: int, title: str | None = None, message: str | None = None):
+def error_response(status: int, title=None, message=None):
+    """``title`` and ``message``: (lazy) translated strings; the status's own by default."""
     default_title, default_message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
     title, message = title or default_title, message or default_message
     if wants_partial() and request.headers.get("HX-Target") == "account-step":

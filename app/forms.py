@@ -4,6 +4,7 @@ from __future__ import annotations
 import unicodedata
 
 from flask import current_app, request
+from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
@@ -19,9 +20,9 @@ def plain_text(form, field):
     """Names and the like: no control characters, nothing that failed to decode."""
     value = field.data or ""
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValidationError("This field contains characters that are not allowed.")
+        raise ValidationError(_("This field contains characters that are not allowed."))
     if "\ufffd" in value:
-        raise ValidationError("This field contains characters that could not be read. Please type it again.")
+        raise ValidationError(_("This field contains characters that could not be read. Please type it again."))
 
 
 def valid_email(form, field):
@@ -37,30 +38,31 @@ def password_policy(form, field):
         raise ValidationError(" ".join(problems))
 
 
-def password_pair(label: str, confirm_label: str, *, missing: str, missing_again: str):
-    """A new password under the policy, and the same typed again."""
+def password_pair(label, confirm_label, *, missing, missing_again):
+    """A new password under the policy, and the same typed again (labels and messages: lazy strings)."""
     password = PasswordField(label, validators=[DataRequired(missing), password_policy],
                              render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(confirm_label,
-                            validators=[DataRequired(missing_again), EqualTo("password", "The two passwords do not match.")],
+                            validators=[DataRequired(missing_again), EqualTo("password", _l("The two passwords do not match."))],
                             render_kw={"autocomplete": "new-password"})
     return password, confirm
 
 
-def text_field(label: str, max_length: int, required_message: str) -> StringField:
+def text_field(label, max_length: int, required_message) -> StringField:
     return StringField(
         label,
         filters=[strip],
         validators=[
             DataRequired(required_message),
-            Length(max=max_length, message=f"Please keep this under {max_length} characters."),
+            Length(max=max_length, message=_l("Please keep this under %(count)s characters.", count=max_length)),
             plain_text,
         ],
     )
 
 
-def email_field(label: str = "Email address") -> StringField:
-    return StringField(label, filters=[strip], validators=[DataRequired("Enter your email address."), valid_email],
+def email_field(label=None) -> StringField:
+    return StringField(_l("Email address") if label is None else label, filters=[strip],
+                       validators=[DataRequired(_l("Enter your email address.")), valid_email],
                        render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app, request
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from .extensions import db
@@ -95,6 +95,10 @@ def filesize(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def category(name: str) -> str:
+    return gettext(name) if name else ""
+
+
 def init_app(app) -> None:
     app.after_request(remember_switch)
 
@@ -105,3 +109,4 @@ def init_app(app) -> None:
 
     app.add_template_filter(long_date)
     app.add_template_filter(filesize)
+    app.add_template_filter(category)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -145,6 +146,8 @@ class Story(db.Model):
     categories = db.relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
     videos = db.relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
                              lazy="selectin")
+    translations = db.relationship("StoryTranslation", back_populates="story", order_by="StoryTranslation.language",
+                                   cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def video(self):
@@ -153,6 +156,36 @@ class Story(db.Model):
     @property
     def paragraphs(self) -> list[str]:
         return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+    def translation(self, language: str | None) -> StoryTranslation | None:
+        return next((t for t in self.translations if t.language == language), None)
+
+    def text(self, language: str | None = None) -> StoryText:
+        """The story's words in ``language`` (default: the request's): its translation, or the
+        English original with ``is_fallback`` when that language has none. A field the translation
+        leaves empty is shown in English (``StoryText.lang`` says which)."""
+        if language is None:
+            from .i18n import current_language
+
+            language = current_language()
+        shotlist = self.video.shotlist if self.video else ""
+        original = StoryText(title=self.title, summary=self.summary, paragraphs=split_paragraphs(self.body),
+                             shots=split_shots(shotlist), language=ORIGINAL_LANGUAGE,
+                             is_fallback=language != ORIGINAL_LANGUAGE, requested=language)
+        translation = self.translation(language) if language != ORIGINAL_LANGUAGE else None
+        if translation is None:
+            return original
+        values, in_original = {}, set()
+        for name, translated in (("title", translation.title), ("summary", translation.summary),
+                                 ("paragraphs", split_paragraphs(translation.body)),
+                                 ("shots", split_shots(translation.shotlist))):
+            if translated or not getattr(original, name):
+                values[name] = translated
+            else:
+                values[name] = getattr(original, name)
+                in_original.add(name)
+        return StoryText(**values, language=language, is_fallback=False, requested=language,
+                         in_original=frozenset(in_original))
 
 
 class Video(db.Model):
@@ -177,6 +210,54 @@ class Video(db.Model):
     def shots(self) -> list[tuple[str, str]]:
         lines = [line.strip() for line in self.shotlist.splitlines() if line.strip()]
         return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
+
+
+ORIGINAL_LANGUAGE = "en"
+
+
+class StoryTranslation(db.Model):
+    """A story's words in another language; the story's own columns are the English original."""
+
+    __tablename__ = "story_translations"
+    __table_args__ = (db.UniqueConstraint("story_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(5))
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    # One line a shot, as Video.shotlist: "HH:MM:SS description".
+    shotlist: Mapped[str] = mapped_column(Text, default="")
+
+    story = db.relationship(Story, back_populates="translations")
+
+
+@dataclass(frozen=True)
+class StoryText:
+    """What a story page shows in one language (``Story.text``)."""
+
+    title: str
+    summary: str
+    paragraphs: list[str]
+    shots: list[tuple[str, str]]
+    language: str  # the language of the text: the one asked for, or "en" when falling back
+    is_fallback: bool  # another language was asked for and the story does not have it
+    requested: str = ORIGINAL_LANGUAGE
+    in_original: frozenset[str] = field(default_factory=frozenset)  # fields a translation left empty
+
+    def lang(self, name: str) -> str:
+        """The language one field ("title", "summary", "paragraphs", "shots") is shown in."""
+        return ORIGINAL_LANGUAGE if name in self.in_original else self.language
+
+
+def split_paragraphs(body: str | None) -> list[str]:
+    return [p.strip() for p in (body or "").split("\n\n") if p.strip()]
+
+
+def split_shots(shotlist: str | None) -> list[tuple[str, str]]:
+    lines = [line.strip() for line in (shotlist or "").splitlines() if line.strip()]
+    return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
 
 
 class Rendition(db.Model):

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import search
@@ -54,14 +55,14 @@ def parse_query(args) -> CatalogueQuery:
             try:
                 setattr(query, attr, date.fromisoformat(raw))
             except ValueError:
-                query.errors[name] = "Use a date like 2025-05-14."
+                query.errors[name] = _("Use a date like 2025-05-14.")
     if query.date_from and query.date_to and query.date_from > query.date_to:
-        query.errors["to"] = "The end date is before the start date."
+        query.errors["to"] = _("The end date is before the start date.")
     category = _text(args.get("category")).strip()
     if category and SLUG.match(category):
         query.category = category
     elif category:
-        query.errors["category"] = "Unknown category."
+        query.errors["category"] = _("Unknown category.")
     raw_page = _text(args.get("page")).strip()
     query.page = min(max(int(raw_page), 1), MAX_PAGE) if raw_page.isdigit() and len(raw_page) < 7 else 1
     return query

@@ -4,6 +4,7 @@ from __future__ import annotations
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 
 MAX_EMAIL_LENGTH = 254
 
@@ -16,13 +17,48 @@ def normalize_email(raw: str) -> str:
     """The canonical form we store and compare, or InvalidEmail with a sentence for the form."""
     value = (raw or "").strip()
     if not value:
-        raise InvalidEmail("Enter your email address.")
+        raise InvalidEmail(_("Enter your email address."))
     if any(unicodedata.category(ch) == "Cc" for ch in value) or "\ufffd" in value:
-        raise InvalidEmail("The email address contains characters that are not allowed.")
+        raise InvalidEmail(_("The email address contains characters that are not allowed."))
     if len(value) > MAX_EMAIL_LENGTH:
-        raise InvalidEmail(f"The email address is too long (at most {MAX_EMAIL_LENGTH} characters).")
+        raise InvalidEmail(_("The email address is too long (at most %(count)s characters).", count=MAX_EMAIL_LENGTH))
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc)) from None
+        raise InvalidEmail(_explain(str(exc))) from None
     return result.normalized.lower()
+
+
+def _explain(reason: str) -> str:
+    """email-validator explains in English only: say it again in a sentence of our own (translated)."""
+    if "at-sign" in reason:  # a "full-width" or "small commercial at" look-alike of @
+        return _("The email address must use a regular @-sign.")
+    if "must have an @-sign" in reason or "after the @-sign contains invalid characters: '@'" in reason:
+        return _("The email address is not valid. It must have exactly one @-sign.")
+    if "something after the @-sign" in reason:
+        return _("There must be something after the @-sign.")
+    if "something before the @-sign" in reason:
+        return _("There must be something before the @-sign.")
+    if "too long before the @-sign" in reason:
+        return _("The part before the @-sign is too long.")
+    if "too long after the @-sign" in reason or "so many characters" in reason:
+        return _("The part after the @-sign is too long.")
+    if "too long" in reason:
+        return _("The email address is too long (at most %(count)s characters).", count=MAX_EMAIL_LENGTH)
+    if "display name" in reason or "angle bracket" in reason or "after the email address" in reason \
+            or "after close quote" in reason:
+        return _("Enter only the email address, without a name or angle brackets.")
+    if "should have a period" in reason or "top-level domain" in reason or "special-use" in reason \
+            or "bracket" in reason:
+        return _("The part after the @-sign must be a domain name, like example.org.")
+    if "period" in reason or "hyphen" in reason:
+        return _("The email address has a period or a hyphen where it is not allowed.")
+    if "before the @-sign" in reason:
+        return _("The part before the @-sign contains characters that are not allowed.")
+    if "after the @-sign" in reason and "invalid character" in reason:
+        return _("The part after the @-sign contains characters that are not allowed.")
+    if "after the @-sign" in reason:
+        return _("The part after the @-sign must be a domain name, like example.org.")
+    if "character" in reason or "ASCII" in reason:
+        return _("The email address contains characters that are not allowed.")
+    return _("Enter a valid email address, like name@example.org.")

@@ -11,10 +11,19 @@ from sqlalchemy import select
 
 from .. import search
 from ..extensions import db
-from ..models import Category, Rendition, Story, Video
+from ..models import (
+    ORIGINAL_LANGUAGE,
+    Category,
+    Rendition,
+    Story,
+    StoryTranslation,
+    Video,
+)
 from .catalogue import SLUG
 
 MANIFEST = "manifest.json"
+# Languages a story may be translated into; its own fields are the English original.
+TRANSLATION_LANGUAGES = ("fr",)
 
 
 class ManifestError(Exception):
@@ -73,7 +82,43 @@ def validate(manifest, folder: Path) -> list[str]:
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
+        if story.get("translations") is not None:
+            problems += _validate_translations(story["translations"], f"{where}.translations")
     return problems
+
+
+def _validate_translations(translations, where: str) -> list[str]:
+    if not isinstance(translations, dict):
+        return [f"{where}: must be an object like {{\"fr\": {{\"title\": ...}}}}"]
+    problems = []
+    for language, translation in translations.items():
+        at = f"{where}.{language}"
+        if language == ORIGINAL_LANGUAGE:
+            problems.append(f"{at}: the story's own fields are the English original")
+            continue
+        if language not in TRANSLATION_LANGUAGES:
+            problems.append(f"{at}: unknown language (use {', '.join(repr(c) for c in TRANSLATION_LANGUAGES)})")
+            continue
+        if not isinstance(translation, dict):
+            problems.append(f"{at}: must be an object")
+            continue
+        if not _nonempty(translation.get("title")):
+            problems.append(f"{at}.title: required")
+        for key in ("summary", "body"):
+            if key in translation and not isinstance(translation[key], str):
+                problems.append(f"{at}.{key}: must be text")
+        problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
+        for key in sorted(set(translation) - {"title", "summary", "body", "shotlist"}):
+            problems.append(f"{at}.{key}: unknown field (use title, summary, body, shotlist)")
+    return problems
+
+
+def _validate_shotlist(shots, where: str) -> list[str]:
+    if not isinstance(shots, list):
+        return [f"{where}: must be a list"]
+    return [f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\""
+            for j, shot in enumerate(shots)
+            if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str))]
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -82,13 +127,7 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     problems = []
     if video.get("poster") is not None and not _file_ok(folder, video["poster"]):
         problems.append(f"{where}.poster: no such file '{video['poster']}'")
-    shots = video.get("shotlist", [])
-    if not isinstance(shots, list):
-        problems.append(f"{where}.shotlist: must be a list")
-    else:
-        for j, shot in enumerate(shots):
-            if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str)):
-                problems.append(f"{where}.shotlist[{j}]: needs \"at\" (HH:MM:SS) and \"text\"")
+    problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
     renditions = video.get("renditions")
     if not isinstance(renditions, list) or not renditions:
         return problems + [f"{where}.renditions: a non-empty list is required"]
@@ -147,6 +186,11 @@ def _build_story(entry: dict, categories: dict) -> Story:
         location=entry.get("location", ""), summary=entry.get("summary", ""), body=entry.get("body", ""),
         credit_line=entry.get("credit", ""), rights_note=entry.get("rights", ""),
     )
+    for language, translation in (entry.get("translations") or {}).items():
+        story.translations.append(StoryTranslation(
+            language=language, title=translation["title"].strip(), summary=translation.get("summary", ""),
+            body=translation.get("body", ""), shotlist=_shotlist(translation.get("shotlist", [])),
+        ))
     for name in entry.get("categories", []):
         if name not in categories:
             categories[name] = Category(name=name, slug=_slugify(name))
@@ -158,7 +202,7 @@ def _build_story(entry: dict, categories: dict) -> Story:
 def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Video:
     video = Video(
         duration_seconds=float(entry.get("duration") or 0),
-        shotlist="\n".join(f"{s['at']} {s['text']}" for s in entry.get("shotlist", [])),
+        shotlist=_shotlist(entry.get("shotlist", [])),
         poster_filename=_copy(folder, entry["poster"], slug, media_root) if entry.get("poster") else None,
     )
     for item in entry["renditions"]:
@@ -169,6 +213,10 @@ def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Vide
             filename=stored, mimetype=item.get("mimetype", "video/mp4"), is_preview=bool(item.get("preview")),
         ))
     return video
+
+
+def _shotlist(shots: list[dict]) -> str:
+    return "\n".join(f"{s['at']} {s['text']}" for s in shots)
 
 
 def _copy(folder: Path, relative: str, slug: str, media_root: Path) -> str:

@@ -14,12 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 import bcrypt
-
-POLICY_TEXT = (
-    "The password must be at least {min_length} characters long, no spaces, "
-    "include upper/lowercase letters, numbers and symbols."
-)
-POLICY_TEXT_NO_CLASSES = "The password must be at least {min_length} characters long, with no spaces."
+from flask_babel import gettext as _
 
 
 @lru_cache(maxsize=1)
@@ -48,33 +43,36 @@ class PasswordPolicy:
 
     @property
     def text(self) -> str:
-        template = POLICY_TEXT if self.require_character_classes else POLICY_TEXT_NO_CLASSES
-        return template.format(min_length=self.min_length)
+        """The policy in one sentence, in the current language (a form field's hint)."""
+        if self.require_character_classes:
+            return _("The password must be at least %(count)s characters long, no spaces, "
+                     "include upper/lowercase letters, numbers and symbols.", count=self.min_length)
+        return _("The password must be at least %(count)s characters long, with no spaces.", count=self.min_length)
 
     def problems(self, password: str) -> list[str]:
         """Every rule the password breaks, as sentences for the form; empty when it is fine."""
         if any(unicodedata.category(ch) in ("Cc", "Cs") and not ch.isspace() for ch in password):
-            return ["The password contains control characters (such as NUL) that cannot be used."]
+            return [_("The password contains control characters (such as NUL) that cannot be used.")]
         if "\ufffd" in password:
-            return ["The password contains characters that could not be read. Please type it again."]
+            return [_("The password contains characters that could not be read. Please type it again.")]
         found = []
         if any(ch.isspace() for ch in password):
-            found.append("The password must not contain spaces.")
+            found.append(_("The password must not contain spaces."))
         if len(password) < self.min_length:
-            found.append(f"The password must be at least {self.min_length} characters long.")
+            found.append(_("The password must be at least %(count)s characters long.", count=self.min_length))
         if len(password) > self.max_length:
-            found.append(f"The password must be at most {self.max_length} characters long.")
+            found.append(_("The password must be at most %(count)s characters long.", count=self.max_length))
         if self.require_character_classes:
             if not any(ch.islower() for ch in password):
-                found.append("The password must include a lowercase letter.")
+                found.append(_("The password must include a lowercase letter."))
             if not any(ch.isupper() for ch in password):
-                found.append("The password must include an uppercase letter.")
+                found.append(_("The password must include an uppercase letter."))
             if not any(unicodedata.category(ch) == "Nd" for ch in password):
-                found.append("The password must include a number.")
+                found.append(_("The password must include a number."))
             if not any(_is_symbol(ch) for ch in password):
-                found.append("The password must include a symbol, such as ! ? # or %.")
+                found.append(_("The password must include a symbol, such as ! ? # or %."))
         if self.reject_common and password.lower() in common_passwords():
-            found.append("This password is too well known. Please choose another.")
+            found.append(_("This password is too well known. Please choose another."))
         return found
 
 

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import AnyOf, DataRequired
@@ -7,21 +8,22 @@ from ..reset.forms import new_password_fields
 
 
 class ProfileForm(FlaskForm):
-    first_name = text_field("First name", 100, "Enter your first name.")
-    last_name = text_field("Last name", 100, "Enter your last name.")
-    organisation = text_field("Organisation / media outlet", 200, "Enter your organisation or media outlet.")
+    first_name = text_field(_l("First name"), 100, _l("Enter your first name."))
+    last_name = text_field(_l("Last name"), 100, _l("Enter your last name."))
+    organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."))
 
 
 class NewsletterForm(FlaskForm):
-    subscribe = HiddenField(validators=[AnyOf(["on", "off"], message="Choose on or off.")])
+    subscribe = HiddenField(validators=[AnyOf(["on", "off"], message=_l("Choose on or off."))])
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
                             render_kw={"autocomplete": "current-password"})
     password, confirm = new_password_fields()
 
 
 class DeleteAccountForm(FlaskForm):
-    delete_password = PasswordField("Your password", validators=[DataRequired("Enter your password to delete the account.")],
+    delete_password = PasswordField(_l("Your password"),
+                                    validators=[DataRequired(_l("Enter your password to delete the account."))],
                                     render_kw={"autocomplete": "current-password"})

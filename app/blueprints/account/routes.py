@@ -1,4 +1,5 @@
 from flask import current_app, flash, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from ...account_session import log_in
@@ -55,11 +56,11 @@ def password():
         if result is PasswordChange.DONE:
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
             log_in(current_user._get_current_object(), remember=remembered)  # this session stays
-            flash("Your password has been changed. Every other session has been logged out.")
+            flash(_("Your password has been changed. Every other session has been logged out."))
             return redirect_page(url_for("account.index"))
         field = form.current if result is PasswordChange.WRONG_CURRENT else form.password
-        field.errors.append("That is not your current password." if result is PasswordChange.WRONG_CURRENT
-                            else "The new password must be different from your current password.")
+        field.errors.append(_("That is not your current password.") if result is PasswordChange.WRONG_CURRENT
+                            else _("The new password must be different from your current password."))
     return render_account("password", status=422, password=form)
 
 
@@ -72,7 +73,7 @@ def delete():
             logout_user()
             session.clear()
             return redirect_page(url_for("account.deleted"))
-        form.delete_password.errors.append("That is not your password.")
+        form.delete_password.errors.append(_("That is not your password."))
     return render_account("delete", status=422, delete=form)
 
 

@@ -1,4 +1,5 @@
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ...i18n import localized
 from ...outbox import queue_mail
@@ -9,7 +10,8 @@ def queue_registration_attempt_notice(user) -> None:
     """The owner of an address learns that someone tried to register it (no code is sent)."""
     queue_mail(
         user.email,
-        f"Someone tried to create a {localized(current_app.config['PORTAL_NAME'], user.language)} account with your address",
+        _l("Someone tried to create a %(portal)s account with your address",
+           portal=localized(current_app.config["PORTAL_NAME"], user.language)),
         "auth/mail/registration_attempt",
         language=user.language,
         user=user,

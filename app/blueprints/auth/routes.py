@@ -1,4 +1,5 @@
 from flask import request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from ...account_session import begin_flow, log_in, note_send
@@ -37,7 +38,7 @@ def login():
         if user is not None:
             log_in(user, remember=form.remember.data)
             return redirect_page(safe_next(form.next.data, url_for("media.index")))
-        form.form_errors.append("Email or password is incorrect.")
+        form.form_errors.append(_("Email or password is incorrect."))
     return render_step("auth/login.html", form=form, status=422 if form.errors else 200)
 
 

@@ -1,8 +1,15 @@
 from flask import current_app
+from flask_babel import LazyString, ngettext
 
 from ...i18n import localized
 from ...outbox import queue_mail
 from ...urls import external_url
+
+
+def digest_subject(portal: str, count: int) -> LazyString:
+    """A lazy subject (with a plural): queue_mail translates it into the recipient's language."""
+    return LazyString(lambda: ngettext("%(portal)s: %(num)s new story", "%(portal)s: %(num)s new stories", count,
+                                       portal=portal))
 
 
 def queue_digest(user, stories, token: str) -> None:
@@ -10,7 +17,7 @@ def queue_digest(user, stories, token: str) -> None:
     unsubscribe_url = external_url("newsletter.unsubscribe", token=token)
     queue_mail(
         user.email,
-        f"{localized(current_app.config['PORTAL_NAME'], user.language)}: {len(stories)} new stor{'y' if len(stories) == 1 else 'ies'}",
+        digest_subject(localized(current_app.config["PORTAL_NAME"], user.language), len(stories)),
         "newsletter/mail/digest",
         language=user.language,
         kind="newsletter",

@@ -1,4 +1,5 @@
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ...i18n import localized
 from ...outbox import queue_mail
@@ -9,7 +10,7 @@ def queue_password_changed_notice(user, when) -> None:
     """After every reset or change: no password in it, and what to do if it was not them."""
     queue_mail(
         user.email,
-        f"Your {localized(current_app.config['PORTAL_NAME'], user.language)} password was changed",
+        _l("Your %(portal)s password was changed", portal=localized(current_app.config["PORTAL_NAME"], user.language)),
         "reset/mail/password_changed",
         language=user.language,
         user=user,

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from ...forms import NextField, email_field, password_pair
@@ -9,8 +10,8 @@ class RequestResetForm(FlaskForm):
 
 
 def new_password_fields():
-    return password_pair("New password", "Confirm new password", missing="Choose a new password.",
-                         missing_again="Type the new password again.")
+    return password_pair(_l("New password"), _l("Confirm new password"), missing=_l("Choose a new password."),
+                         missing_again=_l("Type the new password again."))
 
 
 class NewPasswordForm(FlaskForm):

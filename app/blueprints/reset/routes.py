@@ -1,4 +1,5 @@
 from flask import request, session, url_for
+from flask_babel import gettext as _
 
 from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
 from ...extensions import form_address_key
@@ -61,7 +62,7 @@ def new_password():
         if recovery.set_new_password(user, form.password.data) is PasswordChange.DONE:
             session.pop(GRANT_KEY, None)
             return redirect_step(url_for("reset.done"))
-        form.password.errors.append("The new password must be different from your current password.")
+        form.password.errors.append(_("The new password must be different from your current password."))
     return render_step("reset/password.html", form=form, status=422 if form.errors else 200)
 
 

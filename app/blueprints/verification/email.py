@@ -1,18 +1,21 @@
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ...outbox import queue_mail
 
-SUBJECTS = {
-    "verify": "Your verification code",
-    "reset": "Your code to reset your password",
-}
+
+def code_subject(purpose: str, code: str):
+    """A lazy subject: queue_mail translates it into the recipient's language."""
+    if purpose == "reset":
+        return _l("Your code to reset your password: %(code)s", code=code)
+    return _l("Your verification code: %(code)s", code=code)
 
 
 def queue_code_mail(user, code: str, purpose: str) -> None:
     minutes = current_app.config["CODE_LIFETIME_SECONDS"] // 60
     queue_mail(
         user.email,
-        f"{SUBJECTS[purpose]}: {code}",
+        code_subject(purpose, code),
         "verification/mail/code",
         language=user.language,
         user=user, code=code, purpose=purpose, minutes=minutes,

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
@@ -12,11 +13,11 @@ def tidy_code(value):
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "Verification code",
+        _l("Verification code"),
         filters=[tidy_code],
         validators=[
-            DataRequired("Enter the 6-digit code from the email."),
-            Regexp(r"^[0-9]{6}\Z", message="The code is 6 digits (numbers only), as in the email."),
+            DataRequired(_l("Enter the 6-digit code from the email.")),
+            Regexp(r"^[0-9]{6}\Z", message=_l("The code is 6 digits (numbers only), as in the email.")),
         ],
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12",
                    "pattern": r"[0-9 \-]*", "spellcheck": "false"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from flask_babel import gettext as _, ngettext
+
 from ...flows.codes import CodeCheck, Outcome
 from ...models import utcnow
 
@@ -11,30 +13,35 @@ from ...models import utcnow
 def wait_phrase(until: datetime, now: datetime | None = None) -> str:
     seconds = max(1, math.ceil((until - (now or utcnow())).total_seconds()))
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 def send_wait_message(until: datetime) -> str:
-    return f"You can ask for a new code in {wait_phrase(until)}."
+    return _("You can ask for a new code in %(wait)s.", wait=wait_phrase(until))
 
 
 def code_error(result: CodeCheck) -> str:
     outcome = result.outcome
     if outcome is Outcome.WRONG:
+        message = _("That code is not correct. Check the email and try again.")
         left = result.attempts_left
-        tail = f" You have {left} more attempt{'s' if left != 1 else ''} with this code." if left else ""
-        return "That code is not correct. Check the email and try again." + tail
+        if left:
+            message += " " + ngettext("You have %(num)s more attempt with this code.",
+                                      "You have %(num)s more attempts with this code.", left)
+        return message
     if outcome is Outcome.EXPIRED:
-        return "This code has expired (codes last 30 minutes). Use “Send new code” to get a new one."
+        return _("This code has expired (codes last 30 minutes). Use “Send new code” to get a new one.")
     if outcome is Outcome.USED:
-        return "This code has already been used. Use “Send new code” if you need another one."
+        return _("This code has already been used. Use “Send new code” if you need another one.")
     if outcome is Outcome.EXHAUSTED:
-        return "This code was entered wrongly too many times and no longer works. Use “Send new code” to get a new one."
+        return _("This code was entered wrongly too many times and no longer works. "
+                 "Use “Send new code” to get a new one.")
     if outcome is Outcome.OTHER_BROWSER:
-        return ("A newer code was asked for in another browser or tab. Enter the code from the newest email "
-                "where you asked for it, or use “Send new code” to get a code for this browser.")
+        return _("A newer code was asked for in another browser or tab. Enter the code from the newest email "
+                 "where you asked for it, or use “Send new code” to get a code for this browser.")
     if outcome is Outcome.LOCKED:
-        return f"Too many wrong codes for this address. Please try again in {wait_phrase(result.retry_at)}."
-    return "There is no valid code for this step any more. Use “Send new code” to get a new one."
+        return _("Too many wrong codes for this address. Please try again in %(wait)s.",
+                 wait=wait_phrase(result.retry_at))
+    return _("There is no valid code for this step any more. Use “Send new code” to get a new one.")

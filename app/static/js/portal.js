@@ -31,7 +31,25 @@
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target === body && !dialog.open) { dialog.showModal(); }
   });
+  /* The dialog's own head (title, tagline, labels, current language) follows the step's
+     language: after the in-dialog switch, the step is French while the page behind is not. */
+  function syncDialogHead() {
+    var step = document.getElementById("account-step");
+    if (!step || !body.contains(step) || !step.hasAttribute("lang")) { return; }
+    var language = step.getAttribute("lang");
+    dialog.setAttribute("lang", language);
+    dialog.querySelector("#account-dialog-title").textContent = step.getAttribute("data-dialog-title");
+    dialog.querySelector(".dialog-tagline").textContent = step.getAttribute("data-dialog-tagline");
+    dialog.querySelector(".dialog-close").setAttribute("aria-label", step.getAttribute("data-close-label"));
+    dialog.querySelector(".lang-switch-dialog").setAttribute("aria-label", step.getAttribute("data-language-label"));
+    dialog.querySelectorAll("[data-dialog-lang]").forEach(function (button) {
+      if (button.getAttribute("data-dialog-lang") === language) { button.setAttribute("aria-current", "true"); }
+      else { button.removeAttribute("aria-current"); }
+    });
+  }
+
   document.body.addEventListener("htmx:afterSettle", function (event) {
+    syncDialogHead();
     var settled = event.detail.elt;
     if (settled && settled.id === "account-step" || (settled && body.contains(settled))) { focusStep(); }
   });
