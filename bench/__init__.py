@@ -1,1 +1,1 @@
-"""Benchmarks for the account dialog: run ``.venv/bin/python -m bench.run`` from the project root."""
+"""Benchmarks for the portal: run ``.venv/bin/python -m bench.run`` from the project root."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -81,3 +82,51 @@ class Browser:
             self.cookies.pop(name, None)
         else:
             self.cookies[name] = value
+
+
+# --- a lean client for throughput: prebuilt request bytes, raw socket, body counted not kept ---
+
+def raw_request(host: str, port: int, path: str, headers: dict | None = None) -> bytes:
+    """A GET request as bytes, to send many times."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close", "Accept: text/html"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body_bytes: int
+    head: bytes  # the first body bytes (up to one buffer), for checks
+
+
+def fetch(host: str, port: int, request: bytes, buffer: bytearray, timeout: float = 60.0,
+          on_chunk=None) -> RawResponse:
+    """Send ``request`` on a new connection and read the answer until the server closes it,
+    ``len(buffer)`` bytes at a time into the same buffer (nothing is kept). ``on_chunk(n)`` is
+    called after every read."""
+    view = memoryview(buffer)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = bytearray()
+        while b"\r\n\r\n" not in received:
+            n = sock.recv_into(view)
+            if not n:
+                raise ConnectionError("connection closed before the response headers")
+            received += view[:n]
+        head, _, first = bytes(received).partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = len(first)
+        while True:
+            n = sock.recv_into(view)
+            if not n:
+                break
+            body += n
+            if on_chunk is not None:
+                on_chunk(n)
+    return RawResponse(int(status_line.split()[1]), headers, body, first[:len(buffer)])

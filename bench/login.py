@@ -179,7 +179,7 @@ def interleaved(base_url: str, address: str, *, rounds: int, processes: int, cli
     with BcryptProcesses(rounds, processes) as pool:
         warm_up(base_url, address, clients)
         for i in range(slices):
-            progress(f"2/3 slice {i + 1}/{slices}: bcrypt {bcrypt_seconds / slices:.1f} s,"
+            progress(f"2/7 slice {i + 1}/{slices}: bcrypt {bcrypt_seconds / slices:.1f} s,"
                      f" logins {login_seconds / slices:.1f} s")
             bcrypt_slices.append(pool.run(bcrypt_seconds / slices))
             login_slices.append(login_slice(base_url, address, clients, login_seconds / slices, server_cpu))

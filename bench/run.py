@@ -1,6 +1,6 @@
 """Run every benchmark, print a table, write bench/results/latest.json.
 
-    .venv/bin/python -m bench.run            # from the project root, about 1.5 minutes
+    .venv/bin/python -m bench.run            # from the project root, about 4 minutes
 
 Goals are printed as PASS/FAIL; they never change the exit status (only a benchmark that could
 not run does).
@@ -21,8 +21,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import login, registration, sizes
-from .servers import Gunicorn, SmtpServer, app_env, fresh_database, migrate, outbox_counts
+from . import catalogue, download, login, newsletter, registration, search, sizes
+from .servers import Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 LOGIN_RATIO_GOAL = 0.9
@@ -30,13 +30,19 @@ NOISE_CPUS = 0.25  # other processes using more than this many CPUs make the log
 # Registrations run one at a time (about one CPU busy), so only other load beyond the spare CPU skews them.
 REGISTRATION_NOISE_CPUS = max((os.cpu_count() or 2) - 1.25, NOISE_CPUS)
 SMTP_RATIO_GOAL = 1.25  # "≈ 1": slow-SMTP median at most 25 % above fast-SMTP median
+CATALOGUE_RATIO_GOAL = 0.30  # catalogue page requests/s at least 30 % of a bare Flask page's
+CATALOGUE_PAGE_SIZE = 24
+SEARCH_P95_GOAL_MS = 20.0
+DOWNLOAD_RATIO_GOAL = 0.8  # gunicorn at least 80 % of nginx's throughput
+DOWNLOAD_RSS_GOAL_MB = 20.0
+NEWSLETTER_MEMORY_GOAL = 1.25  # peak memory for 4x the subscribers at most 25 % higher ("flat")
+PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter"]
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=["sizes", "login", "registration"], action="append",
-                   help="run only this part (repeatable)")
+    p.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers = bcrypt baseline processes (2)")
     p.add_argument("--clients", type=int, default=4, help="concurrent login client threads (4)")
     p.add_argument("--rounds", type=int, default=12, help="bcrypt cost for the app and the baseline (12)")
@@ -47,13 +53,27 @@ def parse_args(argv):
     p.add_argument("--registrations", type=int, default=10, help="registrations per SMTP server (10)")
     p.add_argument("--smtp-delay", type=float, default=5.0, help="seconds the slow SMTP server sleeps in DATA")
     p.add_argument("--mail-wait", type=float, default=60.0, help="how long to wait for the slow server's mails")
+    p.add_argument("--catalogue-stories", type=int, default=10_000)
+    p.add_argument("--catalogue-clients", type=int, default=4, help="concurrent client threads for part 4 (4)")
+    p.add_argument("--catalogue-seconds", type=float, default=10.0, help="seconds of load on each of the"
+                   " catalogue and the bare app, split into --slices alternating slices (10)")
+    p.add_argument("--search-seconds", type=float, default=4.0, help="seconds of load on the HTMX search partial (4)")
+    p.add_argument("--search-stories", type=int, default=100_000)
+    p.add_argument("--search-rounds", type=int, default=3, help="timed runs of every search query (3)")
+    p.add_argument("--pg-build-seconds", type=float, default=100.0, help="PostgreSQL search build budget;"
+                   " fewer stories when it runs out (100)")
+    p.add_argument("--download-mib", type=int, default=1024, help="size of the download file in MiB (1024)")
+    p.add_argument("--download-rounds", type=int, default=3, help="downloads per set-up (3)")
+    p.add_argument("--subscribers", type=int, default=10_000)
+    p.add_argument("--subscribers-small", type=int, default=2_500, help="the shorter list that shows memory is flat")
+    p.add_argument("--newsletter-batch", type=int, default=500)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    wanted = set(args.only or ["sizes", "login", "registration"])
+    wanted = set(args.only or PARTS)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict = {"meta": meta(args, workdir), "errors": {}}
     started = time.monotonic()
@@ -67,6 +87,14 @@ def main(argv=None) -> int:
             run_part(results, "login", lambda: run_login(args, template, workdir))
         if "registration" in wanted:
             run_part(results, "registration", lambda: run_registration(args, template, workdir))
+        if "catalogue" in wanted:
+            run_part(results, "catalogue", lambda: run_catalogue(args, template, workdir))
+        if "search" in wanted:
+            run_part(results, "search", lambda: run_search(args, template, workdir))
+        if "download" in wanted:
+            run_part(results, "download", lambda: run_download(args, template, workdir))
+        if "newsletter" in wanted:
+            run_part(results, "newsletter", lambda: run_newsletter(args, template, workdir))
     finally:
         results["meta"]["total_seconds"] = round(time.monotonic() - started, 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -85,11 +113,14 @@ def progress(message: str) -> None:
 
 
 def run_part(results: dict, name: str, function) -> None:
+    started = time.monotonic()
     try:
         results[name] = function()
     except Exception as exc:  # record it, go on with the other parts
         traceback.print_exc()
         results["errors"][name] = f"{type(exc).__name__}: {exc}"
+    finally:
+        results["meta"].setdefault("part_seconds", {})[name] = round(time.monotonic() - started, 1)
 
 
 def meta(args, workdir: Path) -> dict:
@@ -105,10 +136,10 @@ def meta(args, workdir: Path) -> dict:
     }
 
 
-# --- the three parts -------------------------------------------------------------------------
+# --- the parts -------------------------------------------------------------------------
 
 def run_sizes(template: Path, workdir: Path) -> dict:
-    progress("1/3 partial vs full page sizes (Flask test client)")
+    progress("1/7 partial vs full page sizes (Flask test client)")
     rows = sizes.measure(fresh_database(template, workdir / "sizes.db"))
     return {"limit_bytes": sizes.PARTIAL_LIMIT, "steps": rows, "pass": all(r["pass"] for r in rows if r["goal_step"])}
 
@@ -116,7 +147,7 @@ def run_sizes(template: Path, workdir: Path) -> dict:
 def run_login(args, template: Path, workdir: Path) -> dict:
     database = fresh_database(template, workdir / "login.db")
     env = app_env(database, BCRYPT_ROUNDS=args.rounds, MAIL_DISPATCH="worker")
-    progress(f"2/3 gunicorn -w {args.workers}; {args.slices} slices of raw bcrypt (cost {args.rounds},"
+    progress(f"2/7 gunicorn -w {args.workers}; {args.slices} slices of raw bcrypt (cost {args.rounds},"
              f" {args.workers} processes) and of logins ({args.clients} clients)")
     with Gunicorn(env, workdir / "gunicorn-login.log", args.workers) as server:
         address = "login-bench@example.org"
@@ -139,7 +170,7 @@ def run_registration(args, template: Path, workdir: Path) -> dict:
     tag = secrets.token_hex(3)
     delays = {"fast": 0.0, "slow": args.smtp_delay}
     out = {"smtp_delay_s": args.smtp_delay}
-    progress(f"3/3 {args.registrations} registrations each on a fast and a slow ({args.smtp_delay:g} s per DATA)"
+    progress(f"3/7 {args.registrations} registrations each on a fast and a slow ({args.smtp_delay:g} s per DATA)"
              " SMTP set-up, alternating")
     with contextlib.ExitStack() as stack:  # leaving it stops every gunicorn, then every SMTP server
         smtps, servers, databases = {}, {}, {}
@@ -151,7 +182,7 @@ def run_registration(args, template: Path, workdir: Path) -> dict:
                           MAIL_DISPATCH="thread")
             servers[label] = stack.enter_context(Gunicorn(env, workdir / f"gunicorn-register-{label}.log", args.workers))
         runs = registration.register_alternating(servers, args.registrations, tag)
-        progress(f"3/3 waiting up to {args.mail_wait:g} s for the SMTP servers to receive the mails")
+        progress(f"3/7 waiting up to {args.mail_wait:g} s for the SMTP servers to receive the mails")
         for label in delays:  # fast first: its mails are there already
             mail = registration.wait_for_mail(smtps[label], runs[label].pop("posted_at"), args.mail_wait)
             out[label] = {**runs[label], "mail": mail}
@@ -170,6 +201,136 @@ def run_registration(args, template: Path, workdir: Path) -> dict:
     return out
 
 
+def run_catalogue(args, template: Path, workdir: Path) -> dict:
+    database = workdir / "catalogue.db"
+    progress(f"4/7 building a database with {args.catalogue_stories:,} stories")
+    built = catalogue.build(template, database, args.catalogue_stories)
+    env = app_env(database, CATALOGUE_PAGE_SIZE=CATALOGUE_PAGE_SIZE, MAIL_DISPATCH="worker")
+    with contextlib.ExitStack() as stack:  # leaving it stops both gunicorns
+        app_server = stack.enter_context(Gunicorn(env, workdir / "gunicorn-catalogue.log", args.workers))
+        pages = catalogue.check_pages(app_server.url, CATALOGUE_PAGE_SIZE)
+        bare_env = {**app_env(database), "BENCH_PAGE_BYTES": str(pages["page_bytes"])}
+        bare_server = stack.enter_context(Gunicorn(bare_env, workdir / "gunicorn-bare.log", args.workers,
+                                                   target="bench.bare_app:app"))
+        measured = catalogue.measure(app_server, bare_server, clients=args.catalogue_clients,
+                                     seconds=args.catalogue_seconds, slices=args.slices,
+                                     search_seconds=args.search_seconds, progress=progress)
+    app, bare = measured["app"], measured["bare"]
+    ratio = app["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
+    cpu_ratio = (bare["server_cpu_ms_per_request"] / app["server_cpu_ms_per_request"]
+                 if bare["server_cpu_ms_per_request"] and app["server_cpu_ms_per_request"] else None)
+    return {**built, **pages, **measured, "workers": args.workers, "clients": args.catalogue_clients,
+            "page_size": CATALOGUE_PAGE_SIZE, "ratio": ratio, "cpu_ratio": cpu_ratio,
+            "goal": CATALOGUE_RATIO_GOAL, "pass": ratio >= CATALOGUE_RATIO_GOAL and not app["errors"]}
+
+
+def run_search(args, template: Path, workdir: Path) -> dict:
+    database = workdir / "search.db"
+    progress(f"5/7 building a SQLite database with {args.search_stories:,} stories and its FTS5 index")
+    out = {"sqlite": {"build": search.build_sqlite(template, database, args.search_stories, progress)}}
+    out["sqlite"].update(search.measure(f"sqlite:///{database}", args.search_rounds, progress=progress, label="SQLite "))
+    database.unlink(missing_ok=True)
+    out["goal_ms"] = SEARCH_P95_GOAL_MS
+    out["pass"] = out["sqlite"]["fts_p95_ms"] <= SEARCH_P95_GOAL_MS
+    pg_url = os.environ.get("TEST_DATABASE_URL")
+    if pg_url:
+        try:
+            with search.PostgresDatabase(pg_url) as pg:
+                progress(f"5/7 PostgreSQL: database {pg.name}, up to {args.search_stories:,} stories"
+                         f" in {args.pg_build_seconds:g} s")
+                build = search.build_postgres(pg.url, args.search_stories, args.pg_build_seconds, progress)
+                out["postgresql"] = {"build": build, "database": pg.name}
+                out["postgresql"].update(search.measure(pg.url, args.search_rounds, progress=progress, label="PostgreSQL "))
+                out["postgresql"]["pass"] = out["postgresql"]["fts_p95_ms"] <= SEARCH_P95_GOAL_MS
+        except Exception as exc:  # optional: note it, keep the SQLite numbers
+            traceback.print_exc()
+            out["postgresql"] = {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        out["postgresql"] = {"skipped": "TEST_DATABASE_URL is not set"}
+    return out
+
+
+def run_download(args, template: Path, workdir: Path) -> dict:
+    media_root = workdir / "media"
+    stored = f"{download.STORY_SLUG}/{download.FILE_NAME}"
+    big_file = media_root / stored
+    database = fresh_database(template, workdir / "download.db")
+    accel_error = None
+    try:
+        progress(f"6/7 writing a {args.download_mib:,} MiB file")
+        written = download.write_file(big_file, args.download_mib)
+        size = written["bytes"]
+        rendition_id = download.register(database, media_root, stored, size)
+        env = app_env(database, MEDIA_ROOT=media_root, MAIL_DISPATCH="worker")
+        download.create_staff(env)
+        with contextlib.ExitStack() as stack:  # leaving it stops nginx, then the gunicorns
+            direct = stack.enter_context(Gunicorn(env, workdir / "gunicorn-download.log", 1))
+            accel_env = {**env, "FLASK_DOWNLOAD_ACCEL": "nginx"}
+            accel = stack.enter_context(Gunicorn(accel_env, workdir / "gunicorn-download-accel.log", 1))
+            patched = stack.enter_context(Gunicorn(accel_env, workdir / "gunicorn-download-accel-patched.log", 1,
+                                                   target="bench.accel_wsgi:app"))
+            locations = f"""
+        location /static-media/ {{ alias {media_root}/; }}
+        location /protected-media/ {{ internal; alias {media_root}/; }}
+        location /patched/ {{ proxy_pass http://127.0.0.1:{patched.port}/; }}
+        location / {{ proxy_pass http://127.0.0.1:{accel.port}; }}"""
+            nginx = stack.enter_context(Nginx(workdir / "nginx", locations))
+            path = f"/download/{rendition_id}"
+            cookies = {"direct": download.log_in(direct.url), "accel": download.log_in(nginx.url)}
+            setups = {  # label -> (port, path, cookie, worker whose RSS we sample)
+                "nginx": (nginx.port, f"/static-media/{stored}", None, None),
+                "gunicorn": (direct.port, path, cookies["direct"], direct.worker_pids()[0]),
+                "nginx_accel": (nginx.port, path, cookies["accel"], accel.worker_pids()[0]),
+            }
+            download.warm_up(*setups["nginx"][:3])
+            download.warm_up(*setups["gunicorn"][:3])
+            try:
+                download.warm_up(*setups["nginx_accel"][:3])
+            except RuntimeError as exc:  # the app's X-Accel answer fails under gunicorn: say why, use the repair
+                accel_error = f"{exc}; gunicorn log: {download.last_error(accel.log_path)}"
+                progress(f"6/7 X-Accel-Redirect through the app failed ({accel_error});"
+                         " measuring it with bench/accel_wsgi.py's repair")
+                setups["nginx_accel"] = (nginx.port, "/patched" + path, cookies["accel"], patched.worker_pids()[0])
+                download.warm_up(*setups["nginx_accel"][:3])
+            runs = {label: [] for label in setups}
+            for r in range(args.download_rounds):
+                progress(f"6/7 round {r + 1}/{args.download_rounds}: {size / 2**30:g} GiB from nginx, from gunicorn,"
+                         " and through nginx with X-Accel-Redirect")
+                for label, (port, url, cookie, pid) in setups.items():
+                    runs[label].append(download.download(port, url, cookie, size, pid))
+        logged = count_rows(database, "SELECT COUNT(*) FROM downloads")
+    finally:
+        big_file.unlink(missing_ok=True)
+    out = {label: download.summarize(r) for label, r in runs.items()}
+    out.update(written, rounds=args.download_rounds, downloads_logged=logged, accel_error=accel_error,
+               download_requests=2 * (args.download_rounds + 1) + (accel_error is not None),
+               file_deleted=not big_file.exists())
+    out["ratio"] = out["gunicorn"]["mb_per_s"] / out["nginx"]["mb_per_s"]
+    out["goal"], out["rss_goal_mb"] = DOWNLOAD_RATIO_GOAL, DOWNLOAD_RSS_GOAL_MB
+    out["pass"] = out["ratio"] >= DOWNLOAD_RATIO_GOAL
+    out["rss_pass"] = out["gunicorn"]["rss_growth_mb"] <= DOWNLOAD_RSS_GOAL_MB
+    return out
+
+
+def count_rows(database: Path, sql: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(database, timeout=10) as connection:
+        return connection.execute(sql).fetchone()[0]
+
+
+def run_newsletter(args, template: Path, workdir: Path) -> dict:
+    progress(f"7/7 newsletter databases: {args.subscribers:,} and {args.subscribers_small:,} subscribers")
+    out = newsletter.measure(template, workdir, args.subscribers, args.subscribers_small, args.newsletter_batch, progress)
+    big, small = out["digest_traced"]["tracemalloc_peak_mb"], out["small_traced"]["tracemalloc_peak_mb"]
+    out["memory_ratio"] = big / small if small else None
+    out["goal"] = NEWSLETTER_MEMORY_GOAL
+    out["pass"] = out["memory_ratio"] is not None and out["memory_ratio"] <= NEWSLETTER_MEMORY_GOAL
+    out["queued_ok"] = (out["digest"]["queued"] == out["digest"]["outbox_rows"] == out["digest"]["delivery_rows"]
+                        == args.subscribers)
+    return out
+
+
 # --- the table -------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -177,7 +338,7 @@ def verdict(ok: bool) -> str:
 
 
 def render(results: dict) -> str:
-    lines = ["", "=" * 86, f"Account dialog benchmarks — {results['meta']['time']}, "
+    lines = ["", "=" * 86, f"Portal benchmarks — {results['meta']['time']}, "
              f"{results['meta']['cpus']} CPUs, Python {results['meta']['python']}, bcrypt {results['meta']['bcrypt']}",
              "=" * 86]
     s = results.get("sizes")
@@ -234,11 +395,120 @@ def render(results: dict) -> str:
         if other > REGISTRATION_NOISE_CPUS:
             lines += [f"   WARNING: other processes used {other:.2f} CPUs while we registered; the timing ratio"
                       " may be off. Run again on a quiet machine."]
+    lines += render_catalogue(results.get("catalogue")) + render_search(results.get("search"))
+    lines += render_download(results.get("download")) + render_newsletter(results.get("newsletter"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
         lines += [f"   {name}: {error}" for name, error in results["errors"].items()]
-    lines.append(f"\ntotal {results['meta'].get('total_seconds', '?')} s")
+    parts = results["meta"].get("part_seconds", {})
+    lines.append(f"\ntotal {results['meta'].get('total_seconds', '?')} s"
+                 + (" (" + ", ".join(f"{k} {v:g} s" for k, v in parts.items()) + ")" if parts else ""))
     return "\n".join(lines)
+
+
+
+def render_catalogue(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    b, a, q = c["bare"], c["app"], c["search"]
+
+    def row(label, r):
+        return (f"   {label:<34}{r['per_second']:8.1f} req/s   ({r['requests']:,} in {r['seconds']:g} s; slices "
+                + ", ".join(f"{v:.0f}" for v in r["slices_per_second"]) + f"; median {r['latency_median_ms']} ms,"
+                f" p95 {r['latency_p95_ms']} ms; {r['body_bytes']:,} B; {r['non_200']} non-200, {r['errors']} errors)")
+
+    lines = ["", f"4. Catalogue first page ({c['stories']:,} stories, {c['page_size']} a page) vs bare Flask,"
+             f" gunicorn -w {c['workers']}, {c['clients']} client threads",
+             row("bare Flask, fixed page", b), row("catalogue GET /", a),
+             f"   {'ratio catalogue / bare':<34}{c['ratio']:8.2f}         goal ≥ {c['goal']}   {verdict(c['pass'])}",
+             f"   server CPU per request: bare {b['server_cpu_ms_per_request']} ms, catalogue {a['server_cpu_ms_per_request']}"
+             " ms -> CPU ratio " + (f"{c['cpu_ratio']:.2f}" if c["cpu_ratio"] else "n/a")
+             + f"; load generator {a['client_cpu']} CPU",
+             f"   CPUs busy outside the servers and the client (kernel network work for our connections, other"
+             f" programs): {b['other_cpus']} in bare slices, {a['other_cpus']} in catalogue slices",
+             row("HTMX search /?q=baltic (info)", q)]
+    if (a["other_cpus"] or 0) > NOISE_CPUS:
+        lines += [f"   WARNING: other processes used {a['other_cpus']} CPUs during the catalogue slices: the req/s"
+                  " ratio is unreliable. Run again on a quiet machine; the CPU ratio is steadier."]
+    return lines
+
+
+def render_search(s: dict | None) -> list[str]:
+    if not s:
+        return []
+    lines = ["", "5. Search latency, in-process: find_stories(parse_query({'q': ...}), 24) vs LIKE '%word%'"
+             " (title/summary/body, newest first)"]
+    for name in ("sqlite", "postgresql"):
+        r = s.get(name)
+        if not r:
+            continue
+        if "skipped" in r or "error" in r:
+            lines.append(f"   {name}: {r.get('skipped') or 'ERROR ' + r['error']}")
+            continue
+        b = r["build"]
+        size = f", {b['database_mb']} MB" if "database_mb" in b else ""
+        short = f" (of {b['requested']:,} asked: build budget)" if b.get("requested", b["stories"]) > b["stories"] else ""
+        lines += [f"   {name}: {b['stories']:,} stories{short}, built in {b['build_seconds']} s{size};"
+                  f" {r['queries']} queries x {r['rounds']} rounds (a query's time = median of its rounds)",
+                  f"     {'':<22}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}",
+                  f"     {'app search (' + ('FTS5' if name == 'sqlite' else 'tsvector') + ')':<22}"
+                  f"{r['fts_median_ms']:>10}{r['fts_p95_ms']:>9}{r['fts_max_ms']:>9}",
+                  f"     {'LIKE baseline':<22}{r['like_median_ms']:>10}{r['like_p95_ms']:>9}"
+                  f"{max(q['like_ms'] for q in r['per_query']):>9}",
+                  f"     speed-up (LIKE time / app time; below 1 = the app is slower): median {r['speedup_median']}x,"
+                  f" p95 {r['speedup_p95']}x",
+                  f"     goal: app search p95 ≤ {s['goal_ms']:g} ms   " + verdict(r["fts_p95_ms"] <= s["goal_ms"]),
+                  "     slowest app searches: " + ", ".join(
+                      f"{q['query']!r} {q['fts_ms']:.0f} ms" for q in sorted(r["per_query"], key=lambda q: -q["fts_ms"])[:6]),
+                  f"     {'by kind of query':<22}{'app median / max ms':>22}{'LIKE median / max ms':>24}"]
+        lines += [f"     {k + ' (' + str(v['queries']) + ')':<22}{v['fts_median_ms']:>12} / {v['fts_max_ms']:<7}"
+                  f"{v['like_median_ms']:>14} / {v['like_max_ms']}" for k, v in r["by_kind"].items()]
+    return lines
+
+
+def render_download(d: dict | None) -> list[str]:
+    if not d:
+        return []
+    n, g, x = d["nginx"], d["gunicorn"], d["nginx_accel"]
+    runs = lambda r: ", ".join(f"{v['mb_per_s']:.0f}" for v in r["runs"])  # noqa: E731
+    return ["", f"6. {d['bytes'] / 2**30:g} GiB download, median of {d['rounds']} (MB/s = 10^6 bytes/s; runs in brackets)",
+            f"   {'nginx static (baseline)':<36}{n['mb_per_s']:8.0f} MB/s   ({runs(n)})",
+            f"   {'gunicorn -w 1 sync, /download/<id>':<36}{g['mb_per_s']:8.0f} MB/s   ({runs(g)});"
+            f" worker RSS {g['rss_before_mb']} MB before, growth ≤ {g['rss_growth_mb']} MB",
+            f"   {'ratio gunicorn / nginx':<36}{d['ratio']:8.2f}        goal ≥ {d['goal']}   {verdict(d['pass'])}",
+            f"   {'worker RSS growth during download':<36}{g['rss_growth_mb']:8.1f} MB     goal ≤ {d['rss_goal_mb']:g} MB"
+            f"   {verdict(d['rss_pass'])}",
+            f"   {'nginx + X-Accel-Redirect (info)':<36}{x['mb_per_s']:8.0f} MB/s   ({runs(x)}); gunicorn worker RSS"
+            f" growth ≤ {x['rss_growth_mb']} MB" + (" — WITH bench/accel_wsgi.py's repair" if d["accel_error"] else ""),
+            *([f"   APP PROBLEM: DOWNLOAD_ACCEL=nginx under gunicorn: {d['accel_error']}"] if d["accel_error"] else []),
+            f"   download log rows {d['downloads_logged']} for {d['download_requests']} /download requests"
+            f" (warm-ups included); test file deleted: {d['file_deleted']}"]
+
+
+def render_newsletter(n: dict | None) -> list[str]:
+    if not n:
+        return []
+    d, b, dt, st, sp = n["digest"], n["baseline"], n["digest_traced"], n["small_traced"], n["small_digest"]
+    label = f"send_digest, {d['queued']:,} subscribers"
+    return ["", f"7. Newsletter digest queued in-process (MAIL_DISPATCH=worker), batches of {n['batch']},"
+            f" {d['stories']} stories",
+            f"   {label:<40}"
+            f"{d['per_second']:8.0f} queued/s  ({d['ms_per_message']} ms each, {d['cpu_ms_per_message']} ms CPU;"
+            f" {d['seconds']} s);"
+            f" RSS {d['rss_before_mb']} -> {d['rss_after_mb']} MB, peak +{d['rss_peak_growth_mb']} MB",
+            f"   {'baseline: queue_mail, account mails':<40}{b['per_second']:8.0f} queued/s  ({b['ms_per_message']} ms each,"
+            f" {b['cpu_ms_per_message']} ms CPU); RSS peak +{b['rss_peak_growth_mb']} MB",
+            f"   a digest mail costs {d['cpu_ms_per_message'] / b['cpu_ms_per_message']:.1f}x the CPU time of a plain"
+            " account mail (the baseline)",
+            f"   tracemalloc peak: {dt['queued']:,} subscribers {dt['tracemalloc_peak_mb']} MB,"
+            f" {st['queued']:,} subscribers {st['tracemalloc_peak_mb']} MB -> ratio {n['memory_ratio']:.2f}"
+            f"   goal ≤ {n['goal']} (flat)   {verdict(n['pass'])}",
+            f"     in the {dt['queued']:,} run itself: peak {n['curve_peak_at_small_mb']} MB after the first"
+            f" {n['small_subscribers']:,}, {n['curve_peak_at_end_mb']} MB at the end",
+            f"   RSS peak growth (no tracemalloc): {d['rss_peak_growth_mb']} MB for {d['queued']:,},"
+            f" {sp['rss_peak_growth_mb']} MB for {sp['queued']:,}",
+            f"   outbox rows {d['outbox_rows']:,}, delivery rows {d['delivery_rows']:,}"
+            f"   {verdict(n['queued_ok'])}"]
 
 
 if __name__ == "__main__":

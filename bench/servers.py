@@ -1,7 +1,8 @@
-"""Processes the benchmarks need: a migrated SQLite database, gunicorn, local SMTP servers."""
+"""Processes the benchmarks need: a migrated SQLite database, gunicorn, nginx, local SMTP servers."""
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -81,10 +82,15 @@ def outbox_counts(db_path: Path, like: str) -> dict[str, int]:
 
 
 class Gunicorn:
-    """``gunicorn -w N -b 127.0.0.1:<free port> wsgi:app``; stopped (and killed if need be) on exit."""
+    """``gunicorn -w N -b 127.0.0.1:<free port> wsgi:app``; stopped (and killed if need be) on exit.
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2):
-        self.log_path, self.workers = log_path, workers
+    ``target`` names another WSGI app (the bare Flask baseline); ``ready_path`` is the URL that
+    must answer 200 before the server counts as up.
+    """
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, target: str = "wsgi:app",
+                 ready_path: str = "/healthz"):
+        self.log_path, self.workers, self.target, self.ready_path = log_path, workers, target, ready_path
         self.port = free_port()
         self.env = {**env, "FLASK_SERVER_NAME": f"127.0.0.1:{self.port}"}  # the host links in mails carry
         self.url = f"http://127.0.0.1:{self.port}"
@@ -102,7 +108,7 @@ class Gunicorn:
         try:
             self.process = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-                 "--graceful-timeout", "5", "wsgi:app"],
+                 "--graceful-timeout", "5", self.target],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:
@@ -121,12 +127,12 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if Browser(self.url, timeout=5).get("/healthz").status == 200:
+                if Browser(self.url, timeout=5).get(self.ready_path).status == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout}s:\n{self.log_tail()}")
+        raise RuntimeError(f"gunicorn did not answer {self.ready_path} within {timeout}s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -141,16 +147,7 @@ class Gunicorn:
 
     def worker_pids(self) -> list[int]:
         """The master's children (the workers), found through /proc."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rpartition(")")[2].split()[1]) == self.process.pid:
-                    pids.append(int(entry.name))
-        return pids
+        return child_pids(self.process.pid)
 
     def workers_cpu_seconds(self) -> float:
         """User + system CPU time the workers (and the master) have used so far (Linux /proc; 0.0 elsewhere)."""
@@ -168,6 +165,137 @@ class Gunicorn:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == parent:
+                pids.append(int(entry.name))
+    return pids
+
+
+def rss_kib(pid: int | str = "self", field: str = "VmRSS") -> int | None:
+    """A memory figure of /proc/<pid>/status in KiB (VmRSS now, VmHWM the peak); None if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+NGINX = "/usr/sbin/nginx"
+
+
+class Nginx:
+    """nginx (Debian's /usr/sbin/nginx) in the foreground with our own config in ``directory``.
+
+    ``locations`` is the text of the server block (location directives). Everything it writes
+    (pid, logs, temp files) stays in ``directory``; stopped with SIGQUIT, killed if need be.
+    """
+
+    def __init__(self, directory: Path, locations: str, port: int | None = None):
+        self.directory, self.locations = directory, locations
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def config(self) -> str:
+        d = self.directory
+        # As root, nginx would run its workers as "nobody", who may not read our 0700 temp dir.
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+        return f"""{user}daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    server {{
+        listen 127.0.0.1:{self.port};
+        server_name localhost;
+{self.locations}
+    }}
+}}
+"""
+
+    def __enter__(self) -> "Nginx":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conf = self.directory / "nginx.conf"
+        conf.write_text(self.config())
+        log = open(self.directory / "stderr.log", "ab")
+        try:
+            self.process = subprocess.Popen(
+                [NGINX, "-c", str(conf), "-p", f"{self.directory}/", "-e", str(self.directory / "error.log")],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+        try:
+            wait_for_port(self.port, 15, self.process)
+        except BaseException as exc:
+            self.stop()
+            raise RuntimeError(f"nginx did not start: {exc}\n{self.log_tail()}") from None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGQUIT)  # graceful: the master stops its worker
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.process.pid) if self.process else []
+
+    def log_tail(self, lines: int = 20) -> str:
+        out = []
+        for name in ("stderr.log", "error.log"):
+            try:
+                out += (self.directory / name).read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                pass
+        return "\n".join(out) or "(no log)"
 
 
 class _TimedList(list):

@@ -1,0 +1,166 @@
+"""6. A 1 GiB download through gunicorn (the app sends the file) vs the same file from nginx.
+
+Three set-ups serve the same file, taking turns, ``rounds`` downloads each:
+
+- nginx: a static ``alias`` location (sendfile), the baseline;
+- gunicorn: ``-w 1`` sync worker, ``GET /download/<id>`` with a logged-in verified account; the
+  app answers with ``send_file``;
+- nginx + X-Accel: nginx proxies ``/download/<id>`` to a second gunicorn running with
+  ``DOWNLOAD_ACCEL=nginx``, and serves the file itself from an ``internal`` location (information).
+
+The client reads and discards the body in 1 MiB chunks on a raw socket. While gunicorn sends,
+a thread samples the worker's VmRSS every 50 ms.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from .client import Browser, HTMX, fetch, raw_request
+from .corpus import app_config
+from .servers import BIN, ROOT, rss_kib
+from .sizes import PASSWORD
+
+MIB = 1024 * 1024
+STORY_SLUG = "bench-large-download"
+FILE_NAME = "bench-large-download-1080p.mp4"
+STAFF = "download-bench@example.org"
+
+
+def write_file(path: Path, mib: int) -> dict:
+    """``mib`` MiB of random-looking bytes: one random MiB, each copy stamped with its number."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    block = bytearray(os.urandom(MIB))
+    with open(path, "wb") as f:
+        for i in range(mib):
+            block[:8] = i.to_bytes(8, "big")
+            block[MIB // 2:MIB // 2 + 8] = (i * 2654435761 % 2**64).to_bytes(8, "big")
+            f.write(block)
+    return {"bytes": mib * MIB, "write_seconds": round(time.perf_counter() - started, 2)}
+
+
+def register(database: Path, media_root: Path, stored_name: str, size: int) -> int:
+    """A story with a video whose one rendition is the big file; returns the rendition id."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Rendition, Story, Video, utcnow
+
+    app = create_app(app_config(f"sqlite:///{database}", MEDIA_ROOT=str(media_root)))
+    with app.app_context():
+        story = Story(slug=STORY_SLUG, title="Bench: a large broadcast file", published_at=utcnow(),
+                      summary="One gigabyte.", body="For the download benchmark.")
+        video = Video(duration_seconds=600.0, shotlist="00:00:00 Wide shot")
+        video.renditions.append(Rendition(label="HD 1080p", container="MP4", codec="H.264", width=1920, height=1080,
+                                          bytes=size, filename=stored_name, mimetype="video/mp4", is_preview=False))
+        story.videos.append(video)
+        db.session.add(story)
+        db.session.commit()
+        rendition_id = video.renditions[0].id
+        db.session.remove()
+        db.engine.dispose()
+    return rendition_id
+
+
+def create_staff(env: dict[str, str]) -> None:
+    """``flask --app wsgi users create-staff``: a verified account, the operator's way."""
+    import subprocess
+
+    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "create-staff", STAFF, "--password", PASSWORD],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"flask users create-staff failed:\n{result.stdout}\n{result.stderr}")
+
+
+def log_in(base_url: str) -> str:
+    """Log in through the dialog (HTMX POST); returns the Cookie header for later requests."""
+    browser = Browser(base_url)
+    token = browser.csrf_token()
+    response = browser.post("/account/login", {"email": STAFF, "password": PASSWORD, "next": "/", "csrf_token": token},
+                            headers=HTMX)
+    if response.status != 200 or not response.header("HX-Redirect"):
+        raise RuntimeError(f"login at {base_url}: status {response.status}, no HX-Redirect")
+    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+class RssSampler:
+    """VmRSS of ``pid`` every ``interval`` seconds while in the ``with`` block."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        self.pid, self.interval = pid, interval
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = rss_kib(self.pid)
+            if value is not None:
+                self.samples.append(value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self.before = rss_kib(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.after = rss_kib(self.pid)
+
+
+def download(port: int, path: str, cookie: str | None, expected: int, worker_pid: int | None = None) -> dict:
+    """One GET, body read and dropped 1 MiB at a time; throughput and (for gunicorn) RSS growth."""
+    request = raw_request("127.0.0.1", port, path, {"Cookie": cookie} if cookie else None)
+    buffer = bytearray(MIB)
+    sampler = RssSampler(worker_pid) if worker_pid else None
+    if sampler:
+        sampler.__enter__()
+    try:
+        started = time.perf_counter()
+        response = fetch("127.0.0.1", port, request, buffer, timeout=120)
+        elapsed = time.perf_counter() - started
+    finally:
+        if sampler:
+            sampler.__exit__(None, None, None)
+    if response.status != 200 or response.body_bytes != expected or int(response.headers.get("content-length", -1)) != expected:
+        raise RuntimeError(f"GET {path} on {port}: status {response.status}, {response.body_bytes:,} bytes"
+                           f" (Content-Length {response.headers.get('content-length')}), expected {expected:,}")
+    out = {"seconds": round(elapsed, 3), "mb_per_s": round(expected / elapsed / 1e6, 1)}
+    if sampler:
+        peak = max(sampler.samples + [sampler.after or 0])
+        out.update(rss_before_mb=round(sampler.before / 1024, 1), rss_peak_mb=round(peak / 1024, 1),
+                   rss_growth_mb=round((peak - sampler.before) / 1024, 1), rss_samples=len(sampler.samples))
+    return out
+
+
+def warm_up(port: int, path: str, cookie: str | None) -> None:
+    """The first MiB (a Range request), so the worker has run the code path before we measure."""
+    request = raw_request("127.0.0.1", port, path, {"Cookie": cookie, "Range": f"bytes=0-{MIB - 1}"} if cookie
+                          else {"Range": f"bytes=0-{MIB - 1}"})
+    response = fetch("127.0.0.1", port, request, bytearray(MIB), timeout=60)
+    if response.status not in (200, 206):
+        raise RuntimeError(f"warm-up GET {path} on {port}: status {response.status}")
+
+
+def summarize(runs: list[dict]) -> dict:
+    out = {"runs": runs, "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
+           "seconds_median": statistics.median(r["seconds"] for r in runs)}
+    if "rss_growth_mb" in runs[0]:
+        out["rss_growth_mb"] = max(r["rss_growth_mb"] for r in runs)
+        out["rss_before_mb"] = runs[0]["rss_before_mb"]
+    return out
+
+
+def last_error(log_path: Path) -> str:
+    """The last exception line in a gunicorn log ("ValueError: ..."), or the last line."""
+    try:
+        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    errors = [line for line in lines if not line.startswith("[") and ("Error" in line or "Exception" in line)]
+    return (errors or lines or ["(empty log)"])[-1][:300]
