@@ -169,14 +169,15 @@ class Story(db.Model):
 
             language = current_language()
         shotlist = self.video.shotlist if self.video else ""
-        original = StoryText(title=self.title, summary=self.summary, paragraphs=split_paragraphs(self.body),
+        original = StoryText(title=self.title, location=self.location, summary=self.summary, paragraphs=split_paragraphs(self.body),
                              shots=split_shots(shotlist), language=ORIGINAL_LANGUAGE,
                              is_fallback=language != ORIGINAL_LANGUAGE, requested=language)
         translation = self.translation(language) if language != ORIGINAL_LANGUAGE else None
         if translation is None:
             return original
         values, in_original = {}, set()
-        for name, translated in (("title", translation.title), ("summary", translation.summary),
+        for name, translated in (("title", translation.title), ("location", translation.location),
+                                 ("summary", translation.summary),
                                  ("paragraphs", split_paragraphs(translation.body)),
                                  ("shots", split_shots(translation.shotlist))):
             if translated or not getattr(original, name):
@@ -225,6 +226,7 @@ class StoryTranslation(db.Model):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(5))
     title: Mapped[str] = mapped_column(String(300))
+    location: Mapped[str] = mapped_column(String(200), default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     # One line a shot, as Video.shotlist: "HH:MM:SS description".
@@ -238,6 +240,7 @@ class StoryText:
     """What a story page shows in one language (``Story.text``)."""
 
     title: str
+    location: str
     summary: str
     paragraphs: list[str]
     shots: list[tuple[str, str]]

@@ -179,3 +179,26 @@ def test_mails_go_out_in_the_account_language(client, app):
     [mail] = outbox(app, "anne@example.org")
     assert "Votre code" in mail.subject or "code" in mail.subject.lower()
     assert_french(mail.body_text, "code mail")
+
+
+def test_the_digest_and_unsubscribe_page_in_french(client, demo):
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import Story, utcnow
+
+    data = {"email": "anne@example.org", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD, "first_name": "Anne",
+            "last_name": "Leroy", "organisation": "RFI", "accept_conditions": "y"}
+    fpost(client, "/account/register", data)
+    fpost(client, "/account/verify", {"code": last_code(demo, "anne@example.org")})
+    fpost(client, "/newsletter/subscribe", {})
+    with demo.app_context():  # two demo stories "published" this week
+        for story in db.session.query(Story).limit(2):
+            story.published_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+    assert "Queued 1 digests" in demo.test_cli_runner().invoke(args=["newsletter", "send"]).output
+    digest = [m for m in outbox(demo, "anne@example.org") if m.kind == "newsletter"][0]
+    assert_french(digest.subject + " " + digest.body_text, "digest (text)")
+    assert_french(visible(digest.body_html), "digest (html)")
+    link = re.search(r"/newsletter/unsubscribe/[\w.-]+", digest.body_text).group(0)
+    assert_french(visible(get(demo.test_client(), link).get_data(as_text=True)), "unsubscribe page")

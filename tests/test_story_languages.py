@@ -237,8 +237,9 @@ def run(app, *args):
     ({"fr": {"title": "Titre", "shotlist": "00:00:00 Plan large"}}, "stories[0].translations.fr.shotlist: must be a list"),
     ({"fr": {"title": "Titre", "shotlist": [{"at": "00:00:00", "text": "Plan"}, {"text": "sans heure"}]}},
      "stories[0].translations.fr.shotlist[1]: needs \"at\" (HH:MM:SS) and \"text\""),
-    ({"fr": {"title": "Titre", "location": "Bruxelles"}},
-     "stories[0].translations.fr.location: unknown field (use title, summary, body, shotlist)"),
+    ({"fr": {"title": "Titre", "credit": "Avec l’aimable autorisation"}},
+     "stories[0].translations.fr.credit: unknown field (use title, location, summary, body, shotlist)"),
+    ({"fr": {"title": "Titre", "location": 42}}, "stories[0].translations.fr.location: must be text"),
 ])
 def test_a_bad_translation_names_the_field_and_imports_nothing(app, tmp_path, translations, message):
     entry = story_entry("a", "Story A")

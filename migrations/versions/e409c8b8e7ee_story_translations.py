@@ -23,6 +23,7 @@ def upgrade():
     sa.Column('story_id', sa.Integer(), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('location', sa.String(length=200), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('shotlist', sa.Text(), nullable=False),
