@@ -169,7 +169,8 @@ class Story(db.Model):
 
             language = current_language()
         shotlist = self.video.shotlist if self.video else ""
-        original = StoryText(title=self.title, location=self.location, summary=self.summary, paragraphs=split_paragraphs(self.body),
+        original = StoryText(title=self.title, location=self.location, credit_line=self.credit_line,
+                             rights_note=self.rights_note, summary=self.summary, paragraphs=split_paragraphs(self.body),
                              shots=split_shots(shotlist), language=ORIGINAL_LANGUAGE,
                              is_fallback=language != ORIGINAL_LANGUAGE, requested=language)
         translation = self.translation(language) if language != ORIGINAL_LANGUAGE else None
@@ -177,6 +178,7 @@ class Story(db.Model):
             return original
         values, in_original = {}, set()
         for name, translated in (("title", translation.title), ("location", translation.location),
+                                 ("credit_line", translation.credit_line), ("rights_note", translation.rights_note),
                                  ("summary", translation.summary),
                                  ("paragraphs", split_paragraphs(translation.body)),
                                  ("shots", split_shots(translation.shotlist))):
@@ -229,6 +231,8 @@ class StoryTranslation(db.Model):
     location: Mapped[str] = mapped_column(String(200), default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    credit_line: Mapped[str] = mapped_column(String(300), default="")
+    rights_note: Mapped[str] = mapped_column(Text, default="")
     # One line a shot, as Video.shotlist: "HH:MM:SS description".
     shotlist: Mapped[str] = mapped_column(Text, default="")
 
@@ -241,6 +245,8 @@ class StoryText:
 
     title: str
     location: str
+    credit_line: str
+    rights_note: str
     summary: str
     paragraphs: list[str]
     shots: list[tuple[str, str]]

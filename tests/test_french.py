@@ -124,6 +124,7 @@ def fpost(client, url, data, **kw):
 
 def test_html_lang_and_dates_in_french(client, demo):
     page = get(client, "/stories/foreign-ministers-meet-in-antalya").get_data(as_text=True)
+    assert "Avec l’aimable autorisation de l’OTAN" in page and "Pas de publicité" in page
     assert '<html lang="fr">' in page and "15 mai 2025" in page
     assert re.search(r"\d+,\d\u00a0ko|\d+\u00a0ko", page)
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)

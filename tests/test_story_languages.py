@@ -88,7 +88,7 @@ def test_french_page_shows_the_french_text(client, catalogue, ask):
     assert ' lang="en"' not in body.split("</h1>")[0].split("<h1")[1] + body.split("</h1>")[1].split('class="downloads"')[0]
     # categories are translated through the catalogue (app/vocabulary.py)
     assert '<a href="/?category=summits">Sommets</a>' in body
-    # what is never translated (place, credit, rights, file labels) stays English, and says so
+    # what this translation leaves out (place, credit, rights) and file labels stay English, and say so
     for original in ('<span lang="en">Brussels, Belgium</span>',
                      '<span lang="en">Courtesy of NATO</span>', '<span lang="en">Free for news use.</span>',
                      '<span class="rendition-label" lang="en">Preview 360p</span>'):
@@ -237,8 +237,8 @@ def run(app, *args):
     ({"fr": {"title": "Titre", "shotlist": "00:00:00 Plan large"}}, "stories[0].translations.fr.shotlist: must be a list"),
     ({"fr": {"title": "Titre", "shotlist": [{"at": "00:00:00", "text": "Plan"}, {"text": "sans heure"}]}},
      "stories[0].translations.fr.shotlist[1]: needs \"at\" (HH:MM:SS) and \"text\""),
-    ({"fr": {"title": "Titre", "credit": "Avec l’aimable autorisation"}},
-     "stories[0].translations.fr.credit: unknown field (use title, location, summary, body, shotlist)"),
+    ({"fr": {"title": "Titre", "slug": "titre"}},
+     "stories[0].translations.fr.slug: unknown field (use title, location, summary, body, credit, rights, shotlist)"),
     ({"fr": {"title": "Titre", "location": 42}}, "stories[0].translations.fr.location: must be text"),
 ])
 def test_a_bad_translation_names_the_field_and_imports_nothing(app, tmp_path, translations, message):

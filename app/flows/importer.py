@@ -104,12 +104,12 @@ def _validate_translations(translations, where: str) -> list[str]:
             continue
         if not _nonempty(translation.get("title")):
             problems.append(f"{at}.title: required")
-        for key in ("location", "summary", "body"):
+        for key in ("location", "summary", "body", "credit", "rights"):
             if key in translation and not isinstance(translation[key], str):
                 problems.append(f"{at}.{key}: must be text")
         problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
-        for key in sorted(set(translation) - {"title", "location", "summary", "body", "shotlist"}):
-            problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, shotlist)")
+        for key in sorted(set(translation) - {"title", "location", "summary", "body", "credit", "rights", "shotlist"}):
+            problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, credit, rights, shotlist)")
     return problems
 
 
@@ -189,6 +189,7 @@ def _build_story(entry: dict, categories: dict) -> Story:
     for language, translation in (entry.get("translations") or {}).items():
         story.translations.append(StoryTranslation(
             language=language, title=translation["title"].strip(), location=translation.get("location", ""),
+            credit_line=translation.get("credit", ""), rights_note=translation.get("rights", ""),
             summary=translation.get("summary", ""),
             body=translation.get("body", ""), shotlist=_shotlist(translation.get("shotlist", [])),
         ))

@@ -24,6 +24,8 @@ def upgrade():
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('location', sa.String(length=200), nullable=False),
+    sa.Column('credit_line', sa.String(length=300), nullable=False),
+    sa.Column('rights_note', sa.Text(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('shotlist', sa.Text(), nullable=False),
