@@ -49,10 +49,6 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
 
-    @property
-    def display_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
 
 class VerificationCode(db.Model):
     """One emailed code, for one address and one purpose ("verify" or "reset").
@@ -155,7 +151,7 @@ class Story(db.Model):
 
     @property
     def paragraphs(self) -> list[str]:
-        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+        return split_paragraphs(self.body)
 
     def translation(self, language: str | None) -> StoryTranslation | None:
         return next((t for t in self.translations if t.language == language), None)
@@ -211,8 +207,7 @@ class Video(db.Model):
 
     @property
     def shots(self) -> list[tuple[str, str]]:
-        lines = [line.strip() for line in self.shotlist.splitlines() if line.strip()]
-        return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
+        return split_shots(self.shotlist)
 
 
 ORIGINAL_LANGUAGE = "en"
