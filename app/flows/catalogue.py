@@ -36,7 +36,9 @@ class CatalogueQuery:
                   "to": self.date_to.isoformat() if self.date_to else "", "category": self.category,
                   "page": self.page}
         values.update(changes)
-        return {k: v for k, v in values.items() if v not in ("", None, 1) or (k == "page" and v != 1)}
+        if values["page"] == 1:
+            del values["page"]  # the first page is the plain URL
+        return {k: v for k, v in values.items() if v not in ("", None)}
 
 
 @dataclass
