@@ -154,13 +154,3 @@ def summarize(runs: list[dict]) -> dict:
         out["rss_growth_mb"] = max(r["rss_growth_mb"] for r in runs)
         out["rss_before_mb"] = runs[0]["rss_before_mb"]
     return out
-
-
-def last_error(log_path: Path) -> str:
-    """The last exception line in a gunicorn log ("ValueError: ..."), or the last line."""
-    try:
-        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return "(no log)"
-    errors = [line for line in lines if not line.startswith("[") and ("Error" in line or "Exception" in line)]
-    return (errors or lines or ["(empty log)"])[-1][:300]

@@ -255,7 +255,6 @@ def run_download(args, template: Path, workdir: Path) -> dict:
     stored = f"{download.STORY_SLUG}/{download.FILE_NAME}"
     big_file = media_root / stored
     database = fresh_database(template, workdir / "download.db")
-    accel_error = None
     try:
         progress(f"6/7 writing a {args.download_mib:,} MiB file")
         written = download.write_file(big_file, args.download_mib)
@@ -267,12 +266,9 @@ def run_download(args, template: Path, workdir: Path) -> dict:
             direct = stack.enter_context(Gunicorn(env, workdir / "gunicorn-download.log", 1))
             accel_env = {**env, "FLASK_DOWNLOAD_ACCEL": "nginx"}
             accel = stack.enter_context(Gunicorn(accel_env, workdir / "gunicorn-download-accel.log", 1))
-            patched = stack.enter_context(Gunicorn(accel_env, workdir / "gunicorn-download-accel-patched.log", 1,
-                                                   target="bench.accel_wsgi:app"))
             locations = f"""
         location /static-media/ {{ alias {media_root}/; }}
         location /protected-media/ {{ internal; alias {media_root}/; }}
-        location /patched/ {{ proxy_pass http://127.0.0.1:{patched.port}/; }}
         location / {{ proxy_pass http://127.0.0.1:{accel.port}; }}"""
             nginx = stack.enter_context(Nginx(workdir / "nginx", locations))
             path = f"/download/{rendition_id}"
@@ -284,14 +280,7 @@ def run_download(args, template: Path, workdir: Path) -> dict:
             }
             download.warm_up(*setups["nginx"][:3])
             download.warm_up(*setups["gunicorn"][:3])
-            try:
-                download.warm_up(*setups["nginx_accel"][:3])
-            except RuntimeError as exc:  # the app's X-Accel answer fails under gunicorn: say why, use the repair
-                accel_error = f"{exc}; gunicorn log: {download.last_error(accel.log_path)}"
-                progress(f"6/7 X-Accel-Redirect through the app failed ({accel_error});"
-                         " measuring it with bench/accel_wsgi.py's repair")
-                setups["nginx_accel"] = (nginx.port, "/patched" + path, cookies["accel"], patched.worker_pids()[0])
-                download.warm_up(*setups["nginx_accel"][:3])
+            download.warm_up(*setups["nginx_accel"][:3])  # a failing hand-off fails the part
             runs = {label: [] for label in setups}
             for r in range(args.download_rounds):
                 progress(f"6/7 round {r + 1}/{args.download_rounds}: {size / 2**30:g} GiB from nginx, from gunicorn,"
@@ -302,8 +291,8 @@ def run_download(args, template: Path, workdir: Path) -> dict:
     finally:
         big_file.unlink(missing_ok=True)
     out = {label: download.summarize(r) for label, r in runs.items()}
-    out.update(written, rounds=args.download_rounds, downloads_logged=logged, accel_error=accel_error,
-               download_requests=2 * (args.download_rounds + 1) + (accel_error is not None),
+    out.update(written, rounds=args.download_rounds, downloads_logged=logged,
+               download_requests=2 * (args.download_rounds + 1),
                file_deleted=not big_file.exists())
     out["ratio"] = out["gunicorn"]["mb_per_s"] / out["nginx"]["mb_per_s"]
     out["goal"], out["rss_goal_mb"] = DOWNLOAD_RATIO_GOAL, DOWNLOAD_RSS_GOAL_MB
@@ -479,8 +468,7 @@ def render_download(d: dict | None) -> list[str]:
             f"   {'worker RSS growth during download':<36}{g['rss_growth_mb']:8.1f} MB     goal ≤ {d['rss_goal_mb']:g} MB"
             f"   {verdict(d['rss_pass'])}",
             f"   {'nginx + X-Accel-Redirect (info)':<36}{x['mb_per_s']:8.0f} MB/s   ({runs(x)}); gunicorn worker RSS"
-            f" growth ≤ {x['rss_growth_mb']} MB" + (" — WITH bench/accel_wsgi.py's repair" if d["accel_error"] else ""),
-            *([f"   APP PROBLEM: DOWNLOAD_ACCEL=nginx under gunicorn: {d['accel_error']}"] if d["accel_error"] else []),
+            f" growth ≤ {x['rss_growth_mb']} MB",
             f"   download log rows {d['downloads_logged']} for {d['download_requests']} /download requests"
             f" (warm-ups included); test file deleted: {d['file_deleted']}"]
 
