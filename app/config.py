@@ -79,6 +79,8 @@ class DefaultConfig:
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None
     CATALOGUE_PAGE_SIZE = 12
+    # Rendered result blocks kept per process (app/blueprints/media/cards.py); 0 turns the cache off.
+    CATALOGUE_CACHE_ENTRIES = 256
     # "" sends the bytes from the app (sendfile under gunicorn); "nginx" answers with
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""

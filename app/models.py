@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event, text
 from sqlalchemy import false as sa_false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .extensions import db
 
@@ -138,6 +138,8 @@ class Story(db.Model):
     credit_line: Mapped[str] = mapped_column(String(300), default="")
     rights_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sorts like published_at and is unique: the search reads matches in its order (app.search).
+    search_key: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
     categories = db.relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
     videos = db.relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
@@ -264,6 +266,27 @@ def split_shots(shotlist: str | None) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
 
 
+class CatalogueVersion(db.Model):
+    """One row whose number goes up with every change to stories, their videos, renditions,
+    translations or categories: rendered catalogue pages are cached under it."""
+
+    __tablename__ = "catalogue_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+event.listen(CatalogueVersion.__table__, "after_create",
+             DDL("INSERT INTO catalogue_version (id, version) VALUES (1, 0)"))
+
+
+@event.listens_for(Session, "before_flush")
+def _count_catalogue_changes(session, flush_context, instances):
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, CATALOGUE_MODELS) for obj in changed):
+        session.connection().execute(text("UPDATE catalogue_version SET version = version + 1 WHERE id = 1"))
+
+
 class Rendition(db.Model):
     __tablename__ = "renditions"
 
@@ -319,3 +342,6 @@ class NewsletterDelivery(db.Model):
     issue_id: Mapped[int] = mapped_column(ForeignKey("newsletter_issues.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category)

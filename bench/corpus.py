@@ -205,27 +205,32 @@ def load_stories(connection, count: int, *, newest: datetime, spacing: timedelta
 
 
 def index_all(connection, first_id: int = 1, last_id: int | None = None) -> None:
-    """Fill ``story_search`` for stories first_id..last_id in one statement, with what
-    ``app.search.index_story`` would write for each (our generated text has no control
+    """Give stories first_id..last_id their search keys and fill ``story_search`` for them in one
+    statement each, with what ``app.search.index_story`` would write (our generated stories are
+    an hour apart, so each gets the first key of its minute, and their text has no control
     characters, which is all its ``_clean`` removes)."""
     from app import search
 
     where = "WHERE s.id >= :first" + (" AND s.id <= :last" if last_id is not None else "")
-    params = {"first": first_id, "last": last_id}
+    params = {"first": first_id, "last": last_id, "slots": search.KEY_SLOTS}
+    minutes = ("CAST(strftime('%s', published_at) AS INTEGER) / 60" if connection.dialect.name == "sqlite"
+               else "CAST(floor(extract(epoch FROM published_at) / 60) AS BIGINT)")
+    connection.execute(text(f"UPDATE stories AS s SET search_key = {minutes} * :slots + s.id % :slots {where}"), params)
     if connection.dialect.name == "sqlite":
         connection.execute(text(
             "INSERT INTO story_search (rowid, title, summary, body, shotlist) "
-            "SELECT s.id, s.title, s.summary, s.body, COALESCE(v.shotlist, '') "
+            "SELECT s.search_key, s.title, s.summary, s.body, COALESCE(v.shotlist, '') "
             f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"), params)
         return
-    document = search.POSTGRES_DOCUMENT
-    for name, column in (("title", "s.title"), ("summary", "s.summary"), ("body", "s.body"),
-                         ("shotlist", "COALESCE(v.shotlist, '')")):
+    columns = {"title": "s.title", "summary": "s.summary", "body": "s.body", "shotlist": "COALESCE(v.shotlist, '')"}
+    document, title_document = search.POSTGRES_DOCUMENT, search.POSTGRES_TITLE_DOCUMENT
+    for name, column in columns.items():
         if f":{name}" not in document:
             raise RuntimeError(f"app.search.POSTGRES_DOCUMENT no longer has :{name}; update bench/corpus.py")
-        document = document.replace(f":{name}", column)
+        document, title_document = document.replace(f":{name}", column), title_document.replace(f":{name}", column)
     connection.execute(text(
-        f"INSERT INTO story_search (story_id, document) SELECT s.id, {document} "
+        f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
+        f"SELECT s.id, s.search_key, {title_document}, {document} "
         f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"), params)
 
 
@@ -235,9 +240,10 @@ def check_index_matches_app(session, story_id: int) -> None:
     from app.models import Story
 
     if session.get_bind().dialect.name == "sqlite":
-        read = text("SELECT title, summary, body, shotlist FROM story_search WHERE rowid = :id")
+        read = text("SELECT rowid, title, summary, body, shotlist FROM story_search "
+                    "WHERE rowid = (SELECT search_key FROM stories WHERE id = :id)")
     else:
-        read = text("SELECT document::text FROM story_search WHERE story_id = :id")
+        read = text("SELECT sort_key, title_document::text, document::text FROM story_search WHERE story_id = :id")
     before = session.execute(read, {"id": story_id}).one()
     search.index_story(session, session.get(Story, story_id))
     after = session.execute(read, {"id": story_id}).one()

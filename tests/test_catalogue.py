@@ -48,6 +48,64 @@ def test_title_matches_rank_above_body_matches(client, app, tmp_path):
     assert titles(client.get("/?q=baltic")) == ["Baltic patrol", "Weekly round-up"]
 
 
+def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, tmp_path):
+    """Title matches (newest first), then the other matches (newest first); "Load more" pages go
+    on from the title tier into the rest without losing or repeating a story."""
+    load(app, tmp_path, [
+        story_entry("t-old", "Baltic patrol 2023", "2023-01-01"),
+        story_entry("t-new", "Baltic patrol 2025", "2025-01-01"),
+        story_entry("t-mid", "Baltic patrol 2024", "2024-01-01"),
+        story_entry("b-old", "Round-up 2022", "2022-01-01", body="The Baltic."),
+        story_entry("b-new", "Round-up 2026", "2026-01-01", body="The Baltic."),
+        story_entry("none", "Nothing to see", "2026-02-01"),
+    ])
+    expected = ["Baltic patrol 2025", "Baltic patrol 2024", "Baltic patrol 2023", "Round-up 2026", "Round-up 2022"]
+    assert titles(client.get("/?q=baltic")) == expected
+    app.config["CATALOGUE_PAGE_SIZE"] = 2
+    pages = [titles(client.get("/", query_string={"q": "baltic", "page": n})) for n in (1, 2, 3, 4)]
+    assert pages == [expected[0:2], expected[2:4], expected[4:5], []]
+    assert 'id="load-more"' in client.get("/?q=baltic&page=2").get_data(as_text=True)
+    assert 'id="load-more"' not in client.get("/?q=baltic&page=3").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("an", []),  # two letters are a whole word, not the start of "Antalya"
+    ("ant", ["NATO Foreign Ministers meet in Antalya"]),  # three are a prefix, as one types
+    ("2", ["NATO Foreign Ministers meet in Antalya"]),  # "the 2% target": a short word matches itself
+])
+def test_short_last_words_match_whole_words_only(client, catalogue, q, expected):
+    assert titles(client.get("/", query_string={"q": q})) == expected
+
+
+def test_search_keys_follow_publication_dates_and_stay_unique(app):
+    """Stories published in the same minute get different keys; a re-dated story moves."""
+    from datetime import datetime
+
+    from app import search
+    from app.extensions import db
+    from app.models import Story
+
+    with app.app_context():
+        when = datetime(2025, 5, 15, 9, 30)
+        stories = [Story(slug=f"s{i}", title=f"Story {i}", published_at=when) for i in range(70)]
+        stories.append(Story(slug="later", title="Later", published_at=datetime(2025, 5, 15, 9, 31)))
+        db.session.add_all(stories)
+        db.session.flush()
+        for story in stories:
+            search.index_story(db.session, story)
+        keys = [story.search_key for story in stories]
+        assert len(set(keys)) == len(keys)
+        first = search.first_key(when)
+        assert all(first <= key for key in keys)
+        # the minute's 64 slots are all used; the six stories beyond them take the next free keys
+        assert len([key for key in keys[:70] if key < first + search.KEY_SLOTS]) == search.KEY_SLOTS
+        early = stories[0]
+        early.published_at = datetime(2020, 1, 1)
+        search.index_story(db.session, early)
+        assert early.search_key < search.first_key(datetime(2020, 1, 2))
+        db.session.commit()
+
+
 @pytest.mark.parametrize("q", ['"', '""', "*", "NEAR", "a NEAR b", "-", "-nato", ":", "title:nato", "AND OR NOT",
                                "(", ")", "^", "'; DROP TABLE stories; --", "x" * 5000, "\x00", "nato\x00antalya",
                                "🙂", "\ufffd", "a & b | !c", "<script>", "%", "_", "\\"])
@@ -159,3 +217,47 @@ def test_pages_without_javascript_link_back(client, app, tmp_path):
     load(app, tmp_path, [story_entry(f"s{i}", f"Story {i}", f"2025-01-{i + 1:02d}") for i in range(3)])
     body = client.get("/?page=2").get_data(as_text=True)
     assert "Page 2 · " in body and 'href="/">Newer stories' in body.replace("href=\"/?page=1\"", "href=\"/\"")
+
+
+def test_cached_result_blocks_follow_every_catalogue_change(client, app, tmp_path):
+    """Result blocks are cached per catalogue version: an import, an edit or a deletion shows at once."""
+    from app.extensions import db
+    from app.models import Story
+
+    load(app, tmp_path, [story_entry("first", "First story", "2025-01-01")])
+    assert titles(client.get("/")) == ["First story"]
+    assert titles(client.get("/?q=story", headers=HTMX)) == ["First story"]
+    load(app, tmp_path, [story_entry("second", "Second story", "2025-02-01")])
+    assert titles(client.get("/")) == ["Second story", "First story"]
+    assert titles(client.get("/?q=story", headers=HTMX)) == ["Second story", "First story"]
+    with app.app_context():
+        db.session.execute(db.select(Story).filter_by(slug="first")).scalar_one().title = "First story, corrected"
+        db.session.commit()
+    assert titles(client.get("/")) == ["Second story", "First story, corrected"]
+    with app.app_context():
+        db.session.delete(db.session.execute(db.select(Story).filter_by(slug="second")).scalar_one())
+        db.session.commit()
+    assert titles(client.get("/")) == ["First story, corrected"]
+
+
+def test_cached_result_blocks_carry_nothing_of_the_visitor(client, app, catalogue):
+    """The same cached cards for everyone; the account bar and CSRF token stay each visitor's own."""
+    from .conftest import register_and_verify
+
+    anonymous = client.get("/").get_data(as_text=True)
+    member = app.test_client()
+    register_and_verify(member, app, "cached@example.org")
+    page = member.get("/").get_data(as_text=True)
+    assert "Ann Lee" in page and "Ann Lee" not in anonymous
+    assert page.split('<section id="results"')[1] == anonymous.split('<section id="results"')[1]
+    assert anonymous.split('"X-CSRFToken": "')[1][:20] != page.split('"X-CSRFToken": "')[1][:20]
+    french = client.get("/?lang=fr").get_data(as_text=True)
+    assert "15 mai 2025" in french and "15 May 2025" in anonymous
+
+
+@pytest.mark.parametrize("app_config", [{"CATALOGUE_CACHE_ENTRIES": 0}, {"CATALOGUE_CACHE_ENTRIES": 1}])
+def test_catalogue_without_or_with_a_tiny_cache(client, catalogue):
+    for _ in range(2):
+        assert len(titles(client.get("/"))) == 3
+        assert titles(client.get("/?q=antalya")) == ["NATO Foreign Ministers meet in Antalya"]
+        assert titles(client.get("/?q=baltic", headers=HTMX)) == ["Allied ships train in the Baltic Sea"]

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from .. import search
 from ..extensions import db
-from ..models import Category, Story
+from ..models import Category, Story, Video
 
 MAX_PAGE = 10_000
 MAX_QUERY_LENGTH = 200
@@ -71,21 +72,42 @@ def parse_query(args) -> CatalogueQuery:
 
 
 def find_stories(query: CatalogueQuery, per_page: int) -> CataloguePage:
-    statement = select(Story)
-    words = query.words
-    if words:
-        target, key, where, rank = search.match(db.engine.dialect.name, words)
-        statement = statement.join(target, key == Story.id).where(where).order_by(rank)
-    statement = statement.order_by(Story.published_at.desc(), Story.id.desc())
+    """Newest first; with words, the search's tiers one after the other (see app.search)."""
+    offset, wanted = (query.page - 1) * per_page, per_page + 1
+    if not query.words:
+        statement = _filtered(select(Story), query).order_by(Story.published_at.desc(), Story.id.desc())
+        stories = _cards(statement.offset(offset).limit(wanted))
+        return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+    stories = []
+    for tier in search.tiers(db.session, query.words):
+        statement = _filtered(select(Story).join(tier.target, tier.story_key == getattr(Story, tier.joins_on))
+                              .where(tier.where), query)
+        found = _cards(statement.order_by(tier.order).offset(offset).limit(wanted - len(stories)))
+        stories += found
+        if len(stories) >= wanted:
+            break
+        # The page starts in a later tier: skip what this one holds (counted only then).
+        offset = 0 if found else max(offset - db.session.scalar(select(func.count()).select_from(statement.subquery())), 0)
+    return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+
+
+def _filtered(statement, query: CatalogueQuery):
     if query.date_from and "from" not in query.errors:
         statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
     if query.date_to and "to" not in query.errors:
         statement = statement.where(Story.published_at < datetime.combine(query.date_to + timedelta(days=1), time.min))
     if query.category:
         statement = statement.where(Story.categories.any(Category.slug == query.category))
-    statement = statement.offset((query.page - 1) * per_page).limit(per_page + 1)
-    stories = list(db.session.execute(statement).scalars())
-    return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+    return statement
+
+
+def _cards(statement) -> list[Story]:
+    """The stories a page of cards shows, with what a card shows loaded and nothing more."""
+    statement = statement.options(
+        selectinload(Story.videos).lazyload(Video.renditions),
+        selectinload(Story.translations),
+    )
+    return list(db.session.execute(statement).scalars())
 
 
 def all_categories() -> list[Category]:

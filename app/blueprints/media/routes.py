@@ -9,8 +9,8 @@ from ...errors import error_response
 from ...extensions import db
 from ...flows import accounts, catalogue, codes, downloads
 from ...models import Rendition, Video
-from ...rendering import redirect_page, render_step
-from . import bp, cli  # noqa: F401  (cli registers the "flask media" commands)
+from ...rendering import redirect_page, render_step, wants_partial
+from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 @bp.route("/")
 def index():
     query = catalogue.parse_query(request.args)
-    page = catalogue.find_stories(query, current_app.config["CATALOGUE_PAGE_SIZE"])
     # "Load more" asks for the next cards only; the search box for the whole result list.
     block = "more" if request.headers.get("HX-Target") == "load-more" else "results"
-    return render_step("media/index.html", block=block, page=page, query=query,
-                       categories=catalogue.all_categories())
+    partial = wants_partial()
+    fragment = cards.results_block(query, block if partial else "results", partial)
+    return render_step(cards.TEMPLATE, block=block, query=query, fragment=fragment,
+                       categories=cards.category_choices())
 
 
 @bp.route("/stories/<slug>")

@@ -1,0 +1,81 @@
+"""The catalogue's rendered result blocks, cached per catalogue version.
+
+Rendering a page of cards (and the queries behind it) is most of what the catalogue costs, and
+it is the same for every visitor: the cards carry no account, session or CSRF token (the page
+around them does, and is rendered for each request). A block is kept under the catalogue's
+version (``CatalogueVersion``: any change to stories, videos, renditions, translations or
+categories moves it on), the language, the block, full page or partial, and the query. Each
+process keeps its own bounded LRU, so workers need no shared cache and a stale entry can only
+be one that nothing asks for any more.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, NamedTuple
+
+from flask import current_app, g
+from jinja2_fragments.flask import render_block
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ...extensions import db
+from ...flows import catalogue
+from ...i18n import current_language
+from ...models import CatalogueVersion
+from . import bp
+
+TEMPLATE = "media/index.html"
+VERSION = select(CatalogueVersion.version).where(CatalogueVersion.id == 1)
+
+
+class CategoryChoice(NamedTuple):
+    slug: str
+    name: str
+
+
+class LRU:
+    def __init__(self, size: int):
+        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, make: Callable):
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        value = make()  # outside the lock: two threads may render the same block once each
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+
+@bp.record_once
+def _create_cache(state) -> None:
+    state.app.extensions["catalogue_cache"] = LRU(state.app.config["CATALOGUE_CACHE_ENTRIES"])
+
+
+def _cached(key, make: Callable):
+    cache = current_app.extensions["catalogue_cache"]
+    if cache.size <= 0:
+        return make()
+    if "catalogue_version" not in g:  # read once a request, however many blocks it takes
+        g.catalogue_version = db.session.execute(VERSION).scalar()
+    return cache.get((g.catalogue_version, current_language(), *key), make)
+
+
+def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) -> Markup:
+    """``block`` ("results" or "more") of the catalogue template for ``query``, rendered."""
+    per_page = current_app.config["CATALOGUE_PAGE_SIZE"]
+
+    def render() -> Markup:
+        page = catalogue.find_stories(query, per_page)
+        return Markup(render_block(TEMPLATE, block, page=page, query=query, partial=partial))
+
+    key = ("block", block, partial, per_page, tuple(query.args().items()), tuple(query.errors.items()), query.text)
+    return _cached(key, render)
+
+
+def category_choices() -> list[CategoryChoice]:
+    return _cached(("categories",), lambda: [CategoryChoice(c.slug, c.name) for c in catalogue.all_categories()])
