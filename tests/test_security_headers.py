@@ -119,8 +119,10 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
     }
 
 
-def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[str, str]]:
-    """(endpoint, URL) of every rule in the URL map that answers one of ``methods``."""
+def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
+    """(rule, URL) of every rule in the URL map that answers one of ``methods``."""
+    from flask import url_for
+
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.methods & methods:
@@ -129,9 +131,7 @@ def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[str, 
         missing = rule.arguments - set(values)
         assert not missing, f"route {rule.rule} ({rule.endpoint}) is new: give its {sorted(missing)} a sample value"
         with app.test_request_context():
-            from flask import url_for
-
-            found.append((rule.endpoint, url_for(rule.endpoint, **values)))
+            found.append((rule, url_for(rule.endpoint, **values)))
     assert found, "no routes found"
     return found
 
@@ -159,18 +159,18 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     catalogue = load_catalogue(app, tmp_path)
     states = browser_states(app)
     urls = routes(app, route_samples(app, catalogue), {"GET"})
-    answered = {endpoint: set() for endpoint, _ in urls}
+    answered = {rule.endpoint: set() for rule, _ in urls}
     for state, client in states.items():
         # every kind of request over HTTP; pages over HTTPS too for the two states that differ most
         requests = [(kind, headers, "http") for kind, headers in REQUEST_KINDS.items()]
         if state in ("anonymous", "member"):
             requests += [(kind, headers, "https") for kind, headers in REQUEST_KINDS.items() if kind != "htmx dialog"]
-        for endpoint, url in urls:
+        for rule, url in urls:
             for kind, headers, scheme in requests:
                 response = client.get(url, headers=headers, base_url=f"{scheme}://localhost")
                 assert response.status_code < 500, f"{state} {kind} {url}: {response.status_code}"
                 assert_security_headers(response, url, https=scheme == "https")
-                answered[endpoint].add(response.status_code)
+                answered[rule.endpoint].add(response.status_code)
                 response.close()
     for headers in CATALOGUE_PARTIALS:
         for url in ("/?q=antalya", "/?page=2"):
@@ -184,7 +184,7 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):
-    for endpoint, url in routes(app, route_samples_without_catalogue(), SAFE_METHODS):
+    for _, url in routes(app, route_samples_without_catalogue(), SAFE_METHODS):
         for method in ("HEAD", "OPTIONS"):
             response = client.open(url, method=method)
             assert response.status_code < 500
