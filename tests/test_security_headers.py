@@ -339,3 +339,13 @@ def test_trusted_proxies_setting(tmp_path, monkeypatch):
         monkeypatch.setenv("FLASK_TRUSTED_PROXIES", wrong)
         with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
             create_app({**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_log_out_deletes_the_remember_cookie(app):
+    client = app.test_client()
+    assert log_in_remembered(app, client, headers={"Referer": "http://localhost/"}).status_code == 303
+    assert client.get_cookie("remember_token") is not None
+    response = post(client, "/account/logout", {"next": "/conditions"})
+    assert response.status_code == 303
+    assert client.get_cookie("remember_token") is None, "the remember-me cookie outlives the log out"
+    assert "Log out" not in client.get("/conditions").get_data(as_text=True)  # not logged in again by it
