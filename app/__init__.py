@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import configure
@@ -16,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
     configure(app, config)
     _configure_logging(app)
+    _trust_proxies(app)
 
     from . import cli, errors, i18n, outbox, security, templating
     from .extensions import init_extensions
@@ -37,6 +39,15 @@ class IdConverter(IntegerConverter):
     (a longer number is simply no page, not an overflow in the database driver)."""
 
     regex = r"\d{1,18}"
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind nginx the client's address and scheme arrive in X-Forwarded-For / -Proto; they are
+    believed only from the TRUSTED_PROXIES nearest hops (none by default), so a client cannot
+    choose its own address for the rate limits or pretend to be on HTTPS."""
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _register_blueprints(app: Flask) -> None:

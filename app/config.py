@@ -26,13 +26,14 @@ class DefaultConfig:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 5000
 
-    # Sessions and cookies (SPEC §3). Secure flags are switched on for HTTPS deployments.
+    # Sessions and cookies (SPEC §3). The Secure flags left at None follow PREFERRED_URL_SCHEME:
+    # an HTTPS deployment gets Secure cookies without saying so twice.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_SECURE: bool | None = None
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE: bool | None = None
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
     # A page left open for hours must still post: the token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None
@@ -86,6 +87,10 @@ class DefaultConfig:
     DOWNLOAD_ACCEL = ""
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
 
+    # How many proxies (nginx: 1) stand in front of the app and set X-Forwarded-For and
+    # X-Forwarded-Proto. 0: those headers are ignored, so nobody can fake their address or HTTPS.
+    TRUSTED_PROXIES = 0
+
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
     SERVER_NAME: str | None = None  # required in production: the host in links that mails carry
     PREFERRED_URL_SCHEME = "http"
@@ -104,11 +109,22 @@ def configure(app, overrides: dict | None = None) -> None:
     if not app.config.get("MEDIA_ROOT"):
         app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
     _ensure_secret_key(app)
+    _configure_https(app)
     if not app.config.get("SERVER_NAME") and not (app.debug or app.testing):
         raise RuntimeError(
             "No SERVER_NAME is configured. Set FLASK_SERVER_NAME (e.g. media.example.org) and "
             "FLASK_PREFERRED_URL_SCHEME=https: links in mails are built from it, never from a request's Host header."
         )
+
+
+def _configure_https(app) -> None:
+    https = app.config["PREFERRED_URL_SCHEME"] == "https"
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config.get(name) is None:
+            app.config[name] = https
+    proxies = app.config["TRUSTED_PROXIES"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise RuntimeError(f"TRUSTED_PROXIES must be a whole number of proxies (0, 1, ...), not {proxies!r}.")
 
 
 def _configure_database_uri(app) -> None:

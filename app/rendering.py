@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
+from werkzeug.urls import iri_to_uri
 
 
 def wants_partial() -> bool:
@@ -31,7 +32,8 @@ def redirect_page(url: str):
     """Leave the dialog for a whole page (after log in, after an expired step)."""
     if wants_partial():
         response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
+        # as redirect() does for Location: a header is ASCII, so "/é" goes as "/%C3%A9"
+        response.headers["HX-Redirect"] = iri_to_uri(url)
         response.vary.add("HX-Request")
         return response
     return redirect(url, 303)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import request
+from flask import current_app, request
 
 from .account_session import mark_browser
 from .extensions import db, login_manager
@@ -50,6 +50,14 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.blueprint in ACCOUNT_BLUEPRINTS:
+    if is_account_request():
         headers["Cache-Control"] = "no-store"
     return response
+
+
+def is_account_request() -> bool:
+    """An account page, or an error at an account URL that matched no route (404, 405)."""
+    if request.url_rule is not None:
+        return request.blueprint in ACCOUNT_BLUEPRINTS
+    prefixes = (current_app.blueprints[name].url_prefix for name in ACCOUNT_BLUEPRINTS if name in current_app.blueprints)
+    return any(request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix)

@@ -1,6 +1,6 @@
 from flask import request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import logout_user
 
 from ...account_session import begin_flow, log_in, note_send
 from ...extensions import form_address_key
@@ -44,7 +44,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    if current_user.is_authenticated:
-        logout_user()
     session.clear()
+    # after the clear: logout_user marks the remember-me cookie for deletion in the session, and a
+    # clear after it would drop that mark, leaving the cookie to log the person straight back in
+    logout_user()
     return redirect_page(safe_next(request.form.get("next"), url_for("media.index")))

@@ -1,0 +1,126 @@
+"""CSRF (SPEC §3): every POST (or other state-changing) route in ``app.url_map`` refuses a request
+without a valid token — as a form field or HTMX's X-CSRFToken header — and changes nothing.
+The one exception is the RFC 8058 one-click unsubscribe, which mail clients POST with no session.
+
+The routes are discovered, not listed: a new POST route is checked as soon as it exists, and a
+new one that takes requests without a token fails here until it is added to the exceptions."""
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db
+from app.models import User
+
+from .conftest import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
+from .test_security_headers import routes, unsubscribe_token
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+ACCEPTS_WITHOUT_TOKEN = {"newsletter.unsubscribe"}  # RFC 8058 one-click: the signed URL is the proof
+MEMBER = "csrf.member@example.org"
+NEW_PASSWORD = "Evil-Password-99!"
+EXPIRED = "This form has expired"
+# Everything any of the forms reads, filled so that each would act if it were let through: log
+# in, register, change the profile, switch the newsletter off, change the password, delete.
+FORM = {
+    "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
+    "delete_password": GOOD_PASSWORD, "first_name": "Mallory", "last_name": "Attacker",
+    "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
+    "next": "/conditions", "List-Unsubscribe": "One-Click",
+}
+
+
+@pytest.fixture
+def app_config():
+    # many posts from one address in a few seconds: only CSRF may refuse them here
+    return {"RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute"}
+
+
+def state_changing_routes(app):
+    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)}}
+    found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
+             for method in sorted(rule.methods & STATE_CHANGING)]
+    # the discovery works: the account dialog's and account page's posts are all among them
+    assert {"auth.login", "auth.register", "auth.logout", "verification.verify", "verification.resend",
+            "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
+            "account.newsletter", "account.password", "account.delete", "newsletter.subscribe",
+            "newsletter.unsubscribe"} <= {endpoint for endpoint, _, _ in found}
+    return found
+
+
+def member(app, email=MEMBER):
+    client = app.test_client()
+    register_and_verify(client, app, email)
+    assert post(client, "/newsletter/subscribe").status_code == 200
+    return client
+
+
+def is_csrf_refusal(response) -> bool:
+    return response.status_code == 400 and EXPIRED in response.get_data(as_text=True)
+
+
+def attempts(other_session_token: str):
+    """Requests a forged page could make: no token, an empty one, another session's, a made-up
+    one; as a form post and as HTMX (token in the header)."""
+    yield "no token", FORM, {}
+    yield "no token, htmx", FORM, HTMX
+    yield "empty token", {**FORM, "csrf_token": ""}, {}
+    yield "another session's token", {**FORM, "csrf_token": other_session_token}, {}
+    yield "another session's token, htmx header", FORM, {**HTMX, "X-CSRFToken": other_session_token}
+    yield "made-up token", {**FORM, "csrf_token": "IjAwMDAi.aaaa.bbbb"}, {}
+
+
+def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app):
+    ann = member(app)
+    anonymous = app.test_client()
+    stranger_token = csrf_token(app.test_client())
+    for endpoint, method, url in state_changing_routes(app):
+        if endpoint in ACCEPTS_WITHOUT_TOKEN:
+            continue
+        for who, client in (("member", ann), ("anonymous", anonymous)):
+            for name, data, headers in attempts(stranger_token):
+                response = client.open(url, method=method, data=data,
+                                       headers={"Referer": "http://localhost/", **headers})
+                assert is_csrf_refusal(response), f"{method} {url} ({who}, {name}): {response.status_code}"
+                if headers.get("HX-Target") == "account-step":  # said in the step's alert area, form kept
+                    assert response.headers.get("HX-Retarget") == "#step-alert"
+
+    # nothing happened: still logged in, same name, subscribed, same password, account there
+    assert ann.get("/account").status_code == 200
+    with app.app_context():
+        user = db.session.query(User).filter_by(email=MEMBER).one()
+        assert (user.first_name, user.organisation) == ("Ann", "Example Broadcasting")
+        assert user.newsletter_opt_in_at is not None
+        db.session.remove()
+    assert post(app.test_client(), "/account/login", {"email": MEMBER, "password": GOOD_PASSWORD}).status_code == 303
+    with app.app_context():
+        assert db.session.query(User).count() == 1  # no account registered by the forged posts
+        db.session.remove()
+
+
+def test_the_same_requests_with_the_token_are_let_through(app):
+    """The control: what made the requests above fail was the token and nothing else."""
+    member(app)
+    for number, (endpoint, method, url) in enumerate(state_changing_routes(app)):
+        client = member(app, f"csrf.control{number}@example.org")
+        for kind in ("form", "htmx header"):
+            token = csrf_token(client)  # afresh: a log out or a deletion starts a new session
+            data, headers = (({**FORM, "csrf_token": token}, {}) if kind == "form"
+                             else (FORM, {**HTMX, "X-CSRFToken": token}))
+            response = client.open(url, method=method, data=data, headers={"Referer": "http://localhost/", **headers})
+            assert response.status_code < 500 and not is_csrf_refusal(response), \
+                f"{method} {url} with a valid token ({kind}): {response.status_code}"
+
+
+def test_one_click_unsubscribe_is_the_only_post_taken_without_a_token(app):
+    member(app)
+    accepted = set()
+    for endpoint, method, url in state_changing_routes(app):
+        if endpoint in ACCEPTS_WITHOUT_TOKEN:
+            # a mail client: no cookie, no token, just the RFC 8058 body
+            response = app.test_client().open(url, method=method, data={"List-Unsubscribe": "One-Click"})
+            assert response.status_code == 200, response.status_code
+            accepted.add(endpoint)
+    assert accepted == ACCEPTS_WITHOUT_TOKEN
+    with app.app_context():
+        assert db.session.query(User).filter_by(email=MEMBER).one().newsletter_opt_in_at is None
+        db.session.remove()
