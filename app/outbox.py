@@ -213,9 +213,22 @@ def _transport(message: OutboxMessage) -> None:
         extra_headers=json.loads(message.headers_json or "{}"),
     )
     smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
+    smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"])
+    try:
         if config["MAIL_USE_TLS"]:
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.sendmail(mime.sender, [message.recipient], mime.as_bytes())
+    finally:
+        _say_goodbye(smtp)
+
+
+def _say_goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT, ignoring how the server answers: once it has said "250" to the message, the mail is
+    its to deliver, and a failed goodbye must not make us send it a second time."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.info("SMTP server did not close the session cleanly: %s", exc)
+        smtp.close()
