@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 _NEW_MESSAGES = "outbox_new_messages"
 _COMMITTED_IDS = "outbox_committed_ids"
-CLAIM_SECONDS = 300
 
 
 def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
@@ -145,8 +144,12 @@ def deliver_pending(limit: int = 100) -> tuple[int, int]:
 
 
 def deliver(message_id: int) -> bool | None:
-    """Claim, send and mark one message. True sent, False failed, None not ours to send."""
+    """Claim, send and mark one message. True sent, False failed, None not ours to send.
+
+    A claim that is never released (the process died while sending) expires after
+    OUTBOX_CLAIM_SECONDS; the message is then due again for any process."""
     now = utcnow()
+    claim_until = now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
     claimed = db.session.execute(
         update(OutboxMessage)
         .where(
@@ -155,7 +158,7 @@ def deliver(message_id: int) -> bool | None:
             OutboxMessage.failed_at.is_(None),
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMessage.attempts + 1)
+        .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
     ).rowcount
     db.session.commit()
     if claimed != 1:
