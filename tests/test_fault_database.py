@@ -1,0 +1,167 @@
+"""The database locked or restarting for a few seconds (issue #7): readable 503s, never a 500,
+and everything carries on by itself afterwards, the requests, the sender thread and the worker.
+
+SQLite: another connection holds the write lock (BEGIN EXCLUSIVE) past a short busy timeout.
+PostgreSQL: the app reaches the server through tests/tcp_proxy.py, which is cut (every connection
+closed, new ones refused) and restored, as in a server restart.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from app.extensions import db
+from app.models import User
+
+from .conftest import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
+from .tcp_proxy import TcpProxy
+
+BUSY_TIMEOUT_MS = 300  # SQLite waits this long for a lock, then the request fails
+
+
+class SqliteOutage:
+    """Another connection holding SQLite's write lock."""
+
+    def __init__(self, url: str):
+        self.url, self.path = url, make_url(url).database
+        self._holder: sqlite3.Connection | None = None
+
+    def down(self) -> None:
+        self._holder = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._holder.execute("BEGIN EXCLUSIVE")
+
+    def up(self) -> None:
+        holder, self._holder = self._holder, None
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+    def down_when(self, app, sql: str) -> None:
+        """Take the lock just before the app runs a statement containing ``sql``."""
+        armed = [True]
+
+        def take_lock(_conn, _cursor, statement, *_):
+            if armed[0] and sql in statement:
+                armed[0] = False
+                self.down()
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", take_lock)
+
+
+class PostgresOutage:
+    """A cut in the line between the app and PostgreSQL (the shared server itself is not touched)."""
+
+    def __init__(self, url: str):
+        target = make_url(url)
+        self.proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+        self.proxy.restore()
+        self.url = target.set(host="127.0.0.1", port=self.proxy.port).render_as_string(hide_password=False)
+
+    def down(self) -> None:
+        self.proxy.cut()
+
+    def up(self) -> None:
+        self.proxy.restore()
+
+    def down_when(self, app, sql: str) -> None:
+        """Cut the line as the app sends a statement containing ``sql``."""
+        self.proxy.cut_when(sql.encode())
+
+
+@pytest.fixture
+def outage(database_url):
+    outage = SqliteOutage(database_url) if database_url.startswith("sqlite") else PostgresOutage(database_url)
+    try:
+        yield outage
+    finally:
+        outage.up()
+
+
+@contextlib.contextmanager
+def database_down(outage):
+    outage.down()
+    try:
+        yield
+    finally:
+        outage.up()
+
+
+@pytest.fixture
+def app(outage, tmp_path):
+    app = build_app(outage.url, tmp_path / "instance", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
+    yield app
+    dispose(app)
+
+
+def assert_busy_page(response, *, partial: bool) -> None:
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503, body[:500]
+    assert int(response.headers["Retry-After"]) > 0
+    assert "The portal is busy" in body and "try again in a few seconds" in body
+    assert "Traceback" not in body and "sqlalchemy" not in body.lower() and "INSERT" not in body
+    if partial:  # into the dialog step's alert area; the form keeps what was typed
+        assert response.headers["HX-Retarget"] == "#step-alert" and body.startswith("<p><strong>")
+    else:
+        assert "<html" in body and 'id="step-title"' in body
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_registration_while_the_database_is_down_gets_503_and_the_same_request_then_succeeds(app, outage, htmx):
+    client = app.test_client()
+    form = {**registration(), "csrf_token": csrf_token(client)}
+    with database_down(outage):
+        assert_busy_page(post(client, "/account/register", form, htmx=htmx), partial=htmx)
+    response = post(client, "/account/register", form, htmx=htmx)  # the same request, the same app
+    assert response.status_code == 303 and response.headers["Location"].endswith("/account/verify")
+    with app.app_context():
+        assert db.session.query(User).filter_by(email="ann@example.org").count() == 1
+    assert len(outbox(app, "ann@example.org")) == 1
+
+
+def test_a_connection_lost_in_the_middle_of_a_request_gives_503_and_nothing_half_written(app, outage):
+    client = app.test_client()
+    form = {**registration(), "csrf_token": csrf_token(client)}
+    outage.down_when(app, "INSERT INTO users")
+    assert_busy_page(post(client, "/account/register", form), partial=False)
+    outage.up()
+    assert outbox(app) == []
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+    assert post(client, "/account/register", form).status_code == 303
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_a_logged_in_person_gets_503_too_and_is_still_logged_in_afterwards(app, outage, htmx):
+    """The busy page cannot look up who is logged in; it must not fail trying (it was a bare 500)."""
+    client = app.test_client()
+    register_and_verify(client, app)
+    form = {"first_name": "Annie", "last_name": "Lee", "organisation": "Example Broadcasting",
+            "csrf_token": csrf_token(client)}
+    headers = {"HX-Request": "true", "HX-Target": "account-profile"} if htmx else {}
+    with database_down(outage):
+        response = client.post("/account/profile", data=form, headers=headers)
+        assert response.status_code == 503 and "The portal is busy" in response.get_data(as_text=True)
+    response = client.post("/account/profile", data=form, headers=headers)
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.query(User).one().first_name == "Annie"
+
+
+def test_a_logged_in_language_switch_during_an_outage_gets_503_not_500(app, outage):
+    """The choice is saved on the account after the view (an after_request function); when that
+    fails, Flask's own 500 path takes over, and it must give the busy page as well."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: Flask handles what fails after the view
+    client = app.test_client()
+    register_and_verify(client, app)
+    with database_down(outage):
+        response = client.get("/?lang=fr")
+        assert response.status_code == 503 and "Retry-After" in response.headers
+    assert client.get("/?lang=fr").status_code == 200
+    with app.app_context():
+        assert db.session.query(User).one().language == "fr"
