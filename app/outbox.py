@@ -15,15 +15,17 @@ import os
 import queue
 import smtplib
 import threading
+import time
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message
 from sqlalchemy import event, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from .extensions import database_error_text, database_unavailable, db
 from .i18n import mail_locale
 from .models import OutboxMessage, User, utcnow
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _NEW_MESSAGES = "outbox_new_messages"
 _COMMITTED_IDS = "outbox_committed_ids"
+RECORD_RETRY_INTERVAL = timedelta(seconds=0.5)
 
 
 def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
@@ -104,8 +107,12 @@ class ThreadDispatcher:
                 with self.app.app_context():
                     for message_id in ids:
                         deliver(message_id)
-            except Exception:  # keep the thread alive; the worker retries what is left
-                log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
+            except Exception as exc:  # keep the thread alive; the worker retries what is left
+                if not database_unavailable(exc):
+                    log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
+                else:
+                    log.warning("Outbox dispatcher: the database is unavailable (%s); the worker will send "
+                                "what is pending", database_error_text(exc))
             finally:
                 self._queue.task_done()
 
@@ -173,11 +180,27 @@ def deliver(message_id: int) -> bool | None:
     except Exception as exc:  # SMTP down, refused, timed out: retry later with back-off
         _record_failure(message, exc)
         return False
-    message.sent_at = utcnow()
-    message.claimed_until = None
-    message.last_error = None
-    db.session.commit()
+    _record_sent(message_id, claim_until)
     return True
+
+
+def _record_sent(message_id: int, claim_until: datetime) -> None:
+    """The SMTP server has the mail: note that, trying again through a database outage while our
+    claim holds, so that nobody sends it a second time. (Past the claim it may be sent again:
+    at least once, never lost.)"""
+    while True:
+        try:
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                               .values(sent_at=utcnow(), claimed_until=None, last_error=None))
+            db.session.commit()
+            return
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            if not database_unavailable(exc) or utcnow() + RECORD_RETRY_INTERVAL >= claim_until:
+                raise
+            log.warning("Mail %s was sent, but the database is unavailable to note it (%s); trying again",
+                        message_id, database_error_text(exc))
+            time.sleep(RECORD_RETRY_INTERVAL.total_seconds())
 
 
 def _still_subscribed(address: str) -> bool:

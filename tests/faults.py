@@ -46,6 +46,7 @@ class OutboxWorker:
     def __exit__(self, *exc) -> None:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # in case a test held it (SIGSTOP) and then failed
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=10)
