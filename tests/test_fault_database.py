@@ -188,6 +188,8 @@ def test_the_outbox_worker_process_carries_on_through_an_outage(database_url, ou
                     wait_until(lambda: worker.output().count("database is unavailable") >= 2 or not worker.running,
                                20, "the worker to hit the outage twice")
                     assert worker.running, worker.output()
+                    single = app.test_cli_runner().invoke(args=["outbox", "send"])  # one pass says so and stops
+                    assert single.exit_code == 1 and "Error: the database is unavailable" in single.output
                 smtp.mailbox.wait_for("during@example.org")  # ...and delivers once it is back
                 assert worker.running
             for address in ("before@example.org", "during@example.org"):
