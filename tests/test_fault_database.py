@@ -21,7 +21,6 @@ from app.models import User
 
 from .conftest import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
 from .faults import OutboxWorker, process_env, wait_until
-from .mailbox import SmtpServer
 from .tcp_proxy import TcpProxy
 
 BUSY_TIMEOUT_MS = 300  # SQLite waits this long for a lock, then the request fails
@@ -43,6 +42,9 @@ class SqliteOutage:
         if holder is not None:
             holder.execute("ROLLBACK")
             holder.close()
+
+    def close(self) -> None:
+        self.up()
 
     def down_when(self, app, sql: str) -> None:
         """Take the lock just before the app runs a statement containing ``sql``."""
@@ -73,6 +75,9 @@ class PostgresOutage:
     def up(self) -> None:
         self.proxy.restore()
 
+    def close(self) -> None:
+        self.proxy.cut()
+
     def down_when(self, app, sql: str) -> None:
         """Cut the line as the app sends a statement containing ``sql``."""
         self.proxy.cut_when(sql.encode())
@@ -84,7 +89,7 @@ def outage(database_url):
     try:
         yield outage
     finally:
-        outage.up()
+        outage.close()
 
 
 @contextlib.contextmanager
@@ -97,10 +102,23 @@ def database_down(outage):
 
 
 @pytest.fixture
-def app(outage, tmp_path):
-    app = build_app(outage.url, tmp_path / "instance", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
-    yield app
-    dispose(app)
+def make_app(outage, tmp_path):
+    """Builds the app on the database behind ``outage``."""
+    apps = []
+
+    def make(**config):
+        apps.append(build_app(outage.url, tmp_path / "instance", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS, **config))
+        return apps[-1]
+
+    yield make
+    outage.up()  # a failed test may have left the database down
+    for app in apps:
+        dispose(app)
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 def assert_busy_page(response, *, partial: bool) -> None:
@@ -171,71 +189,60 @@ def test_a_logged_in_language_switch_during_an_outage_gets_503_not_500(app, outa
         assert db.session.query(User).one().language == "fr"
 
 
-def test_the_outbox_worker_process_carries_on_through_an_outage(database_url, outage, tmp_path):
-    app = build_app(outage.url, tmp_path / "instance", MAIL_DISPATCH="worker", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
+@pytest.mark.smtp
+def test_the_outbox_worker_process_carries_on_through_an_outage(make_app, outage, smtp, tmp_path):
+    app = make_app(MAIL_DISPATCH="worker")
+    env = process_env(outage.url, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
+                      SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
+    with OutboxWorker(env, tmp_path / "worker.log", interval=0.1) as worker:
+        post(app.test_client(), "/account/register", registration("before@example.org"))
+        smtp.mailbox.wait_for("before@example.org")  # the worker works
+        wait_until(lambda: outbox(app)[0].sent_at, 10, "the mail noted as sent")  # and is idle
+        worker.process.send_signal(signal.SIGSTOP)  # held while a mail is queued...
+        post(app.test_client(), "/account/register", registration("during@example.org"))
+        with database_down(outage):  # ...and goes on polling into the outage
+            worker.process.send_signal(signal.SIGCONT)
+            wait_until(lambda: worker.output().count("database is unavailable") >= 2 or not worker.running,
+                       20, "the worker to hit the outage twice")
+            assert worker.running, worker.output()
+            single = app.test_cli_runner().invoke(args=["outbox", "send"])  # one pass says so and stops
+            assert single.exit_code == 1 and "Error: the database is unavailable" in single.output
+        smtp.mailbox.wait_for("during@example.org")  # ...and delivers once it is back
+        assert worker.running
+    for address in ("before@example.org", "during@example.org"):
+        assert len(smtp.mailbox.to(address)) == 1
+    assert "Traceback" not in worker.output()
+
+
+@pytest.mark.smtp
+def test_the_sender_thread_carries_on_after_an_outage_and_the_worker_sends_what_it_could_not(make_app, outage, smtp):
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DISPATCH="thread")
+    # the registration commits; the database goes as the thread claims the mail
+    outage.down_when(app, "attempts=(outbox.attempts")  # the claim
+    assert post(app.test_client(), "/account/register", registration("ann@example.org")).status_code == 303
+    app.extensions["outbox_dispatcher"].wait_idle()
+    outage.up()
+    [ann] = outbox(app, "ann@example.org")
+    assert ann.sent_at is None and ann.attempts == 0  # the claim never happened
+    post(app.test_client(), "/account/register", registration("bob@example.org"))
+    smtp.mailbox.wait_for("bob@example.org")  # the thread lives on
+    assert app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip() == "outbox: 1 sent, 0 failed"
+    assert [len(smtp.mailbox.to(a)) for a in ("ann@example.org", "bob@example.org")] == [1, 1]
+
+
+@pytest.mark.smtp
+def test_a_mail_sent_just_before_the_database_went_is_noted_when_it_is_back_not_sent_twice(make_app, outage, smtp):
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DISPATCH="worker", OUTBOX_CLAIM_SECONDS=5)
+    post(app.test_client(), "/account/register", registration("ann@example.org"))
+    outage.down_when(app, "sent_at=")  # as the sender notes the mail as sent
+    restore = threading.Timer(1.5, outage.up)
+    restore.start()
     try:
-        with SmtpServer() as smtp:
-            env = process_env(outage.url, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                              SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
-            with OutboxWorker(env, tmp_path / "worker.log", interval=0.1) as worker:
-                post(app.test_client(), "/account/register", registration("before@example.org"))
-                smtp.mailbox.wait_for("before@example.org")  # the worker works
-                wait_until(lambda: outbox(app)[0].sent_at, 10, "the mail noted as sent")  # and is idle
-                worker.process.send_signal(signal.SIGSTOP)  # held while a mail is queued...
-                post(app.test_client(), "/account/register", registration("during@example.org"))
-                with database_down(outage):  # ...and goes on polling into the outage
-                    worker.process.send_signal(signal.SIGCONT)
-                    wait_until(lambda: worker.output().count("database is unavailable") >= 2 or not worker.running,
-                               20, "the worker to hit the outage twice")
-                    assert worker.running, worker.output()
-                    single = app.test_cli_runner().invoke(args=["outbox", "send"])  # one pass says so and stops
-                    assert single.exit_code == 1 and "Error: the database is unavailable" in single.output
-                smtp.mailbox.wait_for("during@example.org")  # ...and delivers once it is back
-                assert worker.running
-            for address in ("before@example.org", "during@example.org"):
-                assert len(smtp.mailbox.to(address)) == 1
-            assert "Traceback" not in worker.output()
+        output = app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip()
     finally:
-        dispose(app)
-
-
-def test_the_sender_thread_carries_on_after_an_outage_and_the_worker_sends_what_it_could_not(outage, tmp_path):
-    with SmtpServer() as smtp:
-        app = build_app(outage.url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                        MAIL_DISPATCH="thread", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
-        try:
-            # the registration commits; the database goes as the thread claims the mail
-            outage.down_when(app, "attempts=(outbox.attempts")  # the claim
-            assert post(app.test_client(), "/account/register", registration("ann@example.org")).status_code == 303
-            app.extensions["outbox_dispatcher"].wait_idle()
-            outage.up()
-            [ann] = outbox(app, "ann@example.org")
-            assert ann.sent_at is None and ann.attempts == 0  # the claim never happened
-            post(app.test_client(), "/account/register", registration("bob@example.org"))
-            smtp.mailbox.wait_for("bob@example.org")  # the thread lives on
-            assert app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip() == "outbox: 1 sent, 0 failed"
-            assert [len(smtp.mailbox.to(a)) for a in ("ann@example.org", "bob@example.org")] == [1, 1]
-        finally:
-            dispose(app)
-
-
-def test_a_mail_sent_just_before_the_database_went_is_noted_when_it_is_back_not_sent_twice(outage, tmp_path):
-    with SmtpServer() as smtp:
-        app = build_app(outage.url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                        MAIL_DISPATCH="worker", SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS, OUTBOX_CLAIM_SECONDS=5)
-        try:
-            post(app.test_client(), "/account/register", registration("ann@example.org"))
-            outage.down_when(app, "sent_at=")  # as the sender notes the mail as sent
-            restore = threading.Timer(1.5, outage.up)
-            restore.start()
-            try:
-                output = app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip()
-            finally:
-                restore.join()
-            assert output == "outbox: 1 sent, 0 failed"
-            [ann] = outbox(app)
-            assert ann.sent_at is not None and ann.claimed_until is None
-            assert app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip() == "outbox: 0 sent, 0 failed"
-            assert len(smtp.mailbox.to("ann@example.org")) == 1
-        finally:
-            dispose(app)
+        restore.join()
+    assert output == "outbox: 1 sent, 0 failed"
+    [ann] = outbox(app)
+    assert ann.sent_at is not None and ann.claimed_until is None
+    assert app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip() == "outbox: 0 sent, 0 failed"
+    assert len(smtp.mailbox.to("ann@example.org")) == 1

@@ -19,7 +19,7 @@ from .mailbox import SmtpServer, code_in, free_port
 
 pytestmark = pytest.mark.smtp
 
-CLAIM_SECONDS = 3  # long enough for the first worker pass below, short enough to wait out
+CLAIM_SECONDS = 5  # long enough for the first worker pass below on a busy machine, short enough to wait out
 
 
 class HungSmtpServer:
