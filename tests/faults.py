@@ -20,6 +20,7 @@ from .conftest import post, registration
 
 def process_env(database_url: str, **settings) -> dict[str, str]:
     """The environment of an app process (gunicorn, ``flask``) on the tests' database."""
+    # app_env's own SQLite path is replaced by the URL given
     return app_env(Path("unused.db"), SQLALCHEMY_DATABASE_URI=database_url, BCRYPT_ROUNDS=4, **settings)
 
 

@@ -23,7 +23,6 @@ class TcpProxy:
         self._accepting: threading.Thread | None = None
         self._sockets: set[socket.socket] = set()
         self._marker: bytes | None = None
-        self.cut_happened = threading.Event()
 
     def __enter__(self) -> "TcpProxy":
         self.restore()
@@ -31,10 +30,6 @@ class TcpProxy:
 
     def __exit__(self, *exc) -> None:
         self.cut()
-
-    @property
-    def is_up(self) -> bool:
-        return self._listener is not None
 
     def restore(self) -> None:
         """Listen (again) on our port; connections are relayed to the target."""
@@ -65,11 +60,9 @@ class TcpProxy:
             accepting.join(5)  # until then its accept() keeps the port listening
         for sock in sockets:
             _close(sock)
-        self.cut_happened.set()
 
     def cut_when(self, marker: bytes) -> None:
         """Cut as soon as a client sends ``marker`` (the bytes are not passed on)."""
-        self.cut_happened.clear()
         self._marker = marker
 
     def _accept(self, listener: socket.socket) -> None:
