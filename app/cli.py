@@ -1,12 +1,17 @@
 """Command-line tools: ``flask --app wsgi outbox send``."""
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
+from .extensions import database_error_text, database_unavailable, db
+
+log = logging.getLogger(__name__)
 
 outbox_cli = AppGroup("outbox", help="Deliver the mails waiting in the outbox.")
 
@@ -16,9 +21,20 @@ outbox_cli = AppGroup("outbox", help="Deliver the mails waiting in the outbox.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between polls with --loop.")
 @click.option("--batch", default=100, show_default=True, help="Mails tried per poll.")
 def send_command(loop: bool, interval: float, batch: int) -> None:
-    """Send every due mail once; with --loop, keep doing so."""
+    """Send every due mail once; with --loop, keep doing so (through database outages too)."""
     while True:
-        sent, failed = outbox.deliver_pending(limit=batch)
+        try:
+            sent, failed = outbox.deliver_pending(limit=batch)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            if not database_unavailable(exc):
+                raise
+            if not loop:
+                raise click.ClickException(f"the database is unavailable: {database_error_text(exc)}")
+            log.warning("Outbox worker: the database is unavailable (%s); trying again in %ss",
+                        database_error_text(exc), interval)
+            time.sleep(interval)
+            continue
         if sent or failed or not loop:
             click.echo(f"outbox: {sent} sent, {failed} failed")
         if not loop:

@@ -76,6 +76,9 @@ class DefaultConfig:
     MAIL_DISPATCH_THREADS = 4
     OUTBOX_MAX_ATTEMPTS = 12
     OUTBOX_RETRY_BASE_SECONDS = 30
+    # A mail being sent is claimed for this long; if its process dies, another sends it after that.
+    # Keep it well above what one SMTP session may take (a few MAIL_TIMEOUT_SECONDS).
+    OUTBOX_CLAIM_SECONDS = 300
 
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None

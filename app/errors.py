@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import request, url_for
+from flask import g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import db, login_manager
+from .extensions import database_error_text, database_unavailable, db, login_manager
 from .rendering import redirect_page, render_step, wants_partial
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ CSRF_MESSAGE = (_l("This form has expired"), _l("For your security, please reloa
 def init_app(app) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(RateLimitExceeded, lambda e: error_response(429))
-    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     login_manager.unauthorized_handler(_login_required)
@@ -64,6 +64,9 @@ def _csrf_failed(exc):
 
 
 def _http_error(exc: HTTPException):
+    # Flask wraps what failed outside a view (in an after_request function, in an error handler) in a 500.
+    if isinstance(exc, InternalServerError) and database_unavailable(exc.original_exception):
+        return _database_unavailable(exc.original_exception)
     response = error_response(exc.code or 500)
     # keep what the error itself says in headers: Content-Range on 416, Allow on 405, ...
     for key, value in exc.get_headers():
@@ -72,9 +75,16 @@ def _http_error(exc: HTTPException):
     return response
 
 
+def _database_error(exc: SQLAlchemyError):
+    return _database_unavailable(exc) if database_unavailable(exc) else _unexpected(exc)
+
+
 def _database_unavailable(exc):
     db.session.rollback()
-    log.warning("Database unavailable: %s", exc)
+    # The page must not need the database: who is logged in cannot be looked up now, so it is
+    # shown as to a visitor (Flask-Login keeps the request's user in g._login_user).
+    g._login_user = login_manager.anonymous_user()
+    log.warning("Database unavailable: %s", database_error_text(exc))
     response = error_response(503)
     response.headers["Retry-After"] = "5"
     return response

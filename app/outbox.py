@@ -15,15 +15,17 @@ import os
 import queue
 import smtplib
 import threading
+import time
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message
 from sqlalchemy import event, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from .extensions import database_error_text, database_unavailable, db
 from .i18n import mail_locale
 from .models import OutboxMessage, User, utcnow
 
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _NEW_MESSAGES = "outbox_new_messages"
 _COMMITTED_IDS = "outbox_committed_ids"
-CLAIM_SECONDS = 300
+RECORD_RETRY_INTERVAL = timedelta(seconds=0.5)
 
 
 def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
@@ -105,8 +107,12 @@ class ThreadDispatcher:
                 with self.app.app_context():
                     for message_id in ids:
                         deliver(message_id)
-            except Exception:  # keep the thread alive; the worker retries what is left
-                log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
+            except Exception as exc:  # keep the thread alive; the worker retries what is left
+                if not database_unavailable(exc):
+                    log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
+                else:
+                    log.warning("Outbox dispatcher: the database is unavailable (%s); the worker will send "
+                                "what is pending", database_error_text(exc))
             finally:
                 self._queue.task_done()
 
@@ -145,8 +151,12 @@ def deliver_pending(limit: int = 100) -> tuple[int, int]:
 
 
 def deliver(message_id: int) -> bool | None:
-    """Claim, send and mark one message. True sent, False failed, None not ours to send."""
+    """Claim, send and mark one message. True sent, False failed, None not ours to send.
+
+    A claim that is never released (the process died while sending) expires after
+    OUTBOX_CLAIM_SECONDS; the message is then due again for any process."""
     now = utcnow()
+    claim_until = now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
     claimed = db.session.execute(
         update(OutboxMessage)
         .where(
@@ -155,7 +165,7 @@ def deliver(message_id: int) -> bool | None:
             OutboxMessage.failed_at.is_(None),
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMessage.attempts + 1)
+        .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
     ).rowcount
     db.session.commit()
     if claimed != 1:
@@ -170,11 +180,27 @@ def deliver(message_id: int) -> bool | None:
     except Exception as exc:  # SMTP down, refused, timed out: retry later with back-off
         _record_failure(message, exc)
         return False
-    message.sent_at = utcnow()
-    message.claimed_until = None
-    message.last_error = None
-    db.session.commit()
+    _record_sent(message_id, claim_until)
     return True
+
+
+def _record_sent(message_id: int, claim_until: datetime) -> None:
+    """The SMTP server has the mail: note that, trying again through a database outage while our
+    claim holds, so that nobody sends it a second time. (Past the claim it may be sent again:
+    at least once, never lost.)"""
+    while True:
+        try:
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                               .values(sent_at=utcnow(), claimed_until=None, last_error=None))
+            db.session.commit()
+            return
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            if not database_unavailable(exc) or utcnow() + RECORD_RETRY_INTERVAL >= claim_until:
+                raise
+            log.warning("Mail %s was sent, but the database is unavailable to note it (%s); trying again",
+                        message_id, database_error_text(exc))
+            time.sleep(RECORD_RETRY_INTERVAL.total_seconds())
 
 
 def _still_subscribed(address: str) -> bool:
@@ -213,9 +239,22 @@ def _transport(message: OutboxMessage) -> None:
         extra_headers=json.loads(message.headers_json or "{}"),
     )
     smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
+    smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"])
+    try:
         if config["MAIL_USE_TLS"]:
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.sendmail(mime.sender, [message.recipient], mime.as_bytes())
+    finally:
+        _say_goodbye(smtp)
+
+
+def _say_goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT, ignoring how the server answers: once it has said "250" to the message, the mail is
+    its to deliver, and a failed goodbye must not make us send it a second time."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.info("SMTP server did not close the session cleanly: %s", exc)
+        smtp.close()
