@@ -59,6 +59,10 @@ class DefaultConfig:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_PER_IP = "30 per minute; 300 per hour"
     RATELIMIT_PER_ADDRESS = "10 per minute; 60 per hour"
+    # Reverse proxies in front (nginx: 1) whose X-Forwarded-For / X-Forwarded-Proto are trusted:
+    # the client's address (per-IP limits) and the scheme (HSTS) come from them. 0 ignores them,
+    # so behind nginx every client would share nginx's address and one per-IP limit.
+    TRUSTED_PROXIES = 0
 
     # Mail (SPEC §5). No MAIL_SERVER: mails are written to the log.
     MAIL_SERVER: str | None = None

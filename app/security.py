@@ -1,9 +1,11 @@
-"""Response headers (SPEC §3) and the session loader that honours per-user session tokens."""
+"""Response headers (SPEC §3), trusted reverse proxies, and the session loader that honours
+per-user session tokens."""
 from __future__ import annotations
 
 import hmac
 
 from flask import request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .account_session import mark_browser
 from .extensions import db, login_manager
@@ -17,6 +19,9 @@ ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account"}
 
 
 def init_app(app) -> None:
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:  # request.remote_addr and request.scheme as the outermost trusted proxy saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login step says what is needed itself
     login_manager.session_protection = "basic"
