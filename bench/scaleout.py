@@ -2,10 +2,10 @@
 
     .venv/bin/python -m bench.scaleout          # or: python -m bench.run --only scaleout
 
-Everything runs on this machine: a fresh database next to ``--scaleout-database-url`` (default
-TEST_DATABASE_URL; PostgreSQL gets a new ``bench_scaleout_<hex>`` database, dropped at the end),
-migrated with ``flask db upgrade`` and loaded with ``flask media demo`` plus one story whose
-download is a large file; an aiosmtpd server for the codes and the mail worker
+Everything runs on this machine: a fresh schema ``scaleout_<hex>`` in the PostgreSQL database
+of ``--scaleout-database-url`` (default TEST_DATABASE_URL; dropped at the end; a SQLite file
+when the URL is not PostgreSQL), migrated with ``flask db upgrade`` and loaded with
+``flask media demo`` plus one story whose download is a large file; an aiosmtpd server for the codes and the mail worker
 (``flask outbox send --loop``) that delivers them; two gunicorns ("A" and "B", different ports)
 with the same SECRET_KEY and SERVER_NAME, rate-limit counters in Redis and
 ``DOWNLOAD_ACCEL=nginx``; and nginx balancing over both, serving the files from an ``internal``
@@ -48,7 +48,6 @@ from tests.mailbox import code_in
 
 from . import download
 from .client import HTMX, Browser, Response, fetch, raw_request
-from .search import PostgresDatabase
 from .servers import BIN, ROOT, Gunicorn, Nginx, SmtpServer, app_env, free_port
 from .sizes import PASSWORD, registration
 
@@ -66,23 +65,46 @@ def progress(message: str) -> None:
 
 # --- the cluster --------------------------------------------------------------------------------
 
-class ScaleoutDatabase(PostgresDatabase):
-    """``CREATE DATABASE bench_scaleout_<hex>`` next to the given one, dropped again on exit."""
+class PostgresSchema:
+    """``CREATE SCHEMA scaleout_<hex>`` in the given PostgreSQL database, dropped (CASCADE) on exit.
+
+    ``url`` makes every connection use it (``search_path``), so the app's migrations and tables
+    land there and nothing else in the database is touched. A database of its own would cost two
+    forced checkpoints (CREATE and DROP DATABASE): tens of seconds on a busy server."""
 
     def __init__(self, base_url: str):
-        super().__init__(base_url)
-        self.name = f"bench_scaleout_{secrets.token_hex(4)}"
-        self.url = self.base.set(database=self.name).render_as_string(hide_password=False)
+        from sqlalchemy.engine import make_url
+
+        base = make_url(base_url)
+        self.name = f"scaleout_{secrets.token_hex(4)}"
+        self.admin_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
+        app = base.set(drivername="postgresql+psycopg").update_query_dict({"options": f"-csearch_path={self.name}"})
+        self.url = app.render_as_string(hide_password=False)
+
+    def _execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as connection:
+            connection.execute(sql)
+
+    def __enter__(self) -> "PostgresSchema":
+        self._execute(f'CREATE SCHEMA "{self.name}"')
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
 
 
 @contextlib.contextmanager
 def new_database(base_url: str, workdir: Path):
-    """A new, empty database: on PostgreSQL's server when ``base_url`` is PostgreSQL, else a SQLite file."""
+    """An empty place for the cluster's tables: a new schema when ``base_url`` is PostgreSQL, else a SQLite file.
+
+    Yields (URL for the app, name to show)."""
     if base_url.startswith(("postgresql", "postgres:")):
-        with ScaleoutDatabase(base_url) as database:
-            yield database.url
+        with PostgresSchema(base_url) as schema:
+            yield schema.url, f"schema {schema.name} of {urlsplit(base_url).path.lstrip('/')}"
     else:
-        yield f"sqlite:///{workdir / 'scaleout.db'}"
+        yield f"sqlite:///{workdir / 'scaleout.db'}", "scaleout.db"
 
 
 def redis_client(url: str):
@@ -260,13 +282,12 @@ def started(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, wor
     redis.flushdb()
     with contextlib.ExitStack() as stack:
         stack.callback(redis.flushdb)
-        url = stack.enter_context(new_database(database_url, workdir))
+        url, name = stack.enter_context(new_database(database_url, workdir))
         smtp = stack.enter_context(SmtpServer())
         nginx_port = free_port()
         media_root = workdir / "media"
         env = cluster_env(url, redis_url, media_root, smtp.port, f"127.0.0.1:{nginx_port}", bcrypt_rounds)
-        report(f"migrating {urlsplit(url).path.lstrip('/') or url} and loading the demo catalogue"
-               f" and a {file_mib} MiB file")
+        report(f"migrating {name}, loading the demo catalogue and a {file_mib} MiB file")
         flask(env, "db", "upgrade")
         flask(env, "media", "demo")
         stored_name, size = import_large_story(env, workdir / "import", file_mib)
