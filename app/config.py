@@ -60,6 +60,10 @@ class DefaultConfig:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_PER_IP = "30 per minute; 300 per hour"
     RATELIMIT_PER_ADDRESS = "10 per minute; 60 per hour"
+    # Reverse proxies in front (nginx: 1) whose X-Forwarded-For / X-Forwarded-Proto are trusted:
+    # the client's address (per-IP limits) and the scheme (HSTS) come from them. 0 ignores them,
+    # so behind nginx every client would share nginx's address and one per-IP limit.
+    TRUSTED_PROXIES = 0
 
     # Mail (SPEC §5). No MAIL_SERVER: mails are written to the log.
     MAIL_SERVER: str | None = None
@@ -89,10 +93,6 @@ class DefaultConfig:
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
-
-    # How many proxies (nginx: 1) stand in front of the app and set X-Forwarded-For and
-    # X-Forwarded-Proto. 0: those headers are ignored, so nobody can fake their address or HTTPS.
-    TRUSTED_PROXIES = 0
 
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
     SERVER_NAME: str | None = None  # required in production: the host in links that mails carry

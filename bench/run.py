@@ -21,7 +21,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import catalogue, download, login, newsletter, registration, search, sizes
+from . import catalogue, download, login, newsletter, registration, scaleout, search, sizes
 from .servers import Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -36,7 +36,7 @@ SEARCH_P95_GOAL_MS = 20.0
 DOWNLOAD_RATIO_GOAL = 0.8  # gunicorn at least 80 % of nginx's throughput
 DOWNLOAD_RSS_GOAL_MB = 20.0
 NEWSLETTER_MEMORY_GOAL = 1.25  # peak memory for 4x the subscribers at most 25 % higher ("flat")
-PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter"]
+PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "scaleout"]
 
 
 def parse_args(argv):
@@ -67,6 +67,7 @@ def parse_args(argv):
     p.add_argument("--subscribers", type=int, default=10_000)
     p.add_argument("--subscribers-small", type=int, default=2_500, help="the shorter list that shows memory is flat")
     p.add_argument("--newsletter-batch", type=int, default=500)
+    scaleout.add_arguments(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
 
@@ -95,6 +96,8 @@ def main(argv=None) -> int:
             run_part(results, "download", lambda: run_download(args, template, workdir))
         if "newsletter" in wanted:
             run_part(results, "newsletter", lambda: run_newsletter(args, template, workdir))
+        if "scaleout" in wanted:
+            run_part(results, "scaleout", lambda: run_scaleout(args, workdir))
     finally:
         results["meta"]["total_seconds"] = round(time.monotonic() - started, 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -320,6 +323,11 @@ def run_newsletter(args, template: Path, workdir: Path) -> dict:
     return out
 
 
+def run_scaleout(args, workdir: Path) -> dict:
+    (workdir / "scaleout").mkdir()
+    return scaleout.run_from_args(args, workdir / "scaleout", report=lambda message: progress(f"scale-out: {message}"))
+
+
 # --- the table -------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -386,6 +394,7 @@ def render(results: dict) -> str:
                       " may be off. Run again on a quiet machine."]
     lines += render_catalogue(results.get("catalogue")) + render_search(results.get("search"))
     lines += render_download(results.get("download")) + render_newsletter(results.get("newsletter"))
+    lines += scaleout.render(results.get("scaleout"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
         lines += [f"   {name}: {error}" for name, error in results["errors"].items()]
