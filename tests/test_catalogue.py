@@ -261,3 +261,26 @@ def test_catalogue_without_or_with_a_tiny_cache(client, catalogue):
         assert len(titles(client.get("/"))) == 3
         assert titles(client.get("/?q=antalya")) == ["NATO Foreign Ministers meet in Antalya"]
         assert titles(client.get("/?q=baltic", headers=HTMX)) == ["Allied ships train in the Baltic Sea"]
+
+
+def test_visitors_share_the_cached_page_but_each_gets_a_working_token_of_their_own(app, catalogue):
+    from .conftest import CSRF_RE
+
+    visitors = [app.test_client() for _ in range(2)]
+    pages = [v.get("/").get_data(as_text=True) for v in visitors]
+    tokens = [CSRF_RE.search(page).group(1) for page in pages]
+    assert tokens[0] != tokens[1] and "\x00" not in pages[0] + pages[1]
+    assert pages[0].replace(tokens[0], "T") == pages[1].replace(tokens[1], "T")
+    login = {"email": "nobody@example.org", "password": "wrong", "next": "/"}
+    own = visitors[0].post("/account/login", data={**login, "csrf_token": tokens[0]}, headers={"Referer": "http://localhost/"})
+    other = visitors[0].post("/account/login", data={**login, "csrf_token": tokens[1]}, headers={"Referer": "http://localhost/"})
+    assert own.status_code == 422 and other.status_code == 400
+
+
+def test_a_visitor_with_a_message_waiting_sees_it_on_a_cached_page(app, catalogue):
+    first, second = app.test_client(), app.test_client()
+    first.get("/")  # the page is in the cache now
+    with second.session_transaction() as session:
+        session["_flashes"] = [("message", "A message for this visitor only.")]
+    assert "A message for this visitor only." in second.get("/").get_data(as_text=True)
+    assert "A message for this visitor only." not in first.get("/").get_data(as_text=True)

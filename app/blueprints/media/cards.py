@@ -1,11 +1,13 @@
-"""The catalogue's rendered result blocks, cached per catalogue version.
+"""The catalogue's rendered result blocks (and whole pages for visitors), cached per catalogue version.
 
 Rendering a page of cards (and the queries behind it) is most of what the catalogue costs, and
 it is the same for every visitor: the cards carry no account, session or CSRF token (the page
 around them does, and is rendered for each request). A block is kept under the catalogue's
 version (``CatalogueVersion``: any change to stories, videos, renditions, translations or
-categories moves it on), the language, the block, full page or partial, and the query. Each
-process keeps its own bounded LRU, so workers need no shared cache and a stale entry can only
+categories moves it on), the language, the block, full page or partial, and the query. A visitor
+who is not logged in and has no message waiting sees the same whole page as any other such
+visitor but for the CSRF token, so that page is cached too and gets each visitor's own token put
+in. Each process keeps its own bounded LRU, so workers need no shared cache and a stale entry can only
 be one that nothing asks for any more.
 """
 from __future__ import annotations
@@ -14,7 +16,9 @@ import threading
 from collections import OrderedDict
 from typing import Callable, NamedTuple
 
-from flask import current_app, g
+from flask import current_app, g, make_response, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy import select
@@ -22,10 +26,13 @@ from sqlalchemy import select
 from ...extensions import db
 from ...flows import catalogue
 from ...i18n import current_language
+from ...rendering import wants_partial
 from ...models import CatalogueVersion
 from . import bp
 
 TEMPLATE = "media/index.html"
+# Stands for the visitor's CSRF token in a cached page; no token can contain it (tokens are base64url).
+TOKEN_PLACEHOLDER = "\x00csrf-token\x00"
 VERSION = select(CatalogueVersion.version).where(CatalogueVersion.id == 1)
 
 
@@ -79,3 +86,19 @@ def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) ->
 
 def category_choices() -> list[CategoryChoice]:
     return _cached(("categories",), lambda: [CategoryChoice(c.slug, c.name) for c in catalogue.all_categories()])
+
+
+def page_for_visitor(render: Callable):
+    """``render()``'s page from the cache for a visitor who is not logged in, has no flashed
+    message waiting and asks for a whole page; anyone else gets ``render()`` itself."""
+    if current_user.is_authenticated or "_flashes" in session or wants_partial():
+        return render()
+
+    def render_with_placeholder() -> tuple[str, int]:
+        response = render()
+        return response.get_data(as_text=True).replace(generate_csrf(), TOKEN_PLACEHOLDER), response.status_code
+
+    body, status = _cached(("page", request.full_path), render_with_placeholder)
+    response = make_response(body.replace(TOKEN_PLACEHOLDER, generate_csrf()), status)
+    response.vary.add("HX-Request")
+    return response

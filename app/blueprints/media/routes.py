@@ -21,9 +21,13 @@ def index():
     # "Load more" asks for the next cards only; the search box for the whole result list.
     block = "more" if request.headers.get("HX-Target") == "load-more" else "results"
     partial = wants_partial()
-    fragment = cards.results_block(query, block if partial else "results", partial)
-    return render_step(cards.TEMPLATE, block=block, query=query, fragment=fragment,
-                       categories=cards.category_choices())
+
+    def render():
+        fragment = cards.results_block(query, block if partial else "results", partial)
+        return render_step(cards.TEMPLATE, block=block, query=query, fragment=fragment,
+                           categories=cards.category_choices())
+
+    return cards.page_for_visitor(render)
 
 
 @bp.route("/stories/<slug>")
