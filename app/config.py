@@ -89,6 +89,8 @@ class DefaultConfig:
     CATALOGUE_PAGE_SIZE = 12
     # Rendered result blocks kept per process (app/blueprints/media/cards.py); 0 turns the cache off.
     CATALOGUE_CACHE_ENTRIES = 256
+    # How often a process reads the catalogue's version (changes it makes itself count at once).
+    CATALOGUE_VERSION_RECHECK_SECONDS = 1.0
     # "" sends the bytes from the app (sendfile under gunicorn); "nginx" answers with
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""

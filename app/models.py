@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from blinker import Namespace
 from flask_login import UserMixin
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event, text
 from sqlalchemy import false as sa_false
@@ -280,11 +281,27 @@ event.listen(CatalogueVersion.__table__, "after_create",
              DDL("INSERT INTO catalogue_version (id, version) VALUES (1, 0)"))
 
 
+# Sent after a commit that changed the catalogue (caches in this process look again at once).
+catalogue_changed = Namespace().signal("catalogue-changed")
+
+
 @event.listens_for(Session, "before_flush")
 def _count_catalogue_changes(session, flush_context, instances):
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, CATALOGUE_MODELS) for obj in changed):
         session.connection().execute(text("UPDATE catalogue_version SET version = version + 1 WHERE id = 1"))
+        session.info["catalogue_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_catalogue_changes(session):
+    if session.info.pop("catalogue_changed", False):
+        catalogue_changed.send(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_catalogue_changes(session):
+    session.info.pop("catalogue_changed", None)
 
 
 class Rendition(db.Model):

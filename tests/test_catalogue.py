@@ -284,3 +284,20 @@ def test_a_visitor_with_a_message_waiting_sees_it_on_a_cached_page(app, catalogu
         session["_flashes"] = [("message", "A message for this visitor only.")]
     assert "A message for this visitor only." in second.get("/").get_data(as_text=True)
     assert "A message for this visitor only." not in first.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"CATALOGUE_VERSION_RECHECK_SECONDS": 0.3}])
+def test_a_change_made_by_another_process_shows_within_the_recheck_time(client, app, catalogue):
+    """Another process (an import) moves the version in the database; this one looks again soon."""
+    import time
+
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    assert "Renamed elsewhere" not in titles(client.get("/"))
+    with app.app_context(), db.engine.begin() as connection:  # no ORM session here: as another process would
+        connection.execute(text("UPDATE stories SET title = 'Renamed elsewhere' WHERE slug = 'cyber-coalition'"))
+        connection.execute(text("UPDATE catalogue_version SET version = version + 1"))
+    time.sleep(0.35)
+    assert "Renamed elsewhere" in titles(client.get("/"))

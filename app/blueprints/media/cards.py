@@ -13,10 +13,11 @@ be one that nothing asks for any more.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable, NamedTuple
 
-from flask import current_app, g, make_response, request, session
+from flask import current_app, g, has_app_context, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
@@ -27,7 +28,7 @@ from ...extensions import db
 from ...flows import catalogue
 from ...i18n import current_language
 from ...rendering import wants_partial
-from ...models import CatalogueVersion
+from ...models import CatalogueVersion, catalogue_changed
 from . import bp
 
 TEMPLATE = "media/index.html"
@@ -58,17 +59,44 @@ class LRU:
         return value
 
 
+class CatalogueCache(LRU):
+    """The LRU and the catalogue version its keys use. The version is read from the database at
+    most every CATALOGUE_VERSION_RECHECK_SECONDS, and at once after this process changed the
+    catalogue, so a change made elsewhere (an import run by another process) shows within that time."""
+
+    def __init__(self, size: int, recheck_seconds: float):
+        super().__init__(size)
+        self.recheck_seconds, self.version, self.read_at = recheck_seconds, None, 0.0
+
+    def current_version(self) -> int:
+        if self.version is None or time.monotonic() - self.read_at >= self.recheck_seconds:
+            self.version, self.read_at = db.session.execute(VERSION).scalar(), time.monotonic()
+        return self.version
+
+    def forget_version(self) -> None:
+        self.version = None
+
+
 @bp.record_once
 def _create_cache(state) -> None:
-    state.app.extensions["catalogue_cache"] = LRU(state.app.config["CATALOGUE_CACHE_ENTRIES"])
+    config = state.app.config
+    state.app.extensions["catalogue_cache"] = CatalogueCache(config["CATALOGUE_CACHE_ENTRIES"],
+                                                             config["CATALOGUE_VERSION_RECHECK_SECONDS"])
+
+
+@catalogue_changed.connect
+def _forget_version(sender, **extra) -> None:
+    cache = current_app.extensions.get("catalogue_cache") if has_app_context() else None
+    if cache is not None:
+        cache.forget_version()
 
 
 def _cached(key, make: Callable):
     cache = current_app.extensions["catalogue_cache"]
     if cache.size <= 0:
         return make()
-    if "catalogue_version" not in g:  # read once a request, however many blocks it takes
-        g.catalogue_version = db.session.execute(VERSION).scalar()
+    if "catalogue_version" not in g:  # one version for the whole request, however many blocks it takes
+        g.catalogue_version = cache.current_version()
     return cache.get((g.catalogue_version, current_language(), *key), make)
 
 
