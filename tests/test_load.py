@@ -30,3 +30,17 @@ def test_200_browsers_register_verify_and_download_without_a_fault(database_url,
     assert not faults, "\n".join(faults) + "\n" + table
     assert report["seconds"] == LOAD_SECONDS and report["clients"] == 200 and report["workers"] == 4
 
+
+def test_sqlite_connections_wait_for_the_write_lock_and_commit_without_an_fsync(tmp_path):
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SQLITE_BUSY_TIMEOUT_MS": 4321})
+    with app.app_context():
+        pragmas = {name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+                   for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")}
+        db.engine.dispose()
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 4321, "synchronous": 1, "foreign_keys": 1}
