@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from tests.mailbox import Mailbox, SmtpServer, code_in
 
+from . import cpu
 from .client import HTMX, Browser, fetch, raw_request
 from .servers import BIN, ROOT, Gunicorn, _TimedList, app_env
 from .sizes import registration
@@ -417,13 +418,23 @@ def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: fl
         with Gunicorn(env, log_path, workers) as server:
             progress(f"load ({label}): {clients} clients, {seconds:g} s, gunicorn -w {workers} (sync),"
                      f" bcrypt cost {rounds}")
+            machine_before, server_before = cpu.snapshot(), server.workers_cpu_seconds()
             measured = run_clients(server.url, smtp.mailbox, downloads, clients=clients, seconds=seconds, tag=tag)
+            machine = cpu.busy_cpus(machine_before, cpu.snapshot())
+            if machine:  # how many CPUs gunicorn used, and what else (the database server, other programs)
+                machine["gunicorn_cpus"] = round((server.workers_cpu_seconds() - server_before) / machine["seconds"], 2)
+                machine["other_cpus"] = round(max(machine["busy_cpus"] - machine["gunicorn_cpus"]
+                                                  - measured["client_cpu_seconds"] / machine["seconds"], 0.0), 2)
             progress(f"load ({label}): waiting for the outbox to drain")
             registered = [a for r in measured["results"] for a in r.registered]
             mail = check_mail(smtp.mailbox, registered, database_url, tag)
+    summary = summarize(measured, seconds, clients)
+    if machine and summary["journeys_completed"]:  # steadier than journeys/s when other programs want the CPUs
+        machine["gunicorn_cpu_ms_per_journey"] = round(
+            machine["gunicorn_cpus"] * machine["seconds"] * 1000 / summary["journeys_completed"], 1)
     report = {"database": label, "workers": workers, "worker_class": "sync", "bcrypt_rounds": rounds,
-              "timeout_s": TIMEOUT, "renditions": len(downloads), **summarize(measured, seconds, clients),
-              "mail": mail, "log": scan_log(log_path)}
+              "timeout_s": TIMEOUT, "renditions": len(downloads), **summary,
+              "machine": machine, "mail": mail, "log": scan_log(log_path)}
     return report
 
 
@@ -457,7 +468,7 @@ def faults(report: dict) -> list[str]:
 
 def render(report: dict) -> list[str]:
     """The report as table lines (bench table and test output)."""
-    r, m, g = report, report["mail"], report["log"]
+    r, m, g, x = report, report["mail"], report["log"], report["machine"] or {}
     lines = [f"   {r['database']}: {r['clients']} clients for {r['seconds']:g} s (all done after {r['wall_seconds']} s),"
              f" gunicorn -w {r['workers']} {r['worker_class']}, bcrypt cost {r['bcrypt_rounds']}",
              f"     journeys completed {r['journeys_completed']:,} of {r['journeys_started']:,} started:"
@@ -468,8 +479,11 @@ def render(report: dict) -> list[str]:
         lines.append(f"     {step:<13}{s['count']:>8,}{s['p50_ms'] or '-':>10}{s['p99_ms'] or '-':>10}{s['max_ms'] or '-':>10}")
     lines += [f"     statuses: " + ", ".join(f"{k}: {v:,}" for k, v in r["statuses"].items()),
               f"     5xx {r['status_5xx']}, no answer (timeouts, connection errors) {r['no_answer']},"
-              f" failed journeys {r['failures']}, client crashes {len(r['client_crashes'])};"
-              f" load generator used {r['client_cpu']} CPU",
+              f" failed journeys {r['failures']}, client crashes {len(r['client_crashes'])}",
+              f"     CPUs busy {x.get('busy_cpus')} of {x.get('cpus')}: gunicorn {x.get('gunicorn_cpus')}, load generator"
+              f" {r['client_cpu']}, everything else {x.get('other_cpus')}"
+              + (" (the PostgreSQL server among it)" if r["database"] == "postgresql" else "")
+              + f"; gunicorn CPU per journey {x.get('gunicorn_cpu_ms_per_journey')} ms",
               f"     mail: {m['registered']:,} registered, {m['mails_received']:,} mails received,"
               f" {m['registered_without_mail']} without a mail, {m['registered_with_several']} with more than one,"
               f" {m['mails_to_others']} to others; outbox sent {m['outbox_sent']:,}, pending {m['outbox_pending']},"
