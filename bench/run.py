@@ -21,7 +21,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import catalogue, download, login, newsletter, registration, scaleout, search, sizes
+from . import catalogue, download, load, login, newsletter, registration, scaleout, search, sizes
 from .servers import Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -36,7 +36,7 @@ SEARCH_P95_GOAL_MS = 20.0
 DOWNLOAD_RATIO_GOAL = 0.8  # gunicorn at least 80 % of nginx's throughput
 DOWNLOAD_RSS_GOAL_MB = 20.0
 NEWSLETTER_MEMORY_GOAL = 1.25  # peak memory for 4x the subscribers at most 25 % higher ("flat")
-PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "scaleout"]
+PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "load", "scaleout"]
 
 
 def parse_args(argv):
@@ -67,6 +67,11 @@ def parse_args(argv):
     p.add_argument("--subscribers", type=int, default=10_000)
     p.add_argument("--subscribers-small", type=int, default=2_500, help="the shorter list that shows memory is flat")
     p.add_argument("--newsletter-batch", type=int, default=500)
+    p.add_argument("--load-clients", type=int, default=load.CLIENTS, help="concurrent browsers in part 8 (200)")
+    p.add_argument("--load-seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", load.SECONDS)),
+                   help="seconds of load on each database in part 8 ($LOAD_SECONDS, else 60)")
+    p.add_argument("--load-workers", type=int, default=load.WORKERS, help="gunicorn sync workers in part 8 (4)")
+    p.add_argument("--load-rounds", type=int, default=load.ROUNDS, help="bcrypt cost in part 8 (4)")
     scaleout.add_arguments(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
@@ -96,6 +101,8 @@ def main(argv=None) -> int:
             run_part(results, "download", lambda: run_download(args, template, workdir))
         if "newsletter" in wanted:
             run_part(results, "newsletter", lambda: run_newsletter(args, template, workdir))
+        if "load" in wanted:
+            run_part(results, "load", lambda: run_load(args, workdir))
         if "scaleout" in wanted:
             run_part(results, "scaleout", lambda: run_scaleout(args, workdir))
     finally:
@@ -323,6 +330,21 @@ def run_newsletter(args, template: Path, workdir: Path) -> dict:
     return out
 
 
+def run_load(args, workdir: Path) -> dict:
+    out = {}
+    settings = dict(clients=args.load_clients, seconds=args.load_seconds, workers=args.load_workers,
+                    rounds=args.load_rounds, progress=lambda m: progress(f"8. {m}"))
+    out["sqlite"] = load.run(f"sqlite:///{workdir / 'load.db'}", workdir / "load-sqlite", **settings)
+    pg_url = os.environ.get("TEST_DATABASE_URL")
+    if pg_url:
+        with load.scratch_postgres(pg_url) as pg:
+            out["postgresql"] = load.run(pg.url, workdir / "load-postgresql", label="postgresql", **settings)
+    else:
+        out["postgresql"] = {"skipped": "TEST_DATABASE_URL is not set"}
+    out["pass"] = all(load.faults(r) == [] for r in out.values() if "skipped" not in r)
+    return out
+
+
 def run_scaleout(args, workdir: Path) -> dict:
     (workdir / "scaleout").mkdir()
     return scaleout.run_from_args(args, workdir / "scaleout", report=lambda message: progress(f"scale-out: {message}"))
@@ -394,6 +416,7 @@ def render(results: dict) -> str:
                       " may be off. Run again on a quiet machine."]
     lines += render_catalogue(results.get("catalogue")) + render_search(results.get("search"))
     lines += render_download(results.get("download")) + render_newsletter(results.get("newsletter"))
+    lines += render_load(results.get("load"))
     lines += scaleout.render(results.get("scaleout"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
@@ -506,6 +529,23 @@ def render_newsletter(n: dict | None) -> list[str]:
             f" {sp['rss_peak_growth_mb']} MB for {sp['queued']:,}",
             f"   outbox rows {d['outbox_rows']:,}, delivery rows {d['delivery_rows']:,}"
             f"   {verdict(n['queued_ok'])}"]
+
+
+def render_load(r: dict | None) -> list[str]:
+    if not r:
+        return []
+    lines = ["", "8. Load: browsers register -> code mail -> verify -> download, gunicorn sync workers,"
+             " MAIL_DISPATCH=thread, rate limits off"]
+    for name in ("sqlite", "postgresql"):
+        part = r.get(name)
+        if part and "skipped" in part:
+            lines.append(f"   {name}: {part['skipped']}")
+        elif part:
+            lines += load.render(part)
+            faults = load.faults(part)
+            lines.append(f"     no 5xx, no timeouts, no 'database is locked', every mail once      "
+                         + (verdict(True) if not faults else verdict(False) + ": " + "; ".join(faults)))
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""8. Scale-out: two app servers behind nginx, sharing one database and Redis.
+"""9. Scale-out: two app servers behind nginx, sharing one database and Redis.
 
     .venv/bin/python -m bench.scaleout          # or: python -m bench.run --only scaleout
 
@@ -618,7 +618,7 @@ def render(s: dict | None) -> list[str]:
     on = lambda label: sum(step["server"] == label for step in flow["steps"])  # noqa: E731
     statuses = lambda runs: " ".join(f"{r['server']}:{r['status']}" for r in runs)  # noqa: E731
     return [
-        "", f"8. Scale-out: app servers A and B (gunicorn -w {s['workers_per_server']} each) behind nginx;"
+        "", f"9. Scale-out: app servers A and B (gunicorn -w {s['workers_per_server']} each) behind nginx;"
         f" {s['database']}, Redis counters, one mail worker",
         f"   {'a flow across both servers':<44}{sum(x['ok'] for x in flow['steps'])}/{len(flow['steps'])} steps as"
         f" expected ({on('A')} on A, {on('B')} on B), {len(flow['mail_subjects'])} mails by SMTP"
