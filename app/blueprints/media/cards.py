@@ -2,13 +2,13 @@
 
 Rendering a page of cards (and the queries behind it) is most of what the catalogue costs, and
 it is the same for every visitor: the cards carry no account, session or CSRF token (the page
-around them does, and is rendered for each request). A block is kept under the catalogue's
+around them does). A block is kept under the catalogue's
 version (``CatalogueVersion``: any change to stories, videos, renditions, translations or
 categories moves it on), the language, the block, full page or partial, and the query. A visitor
 who is not logged in and has no message waiting sees the same whole page as any other such
 visitor but for the CSRF token, so that page is cached too and gets each visitor's own token put
-in. Each process keeps its own bounded LRU, so workers need no shared cache and a stale entry can only
-be one that nothing asks for any more.
+in. Each process keeps its own bounded LRU, so workers need no shared cache, and an entry of an
+old version is one that nothing asks for any more.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from sqlalchemy import select
 from ...extensions import db
 from ...flows import catalogue
 from ...i18n import current_language
-from ...rendering import wants_partial
 from ...models import CatalogueVersion, catalogue_changed
+from ...rendering import wants_partial
 from . import bp
 
 TEMPLATE = "media/index.html"
