@@ -34,8 +34,9 @@ MAX_TOKEN_LENGTH = 40
 # ones ("un", "eu") match as whole words, so two letters do not expand to half the vocabulary.
 MIN_PREFIX_LENGTH = 3
 TOKEN = re.compile(r"\w+", re.UNICODE)
-# PostgreSQL: how many of the newest stories a search walks in date order (see _recent_then_older).
-RECENT_WINDOW = 5000
+# PostgreSQL: how many of the newest stories a search walks in date order (see _recent_then_older),
+# for the title tier (small title documents, quick to test) and for the rest (whole stories).
+RECENT_WINDOWS = (10_000, 1_000)
 # search_key = minutes since 1970 * KEY_SLOTS + a slot, so keys sort like publication dates.
 KEY_SLOTS = 64
 
@@ -54,8 +55,13 @@ POSTGRES_DDL = [
     "CREATE INDEX IF NOT EXISTS ix_story_search_title_document ON story_search USING GIN (title_document)",
     # Finer word statistics: with the default, a rare word is guessed to be in ~1 % of stories, and
     # the planner walks the newest stories one by one looking for it instead of using the index.
-    "ALTER TABLE story_search ALTER COLUMN document SET STATISTICS 1000,"
-    " ALTER COLUMN title_document SET STATISTICS 1000",
+    "ALTER TABLE story_search ALTER COLUMN document SET STATISTICS 300,"
+    " ALTER COLUMN title_document SET STATISTICS 300",
+    # Searches are small and frequent, imports rare: no parallel workers to start for a page of
+    # results, and no GIN pending list for every search to read through.
+    "ALTER TABLE story_search SET (parallel_workers = 0)",
+    "ALTER INDEX ix_story_search_document SET (fastupdate = off)",
+    "ALTER INDEX ix_story_search_title_document SET (fastupdate = off)",
 ]
 POSTGRES_DOCUMENT = (
     "to_tsvector('english', :title) || to_tsvector('english', :summary) || "
@@ -192,9 +198,10 @@ def tiers(session, words: list[str]) -> list[Tier]:
     in_title = documents.c.title_document.op("@@")(query)
     everywhere = documents.c.document.op("@@")(query)
     key = documents.c.sort_key
-    floor = session.scalar(select(key).order_by(key.desc()).offset(RECENT_WINDOW - 1).limit(1))
+    floors = session.execute(select(*(select(key).order_by(key.desc()).offset(window - 1).limit(1).scalar_subquery()
+                                      for window in RECENT_WINDOWS))).one()
     tiers = []
-    for where in (in_title, everywhere & not_(in_title)):
+    for where, floor in zip((in_title, everywhere & not_(in_title)), floors):
         tiers += _recent_then_older(documents, where, floor)
     return tiers
 
@@ -202,7 +209,7 @@ def tiers(session, words: list[str]) -> list[Tier]:
 def _recent_then_older(documents, where, floor: int | None) -> list[Tier]:
     """PostgreSQL cannot read a GIN index in date order. Walking the date index and testing each
     story is quick for common words but reads every story for a rare one, and the planner cannot
-    tell the two apart well. So a tier is split: the RECENT_WINDOW newest stories first (walking
+    tell the two apart well. So a tier is split: its RECENT_WINDOWS newest stories first (walking
     them costs a bounded amount whatever the word), then the older ones, whose sort is an
     expression so that the planner must find them through the GIN index (words reach that part
     only when they are sparse among the recent stories)."""

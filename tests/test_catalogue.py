@@ -48,9 +48,15 @@ def test_title_matches_rank_above_body_matches(client, app, tmp_path):
     assert titles(client.get("/?q=baltic")) == ["Baltic patrol", "Weekly round-up"]
 
 
-def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, tmp_path):
+@pytest.mark.parametrize("windows", [None, (2, 1)])
+def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, tmp_path, monkeypatch, windows):
     """Title matches (newest first), then the other matches (newest first); "Load more" pages go
-    on from the title tier into the rest without losing or repeating a story."""
+    on from the title tier into the rest without losing or repeating a story. With tiny windows,
+    PostgreSQL's tiers are split into their newest stories and the older ones: the same order."""
+    if windows:
+        from app import search
+
+        monkeypatch.setattr(search, "RECENT_WINDOWS", windows)
     load(app, tmp_path, [
         story_entry("t-old", "Baltic patrol 2023", "2023-01-01"),
         story_entry("t-new", "Baltic patrol 2025", "2025-01-01"),
