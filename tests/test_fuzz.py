@@ -1,0 +1,27 @@
+"""Fuzzing (issue #7): whatever arrives at any route, the answer is never a 500 nor a stack trace."""
+from __future__ import annotations
+
+from .conftest import csrf_token
+
+
+# --- what the fuzzer found, kept as plain examples -------------------------------------------
+
+def multipart_body(parts: list[tuple[bytes, bytes]], boundary: bytes = b"fuzz") -> bytes:
+    """``parts``: (Content-Disposition parameters, value)."""
+    body = b"".join(b"--" + boundary + b"\r\nContent-Disposition: form-data" + params + b"\r\n\r\n" + value + b"\r\n"
+                    for params, value in parts)
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def test_a_multipart_part_without_a_name_is_no_field(client):
+    """Werkzeug files a part without a name under the key None; Flask-WTF's CSRF check then failed
+    on it with a 500 whenever the token was not among the named fields."""
+    token = csrf_token(client).encode()
+    nameless = (b"", b"nameless")
+    for parts, status in (([nameless], 400),  # no token: the form has expired, said plainly
+                          ([nameless, (b'; name="csrf_token"; filename="t.txt"', token)], 400),  # the token as a file
+                          ([nameless, (b'; name="csrf_token"', token), (b'; name="email"', b"x")], 422)):
+        response = client.post("/account/register", data=multipart_body(parts),
+                               content_type="multipart/form-data; boundary=fuzz")
+        assert response.status_code == status, parts
+        assert "Traceback" not in response.get_data(as_text=True)
