@@ -1,7 +1,8 @@
 """Fuzzing (issue #7): whatever arrives at any route, the answer is never a 500 nor a stack trace."""
 from __future__ import annotations
 
-from .conftest import csrf_token
+from .conftest import csrf_token, registration
+from .test_bad_input import nothing_written
 
 
 # --- what the fuzzer found, kept as plain examples -------------------------------------------
@@ -25,3 +26,22 @@ def test_a_multipart_part_without_a_name_is_no_field(client):
                                content_type="multipart/form-data; boundary=fuzz")
         assert response.status_code == status, parts
         assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_file_parts_and_json_bodies_are_not_form_fields(client, app):
+    """Flask-WTF hands a form uploaded files and the values of a JSON body too; a text validator
+    then met a FileStorage or a number (a 500). The forms read form fields only."""
+    token = csrf_token(client)
+    fields = registration()
+    as_file = [(f'; name="{name}"'.encode() + (b'; filename="f.txt"' if name == "email" else b""), value.encode())
+               for name, value in fields.items()] + [(b'; name="csrf_token"', token.encode())]
+    response = client.post("/account/register", data=multipart_body(as_file),
+                           content_type="multipart/form-data; boundary=fuzz")
+    assert response.status_code == 422
+    assert "Enter your email address." in response.get_data(as_text=True)
+    for url, body in (("/account/register", {**fields, "email": 5}), ("/account/register", {"first_name": ["A"]}),
+                      ("/account/login", {"email": {"a": 1}, "password": None}), ("/account/reset", [1, 2]),
+                      ("/account/reset", "text"), ("/account/verify", {"code": 123456})):
+        response = client.post(url, json=body, headers={"X-CSRFToken": token})
+        assert response.status_code in (409, 422), (url, body, response.status_code)
+    assert nothing_written(app)
