@@ -1,6 +1,8 @@
 """Fuzzing (issue #7): whatever arrives at any route, the answer is never a 500 nor a stack trace."""
 from __future__ import annotations
 
+import pytest
+
 from .conftest import csrf_token, registration
 from .test_bad_input import nothing_written
 
@@ -45,3 +47,13 @@ def test_file_parts_and_json_bodies_are_not_form_fields(client, app):
         response = client.post(url, json=body, headers={"X-CSRFToken": token})
         assert response.status_code in (409, 422), (url, body, response.status_code)
     assert nothing_written(app)
+
+
+@pytest.mark.parametrize("number", ["2147483647", "2147483648", "9223372036854775807", "999999999999999999",
+                                    "99999999999999999999999"])
+def test_ids_beyond_the_id_columns_are_no_page(client, number):
+    """The id columns are 32-bit on PostgreSQL; a larger id in a URL was an out-of-range error there."""
+    for path in ("/media/preview/", "/media/poster/", "/download/"):
+        response = client.get(path + number)
+        assert response.status_code == 404, (path, response.status_code)
+        assert "Page not found" in response.get_data(as_text=True)
