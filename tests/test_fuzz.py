@@ -91,8 +91,10 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
     routes = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        fields = set().union(*(form_fields(form) for form in forms_used_by(view)), (page_fields or {}).get(rule.rule, ()))
-        arguments = tuple((name, isinstance(rule._converters[name], IntegerConverter)) for name in sorted(rule.arguments))
+        fields = set().union(*(form_fields(form) for form in forms_used_by(view)),
+                             (page_fields or {}).get(rule.rule, ()))
+        arguments = tuple((name, isinstance(rule._converters[name], IntegerConverter))
+                          for name in sorted(rule.arguments))
         routes.append(Route(rule.rule, frozenset(rule.methods), tuple(sorted(fields)), arguments))
     return routes
 
@@ -428,7 +430,8 @@ def page_gets(draw, routes: list[Route]) -> Attempt:
     route = draw(st.sampled_from(routes))
     headers = dict(draw(st.sampled_from(HTMX_HEADERS)))
     if draw(st.integers(0, 3)) == 0:
-        headers["Range"] = draw(st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=9-2", "bytes=0-0,5-", "items=1", "bytes=99999999999999999999-"]))
+        headers["Range"] = draw(st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=9-2", "bytes=0-0,5-", "items=1",
+                                                 "bytes=99999999999999999999-"]))
     if draw(st.integers(0, 3)) == 0:
         headers["Cookie"] = "lang=" + draw(st.sampled_from(["fr", "en", "xx", "%00", "\x7f"]))
     if draw(st.integers(0, 4)) == 0:
