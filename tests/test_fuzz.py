@@ -495,6 +495,30 @@ def test_pages_with_junk_queries_never_fail(fuzz_target, error_log):
     check_invariants(app)
 
 
+def test_nul_in_every_field(fuzz_target, error_log):
+    """Each field of each form, in turn, with a NUL in an otherwise plausible form (the classic
+    PostgreSQL 500), from every state that has a CSRF token; urlencoded and multipart in turn."""
+    app, routes, sessions = fuzz_target
+    sent = 0
+    for route in (route for route in routes if "POST" in route.methods and route.fields):
+        plausible = [(name, PLAUSIBLE.get(name, ["x"])[0]) for name in route.fields]
+        for index, (name, value) in enumerate(plausible):
+            pairs = plausible[:index] + [(name, value[:2] + "\x00" + value[2:])] + plausible[index + 1:]
+            for number, state in enumerate(state for state in STATES if sessions[state].token):
+                attempt = Attempt("POST", plain_path(route), state, {"Referer": "http://localhost/"}, csrf="field",
+                                  encoding=("urlencoded", "multipart")[(index + number) % 2], pairs=pairs)
+                error_log.records.clear()
+                assert_sound(send(app, sessions, attempt), error_log, attempt)
+                sent += 1
+    check_invariants(app)
+    assert sent >= 100
+
+
+def plain_path(route: Route) -> str:
+    """The route's path with plain values for its arguments."""
+    return ARGUMENT.sub(lambda match: "1" if dict(route.arguments)[match.group(1)] else "x", route.rule)
+
+
 # --- what the fuzzer found, kept as plain examples -------------------------------------------
 
 def multipart_body(parts: list[tuple[bytes, bytes]], boundary: bytes = b"fuzz") -> bytes:
