@@ -34,11 +34,18 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-class IdConverter(IntegerConverter):
-    """A database id in a URL: at most 18 digits, so it always fits a 64-bit column
-    (a longer number is simply no page, not an overflow in the database driver)."""
+MAX_ID = 2**31 - 1  # the id columns are INTEGER: 32 bits on PostgreSQL
 
-    regex = r"\d{1,18}"
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: a number the id columns can hold. A longer or larger one is
+    simply no page (404), not an out-of-range error from PostgreSQL (500)."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _trust_proxies(app: Flask) -> None:

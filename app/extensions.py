@@ -11,9 +11,11 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from htmx_flask.requests import HtmxAwareRequest
 from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.formparser import FormDataParser
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -46,6 +48,7 @@ def init_extensions(app) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    app.request_class = PortalRequest
     from .i18n import select_locale
 
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations",
@@ -54,6 +57,27 @@ def init_extensions(app) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+class NamedPartsParser(FormDataParser):
+    """Drops multipart parts without a name (``Content-Disposition: form-data`` alone): Werkzeug
+    files them under the key None, on which Flask-WTF's CSRF check fails with a 500."""
+
+    def parse(self, *args, **kwargs):
+        stream, form, files = super().parse(*args, **kwargs)
+        return stream, _named(form), _named(files)
+
+
+def _named(data):
+    if None not in data:
+        return data
+    return type(data)([(key, value) for key, value in data.items(multi=True) if key is not None])
+
+
+class PortalRequest(HtmxAwareRequest):
+    """htmx-flask's request (``request.htmx``), with the parser above."""
+
+    form_data_parser_class = NamedPartsParser
 
 
 def _tune_sqlite(engine, busy_timeout_ms: int) -> None:

@@ -5,11 +5,24 @@ import unicodedata
 
 from flask import current_app, request
 from flask_babel import gettext as _, lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from .flows.emails import InvalidEmail, normalize_email
 from .flows.passwords import PasswordPolicy
+
+
+class PortalForm(FlaskForm):
+    """Every form of the portal is an HTML form of text fields: it reads the request's form fields
+    only. Flask-WTF would also hand it uploaded files and the values of a JSON body (numbers,
+    lists, objects), which no text validator expects (a 500)."""
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is None or hasattr(formdata, "getlist"):  # handed in by the caller
+                return formdata
+            return (request.form or None) if form.is_submitted() else None
 
 
 def strip(value):

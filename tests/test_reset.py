@@ -1,6 +1,5 @@
 """Password reset by emailed code (SPEC §2.5, §3)."""
 import re
-import time
 
 import pytest
 
@@ -10,7 +9,6 @@ from app.models import User, VerificationCode
 from .conftest import GOOD_PASSWORD, HTMX, age_codes, last_code, outbox, post, register_and_verify, registration
 
 NEW_PASSWORD = "Green-Valley-77?"
-CSRF_VALUE = re.compile(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]+"')
 
 
 @pytest.fixture
@@ -70,34 +68,6 @@ def test_whole_reset_by_code(client, app, ann):
     notice = outbox(app, "ann@example.org")[-1]
     assert "password was changed" in notice.subject
     assert NEW_PASSWORD not in notice.body_text and NEW_PASSWORD not in notice.body_html
-
-
-def test_unknown_and_known_addresses_look_the_same(app, ann):
-    known, unknown = app.test_client(), app.test_client()
-    r_known = start_reset(known, "ann@example.org", htmx=True, follow=True)
-    r_unknown = start_reset(unknown, "nobody@example.org", htmx=True, follow=True)
-    strip = lambda r: CSRF_VALUE.sub("T", r.get_data(as_text=True)).replace("ann@example.org", "A").replace("nobody@example.org", "A")
-    assert r_known.status_code == r_unknown.status_code == 200
-    assert strip(r_known) == strip(r_unknown)
-    assert outbox(app, "nobody@example.org") == []  # no mail to strangers
-    assert len([m for m in outbox(app, "ann@example.org") if "reset" in m.subject]) == 1
-
-
-def test_unknown_and_known_take_about_the_same_time(app, ann):
-    def median(address):
-        times = []
-        for _ in range(7):
-            age_codes(app, minutes=2)
-            client = app.test_client()
-            start = time.perf_counter()
-            start_reset(client, address)
-            times.append(time.perf_counter() - start)
-        return sorted(times)[3]
-
-    median("warm-up@example.org")
-    known, unknown = median("ann@example.org"), median("stranger@example.org")
-    # Same work on both paths: a code row and one commit; the known path also renders a mail.
-    assert 0.5 < known / unknown < 2.0, (known, unknown)
 
 
 def test_unverified_account_gets_a_code_and_is_verified_by_the_reset(client, app):

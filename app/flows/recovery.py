@@ -13,7 +13,7 @@ from ..blueprints.reset import email as reset_email
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import codes
-from .accounts import issue_stand_in, code_policy, send_code, find_user
+from .accounts import code_policy, find_user, send_code, send_stand_in
 from .passwords import hash_password, verify_password
 
 
@@ -26,7 +26,7 @@ def request_reset(address: str, *, flow_id: str, now: datetime | None = None) ->
         if user is not None:
             send_code(user, codes.RESET, flow_id, now)
         else:
-            issue_stand_in(address, codes.RESET, flow_id, now)
+            send_stand_in(address, codes.RESET, flow_id, now)
         db.session.commit()
     return blocked_until
 

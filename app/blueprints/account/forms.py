@@ -1,29 +1,28 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import AnyOf, DataRequired
 
-from ...forms import text_field
+from ...forms import PortalForm, text_field
 from ..reset.forms import new_password_fields
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PortalForm):
     first_name = text_field(_l("First name"), 100, _l("Enter your first name."))
     last_name = text_field(_l("Last name"), 100, _l("Enter your last name."))
     organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."))
 
 
-class NewsletterForm(FlaskForm):
+class NewsletterForm(PortalForm):
     subscribe = HiddenField(validators=[AnyOf(["on", "off"], message=_l("Choose on or off."))])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
                             render_kw={"autocomplete": "current-password"})
     password, confirm = new_password_fields()
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(PortalForm):
     delete_password = PasswordField(_l("Your password"),
                                     validators=[DataRequired(_l("Enter your password to delete the account."))],
                                     render_kw={"autocomplete": "current-password"})

@@ -1,12 +1,11 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ...forms import NextField, email_field, password_pair, strip, text_field
+from ...forms import NextField, PortalForm, email_field, password_pair, strip, text_field
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PortalForm):
     email = email_field()
     password, confirm = password_pair(_l("Password"), _l("Confirm password"), missing=_l("Choose a password."),
                                       missing_again=_l("Type the password again."))
@@ -20,7 +19,7 @@ class RegisterForm(FlaskForm):
     next = NextField()
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = StringField(
         _l("Email address"),
         filters=[strip],

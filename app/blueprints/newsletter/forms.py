@@ -1,5 +1,5 @@
-from flask_wtf import FlaskForm
+from ...forms import PortalForm
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(PortalForm):
     """One button; the account comes from the session."""

@@ -1,10 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from ...forms import NextField, email_field, password_pair
+from ...forms import NextField, PortalForm, email_field, password_pair
 
 
-class RequestResetForm(FlaskForm):
+class RequestResetForm(PortalForm):
     email = email_field()
     next = NextField()
 
@@ -14,5 +13,5 @@ def new_password_fields():
                          missing_again=_l("Type the new password again."))
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(PortalForm):
     password, confirm = new_password_fields()

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
+
+from ...forms import PortalForm
 
 
 def tidy_code(value):
@@ -11,7 +12,7 @@ def tidy_code(value):
     return "".join(value.split()).replace("-", "")[:64]
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField(
         _l("Verification code"),
         filters=[tidy_code],
@@ -24,5 +25,5 @@ class CodeForm(FlaskForm):
     )
 
 
-class ResendForm(FlaskForm):
+class ResendForm(PortalForm):
     """Only the CSRF token: the address comes from this browser's flow."""

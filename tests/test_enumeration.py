@@ -1,0 +1,193 @@
+"""No way to tell whether an address has an account (SPEC §3, enumeration; issue #7).
+
+Register, reset and "Send new code" (in the verification and in the reset step) answer the
+same for an address with a verified account, with an unverified one and with none: the same
+status and the same bytes (but for the CSRF token and the address as typed), as a whole page
+and as an HTMX step, and in about the same time (medians within 20 %).
+"""
+from __future__ import annotations
+
+import random
+import re
+import statistics
+import time
+from collections import Counter
+from contextlib import contextmanager, nullcontext
+from itertools import count
+
+import pytest
+from flask import template_rendered
+from sqlalchemy import event
+
+from app.extensions import db
+from app.flows import passwords
+
+from .conftest import CSRF_RE, HTMX, age_codes, outbox, post, register_and_verify, registration
+
+VERIFIED, UNVERIFIED = "vera@example.org", "umar@example.org"  # all addresses here are 16 characters
+KINDS = ("verified", "unverified", "unknown")
+CSRF_VALUE = re.compile(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]+"')
+ROUNDS = 15  # timed requests per kind of address in a batch, the kinds taking turns
+BATCHES = 3
+TOLERANCE = 1.2
+
+
+@pytest.fixture
+def app_config():
+    return {"RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute"}
+
+
+@pytest.fixture
+def addresses(app):
+    register_and_verify(app.test_client(), app, VERIFIED)
+    post(app.test_client(), "/account/register", registration(UNVERIFIED))
+    fresh = count(1)
+    # an address of the same length each time, so nothing in a page differs by length either
+    return lambda kind: {"verified": VERIFIED, "unverified": UNVERIFIED}.get(kind) or f"n{next(fresh):03d}@example.org"
+
+
+# Each step: (untimed preparation, the timed request). The preparation puts the browser where the
+# step is used; the request is what a person (or a prober) sends.
+
+def register(client, address, htmx, token):
+    return post(client, "/account/register", {**registration(address), "csrf_token": token}, htmx=htmx)
+
+
+def request_reset(client, address, htmx, token):
+    return post(client, "/account/reset", {"email": address, "csrf_token": token}, htmx=htmx)
+
+
+def resend_verification(client, address, htmx, token):
+    return post(client, "/account/verify/resend", {"csrf_token": token}, htmx=htmx)
+
+
+def resend_reset(client, address, htmx, token):
+    return post(client, "/account/reset/code/resend", {"csrf_token": token}, htmx=htmx)
+
+
+STEPS = {
+    "register": (None, register),
+    "reset": (None, request_reset),
+    # registering puts a browser on the code step; for a fresh address that made the account
+    "resend-verification": (register, resend_verification),
+    "resend-reset": (request_reset, resend_reset),
+}
+
+
+def run_step(app, step, address, *, htmx=False, observe=None):
+    """A new browser through one step; returns (the answer, the page it leads to, seconds taken).
+    ``observe``: a context manager around the timed request alone."""
+    prepare, request = STEPS[step]
+    client = app.test_client()
+    token = CSRF_RE.search(client.get("/conditions").get_data(as_text=True)).group(1)
+    if prepare:
+        prepare(client, address, htmx, token)
+    age_codes(app, minutes=61)  # no send throttle: every request does its whole work
+    with observe or nullcontext():
+        started = time.perf_counter()
+        response = request(client, address, htmx, token)
+        seconds = time.perf_counter() - started
+    following = None
+    if response.status_code == 303:
+        following = client.get(response.headers["Location"], headers=HTMX if htmx else {})
+    return response, following, seconds
+
+
+def normalised(response, address) -> tuple | None:
+    if response is None:
+        return None
+    body = CSRF_VALUE.sub("TOKEN", response.get_data(as_text=True)).replace(address, "ADDRESS")
+    # the limiter's own headers count requests per address and say when its window ends: not the account
+    headers = {k: v for k, v in response.headers.items()
+               if not k.startswith("X-RateLimit-") and k not in ("Retry-After", "Set-Cookie", "Date")}
+    return response.status_code, headers, body
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("step", STEPS)
+def test_the_same_answer_whether_or_not_the_address_has_an_account(app, addresses, step, htmx):
+    answers = {}
+    for kind in KINDS:
+        address = addresses(kind)
+        response, following, _ = run_step(app, step, address, htmx=htmx)
+        assert response.status_code in (200, 303), (kind, response.status_code)
+        answers[kind] = (normalised(response, address), normalised(following, address))
+        if kind == "unknown" and step in ("reset", "resend-reset"):
+            assert outbox(app, address) == []  # no mail to an address without an account
+    assert answers["verified"] == answers["unverified"] == answers["unknown"]
+
+
+class Work:
+    """What one request did: bcrypt hashes and checks, mails written, commits."""
+
+    def __init__(self, app, monkeypatch):
+        self.app, self.monkeypatch, self.counts = app, monkeypatch, Counter()
+
+    def counting(self, name, function):
+        def counted(*args, **kwargs):
+            self.counts[name] += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+    @contextmanager
+    def __call__(self):
+        self.counts = Counter()
+        with self.monkeypatch.context() as patch:
+            patch.setattr(passwords.bcrypt, "hashpw", self.counting("bcrypt", passwords.bcrypt.hashpw))
+            patch.setattr(passwords.bcrypt, "checkpw", self.counting("bcrypt", passwords.bcrypt.checkpw))
+
+            def rendered(sender, template, context, **extra):
+                if "/mail/" in (template.name or ""):
+                    self.counts["mail templates"] += 1
+
+            def committed(connection):
+                self.counts["commits"] += 1
+
+            with self.app.app_context():
+                engine = db.engine
+            event.listen(engine, "commit", committed)
+            try:
+                with template_rendered.connected_to(rendered, self.app):
+                    yield
+            finally:
+                event.remove(engine, "commit", committed)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_same_work_whether_or_not_the_address_has_an_account(app, addresses, step, monkeypatch):
+    """The same kind of work on every path, counted: so the test's cheap bcrypt cost cannot hide a
+    path that skips it (or skips writing the mail)."""
+    work, done = Work(app, monkeypatch), {}
+    for kind in KINDS:
+        run_step(app, step, addresses(kind), observe=work())
+        done[kind] = dict(work.counts)
+    assert done["verified"] == done["unverified"] == done["unknown"], done
+    assert done["unknown"]["mail templates"] == 2 and done["unknown"]["commits"] == 1
+    assert done["unknown"].get("bcrypt", 0) == (1 if step == "register" else 0)
+
+
+def medians(app, step, addresses, rounds):
+    times = {kind: [] for kind in KINDS}
+    order = random.Random(step)
+    for _ in range(rounds):
+        for kind in order.sample(KINDS, len(KINDS)):
+            times[kind].append(run_step(app, step, addresses(kind))[2])
+    return times
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_same_time_whether_or_not_the_address_has_an_account(app, addresses, step):
+    """Medians of alternating requests within 20 %. On a busy machine the first batch may be
+    noisy; up to two more batches are then added to the same sample (a real difference stays)."""
+    for kind in KINDS:  # warm-up: templates compiled, connections open
+        run_step(app, step, addresses(kind))
+    times = {kind: [] for kind in KINDS}
+    for _ in range(BATCHES):
+        for kind, values in medians(app, step, addresses, ROUNDS).items():
+            times[kind] += values
+        middle = {kind: statistics.median(values) for kind, values in times.items()}
+        if max(middle.values()) / min(middle.values()) <= TOLERANCE:
+            break
+    shown = {kind: f"{seconds * 1000:.2f} ms" for kind, seconds in middle.items()}
+    assert max(middle.values()) / min(middle.values()) <= TOLERANCE, shown
