@@ -178,7 +178,10 @@ def test_no_csp_violation_on_any_page_or_dialog_step_behind_https_nginx(live_por
     dialog.get_by_role("link", name=RETURN_LINK).click()
     expect(step.get_by_role("heading", name="Log in")).to_be_visible()
     log_in(dialog, email, NEW_PASSWORD)
-    expect_logged_in_at(page, "/conditions")
+    try:
+        expect_logged_in_at(page, "/conditions")
+    except AssertionError as failure:  # once seen in CI (a 422), not reproduced since: say what the step showed
+        raise AssertionError(f"{failure}\nThe log-in step showed: {step.inner_text()!r}") from None
 
     # --- the unsubscribe page of a newsletter mail, then deleting the account ---------------
     page.goto(f"/newsletter/unsubscribe/{unsubscribe_token(live_portal.app, email)}")
