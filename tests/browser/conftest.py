@@ -143,3 +143,11 @@ def new_page(browser, request, shot):
                 pass
     for context in contexts:
         context.close()
+
+
+def settled(scope) -> None:
+    """Wait until no htmx swap is settling. After a step settles, portal.js moves focus to its
+    first field; a field filled before that could lose its typing to the focus move (seen in CI:
+    a password typed into the log-in step arrived empty). Pages without JavaScript pass at once."""
+    scope.page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")

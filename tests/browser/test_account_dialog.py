@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from ..conftest import GOOD_PASSWORD
 from ..mailbox import code_in
+from .conftest import settled
 
 FIRST, LAST, ORGANISATION = "Ann", "Lee", "Example Broadcasting"
 FULL_NAME = f"{FIRST} {LAST}"
@@ -36,6 +37,7 @@ def fill_registration(scope, email: str) -> None:
 
 
 def fill_login(scope, email: str) -> None:
+    settled(scope)
     scope.get_by_label("Email address").fill(email)
     scope.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
     scope.get_by_label("Keep me logged in on this device").check()

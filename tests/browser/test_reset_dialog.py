@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from ..catalogue_data import STORIES, load
 from ..conftest import GOOD_PASSWORD, age_codes
+from .conftest import settled
 from .test_account_dialog import (
     CODE_HEADING, account_nav, expect_dialog_open, expect_logged_in_at, expect_logged_out_at, fill_registration,
     mailed_code, path_of,
@@ -74,12 +75,16 @@ def reset_code(live_portal, email: str, count: int) -> str:
 
 
 def log_in(scope, email: str, password: str) -> None:
+    settled(scope)
     scope.get_by_label("Email address").fill(email)
     scope.get_by_label("Password", exact=True).fill(password)
+    expect(scope.get_by_label("Email address")).to_have_value(email)
+    expect(scope.get_by_label("Password", exact=True)).to_have_value(password)
     scope.get_by_role("button", name="Log in").click()
 
 
 def fill_new_password(scope, password: str = NEW_PASSWORD) -> None:
+    settled(scope)
     scope.get_by_label("New password", exact=True).fill(password)
     scope.get_by_label("Confirm new password").fill(password)
 
