@@ -22,7 +22,6 @@ import json
 import random
 import re
 import secrets
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,7 @@ from tests.mailbox import Mailbox, SmtpServer, code_in
 
 from . import cpu
 from .client import HTMX, Browser, fetch, raw_request
-from .servers import BIN, ROOT, Gunicorn, _TimedList, app_env
+from .servers import Gunicorn, _TimedList, app_env, flask
 from .sizes import registration
 
 CLIENTS = 200
@@ -119,14 +118,6 @@ def wipe_postgres(database_url: str) -> None:
             connection.exec_driver_sql("CREATE SCHEMA public")
     finally:
         engine.dispose()
-
-
-def flask(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=180)
-    if result.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
 
 
 @dataclass(frozen=True)
@@ -477,7 +468,7 @@ def render(report: dict) -> list[str]:
              f"     {'step':<13}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"]
     for step, s in r["steps"].items():
         lines.append(f"     {step:<13}{s['count']:>8,}{s['p50_ms'] or '-':>10}{s['p99_ms'] or '-':>10}{s['max_ms'] or '-':>10}")
-    lines += [f"     statuses: " + ", ".join(f"{k}: {v:,}" for k, v in r["statuses"].items()),
+    lines += ["     statuses: " + ", ".join(f"{k}: {v:,}" for k, v in r["statuses"].items()),
               f"     5xx {r['status_5xx']}, no answer (timeouts, connection errors) {r['no_answer']},"
               f" failed journeys {r['failures']}, client crashes {len(r['client_crashes'])}",
               f"     CPUs busy {x.get('busy_cpus')} of {x.get('cpus')}: gunicorn {x.get('gunicorn_cpus')}, load generator"

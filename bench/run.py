@@ -543,7 +543,7 @@ def render_load(r: dict | None) -> list[str]:
         elif part:
             lines += load.render(part)
             faults = load.faults(part)
-            lines.append(f"     no 5xx, no timeouts, no 'database is locked', every mail once      "
+            lines.append("     no 5xx, no timeouts, no 'database is locked', every mail once      "
                          + (verdict(True) if not faults else verdict(False) + ": " + "; ".join(faults)))
     return lines
 

@@ -35,7 +35,6 @@ import secrets
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +47,7 @@ from tests.mailbox import code_in
 
 from . import download
 from .client import HTMX, Browser, Response, fetch, raw_request
-from .servers import BIN, ROOT, Gunicorn, Nginx, SmtpServer, app_env, free_port
+from .servers import Gunicorn, Nginx, OutboxWorker, SmtpServer, app_env, flask, free_port
 from .sizes import PASSWORD, registration
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -116,15 +115,6 @@ def redis_client(url: str):
     return client
 
 
-def flask(env: dict[str, str], *args: str) -> str:
-    """``flask --app wsgi ARGS``, the operator's way; returns its output."""
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
 def import_large_story(env: dict[str, str], folder: Path, mib: int) -> tuple[str, int]:
     """``flask media import`` of one story whose HD rendition is a ``mib`` MiB file (written sparse).
 
@@ -156,31 +146,6 @@ def rendition_id(base_url: str) -> int:
     if not ids:
         raise RuntimeError(f"no download link on /stories/{STORY_SLUG}")
     return ids[0]  # the HD rendition comes first in the manifest, so it has the lower id
-
-
-class MailWorker:
-    """``flask outbox send --loop``: the one process that delivers every server's mails."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, interval: float = 0.3):
-        self.env, self.log_path, self.interval = env, log_path, interval
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "MailWorker":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "flask"), "--app", "wsgi", "outbox", "send", "--loop", "--interval", str(self.interval)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 class BalancingNginx(Nginx):
@@ -292,7 +257,7 @@ def started(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, wor
         flask(env, "media", "demo")
         stored_name, size = import_large_story(env, workdir / "import", file_mib)
         download.create_staff(env)
-        stack.enter_context(MailWorker(env, workdir / "mail-worker.log"))
+        stack.enter_context(OutboxWorker(env, workdir / "mail-worker.log", interval=0.3))
         report(f"starting app servers A and B (gunicorn -w {workers} each) and nginx in front")
         a = stack.enter_context(app_server(env, workdir / "gunicorn-a.log", workers))
         b = stack.enter_context(app_server(env, workdir / "gunicorn-b.log", workers))

@@ -44,14 +44,18 @@ def app_env(db_path: Path, **settings) -> dict[str, str]:
     return env
 
 
+def flask(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """``flask --app wsgi ARGS``, the operator's way, in its own process; returns its output."""
+    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
 def migrate(db_path: Path) -> None:
     """Create the schema the way an operator does: ``flask --app wsgi db upgrade``."""
-    result = subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT, env=app_env(db_path), capture_output=True, text=True, timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
+    flask(app_env(db_path), "db", "upgrade", timeout=120)
 
 
 def fresh_database(template: Path, path: Path) -> Path:
@@ -339,3 +343,41 @@ class SmtpServer:
         for message, at in zip(messages, times):
             found.setdefault(str(message["To"]).strip().lower(), at)
         return found
+
+
+class OutboxWorker:
+    """``flask --app wsgi outbox send --loop`` running as its own process (the mail worker of a
+    deployment), stopped on exit; used by the scale-out bench and the fault tests."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, interval: float = 0.1):
+        self.env, self.log_path, self.interval = env, log_path, interval
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "OutboxWorker":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "flask"), "--app", "wsgi", "outbox", "send", "--loop", "--interval", str(self.interval)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # in case a test held it (SIGSTOP) and then failed
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def sent_total(self) -> int:
+        """The sum of the "outbox: N sent, M failed" lines the worker printed."""
+        return sum(int(line.split()[1]) for line in self.output().splitlines() if line.startswith("outbox: "))

@@ -2,8 +2,6 @@
 parallel, waiting for the database to reach a state."""
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,43 +26,6 @@ def outbox_send(env: dict[str, str], *args: str, timeout: float = 60) -> subproc
     """One run of ``flask --app wsgi outbox send`` as its own process."""
     return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "outbox", "send", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-class OutboxWorker:
-    """``flask --app wsgi outbox send --loop`` running as its own process, stopped on exit."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, interval: float = 0.1):
-        self.env, self.log_path, self.interval = env, log_path, interval
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "OutboxWorker":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "flask"), "--app", "wsgi", "outbox", "send", "--loop", "--interval", str(self.interval)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGCONT)  # in case a test held it (SIGSTOP) and then failed
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def sent_total(self) -> int:
-        """The sum of the "outbox: N sent, M failed" lines the worker printed."""
-        return sum(int(line.split()[1]) for line in self.output().splitlines() if line.startswith("outbox: "))
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.05):

@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from bench.servers import OutboxWorker
+
 from app.extensions import db
 from app.models import User
 
 from .conftest import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
-from .faults import OutboxWorker, process_env, wait_until
+from .faults import process_env, wait_until
 from .tcp_proxy import TcpProxy
 
 BUSY_TIMEOUT_MS = 300  # SQLite waits this long for a lock, then the request fails

@@ -6,11 +6,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from bench.servers import OutboxWorker
+
 from app.extensions import db
 from app.models import User
 
 from .conftest import build_app, dispose, outbox, post, registration
-from .faults import OutboxWorker, process_env, register_concurrently, unsent_count, wait_until
+from .faults import process_env, register_concurrently, unsent_count, wait_until
 from .mailbox import Mailbox, SmtpServer, code_in, free_port
 
 pytestmark = pytest.mark.smtp
