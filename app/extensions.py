@@ -57,6 +57,8 @@ def init_extensions(app) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        elif db.engine.dialect.name == "postgresql":
+            _tune_postgresql(db.engine)
 
 
 class NamedPartsParser(FormDataParser):
@@ -95,6 +97,17 @@ def _tune_sqlite(engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def _tune_postgresql(engine) -> None:
+    # No parallel workers: the portal's queries are small, a worker costs more to start than it
+    # saves, and the search reads the parts of a UNION ALL in turn, stopping once it has a page
+    # (app.flows.catalogue), which a Parallel Append would read side by side, in no set order.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+        dbapi_connection.commit()  # a plain SET in a transaction rolled back later would be undone
 
 
 def database_unavailable(exc: BaseException) -> bool:

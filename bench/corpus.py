@@ -6,7 +6,7 @@ words are planted in a known number of stories, so a search for them has a known
 
 Loading uses SQLAlchemy core inserts (executemany) on a connection of the app's own engine, then
 fills the search table in one INSERT ... SELECT with the same columns ``app.search.index_story``
-writes (SQLite FTS5 row = story id; PostgreSQL the same weighted tsvector expression).
+writes (SQLite FTS5 row = story id; PostgreSQL the same tsvector expressions, and their words).
 """
 from __future__ import annotations
 
@@ -232,6 +232,8 @@ def index_all(connection, first_id: int = 1, last_id: int | None = None) -> None
         f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
         f"SELECT s.id, s.search_key, {title_document}, {document} "
         f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"), params)
+    indexed = "story_id >= :first" + (" AND story_id <= :last" if last_id is not None else "")
+    connection.execute(text(search.POSTGRES_REMEMBER_WORDS.format(where=indexed)), params)
 
 
 def check_index_matches_app(session, story_id: int) -> None:

@@ -8,6 +8,8 @@ from sqlalchemy import inspect
 
 from app import create_app, search
 
+from .conftest import DATABASES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -139,11 +141,7 @@ def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
                       "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
-        with db.engine.begin() as connection:
-            search.drop_schema(connection)
-        db.drop_all()
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        _empty_database()
         upgrade(directory=str(ROOT / "migrations"))
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"include_object": search.include_object})
@@ -155,3 +153,43 @@ def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
         downgrade(directory=str(ROOT / "migrations"), revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", [name for name in DATABASES if name == "postgresql"], indirect=True)
+def test_upgrade_fills_the_search_vocabulary_of_a_catalogue_indexed_before_it(database_url, tmp_path):
+    """A PostgreSQL catalogue indexed before search_words existed gets every word of its index in
+    it on upgrade, so a word typed halfway finds its stories."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.flows.catalogue import find_stories, parse_query
+
+    from .catalogue_data import load, story_entry
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SERVER_NAME": "localhost",
+                      "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        _empty_database()
+        upgrade(directory=str(ROOT / "migrations"), revision="b09af7522596")
+    load(app, tmp_path, [story_entry("keepers", "Lighthouse keepers", body="Foghorns and lanterns.")])
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE search_words")  # as the revision before it left things
+        upgrade(directory=str(ROOT / "migrations"))
+        words = set(db.session.execute(text("SELECT word FROM search_words")).scalars())
+        assert {"lighthous", "keeper", "foghorn", "lantern"} <= words
+        assert [s.title for s in find_stories(parse_query({"q": "foghorn lan"}), 24).stories] == ["Lighthouse keepers"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_database() -> None:
+    """No tables at all, as before the first migration (inside an app context)."""
+    from app.extensions import db
+
+    with db.engine.begin() as connection:
+        search.drop_schema(connection)
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

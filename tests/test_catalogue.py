@@ -4,6 +4,7 @@ import pytest
 from app.flows.catalogue import parse_query
 
 from .catalogue_data import STORIES, load, story_entry
+from .conftest import DATABASES
 
 HTMX = {"HX-Request": "true"}
 
@@ -74,6 +75,20 @@ def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, t
     assert 'id="load-more"' not in client.get("/?q=baltic&page=3").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("database_url", [name for name in DATABASES if name == "postgresql"], indirect=True)
+def test_postgresql_reads_the_parts_of_a_results_page_in_turn(app):
+    """A page of results is one UNION ALL of the tiers, cut to the page: PostgreSQL must read the
+    parts in turn (a Parallel Append would mix them), so the app's connections start no workers."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+        db.session.rollback()  # the setting outlives a rolled-back transaction, as pooled connections do
+        assert db.session.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+
+
 @pytest.mark.parametrize("q, expected", [
     ("an", []),  # two letters are a whole word, not the start of "Antalya"
     ("ant", ["NATO Foreign Ministers meet in Antalya"]),  # three are a prefix, as one types
@@ -81,6 +96,54 @@ def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, t
 ])
 def test_short_last_words_match_whole_words_only(client, catalogue, q, expected):
     assert titles(client.get("/", query_string={"q": q})) == expected
+
+
+@pytest.mark.parametrize("words_per_prefix", [None, 1])
+def test_last_word_as_typed_finds_every_word_it_starts(client, app, tmp_path, monkeypatch, words_per_prefix):
+    """The last word is the start of a word, however many words start so (PostgreSQL looks them up
+    by name up to PREFIX_WORDS, then as a prefix): the same stories either way, and words of
+    stories imported later are found too."""
+    if words_per_prefix:
+        from app import search
+
+        monkeypatch.setattr(search, "PREFIX_WORDS", words_per_prefix)
+    load(app, tmp_path, [
+        story_entry("keepers", "Lighthouse keepers", "2025-01-01", body="Keepers of the northern light."),
+        story_entry("north", "Lighthouses of the north", "2025-02-01", body="Lights along the coast."),
+        story_entry("drill", "Lightning drill", "2025-03-01", body="A storm exercise in the north."),
+        story_entry("other", "Harbour pilots", "2025-04-01", body="Nothing about it."),
+    ])
+    assert titles(client.get("/?q=lig")) == ["Lightning drill", "Lighthouses of the north", "Lighthouse keepers"]
+    assert titles(client.get("/?q=north+lighth")) == ["Lighthouses of the north"]  # "northern" is another word
+    assert titles(client.get("/?q=lighthouse+nor")) == ["Lighthouses of the north", "Lighthouse keepers"]
+    assert titles(client.get("/?q=storm+lightn")) == ["Lightning drill"]
+    assert titles(client.get("/?q=storm+lighthouse")) == []
+    assert titles(client.get("/?q=harbour+ligh")) == []
+    load(app, tmp_path / "later", [story_entry("ship", "Lightship moored", "2025-05-01", body="A harbour light.")])
+    assert titles(client.get("/?q=lightsh")) == ["Lightship moored"]
+    assert titles(client.get("/?q=harbour+ligh")) == ["Lightship moored"]
+
+
+def test_last_word_as_typed_is_asked_for_by_name_when_few_words_start_so(app, tmp_path, monkeypatch):
+    """How the prefix reaches the index: FTS5 reads prefixes itself; PostgreSQL's GIN would read
+    every story of every word with that start, so a start shared by few words becomes those words."""
+    from app import search
+    from app.extensions import db
+
+    load(app, tmp_path, [story_entry("keepers", "Lighthouse keepers", body="Lightning, lights and a lightship.")])
+    with app.app_context():
+        def index_query(words):
+            where = search.tiers(db.session, words)[0].where
+            return str(where.compile(compile_kwargs={"literal_binds": True})).replace("''", "'")
+
+        if db.engine.dialect.name == "sqlite":
+            assert '"lighthouse" "ligh"*' in index_query(["lighthouse", "ligh"])
+            return
+        named = index_query(["lighthouse", "ligh"])
+        assert ":*" not in named and all(f"'{word}'" in named for word in ("light", "lighthous", "lightn", "lightship"))
+        monkeypatch.setattr(search, "PREFIX_WORDS", 3)
+        assert "'ligh':*" in index_query(["lighthouse", "ligh"])
+        assert "'zzz':*" in index_query(["lighthouse", "zzz"])  # no word starts so: the prefix finds nothing either
 
 
 def test_search_keys_follow_publication_dates_and_stay_unique(app):
@@ -307,3 +370,35 @@ def test_a_change_made_by_another_process_shows_within_the_recheck_time(client, 
         connection.execute(text("UPDATE catalogue_version SET version = version + 1"))
     time.sleep(0.35)
     assert "Renamed elsewhere" in titles(client.get("/"))
+
+
+@pytest.mark.parametrize("app_config", [{"CATALOGUE_CACHE_ENTRIES": 0}])
+def test_a_page_of_cards_costs_the_same_statements_for_3_stories_or_15(client, app, tmp_path):
+    """What a card shows is loaded with the page, never story by story (no query per card)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    def statements(url):
+        client.get(url)  # once before: what is kept between searches (PostgreSQL's window floors) is in place
+        seen = []
+        with app.app_context():
+            engine = db.engine
+
+        def count(*args):
+            seen.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    urls = ["/", "/?q=patrol", "/?q=baltic+pat", "/?q=patrol&category=summits"]
+    load(app, tmp_path, [story_entry(f"p{i}", f"Baltic patrol {i}", f"2025-01-{i + 1:02}") for i in range(3)])
+    few = [statements(url) for url in urls]
+    load(app, tmp_path / "more", [story_entry(f"q{i}", f"Round-up {i}", f"2025-02-{i + 1:02}", body="A Baltic patrol.")
+                                  for i in range(12)])
+    assert len(titles(client.get("/?q=patrol"))) == app.config["CATALOGUE_PAGE_SIZE"] < 15
+    assert [statements(url) for url in urls] == few

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import joinedload
 
 from .. import search
 from ..extensions import db
@@ -77,18 +77,32 @@ def find_stories(query: CatalogueQuery, per_page: int) -> CataloguePage:
     if not query.words:
         statement = _filtered(select(Story), query).order_by(Story.published_at.desc(), Story.id.desc())
         stories = _cards(statement.offset(offset).limit(wanted))
-        return CataloguePage(stories[:per_page], len(stories) > per_page, query)
-    stories = []
-    for tier in search.tiers(db.session, query.words):
-        statement = _filtered(select(Story).join(tier.target, tier.story_key == getattr(Story, tier.joins_on))
-                              .where(tier.where), query)
-        found = _cards(statement.order_by(tier.order).offset(offset).limit(wanted - len(stories)))
-        stories += found
-        if len(stories) >= wanted:
-            break
-        # The page starts in a later tier: skip what this one holds (counted only then).
-        offset = 0 if found else max(offset - db.session.scalar(select(func.count()).select_from(statement.subquery())), 0)
+    else:
+        stories = _cards(_search_page(query, offset, wanted))
     return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+
+
+def _search_page(query: CatalogueQuery, offset: int, limit: int):
+    """One statement for a page of search results: the tiers' matches, each newest first, one
+    tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
+    in turn and stops once it holds the page, so a page in the first tier never reads the others
+    (app.extensions keeps PostgreSQL from reading them in parallel, which would mix their order)."""
+    tiers = search.tiers(db.session, query.words)
+    joins_on = getattr(Story, tiers[0].joins_on)
+    matches = []
+    for position, tier in enumerate(tiers):
+        found = select(tier.story_key.label("story_id"), literal(position).label("tier")).select_from(tier.target)
+        if _has_filters(query):
+            found = _filtered(found.join(Story, joins_on == tier.story_key), query)
+        # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
+        matches.append(select(found.where(tier.where).order_by(tier.order).limit(offset + limit).subquery()))
+    page = union_all(*matches).offset(offset).limit(limit).subquery()
+    return (select(Story).join(page, joins_on == page.c.story_id)
+            .order_by(page.c.tier, Story.search_key.desc()))
+
+
+def _has_filters(query: CatalogueQuery) -> bool:
+    return bool(query.date_from or query.date_to or query.category)
 
 
 def _filtered(statement, query: CatalogueQuery):
@@ -102,12 +116,13 @@ def _filtered(statement, query: CatalogueQuery):
 
 
 def _cards(statement) -> list[Story]:
-    """The stories a page of cards shows, with what a card shows loaded and nothing more."""
+    """The stories a page of cards shows, with what a card shows loaded and nothing more: videos
+    and translations (one or none each) in the same statement, categories in a second one."""
     statement = statement.options(
-        selectinload(Story.videos).lazyload(Video.renditions),
-        selectinload(Story.translations),
+        joinedload(Story.videos).lazyload(Video.renditions),
+        joinedload(Story.translations),
     )
-    return list(db.session.execute(statement).scalars())
+    return list(db.session.execute(statement).unique().scalars())
 
 
 def all_categories() -> list[Category]:
