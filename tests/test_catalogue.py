@@ -146,6 +146,16 @@ def test_last_word_as_typed_is_asked_for_by_name_when_few_words_start_so(app, tm
         assert "'zzz':*" in index_query(["lighthouse", "zzz"])  # no word starts so: the prefix finds nothing either
 
 
+def test_a_short_last_word_that_finds_nothing_says_to_keep_typing(client, catalogue):
+    """While one types "an", nothing matches the whole word yet: the page says a third letter
+    searches by the start of words, rather than only that nothing matches."""
+    empty = client.get("/?q=an", headers=HTMX).get_data(as_text=True)
+    assert "Keep typing" in empty and "No stories match" not in empty
+    assert "Keep typing" not in client.get("/?q=2").get_data(as_text=True)  # it found something
+    assert "Keep typing" not in client.get("/?q=antalyx").get_data(as_text=True)  # three letters and more
+    assert "Continuez" in client.get("/?q=an&lang=fr").get_data(as_text=True)
+
+
 def test_search_keys_follow_publication_dates_and_stay_unique(app):
     """Stories published in the same minute get different keys; a re-dated story moves."""
     from datetime import datetime

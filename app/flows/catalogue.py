@@ -31,6 +31,12 @@ class CatalogueQuery:
     def words(self) -> list[str]:
         return search.tokens(self.text)
 
+    @property
+    def last_word_is_short(self) -> bool:
+        """Whether the last word is still too short to be searched as the start of words."""
+        words = self.words
+        return bool(words) and len(words[-1]) < search.MIN_PREFIX_LENGTH
+
     def args(self, **changes) -> dict:
         """Query-string arguments for links (next page, bookmarks)."""
         values = {"q": self.text, "from": self.date_from.isoformat() if self.date_from else "",
