@@ -52,10 +52,32 @@ def test_register_verify_then_the_file_is_offered_at_once(client, app, story):
     welcome = client.get("/account/welcome").get_data(as_text=True)
     assert f'href="/stories/antalya?download={story}"' in welcome
     assert "Your file will start downloading as soon as you continue." in welcome
-    page = client.get(f"/stories/antalya?download={story}").get_data(as_text=True)
+    page = client.get(f"/stories/antalya?download={story}", follow_redirects=True).get_data(as_text=True)
     assert f'<meta http-equiv="refresh" content="1;url=/download/{story}">' in page
     assert "starts now" in page
     assert client.get(f"/download/{story}").status_code == 200
+
+
+def test_the_offered_file_starts_once_not_again_on_reload_or_back(client, app, story):
+    """The offer moves from the URL into the session and is used up by the page that shows it,
+    so reloading the story, or coming Back to it, does not fetch the file a second time."""
+    register_and_verify(client, app)
+    response = client.get(f"/stories/antalya?download={story}&lang=fr")
+    assert response.status_code == 303 and response.headers["Location"] == "/stories/antalya"
+    assert "lang=fr" in response.headers.get("Set-Cookie", "")  # the language switch is still remembered
+    offered = client.get("/stories/antalya").get_data(as_text=True)
+    assert f'content="1;url=/download/{story}"' in offered
+    again = client.get("/stories/antalya").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in again and f'href="/download/{story}"' in again
+
+
+def test_an_offer_is_only_made_for_a_file_of_that_story_to_who_may_have_it(client, app, story):
+    anonymous = client.get(f"/stories/antalya?download={story}")
+    assert anonymous.status_code == 200 and 'http-equiv="refresh"' not in anonymous.get_data(as_text=True)
+    register_and_verify(client, app)
+    for asked in ("999999", "x", ""):  # not this story's file, or no id at all: just the page
+        page = client.get(f"/stories/antalya?download={asked}")
+        assert page.status_code == 200 and 'http-equiv="refresh"' not in page.get_data(as_text=True)
 
 
 def test_login_with_a_pending_download_returns_to_it(client, app, story):

@@ -154,7 +154,7 @@ def test_walk_every_page_and_step_in_french(client, demo):
     assert_french(visible(welcome.get_data(as_text=True)), "welcome")
     assert_french(visible(fpost(client, "/newsletter/subscribe", {}).get_data(as_text=True)), "subscribed")
     for url in ("/account", "/stories/foreign-ministers-meet-in-antalya?download=1"):
-        assert_french(visible(get(client, url).get_data(as_text=True)), url)
+        assert_french(visible(get(client, url, follow_redirects=True).get_data(as_text=True)), url)
     assert_french(visible(fpost(client, "/account/password", {"current": "nope"}).get_data(as_text=True)), "password errors")
     # reset in French, in another browser
     age_codes(demo, minutes=2)

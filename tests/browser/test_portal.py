@@ -49,7 +49,8 @@ def card_titles(page):
 
 def expect_download_page(page, rid: int) -> None:
     """The story page again, saying the file is on its way (with a link if it does not start)."""
-    expect(page).to_have_url(re.compile(rf"^https?://[^/]+/stories/{SLUG}\?download={rid}$"))
+    # The offer left the URL on the way (a 303 to the plain story URL): reloading must not download again.
+    expect(page).to_have_url(re.compile(rf"^https?://[^/]+/stories/{SLUG}$"))
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     notice = page.locator("p.notice[role=status]")
     expect(notice).to_contain_text(f"Your download of “{HD}” starts now.")
@@ -115,6 +116,14 @@ def test_download_after_registering_in_the_dialog(live_portal, new_page, shot, t
     expect(page.locator("#account-dialog")).not_to_be_visible()
     expect(hd_download(page)).to_have_attribute("href", f"/download/{rid}")  # logged in: a plain link now
     shot(page, "05-story-downloading")
+
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    page.reload()
+    expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
+    expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(0)
+    expect(page.locator("p.notice[role=status]")).to_have_count(0)
+    assert downloads == [], "reloading the story fetched the file again"
 
     assert page.log.problems(ignore=ONLY_422) == [], "console errors / CSP violations / page errors"
 

@@ -1,6 +1,7 @@
 import logging
 
-from flask import abort, current_app, make_response, render_template, request, send_file, url_for
+from flask import (abort, current_app, make_response, redirect, render_template, request, send_file, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,12 +31,26 @@ def index():
     return cards.page_for_visitor(render)
 
 
+# The file a person who just logged in or verified is offered on the story page, held in the
+# session rather than the URL so that it starts once: not again on a reload or on Back.
+OFFERED_KEY = "offered_download"
+
+
 @bp.route("/stories/<slug>")
 def story(slug):
     story = catalogue.story_by_slug(slug) or abort(404)
-    pending = request.args.get("download", type=int)
-    pending = next((r for v in story.videos for r in v.renditions if r.id == pending), None)
-    return render_template("media/story.html", story=story, pending=pending)
+    asked = _rendition_of(story, request.args.get("download", type=int))
+    if asked is not None and current_user.is_authenticated and current_user.is_verified:
+        session[OFFERED_KEY] = asked.id
+        return redirect(url_for("media.story", slug=story.slug), 303)
+    offered = _rendition_of(story, session.get(OFFERED_KEY))
+    if offered is not None:
+        session.pop(OFFERED_KEY)
+    return render_template("media/story.html", story=story, pending=offered)
+
+
+def _rendition_of(story, rendition_id):
+    return next((r for v in story.videos for r in v.renditions if r.id == rendition_id), None)
 
 
 @bp.route("/conditions")
