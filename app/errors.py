@@ -1,7 +1,8 @@
 """Error pages that know about HTMX.
 
-A failed POST from a dialog step keeps the form as typed: the message is swapped into the step's
-alert area (``#step-alert``) instead of replacing the form. Everything else gets a readable page
+A failed POST from a dialog step or an account-page form keeps the form as typed: the message is
+swapped into the form's alert area (``#step-alert``, ``#account-profile-alert``, ...) instead of
+replacing the form. Everything else gets a readable page
 (or, for HTMX, the same page's block). Nothing here shows a stack trace.
 """
 from __future__ import annotations
@@ -43,13 +44,20 @@ def init_app(app) -> None:
     login_manager.unauthorized_handler(_login_required)
 
 
+# Where an HTMX form's error goes, by what the form swaps (its HX-Target): into the form's own
+# alert area, so the form keeps what was typed. Other targets get the error page's block.
+ALERT_AREAS = {"account-step": "#step-alert",
+               **{f"account-{part}": f"#account-{part}-alert" for part in ("profile", "newsletter", "password", "delete")}}
+
+
 def error_response(status: int, title=None, message=None):
     """``title`` and ``message``: (lazy) translated strings; the status's own by default."""
     default_title, default_message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
     title, message = title or default_title, message or default_message
-    if wants_partial() and request.headers.get("HX-Target") == "account-step":
+    alert_area = ALERT_AREAS.get(request.headers.get("HX-Target", ""))
+    if wants_partial() and alert_area:
         response = render_step("errors/error.html", block="alert", status=status, title=title, message=message)
-        response.headers["HX-Retarget"] = "#step-alert"
+        response.headers["HX-Retarget"] = alert_area
         response.headers["HX-Reswap"] = "innerHTML"
         return response
     return render_step("errors/error.html", status=status, title=title, message=message)

@@ -113,3 +113,20 @@ def test_account_forms_without_csrf_are_refused(client, ann):
         response = client.post(url, data={"subscribe": "on", "delete_password": GOOD_PASSWORD})
         assert response.status_code == 400, url
     assert "Log out" in client.get("/").get_data(as_text=True)  # nothing was deleted
+
+
+@pytest.mark.parametrize("section", ["profile", "newsletter", "password", "delete"])
+def test_an_error_from_an_account_form_goes_into_its_alert_area_and_keeps_the_form(client, ann, section):
+    """An expired form (or a busy database, a rate limit) must not replace the section, which
+    would throw away what was typed: the message goes into the section's own alert area."""
+    page = client.get("/account").get_data(as_text=True)
+    start = page.index(f'<section id="account-{section}"')
+    own_section = page[start:page.index("</section>", start)]
+    assert f'<div id="account-{section}-alert" class="step-alert" role="alert"></div>' in own_section
+    response = client.post(f"/account/{section}", data={"csrf_token": "stale", "first_name": "Typed"},
+                           headers={"HX-Request": "true", "HX-Target": f"account-{section}"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert response.headers["HX-Retarget"] == f"#account-{section}-alert"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    assert body.startswith("<p><strong>This form has expired.</strong>") and "<section" not in body

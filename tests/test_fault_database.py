@@ -171,6 +171,8 @@ def test_a_logged_in_person_gets_503_too_and_is_still_logged_in_afterwards(app, 
     with database_down(outage):
         response = client.post("/account/profile", data=form, headers=headers)
         assert response.status_code == 503 and "The portal is busy" in response.get_data(as_text=True)
+        if htmx:  # into the profile form's alert area: the names as typed stay in the form
+            assert response.headers["HX-Retarget"] == "#account-profile-alert"
     response = client.post("/account/profile", data=form, headers=headers)
     assert response.status_code == 200
     with app.app_context():

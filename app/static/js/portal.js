@@ -15,6 +15,16 @@
     if (next) { next.removeAttribute("data-focus"); next.focus(); }
   });
 
+  /* An error said in a form's alert area (account page): a "Saved." from an earlier send no
+     longer holds, so it goes. */
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var area = event.detail.target;
+    if (!area || !/^account-[a-z]+-alert$/.test(area.id || "")) { return; }  /* not the dialog's #step-alert */
+    var section = area.closest("section");
+    var saved = section && section.querySelector("p.notice[role=status]");
+    if (saved) { saved.remove(); }
+  });
+
   var dialog = document.getElementById("account-dialog");
   var body = document.getElementById("dialog-body");
   if (!dialog || !body) { return; }
