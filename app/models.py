@@ -156,6 +156,10 @@ class Story(db.Model):
     def paragraphs(self) -> list[str]:
         return split_paragraphs(self.body)
 
+    def rendition(self, rendition_id) -> "Rendition | None":
+        """One of this story's renditions, or None (also for another story's)."""
+        return next((r for v in self.videos for r in v.renditions if r.id == rendition_id), None)
+
     def translation(self, language: str | None) -> StoryTranslation | None:
         return next((t for t in self.translations if t.language == language), None)
 

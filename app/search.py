@@ -209,12 +209,17 @@ class Tier:
     order: object
 
 
+def last_word_is_prefix(words: list[str]) -> bool:
+    """Whether the last word typed is searched as the start of words (see MIN_PREFIX_LENGTH)."""
+    return bool(words) and len(words[-1]) >= MIN_PREFIX_LENGTH
+
+
 def tiers(session, words: list[str]) -> list[Tier]:
     """The ranking's tiers for ``words``: every word in the title, then anywhere else."""
     if session.get_bind().dialect.name == "sqlite":
         fts = table("story_search", column("rowid"))
         phrases = [f'"{w}"' for w in words]
-        if len(words[-1]) >= MIN_PREFIX_LENGTH:
+        if last_word_is_prefix(words):
             phrases[-1] += "*"
         everywhere = " ".join(phrases)
         in_title = f"{{title}} : ({everywhere})"
@@ -276,7 +281,7 @@ def _postgres_query(session, words: list[str]) -> str:
     stories read to find 80), while it intersects whole words by skipping through the common one.
     So the words of the index that start so are looked up in search_words, and asked for by name
     when they are at most PREFIX_WORDS."""
-    typing = len(words[-1]) >= MIN_PREFIX_LENGTH
+    typing = last_word_is_prefix(words)
     whole = words[:-1] if typing else words
     columns = [cast(_all_of(map(_either_language, whole)), Text) if whole else literal(None, Text)]
     if typing:

@@ -34,8 +34,7 @@ class CatalogueQuery:
     @property
     def last_word_is_short(self) -> bool:
         """Whether the last word is still too short to be searched as the start of words."""
-        words = self.words
-        return bool(words) and len(words[-1]) < search.MIN_PREFIX_LENGTH
+        return bool(self.words) and not search.last_word_is_prefix(self.words)
 
     def args(self, **changes) -> dict:
         """Query-string arguments for links (next page, bookmarks)."""

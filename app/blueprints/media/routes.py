@@ -39,18 +39,14 @@ OFFERED_KEY = "offered_download"
 @bp.route("/stories/<slug>")
 def story(slug):
     story = catalogue.story_by_slug(slug) or abort(404)
-    asked = _rendition_of(story, request.args.get("download", type=int))
-    if asked is not None and current_user.is_authenticated and current_user.is_verified:
+    can_download = current_user.is_authenticated and current_user.is_verified
+    asked = story.rendition(request.args.get("download", type=int))
+    if asked is not None and can_download:
         session[OFFERED_KEY] = asked.id
         return redirect(url_for("media.story", slug=story.slug), 303)
-    offered = _rendition_of(story, session.get(OFFERED_KEY))
-    if offered is not None:
-        session.pop(OFFERED_KEY)
-    return render_template("media/story.html", story=story, pending=offered)
-
-
-def _rendition_of(story, rendition_id):
-    return next((r for v in story.videos for r in v.renditions if r.id == rendition_id), None)
+    offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
+    return render_template("media/story.html", story=story, pending=offered if can_download else None,
+                           can_download=can_download)
 
 
 @bp.route("/conditions")
