@@ -365,4 +365,19 @@ class NewsletterDelivery(db.Model):
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AuditEvent(db.Model):
+    """One staff action or security event (app/flows/audit.py): people by id only, never by name."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
 CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category)

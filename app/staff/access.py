@@ -1,0 +1,15 @@
+"""Who may enter the staff area: one rule, used by every staff blueprint."""
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+
+
+def is_staff(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False))
+
+
+def require_staff() -> None:
+    """``before_request`` of staff blueprints: 404, not 403, so the area is invisible to others."""
+    if not is_staff(current_user):
+        abort(404)
