@@ -6,13 +6,12 @@ browser's Accept-Language. URLs are the same in both languages.
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import current_app, request
 from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from .extensions import db
+from .urls import this_page
 
 LANGUAGES = {"en": "English", "fr": "Français"}
 # Formatting locales: British English writes "14 May 2025".
@@ -75,8 +74,7 @@ def remember_switch(response):
 
 def switch_url(code: str) -> str:
     """This page (with its query) in another language."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", code)]
-    return request.path + "?" + urlencode(args)
+    return this_page(lang=code)
 
 
 def long_date(moment) -> str:

@@ -10,13 +10,14 @@ from .flows.passwords import PasswordPolicy
 from .i18n import localized
 from .flows.redirects import safe_next
 from .security import ACCOUNT_BLUEPRINTS
+from .urls import this_page
 
 
 def here() -> str:
     """The page to come back to after an account step opened from this page."""
     if request.blueprint in ACCOUNT_BLUEPRINTS:
         return safe_next(request.args.get("next") or _posted_next(), default=return_to())
-    return request.full_path.rstrip("?") if request.query_string else request.path
+    return this_page()
 
 
 def _posted_next() -> str | None:
@@ -50,5 +51,5 @@ def init_app(app) -> None:
             "password_policy_text": PasswordPolicy.from_config(config).text,
         }
         if has_request_context():  # mails rendered by a command have no request
-            values.update(here=here(), in_account_step=request.blueprint in ACCOUNT_BLUEPRINTS)
+            values.update(here=here(), this_page=this_page, in_account_step=request.blueprint in ACCOUNT_BLUEPRINTS)
         return values
