@@ -1,6 +1,6 @@
 """4. Requests per second of the catalogue's first page (10,000 stories) vs a bare Flask page.
 
-Both run under the same gunicorn settings (``-w 2``, sync workers) at the same time; the load
+Both run under the same gunicorn settings (``-w 2`` and gunicorn.conf.py) at the same time; the load
 alternates between them in slices, so load from other programs falls on both alike. The client
 is a few threads sending prebuilt requests on raw sockets (cheaper than http.client, so the
 load generator takes as little CPU from the servers as it can).

@@ -1,6 +1,7 @@
 """A tiny HTTP client for the load generator: http.client, one connection per request, a cookie jar.
 
-gunicorn's sync workers close the connection after every response, so keep-alive would buy nothing.
+Every request says "Connection: close", as the benchmarks have always measured (each request
+a new connection to gunicorn).
 """
 from __future__ import annotations
 

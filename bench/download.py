@@ -3,7 +3,7 @@
 Three set-ups serve the same file, taking turns, ``rounds`` downloads each:
 
 - nginx: a static ``alias`` location (sendfile), the baseline;
-- gunicorn: ``-w 1`` sync worker, ``GET /download/<id>`` with a logged-in verified account; the
+- gunicorn: ``-w 1`` (gunicorn.conf.py), ``GET /download/<id>`` with a logged-in verified account; the
   app answers with ``send_file``;
 - nginx + X-Accel: nginx proxies ``/download/<id>`` to a second gunicorn running with
   ``DOWNLOAD_ACCEL=nginx``, and serves the file itself from an ``internal`` location (information).

@@ -33,7 +33,7 @@ from tests.mailbox import Mailbox, SmtpServer, code_in
 
 from . import cpu
 from .client import HTMX, Browser, fetch, raw_request
-from .servers import Gunicorn, _TimedList, app_env, flask
+from .servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
 from .sizes import registration
 
 CLIENTS = 200
@@ -407,7 +407,7 @@ def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: fl
     with IndexedSmtpServer() as smtp:
         env.update(FLASK_MAIL_SERVER="127.0.0.1", FLASK_MAIL_PORT=str(smtp.port))
         with Gunicorn(env, log_path, workers) as server:
-            progress(f"load ({label}): {clients} clients, {seconds:g} s, gunicorn -w {workers} (sync),"
+            progress(f"load ({label}): {clients} clients, {seconds:g} s, gunicorn -w {workers} ({WORKER_KIND}),"
                      f" bcrypt cost {rounds}")
             machine_before, server_before = cpu.snapshot(), server.workers_cpu_seconds()
             measured = run_clients(server.url, smtp.mailbox, downloads, clients=clients, seconds=seconds, tag=tag)
@@ -423,7 +423,7 @@ def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: fl
     if machine and summary["journeys_completed"]:  # steadier than journeys/s when other programs want the CPUs
         machine["gunicorn_cpu_ms_per_journey"] = round(
             machine["gunicorn_cpus"] * machine["seconds"] * 1000 / summary["journeys_completed"], 1)
-    report = {"database": label, "workers": workers, "worker_class": "sync", "bcrypt_rounds": rounds,
+    report = {"database": label, "workers": workers, "worker_class": WORKER_KIND, "bcrypt_rounds": rounds,
               "timeout_s": TIMEOUT, "renditions": len(downloads), **summary,
               "machine": machine, "mail": mail, "log": scan_log(log_path)}
     return report

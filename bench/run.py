@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import catalogue, download, load, login, newsletter, registration, scaleout, search, sizes
-from .servers import Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
+from .servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 LOGIN_RATIO_GOAL = 0.9
@@ -70,7 +70,7 @@ def parse_args(argv):
     p.add_argument("--load-clients", type=int, default=load.CLIENTS, help="concurrent browsers in part 8 (200)")
     p.add_argument("--load-seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", load.SECONDS)),
                    help="seconds of load on each database in part 8 ($LOAD_SECONDS, else 60)")
-    p.add_argument("--load-workers", type=int, default=load.WORKERS, help="gunicorn sync workers in part 8 (4)")
+    p.add_argument("--load-workers", type=int, default=load.WORKERS, help="gunicorn workers in part 8 (4)")
     p.add_argument("--load-rounds", type=int, default=load.ROUNDS, help="bcrypt cost in part 8 (4)")
     scaleout.add_arguments(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
@@ -494,7 +494,7 @@ def render_download(d: dict | None) -> list[str]:
     runs = lambda r: ", ".join(f"{v['mb_per_s']:.0f}" for v in r["runs"])  # noqa: E731
     return ["", f"6. {d['bytes'] / 2**30:g} GiB download, median of {d['rounds']} (MB/s = 10^6 bytes/s; runs in brackets)",
             f"   {'nginx static (baseline)':<36}{n['mb_per_s']:8.0f} MB/s   ({runs(n)})",
-            f"   {'gunicorn -w 1 sync, /download/<id>':<36}{g['mb_per_s']:8.0f} MB/s   ({runs(g)});"
+            f"   {'gunicorn -w 1, /download/<id>':<36}{g['mb_per_s']:8.0f} MB/s   ({runs(g)});"
             f" worker RSS {g['rss_before_mb']} MB before, growth ≤ {g['rss_growth_mb']} MB",
             f"   {'ratio gunicorn / nginx':<36}{d['ratio']:8.2f}        goal ≥ {d['goal']}   {verdict(d['pass'])}",
             f"   {'worker RSS growth during download':<36}{g['rss_growth_mb']:8.1f} MB     goal ≤ {d['rss_goal_mb']:g} MB"
@@ -534,8 +534,8 @@ def render_newsletter(n: dict | None) -> list[str]:
 def render_load(r: dict | None) -> list[str]:
     if not r:
         return []
-    lines = ["", "8. Load: browsers register -> code mail -> verify -> download, gunicorn sync workers,"
-             " MAIL_DISPATCH=thread, rate limits off"]
+    lines = ["", "8. Load: browsers register -> code mail -> verify -> download, gunicorn"
+             f" ({WORKER_KIND}), MAIL_DISPATCH=thread, rate limits off"]
     for name in ("sqlite", "postgresql"):
         part = r.get(name)
         if part and "skipped" in part:

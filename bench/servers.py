@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -16,6 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: gunicorn and flask live next to its python
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"  # the production settings: every gunicorn here starts with them
+_GUNICORN_SETTINGS = runpy.run_path(str(GUNICORN_CONF))
+WORKER_KIND = f"{_GUNICORN_SETTINGS['worker_class']} workers, {_GUNICORN_SETTINGS['threads']} threads each"
 SECRET_KEY = "bench-" + secrets.token_hex(24)  # the prefix keeps Flask from parsing it as JSON
 CODE_RE = re.compile(r"^\s*(\d{6})\s*$", re.M)
 
@@ -86,7 +90,8 @@ def outbox_counts(db_path: Path, like: str) -> dict[str, int]:
 
 
 class Gunicorn:
-    """``gunicorn -w N -b 127.0.0.1:<free port> wsgi:app``; stopped (and killed if need be) on exit.
+    """``gunicorn -c gunicorn.conf.py -w N -b 127.0.0.1:<free port> wsgi:app`` (as in production);
+    stopped (and killed if need be) on exit.
 
     ``target`` names another WSGI app (the bare Flask baseline); ``ready_path`` is the URL that
     must answer 200 before the server counts as up.
@@ -111,7 +116,7 @@ class Gunicorn:
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+                [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                  "--graceful-timeout", "5", self.target],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -216,12 +221,13 @@ NGINX = "/usr/sbin/nginx"
 class Nginx:
     """nginx (Debian's /usr/sbin/nginx) in the foreground with our own config in ``directory``.
 
-    ``locations`` is the text of the server block (location directives). Everything it writes
-    (pid, logs, temp files) stays in ``directory``; stopped with SIGQUIT, killed if need be.
+    ``locations`` is the text of the server block (location directives), ``http`` more directives
+    for the http block (e.g. a ``limit_conn_zone``). Everything it writes (pid, logs, temp files)
+    stays in ``directory``; stopped with SIGQUIT, killed if need be.
     """
 
-    def __init__(self, directory: Path, locations: str, port: int | None = None):
-        self.directory, self.locations = directory, locations
+    def __init__(self, directory: Path, locations: str, port: int | None = None, http: str = ""):
+        self.directory, self.locations, self.http = directory, locations, http
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -246,6 +252,7 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
+{self.http}
     server {{
         listen 127.0.0.1:{self.port};
         server_name localhost;

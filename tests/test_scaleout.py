@@ -7,34 +7,19 @@ code with longer load); here they run once per module on PostgreSQL from TEST_DA
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 from bench import scaleout
-from bench.servers import NGINX
 
-
-def _required(what: str, check) -> None:
-    """Redis and nginx are part of the set-up: missing, the test fails in CI (REQUIRE_POSTGRES)."""
-    try:
-        check()
-    except Exception as exc:
-        message = f"{what} is needed for the scale-out tests: {type(exc).__name__}: {exc}"
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _nginx_installed() -> None:
-    if not (os.access(NGINX, os.X_OK) or shutil.which("nginx")):
-        raise FileNotFoundError(NGINX)
+from .services import nginx_installed, required
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    _required(f"Redis at {scaleout.REDIS_URL}", lambda: scaleout.redis_client(scaleout.REDIS_URL))
-    _required("nginx", _nginx_installed)
+    # Redis and nginx are part of the set-up
+    required(f"Redis at {scaleout.REDIS_URL}", lambda: scaleout.redis_client(scaleout.REDIS_URL))
+    required("nginx", nginx_installed)
     database = os.environ.get("TEST_DATABASE_URL") or "sqlite"
     with scaleout.started(tmp_path_factory.mktemp("scaleout"), database, bcrypt_rounds=4, file_mib=64,
                           report=lambda message: None) as running:
