@@ -35,3 +35,8 @@ keepalive = 2
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
 forwarder_headers = ""
+
+# gunicorn 25.1+ opens a control socket (~/.gunicorn/gunicorn.ctl) through which gunicornc can
+# change the number of workers or reload; nothing here uses it, and every gunicorn started by the
+# same user on one machine (the tests start several) would share that one path.
+control_socket_disable = True
