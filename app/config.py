@@ -160,6 +160,9 @@ def _configure_database_uri(app) -> None:
     if uri.startswith("sqlite"):
         # SQLite does not take pool_pre_ping-style options that PostgreSQL needs; keep ours small.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    # A database error names its statement but not its parameters: these carry mails with their
+    # codes, and password hashes, and the error goes to the log.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
 
 
 def _ensure_secret_key(app) -> None:

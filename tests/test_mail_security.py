@@ -7,8 +7,10 @@ import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.extensions import db
+from app.flows import codes
 from app.models import OutboxMessage, User, utcnow
 
 from .conftest import age_codes, build_app, dispose, last_code, outbox, post, registration
@@ -187,3 +189,33 @@ def test_registration_refuses_a_utf8_local_part_when_the_server_is_known_to_lack
     assert post(app.test_client(), "/account/register", registration(f"ann@{IDN_DOMAIN}")).status_code == 303
     willing = make_app(MAIL_SMTPUTF8=True)
     assert post(willing.test_client(), "/account/register", registration("josé@example.org")).status_code == 303
+
+
+REFUSE_MAIL = {  # the database refuses every new outbox row, as a broken or full database might
+    "sqlite": ["CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+    "postgresql": ["CREATE OR REPLACE FUNCTION refuse_mail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
+                   "END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail()"],
+}
+
+
+def test_a_database_error_while_writing_a_code_mail_logs_no_code(make_app, caplog, monkeypatch):
+    """The error's log line names the statement, never its parameters (the mail, with its code)."""
+    monkeypatch.setattr(codes, "generate_code", lambda: "424242")
+    app = make_app()
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        for statement in REFUSE_MAIL[dialect]:
+            db.session.execute(text(statement))
+        db.session.commit()
+    try:
+        caplog.set_level(logging.DEBUG)
+        assert post(app.test_client(), "/account/register", registration()).status_code == 500
+        assert "Unhandled error" in caplog.text and "refused" in caplog.text  # the error is logged...
+        assert "424242" not in caplog.text  # ...without the code
+    finally:
+        if dialect == "postgresql":
+            with app.app_context():
+                db.session.execute(text("DROP TRIGGER refuse_mail ON outbox"))
+                db.session.execute(text("DROP FUNCTION refuse_mail()"))
+                db.session.commit()
