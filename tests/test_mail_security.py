@@ -25,6 +25,7 @@ SMTP_SERVER_LOG = "mail.log"  # aiosmtpd's own debug lines: the test's SMTP serv
 
 @pytest.fixture
 def make_app(database_url, tmp_path):
+    """Apps with other settings; each lays the test database anew, so use one before making the next."""
     apps = []
 
     def make(**settings):
@@ -134,13 +135,13 @@ def test_no_log_line_carries_a_code_when_sending_or_failing(make_app, smtp, capl
     app = mailing(make_app, smtp)
     post(app.test_client(), "/account/register", registration())
     sent = code_in(smtp.mailbox.wait_for("ann@example.org")[0])
+    app.extensions["outbox_dispatcher"].wait_idle()  # done with the database, which the next app lays anew
     down = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT_SECONDS=1, OUTBOX_MAX_ATTEMPTS=2,
                     OUTBOX_RETRY_BASE_SECONDS=0)
     post(down.test_client(), "/account/register", registration("bob@example.org"))
     failed = last_code(down, "bob@example.org")
     for _ in range(2):
         down.test_cli_runner().invoke(args=["outbox", "send"])
-    app.extensions["outbox_dispatcher"].wait_idle()
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name != SMTP_SERVER_LOG)
     assert "Giving up on mail" in logged and sent not in logged and failed not in logged
 
