@@ -3,8 +3,12 @@ log line; old outbox rows purged; addresses beyond ASCII (an IDN domain, a UTF-8
 delivered with IDNA and SMTPUTF8, or refused with a clear reason. Counted at a real aiosmtpd server."""
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import logging
 from datetime import timedelta
+from email.headerregistry import Address
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +16,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.flows import codes
 from app.models import OutboxMessage, User, utcnow
+from app.outbox import compose
 
 from .conftest import age_codes, build_app, dispose, last_code, outbox, post, registration
 from .mailbox import SmtpServer, code_in, free_port, raw_header
@@ -220,3 +225,24 @@ def test_a_database_error_while_writing_a_code_mail_logs_no_code(make_app, caplo
                 db.session.execute(text("DROP TRIGGER refuse_mail ON outbox"))
                 db.session.execute(text("DROP FUNCTION refuse_mail()"))
                 db.session.commit()
+
+
+# --- point 18: headers as they go over the wire -------------------------------------------------
+
+def test_no_ascii_header_is_encoded_and_every_header_reads_back_as_written():
+    """Beyond List-Unsubscribe (tests/test_newsletter.py): any header all in ASCII that is too long to
+    fold stays one plain line; headers beyond ASCII are encoded (or UTF-8 with SMTPUTF8) and read back."""
+    long_link = "<https://media.example.org/" + "x" * 300 + ">"
+    subject = "OTAN Multimédia : 12 nouveaux reportages sur la défense collective et l’Alliance atlantique"
+    message = OutboxMessage(subject=subject, body_text="Bonjour José", body_html="<p>Bonjour José</p>",
+                            headers_json=json.dumps({"List-Unsubscribe": long_link, "X-Long": "a" * 200}))
+    sender = Address("Presse OTAN Multimédia", addr_spec="press@media.example.org")
+    for recipient, utf8 in ((f"ann@{IDN_ASCII}", False), (f"josé@{IDN_ASCII}", True)):
+        raw = compose(message, sender, recipient, utf8=utf8)
+        assert f"\r\nList-Unsubscribe: {long_link}\r\n".encode() in raw
+        assert b"\r\nX-Long: " + b"a" * 200 + b"\r\n" in raw
+        assert raw.isascii() != utf8  # 8-bit only where SMTPUTF8 carries it
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert parsed["Subject"] == subject and parsed["To"] == recipient
+        assert parsed["From"] == "Presse OTAN Multimédia <press@media.example.org>"
+        assert parsed.get_body(preferencelist=("plain",)).get_content().strip() == "Bonjour José"
