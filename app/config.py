@@ -65,7 +65,8 @@ class DefaultConfig:
     # so behind nginx every client would share nginx's address and one per-IP limit.
     TRUSTED_PROXIES = 0
 
-    # Mail (SPEC §5). No MAIL_SERVER: mails are written to the log.
+    # Mail (SPEC §5). No MAIL_SERVER: in development (debug, tests) mails are written to the log;
+    # in production nothing is sent (a warning at start-up) and mails wait in the outbox.
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
     MAIL_USE_TLS = False
@@ -74,6 +75,10 @@ class DefaultConfig:
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "Multimedia Portal <no-reply@localhost>"
     MAIL_TIMEOUT_SECONDS = 30
+    # Does the SMTP server offer SMTPUTF8 (addresses like josé@example.org)? None: not known, such
+    # an address may register and its mail fails at once with the reason logged; False: registration
+    # refuses it with a clear message; True: it is accepted (the outbox still checks per session).
+    MAIL_SMTPUTF8: bool | None = None
     # "thread": each process delivers its new mails in a background thread right after commit;
     # "worker": only `flask outbox send` delivers (run it as a worker).
     MAIL_DISPATCH = "thread"
@@ -83,6 +88,8 @@ class DefaultConfig:
     # A mail being sent is claimed for this long; if its process dies, another sends it after that.
     # Keep it well above what one SMTP session may take (a few MAIL_TIMEOUT_SECONDS).
     OUTBOX_CLAIM_SECONDS = 300
+    # Sent and given-up mails are deleted this long after (the worker and `flask outbox purge`).
+    OUTBOX_RETENTION_DAYS = 7
 
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None
@@ -115,6 +122,7 @@ def configure(app, overrides: dict | None = None) -> None:
         app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
     _ensure_secret_key(app)
     _configure_https(app)
+    _check_mail(app)
     if not app.config.get("SERVER_NAME") and not (app.debug or app.testing):
         raise RuntimeError(
             "No SERVER_NAME is configured. Set FLASK_SERVER_NAME (e.g. media.example.org) and "
@@ -132,6 +140,14 @@ def _configure_https(app) -> None:
         raise RuntimeError(f"TRUSTED_PROXIES must be a whole number of proxies (0, 1, ...), not {proxies!r}.")
 
 
+def _check_mail(app) -> None:
+    """Mail written to the log is for a newcomer's machine only: it carries the codes."""
+    if not app.config.get("MAIL_SERVER") and not (app.debug or app.testing):
+        log.warning("No MAIL_SERVER is configured: no mail is sent (mails wait in the outbox and are retried; a "
+                    "code mail is given up once its code expires). Set FLASK_MAIL_SERVER (and FLASK_MAIL_PORT, "
+                    "...). Mails are written to the log only in development (flask run --debug).")
+
+
 def _configure_database_uri(app) -> None:
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not uri:
@@ -144,6 +160,9 @@ def _configure_database_uri(app) -> None:
     if uri.startswith("sqlite"):
         # SQLite does not take pool_pre_ping-style options that PostgreSQL needs; keep ours small.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    # A database error names its statement but not its parameters: these carry mails with their
+    # codes, and password hashes, and the error goes to the log.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
 
 
 def _ensure_secret_key(app) -> None:

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from .flows.emails import InvalidEmail, normalize_email
+from .flows.emails import InvalidEmail, check_deliverable, normalize_email
 from .flows.passwords import PasswordPolicy
 
 
@@ -45,6 +45,16 @@ def valid_email(form, field):
         raise ValidationError(str(exc)) from None
 
 
+def deliverable_email(form, field):
+    """A new account's address must be one our mail can reach (its code comes by mail)."""
+    if field.errors:  # not a valid address: valid_email has said why
+        return
+    try:
+        check_deliverable(field.data, current_app.config["MAIL_SMTPUTF8"])
+    except InvalidEmail as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def password_policy(form, field):
     problems = PasswordPolicy.from_config(current_app.config).problems(field.data or "")
     if problems:
@@ -73,9 +83,10 @@ def text_field(label, max_length: int, required_message) -> StringField:
     )
 
 
-def email_field(label=None) -> StringField:
+def email_field(label=None, *, new_account: bool = False) -> StringField:
+    checks = [valid_email, deliverable_email] if new_account else [valid_email]
     return StringField(_l("Email address") if label is None else label, filters=[strip],
-                       validators=[DataRequired(_l("Enter your email address.")), valid_email],
+                       validators=[DataRequired(_l("Enter your email address.")), *checks],
                        render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
 
 

@@ -6,6 +6,9 @@ that transaction commits, this process delivers it in a background thread (MAIL_
 still pending (SMTP down, process killed) and can run as a worker with ``--loop``.
 Each message is claimed with a conditional UPDATE before it is sent, so the thread and any
 number of workers never send one message twice at the same time.
+
+A code mail (``kind="code"``) keeps no code once it is sent or given up, nor once its code has
+expired unsent; sent and given-up mails are deleted after OUTBOX_RETENTION_DAYS (``sweep``).
 """
 from __future__ import annotations
 
@@ -13,19 +16,24 @@ import json
 import logging
 import os
 import queue
+import re
 import smtplib
 import threading
 import time
 from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import formatdate, make_msgid, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message
-from sqlalchemy import event, exists, or_, select, update
+from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import database_error_text, database_unavailable, db
+from .flows.emails import InvalidEmail, smtp_address
 from .i18n import mail_locale
 from .models import OutboxMessage, User, utcnow
 
@@ -34,14 +42,25 @@ log = logging.getLogger(__name__)
 _NEW_MESSAGES = "outbox_new_messages"
 _COMMITTED_IDS = "outbox_committed_ids"
 RECORD_RETRY_INTERVAL = timedelta(seconds=0.5)
+CODE_MAIL = "code"  # carries a one-time code: readable at rest only until it is sent
+NEWSLETTER = "newsletter"
+SWEEP_INTERVAL_SECONDS = 60  # how often a looping worker expires and purges
+
+
+class Undeliverable(Exception):
+    """No retry can send this mail (an address this SMTP server cannot carry): given up at once."""
+
+
+class MailNotConfigured(Exception):
+    """Production with no MAIL_SERVER: the mail waits in the outbox (it is never written to the log)."""
 
 
 def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
                language: str | None = None, **context) -> OutboxMessage:
     """Render ``template``.txt and .html and add the mail to the current transaction.
 
-    Account mails (codes, notices) are sent right after the commit; bulk mails
-    (``kind="newsletter"``) wait for the worker, so a digest run never floods one process.
+    Account mails (notices, and ``kind="code"`` for codes) are sent right after the commit; bulk
+    mails (``kind="newsletter"``) wait for the worker, so a digest run never floods one process.
     ``language`` is the recipient's ("en"/"fr"); ``subject`` may be a lazy string, translated then.
     """
     with force_locale(mail_locale(language)):
@@ -55,7 +74,7 @@ def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | N
             next_attempt_at=utcnow(),
         )
     db.session.add(message)
-    if kind == "account":
+    if kind != NEWSLETTER:
         db.session.info.setdefault(_NEW_MESSAGES, []).append(message)
     return message
 
@@ -171,7 +190,7 @@ def deliver(message_id: int) -> bool | None:
     if claimed != 1:
         return None
     message = db.session.get(OutboxMessage, message_id)
-    if message.kind == "newsletter" and not _still_subscribed(message.recipient):
+    if message.kind == NEWSLETTER and not _still_subscribed(message.recipient):
         message.failed_at, message.claimed_until, message.last_error = utcnow(), None, "cancelled: unsubscribed"
         db.session.commit()
         return None
@@ -180,18 +199,51 @@ def deliver(message_id: int) -> bool | None:
     except Exception as exc:  # SMTP down, refused, timed out: retry later with back-off
         _record_failure(message, exc)
         return False
-    _record_sent(message_id, claim_until)
+    _record_sent(message_id, claim_until, redacted(message))
     return True
 
 
-def _record_sent(message_id: int, claim_until: datetime) -> None:
+def redacted(message: OutboxMessage) -> dict:
+    """What a code mail keeps once it is sent or given up: whom, when and what kind, not the code
+    (the subject's digits masked, no body). Other mails keep everything until they are purged."""
+    if message.kind != CODE_MAIL:
+        return {}
+    return {"subject": re.sub(r"\d", "•", message.subject), "body_text": "", "body_html": ""}
+
+
+def sweep(now: datetime | None = None) -> tuple[int, int]:
+    """Give up code mails whose code expired unsent (redacted: nobody can use it any more), and
+    delete the mails sent or given up more than OUTBOX_RETENTION_DAYS ago. Returns (expired, purged)."""
+    config = current_app.config
+    now = now or utcnow()
+    unsent = (OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+              or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+    stale = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.kind == CODE_MAIL, *unsent,
+        OutboxMessage.created_at < now - timedelta(seconds=config["CODE_LIFETIME_SECONDS"]))).scalars().all()
+    expired = 0
+    for message in stale:  # the same conditions again: a sender that claimed it meanwhile keeps it
+        expired += db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message.id, *unsent)
+            .values(failed_at=now, last_error="given up: its code expired before it could be sent",
+                    **redacted(message))
+            .execution_options(synchronize_session=False)).rowcount
+    cutoff = now - timedelta(days=config["OUTBOX_RETENTION_DAYS"])
+    purged = db.session.execute(
+        delete(OutboxMessage).where(or_(OutboxMessage.sent_at < cutoff, OutboxMessage.failed_at < cutoff))
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return expired, purged
+
+
+def _record_sent(message_id: int, claim_until: datetime, redactions: dict) -> None:
     """The SMTP server has the mail: note that, trying again through a database outage while our
     claim holds, so that nobody sends it a second time. (Past the claim it may be sent again:
     at least once, never lost.)"""
     while True:
         try:
             db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                               .values(sent_at=utcnow(), claimed_until=None, last_error=None))
+                               .values(sent_at=utcnow(), claimed_until=None, last_error=None, **redactions))
             db.session.commit()
             return
         except SQLAlchemyError as exc:
@@ -213,8 +265,10 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     config = current_app.config
     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     message.claimed_until = None
-    if message.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+    if message.attempts >= config["OUTBOX_MAX_ATTEMPTS"] or isinstance(exc, Undeliverable):
         message.failed_at = utcnow()
+        for name, value in redacted(message).items():
+            setattr(message, name, value)
         log.error("Giving up on mail %s to %s: %s", message.id, message.recipient, message.last_error)
     else:
         delay = config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1)
@@ -227,17 +281,18 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
 def _transport(message: OutboxMessage) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        # No SMTP server configured (the out-of-the-box default): the log is the mailbox.
+        if not (current_app.debug or current_app.testing):
+            raise MailNotConfigured("no MAIL_SERVER is configured (set FLASK_MAIL_SERVER); outside development "
+                                    "no mail is written to the log")
+        # Development without an SMTP server: the log is the mailbox, codes and all (README).
         log.info("Mail to %s — %s\n%s", message.recipient, message.subject, message.body_text)
         return
-    mime = Message(
-        subject=message.subject,
-        recipients=[message.recipient],
-        body=message.body_text,
-        html=message.body_html,
-        sender=config["MAIL_DEFAULT_SENDER"],
-        extra_headers=json.loads(message.headers_json or "{}"),
-    )
+    name, sender = parseaddr(config["MAIL_DEFAULT_SENDER"])
+    sender, sender_utf8 = smtp_address(sender)
+    try:
+        recipient, recipient_utf8 = smtp_address(message.recipient)
+    except InvalidEmail as exc:
+        raise Undeliverable(f"{message.recipient} is not an address SMTP can carry: {exc}") from None
     smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
     smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"])
     try:
@@ -245,9 +300,51 @@ def _transport(message: OutboxMessage) -> None:
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-        smtp.sendmail(mime.sender, [message.recipient], mime.as_bytes())
+        smtp.ehlo_or_helo_if_needed()
+        utf8 = sender_utf8 or recipient_utf8
+        if utf8 and not smtp.has_extn("smtputf8"):
+            raise Undeliverable(f"{message.recipient} has letters beyond ASCII before the @-sign, which needs "
+                                f"SMTPUTF8, and the SMTP server {config['MAIL_SERVER']} does not offer it")
+        options = []
+        if utf8:
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if smtp.has_extn("8bitmime") else ["SMTPUTF8"]
+        smtp.sendmail(sender, [recipient], compose(message, Address(name, addr_spec=sender), recipient, utf8=utf8),
+                      mail_options=options)
     finally:
         _say_goodbye(smtp)
+
+
+class _WirePolicy(EmailPolicy):
+    """Headers as SMTP carries them (CRLF, folded at spaces near 78 characters), except that a
+    header all in ASCII is never RFC 2047-encoded: one with no space to fold at (List-Unsubscribe's
+    long URL) would otherwise go out as "=?utf-8?q?=3Chttps…", which mail services do not read as a
+    link, so they offer no one-click unsubscribe. Such a header stays on one line (RFC 5322 allows 998)."""
+
+    def fold_binary(self, name, value):
+        folded = super().fold_binary(name, value)
+        text = str(value)
+        if b"=?" in folded and "=?" not in text and text.isascii() and len(name) + 2 + len(text) <= 998:
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        return folded
+
+
+WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit")
+WIRE_UTF8 = WIRE.clone(utf8=True, cte_type="8bit")  # SMTPUTF8: UTF-8 headers, 8-bit bodies (RFC 6531)
+
+
+def compose(message: OutboxMessage, sender: Address, recipient: str, *, utf8: bool = False) -> bytes:
+    """The mail as it goes over SMTP: plain text and HTML alternatives, and its extra headers."""
+    mime = EmailMessage(policy=WIRE_UTF8 if utf8 else WIRE)
+    mime["Subject"] = message.subject
+    mime["From"] = sender
+    mime["To"] = recipient
+    mime["Date"] = formatdate(localtime=True)
+    mime["Message-ID"] = make_msgid(domain=sender.domain or None)
+    for name, value in json.loads(message.headers_json or "{}").items():
+        mime[name] = value
+    mime.set_content(message.body_text)
+    mime.add_alternative(message.body_html, subtype="html")
+    return mime.as_bytes()
 
 
 def _say_goodbye(smtp: smtplib.SMTP) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import re
 import socket
 import threading
@@ -31,6 +32,7 @@ class Mailbox:
 
             await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message.envelope = envelope  # the raw bytes (content) and what the client said (mail_options, rcpt_tos)
         with self._changed:
             self.messages.append(message)
             self._changed.notify_all()
@@ -49,22 +51,43 @@ class Mailbox:
                 self._changed.wait(remaining)
             return self.to(address)
 
+    def code_after(self, address: str, seen: int, timeout: float = 15.0) -> str:
+        """The code in the first mail to ``address`` that carries one, past its first ``seen`` mails
+        (the outbox keeps no code once a mail is sent: the SMTP server is where to read it)."""
+        for count in itertools.count(seen + 1):
+            match = CODE_RE.search(text_of(self.wait_for(address, count, timeout)[count - 1]))
+            if match:
+                return match.group(1)
+
+
+CODE_RE = re.compile(r"^\s*(\d{6})\s*$", re.M)
+
 
 def text_of(message: email.message.EmailMessage) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
 
 def code_in(message: email.message.EmailMessage) -> str:
-    match = re.search(r"^\s*(\d{6})\s*$", text_of(message), re.M)
+    match = CODE_RE.search(text_of(message))
     assert match, f"no code in mail: {text_of(message)!r}"
     return match.group(1)
 
 
+def raw_header(message: email.message.EmailMessage, name: str) -> bytes:
+    """A header's line(s) exactly as they came over the wire, unfolding and decoding nothing."""
+    match = re.search(rb"^" + name.encode() + rb":.*\r?\n(?:[ \t].*\r?\n)*", message.envelope.content,
+                      re.M | re.I)
+    assert match, f"no {name} header in {message.envelope.content[:2000]!r}"
+    return match.group(0)
+
+
 class SmtpServer:
-    def __init__(self, delay: float = 0.0, port: int | None = None):
+    """aiosmtpd on a free local port; ``smtputf8`` makes it offer (and accept) SMTPUTF8."""
+
+    def __init__(self, delay: float = 0.0, port: int | None = None, smtputf8: bool = False):
         self.mailbox = Mailbox(delay)
         self.port = port or free_port()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
 
     def __enter__(self) -> "SmtpServer":
         self.controller.start()

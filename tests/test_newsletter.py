@@ -11,7 +11,7 @@ from app.models import NewsletterDelivery, OutboxMessage, Story, User, utcnow
 
 from .catalogue_data import load, story_entry
 from .conftest import build_app, dispose, last_code, outbox, post, registration
-from .mailbox import text_of
+from .mailbox import code_in, raw_header, text_of
 
 pytestmark = pytest.mark.smtp
 
@@ -21,10 +21,12 @@ def app_config():
     return {"SERVER_NAME": "media.example.org", "PREFERRED_URL_SCHEME": "https"}
 
 
-def subscriber(app, email):
+def subscriber(app, email, mailbox=None):
+    """Registered, verified and subscribed; ``mailbox``: the code comes by SMTP (a sent mail keeps no code)."""
     client = app.test_client()
     post(client, "/account/register", registration(email))
-    post(client, "/account/verify", {"code": last_code(app, email)})
+    code = code_in(mailbox.wait_for(email)[-1]) if mailbox else last_code(app, email)
+    post(client, "/account/verify", {"code": code})
     post(client, "/newsletter/subscribe")
     return client
 
@@ -198,13 +200,19 @@ def test_a_digest_arrives_by_smtp_with_one_click_headers(database_url, tmp_path,
     app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
                     MAIL_DISPATCH="thread", SERVER_NAME="media.example.org", PREFERRED_URL_SCHEME="https")
     try:
-        subscriber(app, "ann@example.org")
+        subscriber(app, "ann@example.org", smtp.mailbox)
         load(app, tmp_path, [recent("fresh-story", 1)])
         send(app)
         assert "1 sent" in app.test_cli_runner().invoke(args=["outbox", "send"]).output
         digest = [m for m in smtp.mailbox.wait_for("ann@example.org", count=2) if "new stor" in m["Subject"]][0]
-        assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        link = re.fullmatch(r"<(https://media\.example\.org/newsletter/unsubscribe/[\w.-]+)>", digest["List-Unsubscribe"]).group(1)
+        # the bytes the SMTP server got, as RFC 8058 shows them: one line each, not folded, not
+        # RFC 2047-encoded (a parsed value would hide an encoded or folded header)
+        assert raw_header(digest, "List-Unsubscribe-Post") == b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        line = raw_header(digest, "List-Unsubscribe").decode("ascii")
+        match = re.fullmatch(r"List-Unsubscribe: <(https://media\.example\.org/newsletter/unsubscribe/[\w.-]+)>\r\n",
+                             line)
+        assert match, line
+        link = match.group(1)
         assert link in text_of(digest)
         assert "https://media.example.org/stories/fresh-story" in text_of(digest)
         path = link.replace("https://media.example.org", "")

@@ -1,4 +1,8 @@
-"""Email addresses: validated with email-validator (no DNS), compared lower-cased after trimming."""
+"""Email addresses: validated with email-validator (no DNS), compared lower-cased after trimming.
+
+An address is stored as people type it (``josé@bücher.example``); ``smtp_address`` says how it
+travels: the domain in IDNA ASCII (``xn--bcher-kva.example``) and, for a local part beyond ASCII,
+only through a server that offers SMTPUTF8 (RFC 6531)."""
 from __future__ import annotations
 
 import unicodedata
@@ -27,6 +31,25 @@ def normalize_email(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidEmail(_explain(str(exc))) from None
     return result.normalized.lower()
+
+
+def smtp_address(address: str) -> tuple[str, bool]:
+    """``address`` as SMTP carries it (envelope and headers), and whether that needs SMTPUTF8."""
+    if address.isascii():
+        return address, False
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    return f"{result.local_part}@{result.ascii_domain}", result.smtputf8
+
+
+def check_deliverable(address: str, server_has_smtputf8: bool | None) -> None:
+    """InvalidEmail for a valid address our mail cannot reach: a local part beyond ASCII when the
+    SMTP server is known to lack SMTPUTF8 (None: not known; the outbox finds out and says so)."""
+    if server_has_smtputf8 is False and smtp_address(address)[1]:
+        raise InvalidEmail(_("This address cannot receive our mail: use an address with no accents or other "
+                             "special letters before the @-sign."))
 
 
 def _explain(reason: str) -> str:

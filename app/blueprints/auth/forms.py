@@ -6,7 +6,7 @@ from ...forms import NextField, PortalForm, email_field, password_pair, strip, t
 
 
 class RegisterForm(PortalForm):
-    email = email_field()
+    email = email_field(new_account=True)
     password, confirm = password_pair(_l("Password"), _l("Confirm password"), missing=_l("Choose a password."),
                                       missing_again=_l("Type the password again."))
     first_name = text_field(_l("First name"), 100, _l("Enter your first name."))

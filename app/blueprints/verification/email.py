@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from ...extensions import db
 from ...i18n import current_language
 from ...models import User
-from ...outbox import queue_mail
+from ...outbox import CODE_MAIL, queue_mail
 
 
 def code_subject(purpose: str, code: str):
@@ -21,6 +21,7 @@ def queue_code_mail(user, code: str, purpose: str):
         code_subject(purpose, code),
         "verification/mail/code",
         language=user.language,
+        kind=CODE_MAIL,  # the outbox keeps no code once it is sent
         user=user, code=code, purpose=purpose, minutes=minutes,
     )
 
