@@ -9,6 +9,7 @@ likes; nginx in front reads every request whole first (``client_header_timeout``
 ``client_body_timeout``) and hands gunicorn only complete ones (README, "Security").
 tests/test_slow_clients.py shows both.
 """
+import os
 
 # Unless told otherwise on the command line, only this machine can connect.
 bind = ["127.0.0.1:8000"]
@@ -18,8 +19,14 @@ bind = ["127.0.0.1:8000"]
 # hold up the site instead of one per worker. The worker's main loop keeps telling the master it
 # is alive, so a long download is not cut off as a "silent" worker after ``timeout`` (a sync
 # worker sending a large file to a slow reader was killed at 30 s).
+# SQLite lets one writer in at a time: more threads than workers only queue on its lock, and
+# under load (tests/test_load.py: 200 browsers) they waited past its busy timeout ("database is
+# locked"). So SQLite gets one thread per worker, PostgreSQL four. The database is read from the
+# same FLASK_SQLALCHEMY_DATABASE_URI the app reads; set elsewhere (instance/config.py), say
+# GUNICORN_CMD_ARGS="--threads 4" to match.
 worker_class = "gthread"
-threads = 4
+_database = os.environ.get("FLASK_SQLALCHEMY_DATABASE_URI", "sqlite:")
+threads = 4 if _database.startswith("postgres") else 1
 
 # A worker that stops answering the master for this long is killed and replaced.
 timeout = 30
