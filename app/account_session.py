@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import session
-from flask_login import login_user
+from flask_login import login_user, logout_user
 
 from .flows.redirects import safe_next
 
@@ -68,3 +68,11 @@ def log_in(user, *, remember: bool = False) -> None:
     session.clear()
     session.update(keep)
     login_user(user, remember=remember)
+
+
+def end_browser_session() -> None:
+    """This browser is logged in no more: its session is emptied and its remember-me cookie deleted."""
+    session.clear()
+    # after the clear: logout_user marks the remember-me cookie for deletion in the session, and a
+    # clear after it would drop that mark, leaving the cookie to log the person straight back in
+    logout_user()

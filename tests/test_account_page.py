@@ -130,3 +130,13 @@ def test_an_error_from_an_account_form_goes_into_its_alert_area_and_keeps_the_fo
     assert response.headers["HX-Retarget"] == f"#account-{section}-alert"
     assert response.headers["HX-Reswap"] == "innerHTML"
     assert body.startswith("<p><strong>This form has expired.</strong>") and "<section" not in body
+
+
+def test_delete_account_deletes_the_remember_cookie_and_the_session(app, ann):
+    browser = app.test_client()
+    login(browser, remember=True)
+    assert browser.get_cookie("remember_token") is not None
+    assert post(browser, "/account/delete", {"delete_password": GOOD_PASSWORD}).status_code == 303
+    assert browser.get_cookie("remember_token") is None, "the remember-me cookie outlives the account"
+    with browser.session_transaction() as session:
+        assert "_user_id" not in session

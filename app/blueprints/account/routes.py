@@ -1,8 +1,8 @@
-from flask import current_app, flash, render_template, request, session, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
-from ...account_session import log_in
+from ...account_session import end_browser_session, log_in
 from ...flows import newsletter as newsletter_flow, recovery
 from ...flows.recovery import PasswordChange
 from ...rendering import redirect_page, render_step
@@ -70,8 +70,7 @@ def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if recovery.delete_account(current_user._get_current_object(), form.delete_password.data):
-            logout_user()
-            session.clear()
+            end_browser_session()
             return redirect_page(url_for("account.deleted"))
         form.delete_password.errors.append(_("That is not your password."))
     return render_account("delete", status=422, delete=form)
