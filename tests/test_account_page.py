@@ -4,7 +4,7 @@ import pytest
 from app.extensions import db
 from app.models import OutboxMessage, User, VerificationCode, WrongCodeEntry
 
-from .conftest import GOOD_PASSWORD, HTMX, outbox, post, register_and_verify
+from .conftest import GOOD_PASSWORD, HTMX, csrf_token, outbox, post, register_and_verify
 
 NEW_PASSWORD = "Green-Valley-77?"
 
@@ -140,3 +140,48 @@ def test_delete_account_deletes_the_remember_cookie_and_the_session(app, ann):
     assert browser.get_cookie("remember_token") is None, "the remember-me cookie outlives the account"
     with browser.session_transaction() as session:
         assert "_user_id" not in session
+
+
+WRONG_TRIES = {
+    "password": {"current": "Wrong-Password-1!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    "delete": {"delete_password": "Wrong-Password-1!"},
+}
+
+
+def section_post(client, section, data, remote_addr="127.0.0.1"):
+    client.environ_base["REMOTE_ADDR"] = remote_addr
+    return client.post(f"/account/{section}", data={**data, "csrf_token": csrf_token(client)},
+                       headers={"HX-Request": "true", "HX-Target": f"account-{section}"})
+
+
+@pytest.mark.parametrize("section", sorted(WRONG_TRIES))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])
+def test_password_checks_on_the_account_page_are_limited_per_account(app, app_config, ann, section):
+    """Guesses at the current password are counted for the account, whichever browser and
+    address they come from; the refusal goes into the section's alert area."""
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        login(browser)
+    answers = [section_post(browsers[n % 2], section, WRONG_TRIES[section], f"10.0.0.{n}") for n in range(4)]
+    assert [a.status_code for a in answers] == [422, 422, 422, 429]
+    assert answers[-1].headers["HX-Retarget"] == f"#account-{section}-alert"
+    assert "Too many attempts" in answers[-1].get_data(as_text=True)
+    assert user(app) is not None
+
+
+@pytest.mark.parametrize("section", sorted(WRONG_TRIES))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "3 per minute"}])
+def test_password_checks_on_the_account_page_are_limited_per_ip(app, app_config, ann, section):
+    other = app.test_client()
+    register_and_verify(other, app, "bob@example.org")
+    mine = app.test_client()
+    login(mine)
+    answers = [section_post(browser, section, WRONG_TRIES[section], "10.0.0.9") for browser in (mine, other, mine, other)]
+    assert [a.status_code for a in answers] == [422, 422, 422, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
+def test_every_account_form_is_rate_limited(app, app_config, client, ann):
+    forms = {"profile": {"first_name": "Ann", "last_name": "Lee", "organisation": "ZDF"}, "newsletter": {"subscribe": "on"}}
+    for section, data in forms.items():
+        assert [section_post(client, section, data).status_code for _ in range(3)] == [200, 200, 429], section

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from ...account_session import end_browser_session, log_in
 from ...flows import newsletter as newsletter_flow, recovery
 from ...flows.recovery import PasswordChange
+from ...limits import account_key, limit_posts
 from ...rendering import redirect_page, render_step
 from . import bp
 from .forms import ChangePasswordForm, DeleteAccountForm, NewsletterForm, ProfileForm
@@ -27,6 +28,7 @@ def index():
 
 @bp.route("/profile", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def profile():
     form = ProfileForm()
     if form.validate_on_submit():
@@ -37,6 +39,7 @@ def profile():
 
 @bp.route("/newsletter", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def newsletter():
     form = NewsletterForm()
     if form.validate_on_submit():
@@ -49,6 +52,7 @@ def newsletter():
 
 @bp.route("/password", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -66,6 +70,7 @@ def password():
 
 @bp.route("/delete", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
