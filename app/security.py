@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
@@ -61,3 +62,18 @@ def is_account_request() -> bool:
         return request.blueprint in ACCOUNT_BLUEPRINTS
     prefixes = (current_app.blueprints[name].url_prefix for name in ACCOUNT_BLUEPRINTS if name in current_app.blueprints)
     return any(request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix)
+
+
+def from_this_site() -> bool:
+    """Whether the request was sent by one of this site's own pages (a click on its link, its
+    own fetch), not by a link or form elsewhere. Sec-Fetch-Site, which a page cannot set, decides
+    where the browser sends it; older browsers are judged by the Referer, which the
+    Referrer-Policy above keeps for same-origin requests only."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    try:
+        referrer = urlsplit(request.referrer or "")
+        return (referrer.scheme, referrer.netloc) == (request.scheme, request.host)
+    except ValueError:  # an unreadable Referer ("http://[::1") says nothing
+        return False
