@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from .account_session import mark_browser
 from .extensions import db, login_manager
@@ -53,7 +53,18 @@ def set_security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if is_account_request():
         headers["Cache-Control"] = "no-store"
+    elif made_for_a_logged_in_person():
+        # no-store, not no-cache: Back shows a page from the browser's history without asking
+        # again unless it was never stored, so after log out it would still show the name.
+        headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def made_for_a_logged_in_person() -> bool:
+    """Whether this answer looked at who is logged in (the header, a download button) and found
+    someone; files and pages that never asked are the same for everyone."""
+    user = g.get("_login_user")  # where Flask-Login keeps the request's user once it is loaded
+    return user is not None and user.is_authenticated
 
 
 def is_account_request() -> bool:
