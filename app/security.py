@@ -1,14 +1,13 @@
 """Response headers (SPEC §3) and the session loader that honours per-user session tokens."""
 from __future__ import annotations
 
-import hmac
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 
 from .account_session import mark_browser
-from .extensions import db, login_manager
-from .models import User
+from .extensions import login_manager
+from .flows import login_sessions
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
@@ -27,14 +26,9 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """``get_id`` is "<id>:<session token>"; a rotated token ends old sessions and cookies."""
-    raw_id, _, token = (user_id or "").partition(":")
-    if not raw_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(raw_id))
-    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-        return None
-    return user
+    """``get_id`` is "<id>:<session token>:<login key>": a rotated token ends every session and
+    remember-me cookie of the account, an ended login (log out) every copy of one browser's."""
+    return login_sessions.user_for(user_id)
 
 
 def _mark_browser_on_account_pages():
