@@ -25,5 +25,6 @@ def key_for_account(user_id) -> str:
 
 
 def account_key() -> str:
-    """The logged-in person's account, for their own account forms (under ``login_required``)."""
-    return key_for_account(current_user.id)
+    """The logged-in person's account, for their own account forms (and log out, which may come
+    from a browser whose login has ended already)."""
+    return key_for_account(current_user.id if current_user.is_authenticated else "-")

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ...account_session import end_browser_session, log_in
-from ...flows import newsletter as newsletter_flow, recovery
+from ...flows import login_sessions, newsletter as newsletter_flow, recovery
 from ...flows.recovery import PasswordChange
 from ...limits import account_key, limit_posts
 from ...rendering import redirect_page, render_step
@@ -79,6 +79,16 @@ def delete():
             return redirect_page(url_for("account.deleted"))
         form.delete_password.errors.append(_("That is not your password."))
     return render_account("delete", status=422, delete=form)
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def logout_everywhere():
+    login_sessions.end_all(current_user._get_current_object())
+    end_browser_session()
+    flash(_("You have been logged out on every device."))
+    return redirect_page(url_for("media.index"))
 
 
 @bp.route("/deleted")

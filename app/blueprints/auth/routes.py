@@ -5,7 +5,7 @@ from ...account_session import begin_flow, end_browser_session, log_in, note_sen
 from ...extensions import form_address_key
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
-from ...limits import limit_posts
+from ...limits import account_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import LoginForm, RegisterForm
@@ -42,6 +42,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@limit_posts(account_key)
 def logout():
     end_browser_session()
     return redirect_page(safe_next(request.form.get("next"), url_for("media.index")))
