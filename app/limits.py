@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from .extensions import limiter
@@ -25,6 +26,9 @@ def key_for_account(user_id) -> str:
 
 
 def account_key() -> str:
-    """The logged-in person's account, for their own account forms (and log out, which may come
-    from a browser whose login has ended already)."""
-    return key_for_account(current_user.id if current_user.is_authenticated else "-")
+    """The logged-in person's account, for their own account forms. Log out may come from a
+    browser whose login has ended already: that counts for its address, not for one key
+    shared by everybody."""
+    if current_user.is_authenticated:
+        return key_for_account(current_user.id)
+    return "ip:" + get_remote_address()

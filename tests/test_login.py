@@ -256,3 +256,12 @@ def test_a_session_from_before_server_side_logins_is_refused(client, app, ann):
     with client.session_transaction() as session:
         session["_user_id"] = identity
     assert not logged_in(client)
+
+
+@pytest.mark.parametrize("identity", ["", "1", "1:", "1::", "1:x:", ":x:y", "1:x:y:z", "١:x:y", "9" * 40 + ":x:y",
+                                      "1:x\x00:y", "-1:x:y"])
+def test_a_malformed_identity_in_a_signed_session_is_no_one(client, ann, identity):
+    with client.session_transaction() as session:
+        session["_user_id"] = identity
+    response = client.get("/conditions")
+    assert response.status_code == 200 and "Log out" not in response.get_data(as_text=True)

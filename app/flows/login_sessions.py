@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime
 
@@ -18,6 +19,10 @@ from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import LoginSession, User, new_session_token, utcnow
+
+
+# User.get_id(): "<id>:<session token>:<login key>", the last two from secrets.token_urlsafe
+IDENTITY = re.compile(r"(?P<user_id>[0-9]{1,18}):(?P<token>[A-Za-z0-9_-]+):(?P<key>[A-Za-z0-9_-]+)")
 
 
 def _hash(key: str) -> str:
@@ -37,10 +42,10 @@ def start(user: User, *, now: datetime | None = None) -> None:
 def user_for(identity: str, *, now: datetime | None = None) -> User | None:
     """The account a session or remember-me cookie names, if that login is still going: its row
     is there, unexpired, and the account's session token has not been rotated since."""
-    parts = (identity or "").split(":")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1] or not parts[2]:
+    match = IDENTITY.fullmatch(identity or "")
+    if match is None:
         return None
-    user_id, token, key = int(parts[0]), parts[1], parts[2]
+    user_id, token, key = int(match["user_id"]), match["token"], match["key"]
     user = db.session.execute(
         select(User).join(LoginSession, LoginSession.user_id == User.id)
         .where(User.id == user_id, LoginSession.key_hash == _hash(key), LoginSession.expires_at > (now or utcnow()))
