@@ -1,4 +1,5 @@
-"""Response headers (SPEC §3) and the session loader that honours per-user session tokens."""
+"""Response headers (SPEC §3) and the session loader: a login counts while its server-side row
+(app/flows/login_sessions.py) and the account's session token say so."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
