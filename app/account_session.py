@@ -5,8 +5,9 @@ import secrets
 from dataclasses import dataclass
 
 from flask import session
-from flask_login import login_user
+from flask_login import current_user, login_user, logout_user
 
+from .flows import login_sessions
 from .flows.redirects import safe_next
 
 FLOW_KEY = "account_flow"
@@ -63,8 +64,27 @@ def return_to(default: str = "/") -> str:
 
 
 def log_in(user, *, remember: bool = False) -> None:
-    """A new session on log in: nothing from before survives but the page to return to."""
+    """A new session on log in: nothing from before survives but the page to return to (and a
+    login this browser had before ends on the server too)."""
+    _end_login()
     keep = {key: session[key] for key in (RETURN_KEY, BROWSER_KEY) if key in session}
     session.clear()
     session.update(keep)
+    login_sessions.start(user)
     login_user(user, remember=remember)
+
+
+def _end_login() -> None:
+    # current_user comes from the session or, without one, from the remember-me cookie
+    if current_user.is_authenticated:
+        login_sessions.end(current_user._get_current_object())
+
+
+def end_browser_session() -> None:
+    """This browser is logged in no more: its login ends on the server, so no copy of its
+    cookies works any longer; its session is emptied and its remember-me cookie deleted."""
+    _end_login()
+    session.clear()
+    # after the clear: logout_user marks the remember-me cookie for deletion in the session, and a
+    # clear after it would drop that mark, leaving the cookie to log the person straight back in
+    logout_user()

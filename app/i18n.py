@@ -1,7 +1,7 @@
 """English and French (Flask-Babel).
 
 The language is chosen, in this order, by: a ``lang`` argument on the URL (what the EN | FR
-switch links to; it is then remembered), the ``lang`` cookie, the account's language, and the
+switch links to; it is then remembered, see ``remember_switch``), the ``lang`` cookie, the account's language, and the
 browser's Accept-Language. URLs are the same in both languages.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from .extensions import db
+from .security import from_this_site
 from .urls import this_page
 
 LANGUAGES = {"en": "English", "fr": "Français"}
@@ -61,12 +62,16 @@ def localized(value, language: str | None = None):
 
 
 def remember_switch(response):
-    """After a switch: remember it in a cookie and, for a logged-in person, on the account."""
+    """After a switch: remember it in a cookie and, for a logged-in person, on the account.
+
+    A ``?lang=`` link from another site chooses the language of this browser only: what is
+    stored on the account (and the language of its mails) changes only when the switch on one
+    of this site's pages was used."""
     chosen = _valid(request.args.get("lang"))
     if chosen:
         response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
-        if current_user.is_authenticated and current_user.language != chosen:
+        if current_user.is_authenticated and current_user.language != chosen and from_this_site():
             current_user.language = chosen
             db.session.commit()
     return response

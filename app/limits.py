@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from .extensions import limiter
 
@@ -16,3 +18,17 @@ def limit_posts(address_key):
         return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], methods=["POST"])(view)
 
     return decorate
+
+
+def key_for_account(user_id) -> str:
+    """Rate-limit key for "per account" limits (RATELIMIT_PER_ADDRESS on forms that name no address)."""
+    return f"account:{user_id}"
+
+
+def account_key() -> str:
+    """The logged-in person's account, for their own account forms. Log out may come from a
+    browser whose login has ended already: that counts for its address, not for one key
+    shared by everybody."""
+    if current_user.is_authenticated:
+        return key_for_account(current_user.id)
+    return "ip:" + get_remote_address()

@@ -43,12 +43,30 @@ class User(UserMixin, db.Model):
     # "en" or "fr": the site and the mails in this language (set at registration and by the switch)
     language: Mapped[str | None] = mapped_column(String(5))
 
+    # The login session (LoginSession) this object was logged in or loaded with; not a column.
+    login_key = None  # str once logged in or loaded
+
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        """What the session and the remember-me cookie carry; app.security.load_user checks both parts."""
+        return f"{self.id}:{self.session_token}:{self.login_key or ''}"
+
+
+class LoginSession(db.Model):
+    """One log in of one browser (app/flows/login_sessions.py). Log out deletes its row, which
+    ends every copy of that browser's session and remember-me cookies; only a hash of the key
+    they carry is kept."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
 
 
 class VerificationCode(db.Model):

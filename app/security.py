@@ -1,13 +1,14 @@
-"""Response headers (SPEC §3) and the session loader that honours per-user session tokens."""
+"""Response headers (SPEC §3) and the session loader: a login counts while its server-side row
+(app/flows/login_sessions.py) and the account's session token say so."""
 from __future__ import annotations
 
-import hmac
+from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from .account_session import mark_browser
-from .extensions import db, login_manager
-from .models import User
+from .extensions import login_manager
+from .flows import login_sessions
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
@@ -26,14 +27,9 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """``get_id`` is "<id>:<session token>"; a rotated token ends old sessions and cookies."""
-    raw_id, _, token = (user_id or "").partition(":")
-    if not raw_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(raw_id))
-    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-        return None
-    return user
+    """``get_id`` is "<id>:<session token>:<login key>": a rotated token ends every session and
+    remember-me cookie of the account, an ended login (log out) every copy of one browser's."""
+    return login_sessions.user_for(user_id)
 
 
 def _mark_browser_on_account_pages():
@@ -52,7 +48,18 @@ def set_security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if is_account_request():
         headers["Cache-Control"] = "no-store"
+    elif made_for_a_logged_in_person():
+        # no-store, not no-cache: Back shows a page from the browser's history without asking
+        # again unless it was never stored, so after log out it would still show the name.
+        headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def made_for_a_logged_in_person() -> bool:
+    """Whether this answer looked at who is logged in (the header, a download button) and found
+    someone; files and pages that never asked are the same for everyone."""
+    user = g.get("_login_user")  # where Flask-Login keeps the request's user once it is loaded
+    return user is not None and user.is_authenticated
 
 
 def is_account_request() -> bool:
@@ -61,3 +68,18 @@ def is_account_request() -> bool:
         return request.blueprint in ACCOUNT_BLUEPRINTS
     prefixes = (current_app.blueprints[name].url_prefix for name in ACCOUNT_BLUEPRINTS if name in current_app.blueprints)
     return any(request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix)
+
+
+def from_this_site() -> bool:
+    """Whether the request was sent by one of this site's own pages (a click on its link, its
+    own fetch), not by a link or form elsewhere. Sec-Fetch-Site, which a page cannot set, decides
+    where the browser sends it; older browsers are judged by the Referer, which the
+    Referrer-Policy above keeps for same-origin requests only."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    try:
+        referrer = urlsplit(request.referrer or "")
+        return (referrer.scheme, referrer.netloc) == (request.scheme, request.host)
+    except ValueError:  # an unreadable Referer ("http://[::1") says nothing
+        return False

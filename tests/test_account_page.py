@@ -2,9 +2,11 @@
 import pytest
 
 from app.extensions import db
+from app.flows import login_sessions
 from app.models import OutboxMessage, User, VerificationCode, WrongCodeEntry
 
-from .conftest import GOOD_PASSWORD, HTMX, outbox, post, register_and_verify
+from .conftest import GOOD_PASSWORD, HTMX, csrf_token, outbox, post, register_and_verify
+from .test_login import copy_of, logged_in
 
 NEW_PASSWORD = "Green-Valley-77?"
 
@@ -109,7 +111,8 @@ def test_header_links_to_the_account_page(client, ann):
 
 
 def test_account_forms_without_csrf_are_refused(client, ann):
-    for url in ("/account/profile", "/account/newsletter", "/account/password", "/account/delete"):
+    for url in ("/account/profile", "/account/newsletter", "/account/password", "/account/delete",
+                "/account/logout-everywhere"):
         response = client.post(url, data={"subscribe": "on", "delete_password": GOOD_PASSWORD})
         assert response.status_code == 400, url
     assert "Log out" in client.get("/").get_data(as_text=True)  # nothing was deleted
@@ -130,3 +133,117 @@ def test_an_error_from_an_account_form_goes_into_its_alert_area_and_keeps_the_fo
     assert response.headers["HX-Retarget"] == f"#account-{section}-alert"
     assert response.headers["HX-Reswap"] == "innerHTML"
     assert body.startswith("<p><strong>This form has expired.</strong>") and "<section" not in body
+
+
+def test_delete_account_deletes_the_remember_cookie_and_the_session(app, ann):
+    browser = app.test_client()
+    login(browser, remember=True)
+    assert browser.get_cookie("remember_token") is not None
+    assert post(browser, "/account/delete", {"delete_password": GOOD_PASSWORD}).status_code == 303
+    assert browser.get_cookie("remember_token") is None, "the remember-me cookie outlives the account"
+    with browser.session_transaction() as session:
+        assert "_user_id" not in session
+
+
+WRONG_TRIES = {
+    "password": {"current": "Wrong-Password-1!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    "delete": {"delete_password": "Wrong-Password-1!"},
+}
+
+
+def section_post(client, section, data, remote_addr="127.0.0.1"):
+    client.environ_base["REMOTE_ADDR"] = remote_addr
+    return client.post(f"/account/{section}", data={**data, "csrf_token": csrf_token(client)},
+                       headers={"HX-Request": "true", "HX-Target": f"account-{section}"})
+
+
+@pytest.mark.parametrize("section", sorted(WRONG_TRIES))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])
+def test_password_checks_on_the_account_page_are_limited_per_account(app, app_config, ann, section):
+    """Guesses at the current password are counted for the account, whichever browser and
+    address they come from; the refusal goes into the section's alert area."""
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        login(browser)
+    answers = [section_post(browsers[n % 2], section, WRONG_TRIES[section], f"10.0.0.{n}") for n in range(4)]
+    assert [a.status_code for a in answers] == [422, 422, 422, 429]
+    assert answers[-1].headers["HX-Retarget"] == f"#account-{section}-alert"
+    assert "Too many attempts" in answers[-1].get_data(as_text=True)
+    assert user(app) is not None
+
+
+@pytest.mark.parametrize("section", sorted(WRONG_TRIES))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "3 per minute"}])
+def test_password_checks_on_the_account_page_are_limited_per_ip(app, app_config, ann, section):
+    other = app.test_client()
+    register_and_verify(other, app, "bob@example.org")
+    mine = app.test_client()
+    login(mine)
+    answers = [section_post(browser, section, WRONG_TRIES[section], "10.0.0.9") for browser in (mine, other, mine, other)]
+    assert [a.status_code for a in answers] == [422, 422, 422, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
+def test_every_account_form_is_rate_limited(app, app_config, client, ann):
+    forms = {"profile": {"first_name": "Ann", "last_name": "Lee", "organisation": "ZDF"}, "newsletter": {"subscribe": "on"}}
+    for section, data in forms.items():
+        assert [section_post(client, section, data).status_code for _ in range(3)] == [200, 200, 429], section
+
+
+def test_log_out_everywhere_ends_every_login_of_the_account(app, ann):
+    here, phone, laptop = (app.test_client() for _ in range(3))
+    for browser in (here, phone, laptop):
+        login(browser, remember=True)
+    copies = [copy_of(here, "session", "remember_token"), copy_of(phone, "remember_token")]
+    page = here.get("/account").get_data(as_text=True)
+    assert 'action="/account/logout-everywhere"' in page and "Log out everywhere" in page
+    response = post(here, "/account/logout-everywhere")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert here.get_cookie("remember_token") is None
+    assert "You have been logged out on every device." in here.get("/").get_data(as_text=True)
+    for browser in (here, phone, laptop, *copies):
+        assert not logged_in(browser)
+    phone.delete_cookie("session")
+    assert not logged_in(phone)  # its remember-me cookie is refused too
+    assert login(app.test_client()).status_code == 303  # the password still works
+
+
+def test_log_out_everywhere_in_french(app, ann):
+    browser = app.test_client()
+    browser.get("/?lang=fr")
+    login(browser)
+    page = browser.get("/account").get_data(as_text=True)
+    assert "Se déconnecter partout" in page and "Log out everywhere" not in page
+    follow = post(browser, "/account/logout-everywhere", follow=True).get_data(as_text=True)
+    assert "Votre compte est déconnecté sur tous les appareils." in follow
+
+
+def test_log_out_everywhere_needs_a_login(client):
+    response = post(client, "/account/logout-everywhere")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/account/login")
+
+
+def logged_in_without_a_form(app, browser):
+    """A login made directly (the log in form has rate limits of its own)."""
+    with app.app_context():
+        account = db.session.query(User).one()
+        login_sessions.start(account)
+        identity = account.get_id()
+    with browser.session_transaction() as session:
+        session["_user_id"] = identity
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
+def test_log_out_everywhere_is_rate_limited(app, app_config, ann):
+    browser = app.test_client()
+    statuses = []
+    for _ in range(3):
+        logged_in_without_a_form(app, browser)
+        statuses.append(post(browser, "/account/logout-everywhere").status_code)
+    assert statuses == [303, 303, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "2 per minute"}])
+def test_log_out_is_rate_limited(app, app_config, ann):
+    browser = app.test_client()
+    assert [post(browser, "/account/logout").status_code for _ in range(3)] == [303, 303, 429]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db
+from app.flows import login_sessions
 from app.models import Download, Rendition, User
 
 from .catalogue_data import load, story_entry
@@ -92,6 +93,7 @@ def test_unverified_account_is_led_to_the_code_step(client, app, story):
     with client.session_transaction() as session:  # logged in but not verified (e.g. an old session)
         with app.app_context():
             user = db.session.query(User).one()
+            login_sessions.start(user)
             session["_user_id"] = user.get_id()
             session["_fresh"] = True
     from .conftest import age_codes

@@ -7,6 +7,15 @@ from app.models import User
 from .conftest import GOOD_PASSWORD, post, register_and_verify
 
 
+# What a browser sends when the EN | FR switch on one of the site's pages is clicked
+FROM_THIS_SITE = {"Sec-Fetch-Site": "same-origin", "Referer": "http://localhost/conditions"}
+
+
+def account_language(app):
+    with app.app_context():
+        return db.session.query(User).one().language
+
+
 def lang_of(response):
     import re
 
@@ -44,7 +53,7 @@ def test_unknown_languages_are_ignored(client, value):
 
 def test_the_account_remembers_the_language_on_a_new_device(app, client):
     register_and_verify(client, app)
-    client.get("/?lang=fr")
+    client.get("/?lang=fr", headers=FROM_THIS_SITE)
     with app.app_context():
         assert db.session.query(User).one().language == "fr"
     other = app.test_client()
@@ -65,3 +74,29 @@ def test_a_dialog_step_in_the_other_language(client):
     body = partial.get_data(as_text=True)
     assert "<html" not in body and 'data-url="/account/login?next=/conditions&amp;lang=fr"' in body
     assert client.get_cookie("lang").value == "fr"
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/page"},
+    {"Sec-Fetch-Site": "same-site", "Referer": "http://sub.localhost/"},
+    {"Sec-Fetch-Site": "cross-site", "Referer": "http://localhost/"},  # the header a page cannot forge wins
+    {"Sec-Fetch-Site": "none"},  # typed or from a bookmark: nothing says the switch was clicked
+    {"Referer": "https://evil.example/"},  # an older browser
+    {"Referer": "http://localhost.evil.example/"},
+    {"Referer": "http://[::1"},
+    {},
+])
+def test_a_language_link_from_elsewhere_does_not_change_the_account(app, client, headers):
+    """A GET from another site may show the page in French, but not store that on the account."""
+    register_and_verify(client, app)
+    assert account_language(app) == "en"
+    response = client.get("/conditions?lang=fr", headers=headers)
+    assert response.status_code == 200 and lang_of(response) == "fr"
+    assert account_language(app) == "en"
+
+
+@pytest.mark.parametrize("headers", [FROM_THIS_SITE, {"Referer": "http://localhost/?q=x"}])
+def test_the_switch_on_the_sites_own_pages_changes_the_account(app, client, headers):
+    register_and_verify(client, app)
+    client.get("/conditions?lang=fr", headers=headers)
+    assert account_language(app) == "fr"

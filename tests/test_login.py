@@ -181,3 +181,87 @@ def test_register_verify_and_resend_are_rate_limited(app, app_config):
     assert statuses[-1] == 429
     statuses = [post(c, "/account/verify/resend").status_code for _ in range(3)]
     assert statuses[-1] == 429
+
+
+def copy_of(client, *names):
+    """Another browser holding copies of ``client``'s cookies ``names`` (a stolen or kept copy)."""
+    other = client.application.test_client()
+    for name in names:
+        cookie = client.get_cookie(name)
+        assert cookie is not None, name
+        other.set_cookie(name, cookie.value, domain=cookie.domain)
+    return other
+
+
+def logged_in(client) -> bool:
+    return "Log out" in client.get("/conditions").get_data(as_text=True)
+
+
+def test_log_out_ends_every_copy_of_the_session_and_remember_cookies(client, ann):
+    login(client, remember="y")
+    copies = {"session": copy_of(client, "session"), "remember": copy_of(client, "remember_token"),
+              "both": copy_of(client, "session", "remember_token")}
+    assert all(logged_in(copy) for copy in copies.values())
+    assert post(client, "/account/logout").status_code == 303
+    assert not logged_in(client)
+    for name, copy in copies.items():
+        assert not logged_in(copy), f"a copy of the {name} cookie still logs in after log out"
+
+
+def test_log_out_ends_a_session_restored_from_the_remember_cookie(client, ann):
+    """A browser reopened the next day has only the remember-me cookie; its log out ends that too."""
+    login(client, remember="y")
+    kept = copy_of(client, "remember_token")
+    client.delete_cookie("session")
+    assert logged_in(client)
+    post(client, "/account/logout")
+    assert not logged_in(kept)
+
+
+def test_log_out_leaves_the_accounts_other_browsers_logged_in(app, client, ann):
+    other = app.test_client()
+    login(other, remember="y")
+    login(client)
+    post(client, "/account/logout")
+    assert not logged_in(client) and logged_in(other)
+    other.delete_cookie("session")
+    assert logged_in(other)  # by its remember-me cookie
+
+
+def test_logging_in_again_ends_the_browsers_previous_login(client, ann):
+    login(client)
+    before = copy_of(client, "session")
+    login(client)
+    assert logged_in(client) and not logged_in(before)
+
+
+def test_a_login_ends_after_the_remember_cookie_duration(app, client, ann):
+    from datetime import timedelta
+
+    from app.models import LoginSession
+
+    login(client, remember="y")
+    with app.app_context():
+        for row in db.session.query(LoginSession):
+            row.expires_at -= app.config["REMEMBER_COOKIE_DURATION"] + timedelta(seconds=1)
+        db.session.commit()
+    assert not logged_in(client)
+
+
+def test_a_session_from_before_server_side_logins_is_refused(client, app, ann):
+    """Cookies that name only the account and its token (no login) could never be ended: refused."""
+    with app.app_context():
+        user = db.session.query(User).one()
+        identity = f"{user.id}:{user.session_token}"
+    with client.session_transaction() as session:
+        session["_user_id"] = identity
+    assert not logged_in(client)
+
+
+@pytest.mark.parametrize("identity", ["", "1", "1:", "1::", "1:x:", ":x:y", "1:x:y:z", "١:x:y", "9" * 40 + ":x:y",
+                                      "1:x\x00:y", "-1:x:y"])
+def test_a_malformed_identity_in_a_signed_session_is_no_one(client, ann, identity):
+    with client.session_transaction() as session:
+        session["_user_id"] = identity
+    response = client.get("/conditions")
+    assert response.status_code == 200 and "Log out" not in response.get_data(as_text=True)

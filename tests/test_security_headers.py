@@ -75,6 +75,12 @@ def assert_security_headers(response, path: str, *, https: bool) -> None:
         assert "no-store" in headers.get("Cache-Control", ""), f"{where}: account page without no-store"
 
 
+def assert_never_stored(response, where: str) -> None:
+    """A page made for a logged-in person: no cache keeps it, so Back after log out asks again."""
+    directives = {part.strip() for part in response.headers.get("Cache-Control", "").split(",")}
+    assert {"no-store"} <= directives and directives <= {"no-store", "private"}, f"{where}: {directives}"
+
+
 # --- the route walk ----------------------------------------------------------------------
 
 @dataclass
@@ -170,6 +176,8 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
                 response = client.get(url, headers=headers, base_url=f"{scheme}://localhost")
                 assert response.status_code < 500, f"{state} {kind} {url}: {response.status_code}"
                 assert_security_headers(response, url, https=scheme == "https")
+                if state == "member" and response.mimetype == "text/html":
+                    assert_never_stored(response, f"{state} {kind} {url}")
                 answered[rule.endpoint].add(response.status_code)
                 response.close()
     for headers in CATALOGUE_PARTIALS:
@@ -196,6 +204,19 @@ def route_samples_without_catalogue() -> dict[str, dict]:
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
             "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"}}
+
+
+def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
+    """Back after log out must not show the name: the browser keeps no copy of a page that
+    carried it. Visitors' pages are the same for everyone and are not made no-store by this."""
+    catalogue = load_catalogue(app, tmp_path)
+    member, visitor = app.test_client(), app.test_client()
+    register_and_verify(member, app, MEMBER)
+    for url in ("/", "/?q=antalya", f"/stories/{catalogue.slug}", "/conditions", "/no-such-page"):
+        response = member.get(url)
+        assert "Log out" in response.get_data(as_text=True), url
+        assert_never_stored(response, url)
+        assert "no-store" not in visitor.get(url).headers.get("Cache-Control", ""), url
 
 
 # --- errors -----------------------------------------------------------------------------

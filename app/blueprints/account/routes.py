@@ -1,10 +1,11 @@
-from flask import current_app, flash, render_template, request, session, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
-from ...account_session import log_in
-from ...flows import newsletter as newsletter_flow, recovery
+from ...account_session import end_browser_session, log_in
+from ...flows import login_sessions, newsletter as newsletter_flow, recovery
 from ...flows.recovery import PasswordChange
+from ...limits import account_key, limit_posts
 from ...rendering import redirect_page, render_step
 from . import bp
 from .forms import ChangePasswordForm, DeleteAccountForm, NewsletterForm, ProfileForm
@@ -27,6 +28,7 @@ def index():
 
 @bp.route("/profile", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def profile():
     form = ProfileForm()
     if form.validate_on_submit():
@@ -37,6 +39,7 @@ def profile():
 
 @bp.route("/newsletter", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def newsletter():
     form = NewsletterForm()
     if form.validate_on_submit():
@@ -49,6 +52,7 @@ def newsletter():
 
 @bp.route("/password", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -66,15 +70,25 @@ def password():
 
 @bp.route("/delete", methods=["POST"])
 @login_required
+@limit_posts(account_key)
 def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if recovery.delete_account(current_user._get_current_object(), form.delete_password.data):
-            logout_user()
-            session.clear()
+            end_browser_session()
             return redirect_page(url_for("account.deleted"))
         form.delete_password.errors.append(_("That is not your password."))
     return render_account("delete", status=422, delete=form)
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def logout_everywhere():
+    login_sessions.end_all(current_user._get_current_object())
+    end_browser_session()
+    flash(_("You have been logged out on every device."))
+    return redirect_page(url_for("media.index"))
 
 
 @bp.route("/deleted")

@@ -1,12 +1,11 @@
-from flask import request, session, url_for
+from flask import request, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
 
-from ...account_session import begin_flow, log_in, note_send
+from ...account_session import begin_flow, end_browser_session, log_in, note_send
 from ...extensions import form_address_key
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
-from ...limits import limit_posts
+from ...limits import account_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import LoginForm, RegisterForm
@@ -43,9 +42,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@limit_posts(account_key)
 def logout():
-    session.clear()
-    # after the clear: logout_user marks the remember-me cookie for deletion in the session, and a
-    # clear after it would drop that mark, leaving the cookie to log the person straight back in
-    logout_user()
+    end_browser_session()
     return redirect_page(safe_next(request.form.get("next"), url_for("media.index")))

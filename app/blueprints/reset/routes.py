@@ -5,7 +5,7 @@ from ...account_session import begin_flow, current_flow, end_flow, note_send, re
 from ...extensions import form_address_key
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import limit_posts
+from ...limits import key_for_account, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from ..verification.forms import CodeForm
 from ..verification.messages import code_error
@@ -51,7 +51,13 @@ def resend():
     return resend_code_step(codes.RESET)
 
 
+def grant_account_key() -> str:
+    grant = ResetGrant.from_dict(session.get(GRANT_KEY))
+    return key_for_account(grant.user_id if grant else "-")
+
+
 @bp.route("/password", methods=["GET", "POST"])
+@limit_posts(grant_account_key)  # each try runs bcrypt (is the new password the old one?)
 def new_password():
     grant = ResetGrant.from_dict(session.get(GRANT_KEY))
     user = grant.user_if_valid() if grant else None
