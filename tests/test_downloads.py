@@ -191,3 +191,33 @@ def test_download_log_survives_account_deletion_and_exports_as_csv(verified, app
     assert rows[1][1:3] == ["(deleted account)", ""] and rows[1][6] == str(SIZE)
     with app.app_context():
         assert db.session.query(Download).one().user_id is None
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
+
+
+def test_the_csv_export_neutralises_spreadsheet_formulas(verified, app, story):
+    """A cell that begins with = + - @ (or a tab or CR) is run as a formula by spreadsheets:
+    each gets a leading ' (OWASP, CSV injection), in every column that holds text."""
+    verified.get(f"/download/{story}")
+    with app.app_context():
+        user, rendition = db.session.query(User).one(), db.session.get(Rendition, story)
+        user.first_name, user.last_name, user.organisation = FORMULAS[0], FORMULAS[1], FORMULAS[3]
+        rendition.label, rendition.video.story.title = FORMULAS[4], FORMULAS[5]
+        db.session.query(Download).one().range_requested = FORMULAS[2]
+        db.session.commit()
+    rows = list(csv.reader(io.StringIO(app.test_cli_runner().invoke(args=["downloads", "export"]).output)))
+    name, organisation, title, label, sent, range_ = rows[1][2:8]
+    assert name == "'" + FORMULAS[0] + " " + FORMULAS[1]
+    assert (organisation, title, label, range_) == ("'" + FORMULAS[3], "'" + FORMULAS[5], "'" + FORMULAS[4],
+                                                    "'" + FORMULAS[2])
+    assert sent == str(SIZE)  # numbers stay numbers
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+def test_every_formula_start_is_neutralised(value):
+    from app.flows.reports import write_csv
+
+    output = io.StringIO()
+    write_csv(output, ["a", "b", "c"], [[value, "plain " + value, -5]])
+    assert list(csv.reader(io.StringIO(output.getvalue())))[1] == ["'" + value, "plain " + value, "-5"]
