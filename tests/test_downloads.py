@@ -159,6 +159,54 @@ def test_nginx_hand_off(verified, app, story, app_config):
     assert response.headers["Content-Type"] == "video/mp4"
 
 
+def rename_stored_file(app, rendition_id, new_name):
+    """A rendition whose stored name is ``new_name`` (as imported by an earlier version)."""
+    with app.app_context():
+        rendition = db.session.get(Rendition, rendition_id)
+        media = Path(app.config["MEDIA_ROOT"])
+        (media / new_name).parent.mkdir(parents=True, exist_ok=True)
+        (media / rendition.filename).rename(media / new_name)
+        rendition.filename = new_name
+        db.session.commit()
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
+def test_nginx_hand_off_percent_encodes_the_path(verified, app, story, app_config):
+    """A header is Latin-1 (gunicorn answered a name outside it with a 500, after logging the
+    download), and nginx reads ? as the start of arguments, # as a fragment and % as an escape."""
+    rename_stored_file(app, story, "antalya/Kyïv 東京 100% ?a=1 #2.mp4")
+    response = verified.get(f"/download/{story}")
+    assert response.status_code == 200
+    assert response.headers["X-Accel-Redirect"] == (
+        "/protected-media/antalya/Ky%C3%AFv%20%E6%9D%B1%E4%BA%AC%20100%25%20%3Fa%3D1%20%232.mp4")
+    assert all(value.isascii() and value.isprintable() for _, value in response.headers)
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}, {"DOWNLOAD_ACCEL": "sendfile"}, {}])
+def test_head_and_refused_ranges_are_not_logged(verified, app, story, app_config):
+    """Only an answer that sends the file (200, 206 to a GET) is a download; with a front server the
+    app answers a Range it cannot satisfy itself (416), and logs the bytes the range asks for."""
+    head = verified.head(f"/download/{story}")
+    assert head.status_code == 200
+    beyond = verified.get(f"/download/{story}", headers={"Range": f"bytes={SIZE}-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{SIZE}"
+    assert "X-Accel-Redirect" not in beyond.headers and "X-Sendfile" not in beyond.headers
+    with app.app_context():
+        assert db.session.query(Download).count() == 0
+    part = verified.get(f"/download/{story}", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == (206 if not app_config else 200)  # the front server answers 206 itself
+    with app.app_context():
+        assert [row.bytes_sent for row in db.session.query(Download)] == [1000]
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
+def test_x_sendfile_hand_off_only_with_a_name_a_header_can_carry(verified, app, story, app_config):
+    rename_stored_file(app, story, "antalya/Kyïv 東京.mp4")
+    response = verified.get(f"/download/{story}")
+    assert "X-Sendfile" not in response.headers and len(response.data) == SIZE  # the app sends it itself
+    assert all(value.isascii() and value.isprintable() for _, value in response.headers)
+
+
 @pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
 def test_x_sendfile_hand_off(verified, app, story, app_config):
     response = verified.get(f"/download/{story}")

@@ -6,6 +6,8 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
+from werkzeug.http import parse_range_header
+
 from ..extensions import db
 from ..models import Download, Rendition, utcnow
 
@@ -34,6 +36,27 @@ def content_disposition(name: str) -> str:
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     fallback = re.sub(r"\s+", " ", re.sub(r'["\\]', "", fallback)).strip() or "download"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def accel_redirect(prefix: str, stored_name: str) -> str:
+    """nginx's X-Accel-Redirect to a stored file. Percent-encoded: a header carries Latin-1 only,
+    and nginx decodes the URI, where a bare ? starts arguments, # a fragment and % an escape."""
+    return prefix + quote(stored_name, safe="/")
+
+
+def header_safe(value: str) -> bool:
+    """Whether a value can go into a response header as it is (printable ASCII)."""
+    return value.isascii() and value.isprintable()
+
+
+def range_bytes(range_header: str | None, size: int) -> int | None:
+    """The bytes a front server sends for a GET with this Range header: all of them when there is
+    none or it cannot be read (it is then ignored), None when no byte can be sent (a 416)."""
+    wanted = parse_range_header(range_header) if range_header else None
+    if wanted is None or len(wanted.ranges) != 1:
+        return size
+    bounds = wanted.range_for_length(size)
+    return None if bounds is None else bounds[1] - bounds[0]
 
 
 def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None) -> None:

@@ -86,22 +86,29 @@ def download(rendition_id):
                   current_app.config["MEDIA_ROOT"])
         return error_response(404, _("File not available"),
                               _("This file is missing on the server. Please try again later; the press office has been told."))
-    response = _file_response(path, rendition)
-    if response.status_code in (200, 206):
-        sent = rendition.bytes if current_app.config["DOWNLOAD_ACCEL"] else response.content_length or 0
-        downloads.record(current_user, rendition, bytes_sent=sent,
-                         range_header=request.headers.get("Range"))
+    response, sent = _file_response(path, rendition)
+    if request.method == "GET" and response.status_code in (200, 206):  # not a HEAD, a 304 or a 416
+        downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"))
     return response
 
 
 def _file_response(path, rendition):
+    """The answer to a download and the bytes it sends."""
     mode = current_app.config["DOWNLOAD_ACCEL"]
-    disposition = downloads.content_disposition(downloads.download_name(rendition))
+    if mode == "sendfile" and not downloads.header_safe(str(path)):
+        mode = ""  # no header can carry this path: the app sends the file itself
     if mode in ("nginx", "sendfile"):
         # The front server sends the bytes (and handles Range); we only decide who may have them.
+        size = path.stat().st_size
+        sent = downloads.range_bytes(request.headers.get("Range"), size)
+        if sent is None:  # answered here, so that a download is logged only when it is one
+            response = make_response("", 416)
+            response.headers["Content-Range"] = f"bytes */{size}"
+            return response, 0
         response = make_response("")
         if mode == "nginx":
-            response.headers["X-Accel-Redirect"] = current_app.config["DOWNLOAD_ACCEL_PREFIX"] + rendition.filename
+            response.headers["X-Accel-Redirect"] = downloads.accel_redirect(
+                current_app.config["DOWNLOAD_ACCEL_PREFIX"], rendition.filename)
         else:
             response.headers["X-Sendfile"] = str(path)
         response.headers["Content-Type"] = rendition.mimetype
@@ -109,9 +116,10 @@ def _file_response(path, rendition):
         del response.headers["Content-Length"]
     else:
         response = send_file(path, mimetype=rendition.mimetype, conditional=True, etag=True, max_age=0)
-    response.headers["Content-Disposition"] = disposition
+        sent = response.content_length or 0
+    response.headers["Content-Disposition"] = downloads.content_disposition(downloads.download_name(rendition))
     response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return response, sent
 
 
 def _send(stored_name, mimetype):
