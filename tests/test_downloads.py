@@ -152,7 +152,7 @@ def test_conditional_get_answers_304(verified, story):
 def test_nginx_hand_off(verified, app, story, app_config):
     response = verified.get(f"/download/{story}")
     assert response.status_code == 200 and response.data == b""
-    assert response.headers["X-Accel-Redirect"] == "/protected-media/antalya/hd.mp4"
+    assert response.headers["X-Accel-Redirect"] == "/protected-media/antalya/1-hd.mp4"
     # gunicorn refuses a "Content-Length: None" header (a 500 in production); the test client does not
     assert response.headers.get("Content-Length", "0").isdigit()
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -210,11 +210,11 @@ def test_x_sendfile_hand_off_only_with_a_name_a_header_can_carry(verified, app, 
 @pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
 def test_x_sendfile_hand_off(verified, app, story, app_config):
     response = verified.get(f"/download/{story}")
-    assert response.headers["X-Sendfile"] == str(Path(app.config["MEDIA_ROOT"]).resolve() / "antalya" / "hd.mp4")
+    assert response.headers["X-Sendfile"] == str(Path(app.config["MEDIA_ROOT"]).resolve() / "antalya" / "1-hd.mp4")
 
 
 def test_missing_file_is_a_clear_404_and_a_log_line(verified, app, story, caplog):
-    (Path(app.config["MEDIA_ROOT"]) / "antalya" / "hd.mp4").unlink()
+    (Path(app.config["MEDIA_ROOT"]) / "antalya" / "1-hd.mp4").unlink()
     response = verified.get(f"/download/{story}")
     assert response.status_code == 404
     assert "This file is missing on the server" in response.get_data(as_text=True)

@@ -25,7 +25,7 @@ def test_import_a_good_folder(app, tmp_path):
     assert count(app, Story) == 2 and count(app, Rendition) == 4 and count(app, Category) == 2
     with app.app_context():
         rendition = db.session.query(Rendition).filter_by(label="HD 1080p25").first()
-        assert rendition.bytes == 300_000 and rendition.filename == "a/hd.mp4"
+        assert rendition.bytes == 300_000 and rendition.filename == "a/1-hd.mp4"
     assert "Story A" in app.test_client().get("/?q=story").get_data(as_text=True)
     again = run(app, "media", "import", str(folder))
     assert again.exit_code == 1 and "'a' is already in the catalogue" in again.output and count(app, Story) == 2

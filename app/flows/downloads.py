@@ -1,15 +1,20 @@
 """Finding a rendition's file on storage, naming it for the person, logging the download."""
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy import exists, select
 from werkzeug.http import parse_range_header
 
 from ..extensions import db
 from ..models import Download, Rendition, utcnow
+from . import media_types
+
+log = logging.getLogger(__name__)
 
 
 def file_path(media_root: str, stored_name: str) -> Path | None:
@@ -21,10 +26,30 @@ def file_path(media_root: str, stored_name: str) -> Path | None:
     return path
 
 
-def download_name(rendition: Rendition) -> str:
-    """"<story title> - <label>.mp4": what the person's browser saves."""
+def media_file(media_root: str, stored_name: str, types: frozenset[str]) -> tuple[Path, str] | None:
+    """A stored file and its type, read from its content, only if it exists inside the media folder
+    and is one of ``types``: whatever the database says, nothing else is ever served."""
+    path = file_path(media_root, stored_name)
+    if path is None:
+        return None
+    mimetype = media_types.of_file(path)
+    if mimetype not in types:
+        log.error("%s in %s is not %s by its content: not served", stored_name, media_root, " or ".join(sorted(types)))
+        return None
+    return path, mimetype
+
+
+def stored_with_a_gated_rendition(rendition: Rendition) -> bool:
+    """Whether a rendition that needs an account has the same stored file (catalogues imported
+    before each rendition was stored under a name of its own): then it is never public."""
+    return db.session.execute(select(exists().where(
+        Rendition.filename == rendition.filename, Rendition.is_preview.is_(False)))).scalar()
+
+
+def download_name(rendition: Rendition, mimetype: str) -> str:
+    """"<story title> - <label>.mp4": what the person's browser saves, named after the file's type."""
     title = rendition.video.story.title
-    extension = Path(rendition.filename).suffix or ".mp4"
+    extension = media_types.EXTENSIONS.get(mimetype, ".mp4")
     name = f"{title} - {rendition.label}{extension}"
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = re.sub(r'[\\/:*?"<>|]+', " ", name)

@@ -1,8 +1,12 @@
 """Importing stories and their files from a folder with a manifest.json (one transaction)."""
 from __future__ import annotations
 
+import filecmp
 import json
+import os
+import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ from ..models import (
     StoryTranslation,
     Video,
 )
+from . import media_types
 from .catalogue import SLUG
 
 MANIFEST = "manifest.json"
@@ -127,10 +132,14 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     problems = []
     if video.get("poster") is not None and not _file_ok(folder, video["poster"]):
         problems.append(f"{where}.poster: no such file '{video['poster']}'")
+    elif video.get("poster") is not None and media_types.of_file(folder / video["poster"]) not in media_types.IMAGE_TYPES:
+        problems.append(f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the "
+                        "file's content)")
     problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
     renditions = video.get("renditions")
     if not isinstance(renditions, list) or not renditions:
         return problems + [f"{where}.renditions: a non-empty list is required"]
+    files: dict[Path, int] = {}  # each file, by the first rendition that names it
     for j, rendition in enumerate(renditions):
         at = f"{where}.renditions[{j}]"
         if not isinstance(rendition, dict):
@@ -144,9 +153,27 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
                 problems.append(f"{at}.{key}: a positive whole number is required")
         if _nonempty(rendition.get("file")) and not _file_ok(folder, rendition["file"]):
             problems.append(f"{at}.file: no such file '{rendition['file']}'")
+        elif _nonempty(rendition.get("file")):
+            problems += _check_rendition_file(rendition, j, at, folder, files)
     if sum(1 for r in renditions if isinstance(r, dict) and r.get("preview")) != 1:
         problems.append(f"{where}.renditions: exactly one rendition must have \"preview\": true")
     return problems
+
+
+def _check_rendition_file(rendition: dict, j: int, at: str, folder: Path, files: dict[Path, int]) -> list[str]:
+    """A rendition's file is a video of its own; a preview's, one that a web page can play."""
+    source = (folder / rendition["file"]).resolve()
+    if source in files:
+        return [f"{at}.file: '{rendition['file']}' is also the file of renditions[{files[source]}]; "
+                "each rendition needs a file of its own"]
+    files[source] = j
+    mimetype = media_types.of_file(source)
+    if mimetype not in media_types.VIDEO_TYPES:
+        return [f"{at}.file: '{rendition['file']}' is not a video (MP4, MOV, WebM, Matroska or MXF, read from the "
+                "file's content)"]
+    if rendition.get("preview") and mimetype not in media_types.PREVIEW_TYPES:
+        return [f"{at}.file: a preview must be MP4, MOV, WebM or Matroska, which a web page can play"]
+    return []
 
 
 def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False) -> ImportResult:
@@ -205,14 +232,16 @@ def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Vide
     video = Video(
         duration_seconds=float(entry.get("duration") or 0),
         shotlist=_shotlist(entry.get("shotlist", [])),
-        poster_filename=_copy(folder, entry["poster"], slug, media_root) if entry.get("poster") else None,
+        poster_filename=_copy(folder / entry["poster"], f"{slug}/poster", media_root)[0] if entry.get("poster") else None,
     )
-    for item in entry["renditions"]:
-        stored = _copy(folder, item["file"], slug, media_root)
+    for number, item in enumerate(entry["renditions"], start=1):
+        # The number keeps each rendition's file apart, whatever the manifest calls the files.
+        stored, mimetype = _copy(folder / item["file"], f"{slug}/{number}-{_plain_name(Path(item['file']).stem)}",
+                                 media_root)
         video.renditions.append(Rendition(
             label=item["label"], container=item.get("container", "MP4"), codec=item.get("codec", "H.264"),
             width=item["width"], height=item["height"], bytes=(media_root / stored).stat().st_size,
-            filename=stored, mimetype=item.get("mimetype", "video/mp4"), is_preview=bool(item.get("preview")),
+            filename=stored, mimetype=mimetype, is_preview=bool(item.get("preview")),
         ))
     return video
 
@@ -221,14 +250,24 @@ def _shotlist(shots: list[dict]) -> str:
     return "\n".join(f"{s['at']} {s['text']}" for s in shots)
 
 
-def _copy(folder: Path, relative: str, slug: str, media_root: Path) -> str:
-    source = (folder / relative).resolve()
-    stored = f"{slug}/{source.name}"
+def _copy(source: Path, stem: str, media_root: Path) -> tuple[str, str]:
+    """Copy a checked file to MEDIA_ROOT as ``stem`` and the extension of its type; returns the
+    stored name and the type. A file already there is replaced unless it is the same."""
+    mimetype = media_types.of_file(source)
+    stored = stem + media_types.EXTENSIONS[mimetype]
     target = media_root / stored
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or target.stat().st_size != source.stat().st_size:
-        shutil.copyfile(source, target)
-    return stored
+    if not (target.is_file() and filecmp.cmp(source, target, shallow=False)):
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    return stored, mimetype
+
+
+def _plain_name(name: str) -> str:
+    """ASCII letters, digits, dots, hyphens and underscores: a name any header, URL or shell takes as it is."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name).strip("-.")[:100] or "file"
 
 
 def _file_ok(folder: Path, relative) -> bool:
@@ -256,6 +295,4 @@ def _parse_date(value) -> datetime | None:
 
 
 def _slugify(name: str) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "category"
