@@ -119,3 +119,48 @@ def test_create_staff(app):
     assert weak.exit_code == 1 and "at least 12 characters" in weak.output
     bad = run(app, "users", "create-staff", "not-an-address", "--password", "Press-Office-2025!")
     assert bad.exit_code == 1 and "@-sign" in bad.output
+
+
+LONG = "x" * 400
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda s: s.update(title=LONG), "stories[0].title: at most 300 characters"),
+    (lambda s: s.update(location=LONG), "stories[0].location: at most 200 characters"),
+    (lambda s: s.update(credit=LONG), "stories[0].credit: at most 300 characters"),
+    (lambda s: s.update(categories=[LONG]), "stories[0].categories: names of at most 120 characters"),
+    (lambda s: s.update(title="Nul\u0000title"), "stories[0].title: must not contain control characters"),
+    (lambda s: s.update(body="Nul\u0000body"), "stories[0].body: must not contain control characters"),
+    (lambda s: s["video"]["renditions"][0].update(label=LONG),
+     "stories[0].video.renditions[0].label: at most 120 characters"),
+    (lambda s: s["video"]["renditions"][0].update(container=5), "stories[0].video.renditions[0].container: must be text"),
+    (lambda s: s["video"]["renditions"][0].update(codec=LONG),
+     "stories[0].video.renditions[0].codec: at most 40 characters"),
+    (lambda s: s["video"].update(duration="long"), "stories[0].video.duration: a number of seconds is required"),
+    (lambda s: s["video"].update(duration=-1), "stories[0].video.duration: a number of seconds is required"),
+    (lambda s: s["video"]["shotlist"][0].update(text="a\u0000b"),
+     "stories[0].video.shotlist[0]: must not contain control characters"),
+    (lambda s: s.update(translations={"fr": {"title": LONG}}), "stories[0].translations.fr.title: at most 300 characters"),
+    (lambda s: s.update(translations={"fr": {"title": "T", "summary": "\u0000"}}),
+     "stories[0].translations.fr.summary: must not contain control characters"),
+])
+def test_what_the_columns_cannot_hold_is_named_not_crashed(app, tmp_path, mutate, message):
+    """PostgreSQL refuses a value longer than its column or holding a NUL: the import died with a
+    database error. Each is a problem of the manifest, named like the others."""
+    entry = story_entry("a", "Story A")
+    mutate(entry)
+    folder = write_manifest(tmp_path / "in", [entry])
+    result = run(app, "media", "import", str(folder))
+    assert result.exit_code == 1, result.output
+    assert f"error: {message}" in result.output
+    assert count(app, Story) == 0
+
+
+@pytest.mark.parametrize("published", ["0001-01-01", "9999-12-31", "9999-12-31T23:59:59+14:00"])
+def test_dates_at_the_edges_of_the_calendar_import(app, tmp_path, published):
+    folder = write_manifest(tmp_path / "in", [story_entry("a", "Story A", published=published),
+                                              story_entry("b", "Story B")])
+    result = run(app, "media", "import", str(folder))
+    assert result.exit_code == 0, result.output
+    assert app.test_client().get("/stories/a").status_code == 200
+    assert app.test_client().get("/?q=story").status_code == 200

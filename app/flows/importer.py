@@ -78,12 +78,13 @@ def validate(manifest, folder: Path) -> list[str]:
         seen.add(slug)
         if _nonempty(story.get("published")) and _parse_date(story["published"]) is None:
             problems.append(f"{where}.published: not a date (YYYY-MM-DD)")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in story and not isinstance(story[key], str):
-                problems.append(f"{where}.{key}: must be text")
+        problems += _validate_texts(story, where)
         categories = story.get("categories", [])
         if not isinstance(categories, list) or not all(_nonempty(c) for c in categories):
             problems.append(f"{where}.categories: must be a list of names")
+        elif any(_text_problem(c, CATEGORY_NAME_LIMIT) for c in categories):
+            problems.append(f"{where}.categories: names of at most {CATEGORY_NAME_LIMIT} characters, "
+                            "without control characters")
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
@@ -109,21 +110,54 @@ def _validate_translations(translations, where: str) -> list[str]:
             continue
         if not _nonempty(translation.get("title")):
             problems.append(f"{at}.title: required")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in translation and not isinstance(translation[key], str):
-                problems.append(f"{at}.{key}: must be text")
+        problems += _validate_texts(translation, at)
         problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
         for key in sorted(set(translation) - {"title", "location", "summary", "body", "credit", "rights", "shotlist"}):
             problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, credit, rights, shotlist)")
     return problems
 
 
+# What each text field of a story (or of its translation) may hold: the size of its column (None:
+# any length), and whether it may run over several lines.
+STORY_TEXTS = {"title": (300, False), "location": (200, False), "summary": (None, True), "body": (None, True),
+               "credit": (300, False), "rights": (None, True)}
+RENDITION_TEXTS = {"label": (120, False), "container": (40, False), "codec": (40, False)}
+CATEGORY_NAME_LIMIT = 120
+
+
+def _validate_texts(entry: dict, where: str, fields: dict = STORY_TEXTS, required: tuple = ("title",)) -> list[str]:
+    """Each text field that is there fits its column: text, not too long, no control characters
+    (PostgreSQL refuses a NUL; a line break would split a one-line field). A required field that
+    is missing has been reported as such."""
+    problems = []
+    for key, (limit, multiline) in fields.items():
+        if key in entry and (key not in required or _nonempty(entry[key])):
+            problem = _text_problem(entry[key], limit, multiline)
+            if problem:
+                problems.append(f"{where}.{key}: {problem}")
+    return problems
+
+
+def _text_problem(value, limit: int | None, multiline: bool = False) -> str | None:
+    if not isinstance(value, str):
+        return "must be text"
+    if limit is not None and len(value.strip()) > limit:
+        return f"at most {limit} characters"
+    if any(unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\r\t") for ch in value):
+        return "must not contain control characters"
+    return None
+
+
 def _validate_shotlist(shots, where: str) -> list[str]:
     if not isinstance(shots, list):
         return [f"{where}: must be a list"]
-    return [f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\""
-            for j, shot in enumerate(shots)
-            if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str))]
+    problems = []
+    for j, shot in enumerate(shots):
+        if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str)):
+            problems.append(f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\"")
+        elif _text_problem(shot["at"], None) or _text_problem(shot["text"], None):
+            problems.append(f"{where}[{j}]: must not contain control characters")  # one line a shot
+    return problems
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -136,6 +170,9 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
         problems.append(f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the "
                         "file's content)")
     problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
+    duration = video.get("duration") or 0
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < 10**7:
+        problems.append(f"{where}.duration: a number of seconds is required")
     renditions = video.get("renditions")
     if not isinstance(renditions, list) or not renditions:
         return problems + [f"{where}.renditions: a non-empty list is required"]
@@ -148,6 +185,7 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
         for key in ("label", "file"):
             if not _nonempty(rendition.get(key)):
                 problems.append(f"{at}.{key}: required")
+        problems += _validate_texts(rendition, at, RENDITION_TEXTS, required=("label",))
         for key in ("width", "height"):
             if not (isinstance(rendition.get(key), int) and 0 < rendition[key] < 100_000):
                 problems.append(f"{at}.{key}: a positive whole number is required")
