@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db
+from app.flows.media_types import EXTENSIONS
 from app.models import Download, Rendition, Story, Video
 
 from .catalogue_data import JPEG_HEAD, MP4_HEAD, load, story_entry, write_manifest
@@ -183,6 +184,7 @@ def test_each_video_type_is_stored_and_served_as_what_it_is(app, tmp_path, clien
     response = client.get(f"/download/{row.id}")
     assert response.status_code == 200 and response.headers["Content-Type"] == mimetype
     assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Content-Disposition"].endswith(EXTENSIONS[mimetype])  # "Story A - HD 1080p25.mov"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 

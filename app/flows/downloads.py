@@ -7,7 +7,6 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import exists, select
 from werkzeug.http import parse_range_header
 
 from ..extensions import db
@@ -40,10 +39,10 @@ def media_file(media_root: str, stored_name: str, types: frozenset[str]) -> tupl
 
 
 def stored_with_a_gated_rendition(rendition: Rendition) -> bool:
-    """Whether a rendition that needs an account has the same stored file (catalogues imported
-    before each rendition was stored under a name of its own): then it is never public."""
-    return db.session.execute(select(exists().where(
-        Rendition.filename == rendition.filename, Rendition.is_preview.is_(False)))).scalar()
+    """Whether a rendition of the same video that needs an account has the same stored file (the
+    importer once stored files as <slug>/<file name>, so only a story's own files could collide):
+    then the file is never public."""
+    return any(other.filename == rendition.filename and not other.is_preview for other in rendition.video.renditions)
 
 
 def download_name(rendition: Rendition, mimetype: str) -> str:
