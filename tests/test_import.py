@@ -1,5 +1,6 @@
 """`flask media import FOLDER`, `flask media demo`, `flask users create-staff` (SPEC §4.7)."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,60 @@ def test_dates_at_the_edges_of_the_calendar_import(app, tmp_path, published):
     assert result.exit_code == 0, result.output
     assert app.test_client().get("/stories/a").status_code == 200
     assert app.test_client().get("/?q=story").status_code == 200
+
+
+def manifest_paths(value, path=()):
+    """Every place in a manifest entry: (keys and indexes) to each object, list and value."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from manifest_paths(inner, path + (key,))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from manifest_paths(inner, path + (index,))
+
+
+def test_any_value_anywhere_in_a_manifest_is_imported_or_named(app, tmp_path):
+    """Fuzzing the manifest: each place of a good entry (and a few new keys) given values of every
+    JSON kind in turn; the import either works or names its problems, never raises anything else."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from app.flows.importer import ManifestError, import_folder
+
+    translated = dict(story_entry("a", "Story A"), translations={"fr": {
+        "title": "Histoire A", "summary": "Résumé.", "shotlist": [{"at": "00:00:00", "text": "Plan large"}]}})
+    folder = write_manifest(tmp_path / "in", [translated, story_entry("b", "Story B")])
+    good = json.loads((folder / "manifest.json").read_text())
+    places = [p for p in manifest_paths(good) if p] + [("stories", 0, "video", "new"), ("stories", 1, "extra"),
+                                                        ("stories", 1, "translations"), ("more",)]
+    text = st.text(max_size=20) | st.sampled_from(["", "\x00", "a/hd.mp4", "../manifest.json", "manifest.json",
+                                                   "9999-12-31", "0001-01-01", "x" * 1000, "a", "fr", "en"])
+    json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | text
+                               | st.floats(allow_nan=True, allow_infinity=True),
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+                               max_leaves=5)
+    media_root = Path(app.config["MEDIA_ROOT"])
+
+    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(place=st.sampled_from(places), value=json_values)
+    def run_one(place, value):
+        manifest = json.loads(json.dumps(good))
+        target = manifest
+        for key in place[:-1]:
+            target = target[key]
+        target[place[-1]] = value
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        with app.app_context():
+            try:
+                import_folder(folder, media_root)
+            except ManifestError as exc:
+                assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+            else:  # imported: take it away again for the next example
+                for story in db.session.query(Story):
+                    db.session.delete(story)
+                db.session.commit()
+            finally:
+                db.session.remove()
+
+    run_one()

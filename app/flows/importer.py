@@ -75,7 +75,8 @@ def validate(manifest, folder: Path) -> list[str]:
             problems.append(f"{where}.slug: use lower-case letters, digits and hyphens")
         elif _nonempty(slug) and slug in seen:
             problems.append(f"{where}.slug: '{slug}' appears twice")
-        seen.add(slug)
+        if _nonempty(slug):
+            seen.add(slug)
         if _nonempty(story.get("published")) and _parse_date(story["published"]) is None:
             problems.append(f"{where}.published: not a date (YYYY-MM-DD)")
         problems += _validate_texts(story, where)
