@@ -199,6 +199,19 @@ def test_head_and_refused_ranges_are_not_logged(verified, app, story, app_config
         assert [row.bytes_sent for row in db.session.query(Download)] == [1000]
 
 
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
+def test_odd_ranges_with_a_front_server(verified, app, story, app_config):
+    """What nginx ignores (a Range it cannot read) is a whole download; what it cannot satisfy, a 416."""
+    expected = {"bytes=0-1,5-9": SIZE, "bytes=abc": SIZE, "items=0-1": SIZE, "\x00": SIZE,
+                "bytes=" + "9" * 100 + "-": None, f"bytes={SIZE - 10}-": 10, "bytes=-500": 500, "bytes=0-": SIZE}
+    for header, sent in expected.items():
+        response = verified.get(f"/download/{story}", headers={"Range": header})
+        assert response.status_code == (416 if sent is None else 200), header
+    with app.app_context():
+        logged = [row.bytes_sent for row in db.session.query(Download).order_by(Download.id)]
+    assert logged == [sent for sent in expected.values() if sent is not None]
+
+
 @pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
 def test_x_sendfile_hand_off_only_with_a_name_a_header_can_carry(verified, app, story, app_config):
     rename_stored_file(app, story, "antalya/Kyïv 東京.mp4")

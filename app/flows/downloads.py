@@ -77,7 +77,7 @@ def range_bytes(range_header: str | None, size: int) -> int | None:
     """The bytes a front server sends for a GET with this Range header: all of them when there is
     none or it cannot be read (it is then ignored), None when no byte can be sent (a 416)."""
     wanted = parse_range_header(range_header) if range_header else None
-    if wanted is None or len(wanted.ranges) != 1:
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
         return size
     bounds = wanted.range_for_length(size)
     return None if bounds is None else bounds[1] - bounds[0]
