@@ -84,6 +84,8 @@ def range_bytes(range_header: str | None, size: int) -> int | None:
 
 
 def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None) -> None:
+    # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.
+    asked = "".join(ch for ch in range_header or "" if ch.isprintable())[:100]
     db.session.add(Download(user_id=user.id, rendition_id=rendition.id, at=utcnow(), bytes_sent=bytes_sent,
-                            range_requested=(range_header or None) and range_header[:100]))
+                            range_requested=asked or None))
     db.session.commit()
