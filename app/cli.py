@@ -70,14 +70,9 @@ downloads_cli = AppGroup("downloads", help="The download log, for the press offi
               help="CSV file to write; - for standard output.")
 def export_downloads(output) -> None:
     """Write every download (when, who, organisation, story, rendition, bytes) as CSV."""
-    import csv
+    from .flows.reports import DOWNLOAD_COLUMNS, download_rows, write_csv
 
-    from .flows.reports import download_rows
-
-    writer = csv.writer(output)
-    writer.writerow(["downloaded_at_utc", "email", "name", "organisation", "story", "rendition", "bytes_sent", "range"])
-    for row in download_rows():
-        writer.writerow(row)
+    write_csv(output, DOWNLOAD_COLUMNS, download_rows())
 
 
 users_cli = AppGroup("users", help="Accounts for the press office.")

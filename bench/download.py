@@ -27,6 +27,8 @@ from .sizes import PASSWORD
 MIB = 1024 * 1024
 STORY_SLUG = "bench-large-download"
 FILE_NAME = "bench-large-download-1080p.mp4"
+# The first bytes of an MP4 file: the portal serves a file only as the type its content is.
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 STAFF = "download-bench@example.org"
 
 
@@ -40,6 +42,8 @@ def write_file(path: Path, mib: int) -> dict:
             block[:8] = i.to_bytes(8, "big")
             block[MIB // 2:MIB // 2 + 8] = (i * 2654435761 % 2**64).to_bytes(8, "big")
             f.write(block)
+        f.seek(0)
+        f.write(MP4_HEAD)
     return {"bytes": mib * MIB, "write_seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -123,8 +123,9 @@ def import_large_story(env: dict[str, str], folder: Path, mib: int) -> tuple[str
     story.mkdir(parents=True)
     big = story / "hd-1080p25.mp4"
     with open(big, "wb") as f:
+        f.write(download.MP4_HEAD)  # the import reads a file's type from its first bytes
         f.truncate(mib * download.MIB)
-    (story / "preview-360p.mp4").write_bytes(os.urandom(64 * 1024))
+    (story / "preview-360p.mp4").write_bytes(download.MP4_HEAD + os.urandom(64 * 1024))
     manifest = {"stories": [{
         "slug": STORY_SLUG, "title": "Scale-out: a large broadcast file", "published": "2025-06-01",
         "summary": "The file the slow downloads of the scale-out benchmark read.",
@@ -136,7 +137,7 @@ def import_large_story(env: dict[str, str], folder: Path, mib: int) -> tuple[str
     }]}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     flask(env, "media", "import", str(folder))
-    return f"{STORY_SLUG}/{big.name}", mib * download.MIB
+    return f"{STORY_SLUG}/1-{big.name}", mib * download.MIB  # stored under the rendition's number
 
 
 def rendition_id(base_url: str) -> int:

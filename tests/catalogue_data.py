@@ -21,6 +21,11 @@ def story_entry(slug, title, published="2025-05-15", body="Body text.", summary=
                       "shotlist": [{"at": at, "text": text} for at, text in shotlist], "renditions": renditions}}
 
 
+# The first bytes of real files of each kind: the importer types files by their content.
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+
+
 def write_manifest(folder: Path, stories: list[dict]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for story in stories:
@@ -30,9 +35,10 @@ def write_manifest(folder: Path, stories: list[dict]) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             size = rendition.pop("_bytes", 1000)
             # distinct, checkable bytes: the offset pattern lets Range tests verify content
-            path.write_bytes(bytes((i * 7 + len(rendition["label"])) % 251 for i in range(size)))
+            pattern = bytes((i * 7 + len(rendition["label"])) % 251 for i in range(size))
+            path.write_bytes(MP4_HEAD + pattern[len(MP4_HEAD):])
         if video.get("poster"):
-            (folder / video["poster"]).write_bytes(b"\xff\xd8\xff\xe0" + b"poster" * 10)
+            (folder / video["poster"]).write_bytes(JPEG_HEAD + b"poster" * 10)
     (folder / "manifest.json").write_text(json.dumps({"stories": stories}, ensure_ascii=False, indent=2), "utf-8")
     return folder
 

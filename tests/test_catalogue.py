@@ -223,6 +223,20 @@ def test_bad_filters_get_a_message_not_an_error(client, catalogue, args, message
     assert response.status_code == 200 and message in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("args, expected", [
+    ({"to": "9999-12-31"}, [s["title"] for s in STORIES]),  # the day after it is past date.max
+    ({"from": "0001-01-01", "to": "9999-12-31"}, [s["title"] for s in STORIES]),
+    ({"q": "tallinn", "to": "9999-12-31"}, ["Cyber Coalition exercise in Tallinn"]),
+    ({"from": "9999-12-31"}, []),
+    ({"to": "0001-01-01"}, []),
+    ({"from": "0001-01-01", "to": "0001-01-01", "category": "exercises"}, []),
+])
+def test_dates_at_the_edges_of_the_calendar(client, catalogue, args, expected):
+    for headers in ({}, HTMX):
+        response = client.get("/", query_string=args, headers=headers)
+        assert response.status_code == 200 and titles(response) == expected, (args, headers)
+
+
 @pytest.mark.parametrize("page", ["-1", "0", "abc", "99999999999999999999", "1e9", "", "\x00"])
 def test_odd_page_numbers(client, catalogue, page):
     assert client.get("/", query_string={"page": page}).status_code == 200

@@ -154,21 +154,105 @@ def test_conditional_get_answers_304(verified, story):
 def test_nginx_hand_off(verified, app, story, app_config):
     response = verified.get(f"/download/{story}")
     assert response.status_code == 200 and response.data == b""
-    assert response.headers["X-Accel-Redirect"] == "/protected-media/antalya/hd.mp4"
+    assert response.headers["X-Accel-Redirect"] == "/protected-media/antalya/1-hd.mp4"
     # gunicorn refuses a "Content-Length: None" header (a 500 in production); the test client does not
     assert response.headers.get("Content-Length", "0").isdigit()
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Content-Type"] == "video/mp4"
 
 
+def rename_stored_file(app, rendition_id, new_name):
+    """A rendition whose stored name is ``new_name`` (as imported by an earlier version)."""
+    with app.app_context():
+        rendition = db.session.get(Rendition, rendition_id)
+        media = Path(app.config["MEDIA_ROOT"])
+        (media / new_name).parent.mkdir(parents=True, exist_ok=True)
+        (media / rendition.filename).rename(media / new_name)
+        rendition.filename = new_name
+        db.session.commit()
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
+def test_nginx_hand_off_percent_encodes_the_path(verified, app, story, app_config):
+    """A header is Latin-1 (gunicorn answered a name outside it with a 500, after logging the
+    download), and nginx reads ? as the start of arguments, # as a fragment and % as an escape."""
+    rename_stored_file(app, story, "antalya/Kyïv 東京 100% ?a=1 #2.mp4")
+    response = verified.get(f"/download/{story}")
+    assert response.status_code == 200
+    assert response.headers["X-Accel-Redirect"] == (
+        "/protected-media/antalya/Ky%C3%AFv%20%E6%9D%B1%E4%BA%AC%20100%25%20%3Fa%3D1%20%232.mp4")
+    assert all(value.isascii() and value.isprintable() for _, value in response.headers)
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}, {"DOWNLOAD_ACCEL": "sendfile"}, {}])
+def test_head_and_refused_ranges_are_not_logged(verified, app, story, app_config):
+    """Only an answer that sends the file (200, 206 to a GET) is a download; with a front server the
+    app answers a Range it cannot satisfy itself (416), and logs the bytes the range asks for."""
+    head = verified.head(f"/download/{story}")
+    assert head.status_code == 200
+    beyond = verified.get(f"/download/{story}", headers={"Range": f"bytes={SIZE}-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{SIZE}"
+    assert "X-Accel-Redirect" not in beyond.headers and "X-Sendfile" not in beyond.headers
+    with app.app_context():
+        assert db.session.query(Download).count() == 0
+    part = verified.get(f"/download/{story}", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == (206 if not app_config else 200)  # the front server answers 206 itself
+    with app.app_context():
+        assert [row.bytes_sent for row in db.session.query(Download)] == [1000]
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
+def test_odd_ranges_with_a_front_server(verified, app, story, app_config):
+    """What nginx ignores (a Range it cannot read) is a whole download; what it cannot satisfy, a 416."""
+    expected = {"bytes=0-1,5-9": SIZE, "bytes=abc": SIZE, "items=0-1": SIZE, "\x00": SIZE,
+                "bytes=" + "9" * 100 + "-": None, f"bytes={SIZE - 10}-": 10, "bytes=-500": 500, "bytes=0-": SIZE}
+    for header, sent in expected.items():
+        response = verified.get(f"/download/{story}", headers={"Range": header})
+        assert response.status_code == (416 if sent is None else 200), header
+    with app.app_context():
+        logged = [row.bytes_sent for row in db.session.query(Download).order_by(Download.id)]
+    assert logged == [sent for sent in expected.values() if sent is not None]
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}, {"DOWNLOAD_ACCEL": "sendfile"}, {}])
+def test_any_range_header_in_any_mode(verified, app, story, app_config):
+    """Fuzzing the Range header of a download, with and without a front server: never a 500, and
+    a download is logged for each answer that sends bytes, and for nothing else."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    answers = []
+    ranges = st.text(max_size=30) | st.sampled_from(["\x00", "bytes=0-1\x00", "\x7fbytes=0-1", "bytes=\t0-1"]) | st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=5-", "bytes=0-0,2-3"]).flatmap(
+        lambda good: st.text(max_size=3).map(lambda junk: good + junk))
+
+    @settings(max_examples=40, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(header=ranges, method=st.sampled_from(["GET", "HEAD"]))
+    def run_one(header, method):
+        response = verified.open(f"/download/{story}", method=method, headers={"Range": header})
+        assert response.status_code in (200, 206, 416), (header, response.status_code)
+        answers.append(method == "GET" and response.status_code != 416)
+
+    run_one()
+    with app.app_context():
+        assert db.session.query(Download).count() == sum(answers)
+
+
+@pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
+def test_x_sendfile_hand_off_only_with_a_name_a_header_can_carry(verified, app, story, app_config):
+    rename_stored_file(app, story, "antalya/Kyïv 東京.mp4")
+    response = verified.get(f"/download/{story}")
+    assert "X-Sendfile" not in response.headers and len(response.data) == SIZE  # the app sends it itself
+    assert all(value.isascii() and value.isprintable() for _, value in response.headers)
+
+
 @pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "sendfile"}])
 def test_x_sendfile_hand_off(verified, app, story, app_config):
     response = verified.get(f"/download/{story}")
-    assert response.headers["X-Sendfile"] == str(Path(app.config["MEDIA_ROOT"]).resolve() / "antalya" / "hd.mp4")
+    assert response.headers["X-Sendfile"] == str(Path(app.config["MEDIA_ROOT"]).resolve() / "antalya" / "1-hd.mp4")
 
 
 def test_missing_file_is_a_clear_404_and_a_log_line(verified, app, story, caplog):
-    (Path(app.config["MEDIA_ROOT"]) / "antalya" / "hd.mp4").unlink()
+    (Path(app.config["MEDIA_ROOT"]) / "antalya" / "1-hd.mp4").unlink()
     response = verified.get(f"/download/{story}")
     assert response.status_code == 404
     assert "This file is missing on the server" in response.get_data(as_text=True)
@@ -193,3 +277,33 @@ def test_download_log_survives_account_deletion_and_exports_as_csv(verified, app
     assert rows[1][1:3] == ["(deleted account)", ""] and rows[1][6] == str(SIZE)
     with app.app_context():
         assert db.session.query(Download).one().user_id is None
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
+
+
+def test_the_csv_export_neutralises_spreadsheet_formulas(verified, app, story):
+    """A cell that begins with = + - @ (or a tab or CR) is run as a formula by spreadsheets:
+    each gets a leading ' (OWASP, CSV injection), in every column that holds text."""
+    verified.get(f"/download/{story}")
+    with app.app_context():
+        user, rendition = db.session.query(User).one(), db.session.get(Rendition, story)
+        user.first_name, user.last_name, user.organisation = FORMULAS[0], FORMULAS[1], FORMULAS[3]
+        rendition.label, rendition.video.story.title = FORMULAS[4], FORMULAS[5]
+        db.session.query(Download).one().range_requested = FORMULAS[2]
+        db.session.commit()
+    rows = list(csv.reader(io.StringIO(app.test_cli_runner().invoke(args=["downloads", "export"]).output)))
+    name, organisation, title, label, sent, range_ = rows[1][2:8]
+    assert name == "'" + FORMULAS[0] + " " + FORMULAS[1]
+    assert (organisation, title, label, range_) == ("'" + FORMULAS[3], "'" + FORMULAS[5], "'" + FORMULAS[4],
+                                                    "'" + FORMULAS[2])
+    assert sent == str(SIZE)  # numbers stay numbers
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+def test_every_formula_start_is_neutralised(value):
+    from app.flows.reports import write_csv
+
+    output = io.StringIO()
+    write_csv(output, ["a", "b", "c"], [[value, "plain " + value, -5]])
+    assert list(csv.reader(io.StringIO(output.getvalue())))[1] == ["'" + value, "plain " + value, "-5"]

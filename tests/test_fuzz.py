@@ -23,6 +23,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote_from_bytes
 
 import pytest
@@ -31,6 +32,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from werkzeug.routing import IntegerConverter
 from wtforms.fields.core import UnboundField
 
+import app as app_package
 from app.extensions import db
 from app.flows.codes import PURPOSES, CodePolicy, hash_code
 from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, User, VerificationCode, WrongCodeEntry,
@@ -270,7 +272,35 @@ PLAUSIBLE = {
     "List-Unsubscribe": ["One-Click"],
 }
 EXTRA_NAMES = ["next", "csrf_token", "List-Unsubscribe", "email", "", "a" * 300, "naïve[]", "\x00"]
-QUERY_NAMES = ["q", "page", "from", "to", "category", "lang", "next", "download", "unverified", "intent"]
+
+APP_DIR = Path(app_package.__file__).resolve().parent
+ARGS_READ = re.compile(r"""args\.get(?:list)?\(\s*["']([^"']+)["']|args\[\s*["']([^"']+)["']\s*\]""")
+URL_FOR = re.compile(r"""url_for\(\s*["'][^"']+["']\s*,([^)]*)\)""")
+KEYWORD = re.compile(r"(?:^|,)\s*([a-z][a-z_]*)\s*=(?!=)")
+GET_FORM = re.compile(r'<form(?=[^>]*method="get")[^>]*>(.*?)</form>', re.S | re.I)
+
+
+def query_names() -> set[str]:
+    """Every query parameter the app reads or makes links with, in its code and templates:
+    ``args.get("x")`` / ``args["x"]``, ``url_for(..., x=...)`` keywords, and the inputs of GET forms."""
+    names: set[str] = set()
+    for path in sorted([*APP_DIR.rglob("*.py"), *APP_DIR.rglob("*.html")]):
+        text = path.read_text("utf-8")
+        names |= {read or indexed for read, indexed in ARGS_READ.findall(text)}
+        for keywords in URL_FOR.findall(text):
+            names |= set(KEYWORD.findall(keywords))
+        for inner in GET_FORM.findall(text):
+            names |= set(re.findall(r'name="([^"{]+)"', inner))
+    return names
+
+
+QUERY_NAMES = sorted(query_names())
+JUNK_QUERY_NAMES = ["", "a" * 300, "naïve[]", "\x00", "q[]", "PAGE", "from ", "%", "__class__"]
+# Values at the edges of what the parameters read: dates (the last day, year 1, past year 9999, a
+# day that is not, other ISO forms), numbers past any column, signs, empties, NUL, non-UTF-8 bytes.
+EDGE_VALUES = ["9999-12-31", "0001-01-01", "10000-01-01", "0000-00-00", "2025-02-29", "2025-W20-3", "20250514",
+               "99999999999999999999", str(2**63), "-1", "0", "1e9", "", " ", "\x00", b"\xff\xfe", "a" * 5000,
+               "[]", "%", "fr", "xx", "//evil.example/", "javascript:alert(1)", "/stories/x?download=2"]
 ODD_CONTENT_TYPES = [
     "application/json", "text/plain", "text/plain; charset=utf-16", "multipart/form-data",
     "multipart/form-data; boundary=", "multipart/form-data; boundary=\"unterminated",
@@ -315,7 +345,8 @@ def multipart(pairs, files: set[int], boundary: bytes, nameless: bool) -> bytes:
 
 @st.composite
 def query_strings(draw) -> str:
-    pairs = draw(st.lists(st.tuples(st.sampled_from(QUERY_NAMES) | short_text, values), max_size=4))
+    names = st.sampled_from(QUERY_NAMES) | st.sampled_from(JUNK_QUERY_NAMES) | short_text
+    pairs = draw(st.lists(st.tuples(names, values | st.sampled_from(EDGE_VALUES)), max_size=4))
     return ("?" + urlencode(pairs).decode()) if pairs else ""
 
 
@@ -493,6 +524,41 @@ def test_pages_with_junk_queries_never_fail(fuzz_target, error_log):
 
         run()
     check_invariants(app)
+
+
+def test_query_parameters_are_discovered():
+    """The names the views, flows and templates read or link with are all found (a new one is fuzzed
+    without being listed anywhere)."""
+    assert {"q", "page", "from", "to", "category", "lang", "next", "download", "unverified", "intent"} <= set(QUERY_NAMES)
+
+
+def real_path(route: Route) -> str:
+    """The route's path with arguments that name something in the fuzz catalogue, so that the view
+    gets as far as reading its query (the first story, its preview, its video)."""
+    real = {"slug": STORIES[0]["slug"], "rendition_id": "2", "video_id": "1", "filename": "css/portal.css"}
+    return ARGUMENT.sub(lambda match: real.get(match.group(1), "x"), route.rule)
+
+
+def test_every_query_parameter_of_every_page_at_its_edges(fuzz_target, error_log):
+    """Every GET route of the URL map, with each discovered parameter (and junk names) given each
+    edge value in turn, one parameter at a time and then all at once; from a different session
+    state each time. (A ``to`` of 9999-12-31 was a 500.)"""
+    app, routes, sessions = fuzz_target
+    get_routes = [route for route in routes if "GET" in route.methods]
+    names, sent = QUERY_NAMES + JUNK_QUERY_NAMES, 0
+    for route in get_routes:
+        path = real_path(route)
+        attempts = [[(name, EDGE_VALUES[(i + j) % len(EDGE_VALUES)])] for i, name in enumerate(names) for j in range(4)]
+        attempts += [[(name, value) for name in names] for value in EDGE_VALUES]
+        for pairs in attempts:
+            state = STATES[sent % len(STATES)]
+            headers = HTMX_HEADERS[sent % len(HTMX_HEADERS)]
+            attempt = Attempt("GET", path + "?" + urlencode(pairs).decode(), state, dict(headers))
+            error_log.records.clear()
+            assert_sound(send(app, sessions, attempt), error_log, attempt)
+            sent += 1
+    check_invariants(app)
+    assert sent >= len(get_routes) * len(EDGE_VALUES)
 
 
 def test_nul_in_every_field(fuzz_target, error_log):

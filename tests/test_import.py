@@ -1,5 +1,6 @@
 """`flask media import FOLDER`, `flask media demo`, `flask users create-staff` (SPEC §4.7)."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_import_a_good_folder(app, tmp_path):
     assert count(app, Story) == 2 and count(app, Rendition) == 4 and count(app, Category) == 2
     with app.app_context():
         rendition = db.session.query(Rendition).filter_by(label="HD 1080p25").first()
-        assert rendition.bytes == 300_000 and rendition.filename == "a/hd.mp4"
+        assert rendition.bytes == 300_000 and rendition.filename == "a/1-hd.mp4"
     assert "Story A" in app.test_client().get("/?q=story").get_data(as_text=True)
     again = run(app, "media", "import", str(folder))
     assert again.exit_code == 1 and "'a' is already in the catalogue" in again.output and count(app, Story) == 2
@@ -119,3 +120,105 @@ def test_create_staff(app):
     assert weak.exit_code == 1 and "at least 12 characters" in weak.output
     bad = run(app, "users", "create-staff", "not-an-address", "--password", "Press-Office-2025!")
     assert bad.exit_code == 1 and "@-sign" in bad.output
+
+
+LONG = "x" * 400
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda s: s.update(title=LONG), "stories[0].title: at most 300 characters"),
+    (lambda s: s.update(location=LONG), "stories[0].location: at most 200 characters"),
+    (lambda s: s.update(credit=LONG), "stories[0].credit: at most 300 characters"),
+    (lambda s: s.update(categories=[LONG]), "stories[0].categories: names of at most 120 characters"),
+    (lambda s: s.update(title="Nul\u0000title"), "stories[0].title: must not contain control characters"),
+    (lambda s: s.update(body="Nul\u0000body"), "stories[0].body: must not contain control characters"),
+    (lambda s: s["video"]["renditions"][0].update(label=LONG),
+     "stories[0].video.renditions[0].label: at most 120 characters"),
+    (lambda s: s["video"]["renditions"][0].update(container=5), "stories[0].video.renditions[0].container: must be text"),
+    (lambda s: s["video"]["renditions"][0].update(codec=LONG),
+     "stories[0].video.renditions[0].codec: at most 40 characters"),
+    (lambda s: s["video"].update(duration="long"), "stories[0].video.duration: a number of seconds is required"),
+    (lambda s: s["video"].update(duration=-1), "stories[0].video.duration: a number of seconds is required"),
+    (lambda s: s["video"]["shotlist"][0].update(text="a\u0000b"),
+     "stories[0].video.shotlist[0]: must not contain control characters"),
+    (lambda s: s.update(translations={"fr": {"title": LONG}}), "stories[0].translations.fr.title: at most 300 characters"),
+    (lambda s: s.update(translations={"fr": {"title": "T", "summary": "\u0000"}}),
+     "stories[0].translations.fr.summary: must not contain control characters"),
+])
+def test_what_the_columns_cannot_hold_is_named_not_crashed(app, tmp_path, mutate, message):
+    """PostgreSQL refuses a value longer than its column or holding a NUL: the import died with a
+    database error. Each is a problem of the manifest, named like the others."""
+    entry = story_entry("a", "Story A")
+    mutate(entry)
+    folder = write_manifest(tmp_path / "in", [entry])
+    result = run(app, "media", "import", str(folder))
+    assert result.exit_code == 1, result.output
+    assert f"error: {message}" in result.output
+    assert count(app, Story) == 0
+
+
+@pytest.mark.parametrize("published", ["0001-01-01", "9999-12-31", "9999-12-31T23:59:59+14:00"])
+def test_dates_at_the_edges_of_the_calendar_import(app, tmp_path, published):
+    folder = write_manifest(tmp_path / "in", [story_entry("a", "Story A", published=published),
+                                              story_entry("b", "Story B")])
+    result = run(app, "media", "import", str(folder))
+    assert result.exit_code == 0, result.output
+    assert app.test_client().get("/stories/a").status_code == 200
+    assert app.test_client().get("/?q=story").status_code == 200
+
+
+def manifest_paths(value, path=()):
+    """Every place in a manifest entry: (keys and indexes) to each object, list and value."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from manifest_paths(inner, path + (key,))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from manifest_paths(inner, path + (index,))
+
+
+def test_any_value_anywhere_in_a_manifest_is_imported_or_named(app, tmp_path):
+    """Fuzzing the manifest: each place of a good entry (and a few new keys) given values of every
+    JSON kind in turn; the import either works or names its problems, never raises anything else."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from app.flows.importer import ManifestError, import_folder
+
+    translated = dict(story_entry("a", "Story A"), translations={"fr": {
+        "title": "Histoire A", "summary": "Résumé.", "shotlist": [{"at": "00:00:00", "text": "Plan large"}]}})
+    folder = write_manifest(tmp_path / "in", [translated, story_entry("b", "Story B")])
+    good = json.loads((folder / "manifest.json").read_text())
+    places = [p for p in manifest_paths(good) if p] + [("stories", 0, "video", "new"), ("stories", 1, "extra"),
+                                                        ("stories", 1, "translations"), ("more",)]
+    text = st.text(max_size=20) | st.sampled_from(["", "\x00", "a/hd.mp4", "../manifest.json", "manifest.json",
+                                                   "9999-12-31", "0001-01-01", "x" * 1000, "a", "fr", "en"])
+    json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | text
+                               | st.floats(allow_nan=True, allow_infinity=True),
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+                               max_leaves=5)
+    media_root = Path(app.config["MEDIA_ROOT"])
+
+    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(place=st.sampled_from(places), value=json_values)
+    def run_one(place, value):
+        manifest = json.loads(json.dumps(good))
+        target = manifest
+        for key in place[:-1]:
+            target = target[key]
+        target[place[-1]] = value
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        with app.app_context():
+            try:
+                import_folder(folder, media_root)
+            except ManifestError as exc:
+                assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+            else:  # imported: take it away again for the next example
+                for story in db.session.query(Story):
+                    db.session.delete(story)
+                db.session.commit()
+            finally:
+                db.session.remove()
+
+    run_one()

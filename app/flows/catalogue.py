@@ -113,7 +113,7 @@ def _has_filters(query: CatalogueQuery) -> bool:
 def _filtered(statement, query: CatalogueQuery):
     if query.date_from and "from" not in query.errors:
         statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
-    if query.date_to and "to" not in query.errors:
+    if query.date_to and "to" not in query.errors and query.date_to < date.max:  # up to date.max: no bound
         statement = statement.where(Story.published_at < datetime.combine(query.date_to + timedelta(days=1), time.min))
     if query.category:
         statement = statement.where(Story.categories.any(Category.slug == query.category))

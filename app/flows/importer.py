@@ -1,8 +1,12 @@
 """Importing stories and their files from a folder with a manifest.json (one transaction)."""
 from __future__ import annotations
 
+import filecmp
 import json
+import os
+import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ from ..models import (
     StoryTranslation,
     Video,
 )
+from . import media_types
 from .catalogue import SLUG
 
 MANIFEST = "manifest.json"
@@ -70,15 +75,17 @@ def validate(manifest, folder: Path) -> list[str]:
             problems.append(f"{where}.slug: use lower-case letters, digits and hyphens")
         elif _nonempty(slug) and slug in seen:
             problems.append(f"{where}.slug: '{slug}' appears twice")
-        seen.add(slug)
+        if _nonempty(slug):
+            seen.add(slug)
         if _nonempty(story.get("published")) and _parse_date(story["published"]) is None:
             problems.append(f"{where}.published: not a date (YYYY-MM-DD)")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in story and not isinstance(story[key], str):
-                problems.append(f"{where}.{key}: must be text")
+        problems += _validate_texts(story, where)
         categories = story.get("categories", [])
         if not isinstance(categories, list) or not all(_nonempty(c) for c in categories):
             problems.append(f"{where}.categories: must be a list of names")
+        elif any(_text_problem(c, CATEGORY_NAME_LIMIT) for c in categories):
+            problems.append(f"{where}.categories: names of at most {CATEGORY_NAME_LIMIT} characters, "
+                            "without control characters")
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
@@ -104,21 +111,54 @@ def _validate_translations(translations, where: str) -> list[str]:
             continue
         if not _nonempty(translation.get("title")):
             problems.append(f"{at}.title: required")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in translation and not isinstance(translation[key], str):
-                problems.append(f"{at}.{key}: must be text")
+        problems += _validate_texts(translation, at)
         problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
         for key in sorted(set(translation) - {"title", "location", "summary", "body", "credit", "rights", "shotlist"}):
             problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, credit, rights, shotlist)")
     return problems
 
 
+# What each text field of a story (or of its translation) may hold: the size of its column (None:
+# any length), and whether it may run over several lines.
+STORY_TEXTS = {"title": (300, False), "location": (200, False), "summary": (None, True), "body": (None, True),
+               "credit": (300, False), "rights": (None, True)}
+RENDITION_TEXTS = {"label": (120, False), "container": (40, False), "codec": (40, False)}
+CATEGORY_NAME_LIMIT = 120
+
+
+def _validate_texts(entry: dict, where: str, fields: dict = STORY_TEXTS, required: tuple = ("title",)) -> list[str]:
+    """Each text field that is there fits its column: text, not too long, no control characters
+    (PostgreSQL refuses a NUL; a line break would split a one-line field). A required field that
+    is missing has been reported as such."""
+    problems = []
+    for key, (limit, multiline) in fields.items():
+        if key in entry and (key not in required or _nonempty(entry[key])):
+            problem = _text_problem(entry[key], limit, multiline)
+            if problem:
+                problems.append(f"{where}.{key}: {problem}")
+    return problems
+
+
+def _text_problem(value, limit: int | None, multiline: bool = False) -> str | None:
+    if not isinstance(value, str):
+        return "must be text"
+    if limit is not None and len(value.strip()) > limit:
+        return f"at most {limit} characters"
+    if any(unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\r\t") for ch in value):
+        return "must not contain control characters"
+    return None
+
+
 def _validate_shotlist(shots, where: str) -> list[str]:
     if not isinstance(shots, list):
         return [f"{where}: must be a list"]
-    return [f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\""
-            for j, shot in enumerate(shots)
-            if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str))]
+    problems = []
+    for j, shot in enumerate(shots):
+        if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str)):
+            problems.append(f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\"")
+        elif _text_problem(shot["at"], None) or _text_problem(shot["text"], None):
+            problems.append(f"{where}[{j}]: must not contain control characters")  # one line a shot
+    return problems
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -127,10 +167,17 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     problems = []
     if video.get("poster") is not None and not _file_ok(folder, video["poster"]):
         problems.append(f"{where}.poster: no such file '{video['poster']}'")
+    elif video.get("poster") is not None and media_types.of_file(folder / video["poster"]) not in media_types.IMAGE_TYPES:
+        problems.append(f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the "
+                        "file's content)")
     problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
+    duration = video.get("duration") or 0
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < 10**7:
+        problems.append(f"{where}.duration: a number of seconds is required")
     renditions = video.get("renditions")
     if not isinstance(renditions, list) or not renditions:
         return problems + [f"{where}.renditions: a non-empty list is required"]
+    files: dict[Path, int] = {}  # each file, by the first rendition that names it
     for j, rendition in enumerate(renditions):
         at = f"{where}.renditions[{j}]"
         if not isinstance(rendition, dict):
@@ -139,14 +186,33 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
         for key in ("label", "file"):
             if not _nonempty(rendition.get(key)):
                 problems.append(f"{at}.{key}: required")
+        problems += _validate_texts(rendition, at, RENDITION_TEXTS, required=("label",))
         for key in ("width", "height"):
             if not (isinstance(rendition.get(key), int) and 0 < rendition[key] < 100_000):
                 problems.append(f"{at}.{key}: a positive whole number is required")
         if _nonempty(rendition.get("file")) and not _file_ok(folder, rendition["file"]):
             problems.append(f"{at}.file: no such file '{rendition['file']}'")
+        elif _nonempty(rendition.get("file")):
+            problems += _check_rendition_file(rendition, j, at, folder, files)
     if sum(1 for r in renditions if isinstance(r, dict) and r.get("preview")) != 1:
         problems.append(f"{where}.renditions: exactly one rendition must have \"preview\": true")
     return problems
+
+
+def _check_rendition_file(rendition: dict, j: int, at: str, folder: Path, files: dict[Path, int]) -> list[str]:
+    """A rendition's file is a video of its own; a preview's, one that a web page can play."""
+    source = (folder / rendition["file"]).resolve()
+    if source in files:
+        return [f"{at}.file: '{rendition['file']}' is also the file of renditions[{files[source]}]; "
+                "each rendition needs a file of its own"]
+    files[source] = j
+    mimetype = media_types.of_file(source)
+    if mimetype not in media_types.VIDEO_TYPES:
+        return [f"{at}.file: '{rendition['file']}' is not a video (MP4, MOV, WebM, Matroska or MXF, read from the "
+                "file's content)"]
+    if rendition.get("preview") and mimetype not in media_types.PREVIEW_TYPES:
+        return [f"{at}.file: a preview must be MP4, MOV, WebM or Matroska, which a web page can play"]
+    return []
 
 
 def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False) -> ImportResult:
@@ -205,14 +271,16 @@ def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Vide
     video = Video(
         duration_seconds=float(entry.get("duration") or 0),
         shotlist=_shotlist(entry.get("shotlist", [])),
-        poster_filename=_copy(folder, entry["poster"], slug, media_root) if entry.get("poster") else None,
+        poster_filename=_copy(folder / entry["poster"], f"{slug}/poster", media_root)[0] if entry.get("poster") else None,
     )
-    for item in entry["renditions"]:
-        stored = _copy(folder, item["file"], slug, media_root)
+    for number, item in enumerate(entry["renditions"], start=1):
+        # The number keeps each rendition's file apart, whatever the manifest calls the files.
+        stored, mimetype = _copy(folder / item["file"], f"{slug}/{number}-{_plain_name(Path(item['file']).stem)}",
+                                 media_root)
         video.renditions.append(Rendition(
             label=item["label"], container=item.get("container", "MP4"), codec=item.get("codec", "H.264"),
             width=item["width"], height=item["height"], bytes=(media_root / stored).stat().st_size,
-            filename=stored, mimetype=item.get("mimetype", "video/mp4"), is_preview=bool(item.get("preview")),
+            filename=stored, mimetype=mimetype, is_preview=bool(item.get("preview")),
         ))
     return video
 
@@ -221,14 +289,24 @@ def _shotlist(shots: list[dict]) -> str:
     return "\n".join(f"{s['at']} {s['text']}" for s in shots)
 
 
-def _copy(folder: Path, relative: str, slug: str, media_root: Path) -> str:
-    source = (folder / relative).resolve()
-    stored = f"{slug}/{source.name}"
+def _copy(source: Path, stem: str, media_root: Path) -> tuple[str, str]:
+    """Copy a checked file to MEDIA_ROOT as ``stem`` and the extension of its type; returns the
+    stored name and the type. A file already there is replaced unless it is the same."""
+    mimetype = media_types.of_file(source)
+    stored = stem + media_types.EXTENSIONS[mimetype]
     target = media_root / stored
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or target.stat().st_size != source.stat().st_size:
-        shutil.copyfile(source, target)
-    return stored
+    if not (target.is_file() and filecmp.cmp(source, target, shallow=False)):
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    return stored, mimetype
+
+
+def _plain_name(name: str) -> str:
+    """ASCII letters, digits, dots, hyphens and underscores: a name any header, URL or shell takes as it is."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name).strip("-.")[:100] or "file"
 
 
 def _file_ok(folder: Path, relative) -> bool:
@@ -256,6 +334,4 @@ def _parse_date(value) -> datetime | None:
 
 
 def _slugify(name: str) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "category"

@@ -1,8 +1,32 @@
 """Reports for the press office."""
+import csv
+from itertools import chain
+from typing import IO, Iterable
+
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Download, Rendition, Story, User, Video
+
+# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection, OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Text that a spreadsheet would run as a formula, with a leading ' so that it shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(output: IO[str], header: list[str], rows: Iterable[list]) -> None:
+    """Every CSV the app writes goes through here, so no cell of it is a formula."""
+    writer = csv.writer(output)
+    for row in chain([header], rows):
+        writer.writerow([spreadsheet_safe(value) for value in row])
+
+
+DOWNLOAD_COLUMNS = ["downloaded_at_utc", "email", "name", "organisation", "story", "rendition", "bytes_sent", "range"]
 
 
 def download_rows(batch: int = 1000):

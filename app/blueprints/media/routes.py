@@ -8,7 +8,7 @@ from flask_login import current_user
 from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
-from ...flows import accounts, catalogue, codes, downloads
+from ...flows import accounts, catalogue, codes, downloads, media_types
 from ...models import Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
@@ -57,9 +57,9 @@ def conditions():
 @bp.route("/media/preview/<id:rendition_id>")
 def preview(rendition_id):
     rendition = db.session.get(Rendition, rendition_id)
-    if rendition is None or not rendition.is_preview:
+    if rendition is None or not rendition.is_preview or downloads.stored_with_a_gated_rendition(rendition):
         abort(404)
-    return _send(rendition.filename, rendition.mimetype)
+    return _send(rendition.filename, media_types.PREVIEW_TYPES)
 
 
 @bp.route("/media/poster/<id:video_id>")
@@ -67,7 +67,7 @@ def poster(video_id):
     video = db.session.get(Video, video_id)
     if video is None or not video.poster_filename:
         abort(404)
-    return _send(video.poster_filename, "image/jpeg")
+    return _send(video.poster_filename, media_types.IMAGE_TYPES)
 
 
 @bp.route("/download/<id:rendition_id>")
@@ -80,43 +80,50 @@ def download(rendition_id):
         flow = begin_flow(current_user.email, codes.VERIFY, back)
         note_send(accounts.send_verification_code(current_user, flow_id=flow.id))
         return redirect_page(url_for("verification.verify", unverified=1))
-    path = downloads.file_path(current_app.config["MEDIA_ROOT"], rendition.filename)
-    if path is None:
-        log.error("Rendition %s: file %r is missing from %s", rendition.id, rendition.filename,
+    found = downloads.media_file(current_app.config["MEDIA_ROOT"], rendition.filename, media_types.VIDEO_TYPES)
+    if found is None:
+        log.error("Rendition %s: file %r is missing from %s (or is not a video)", rendition.id, rendition.filename,
                   current_app.config["MEDIA_ROOT"])
         return error_response(404, _("File not available"),
                               _("This file is missing on the server. Please try again later; the press office has been told."))
-    response = _file_response(path, rendition)
-    if response.status_code in (200, 206):
-        sent = rendition.bytes if current_app.config["DOWNLOAD_ACCEL"] else response.content_length or 0
-        downloads.record(current_user, rendition, bytes_sent=sent,
-                         range_header=request.headers.get("Range"))
+    response, sent = _file_response(*found, rendition)
+    if request.method == "GET" and response.status_code in (200, 206):  # not a HEAD, a 304 or a 416
+        downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"))
     return response
 
 
-def _file_response(path, rendition):
+def _file_response(path, mimetype, rendition):
+    """The answer to a download and the bytes it sends."""
     mode = current_app.config["DOWNLOAD_ACCEL"]
-    disposition = downloads.content_disposition(downloads.download_name(rendition))
+    if mode == "sendfile" and not downloads.header_safe(str(path)):
+        mode = ""  # no header can carry this path: the app sends the file itself
     if mode in ("nginx", "sendfile"):
         # The front server sends the bytes (and handles Range); we only decide who may have them.
+        size = path.stat().st_size
+        sent = downloads.range_bytes(request.headers.get("Range"), size)
+        if sent is None:  # answered here, so that a download is logged only when it is one
+            response = make_response("", 416)
+            response.headers["Content-Range"] = f"bytes */{size}"
+            return response, 0
         response = make_response("")
         if mode == "nginx":
-            response.headers["X-Accel-Redirect"] = current_app.config["DOWNLOAD_ACCEL_PREFIX"] + rendition.filename
+            response.headers["X-Accel-Redirect"] = downloads.accel_redirect(
+                current_app.config["DOWNLOAD_ACCEL_PREFIX"], rendition.filename)
         else:
             response.headers["X-Sendfile"] = str(path)
-        response.headers["Content-Type"] = rendition.mimetype
+        response.headers["Content-Type"] = mimetype
         # no Content-Length of ours: the front server sends the file with its own
         del response.headers["Content-Length"]
     else:
-        response = send_file(path, mimetype=rendition.mimetype, conditional=True, etag=True, max_age=0)
-    response.headers["Content-Disposition"] = disposition
+        response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
+        sent = response.content_length or 0
+    response.headers["Content-Disposition"] = downloads.content_disposition(downloads.download_name(rendition, mimetype))
     response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return response, sent
 
 
-def _send(stored_name, mimetype):
-    """Previews and posters: public, seekable (Range), cacheable."""
-    path = downloads.file_path(current_app.config["MEDIA_ROOT"], stored_name)
-    if path is None:
-        abort(404)
+def _send(stored_name, types):
+    """Previews and posters: public, seekable (Range), cacheable; only as the type their content is."""
+    found = downloads.media_file(current_app.config["MEDIA_ROOT"], stored_name, types) or abort(404)
+    path, mimetype = found
     return send_file(path, mimetype=mimetype, conditional=True, etag=True)
