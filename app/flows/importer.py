@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,18 +11,16 @@ from sqlalchemy import select
 from .. import search
 from ..extensions import db
 from ..models import (
-    ORIGINAL_LANGUAGE,
     Category,
     Rendition,
     Story,
     StoryTranslation,
     Video,
 )
-from .catalogue import SLUG
+from .story_fields import nonempty as _nonempty, parse_date as _parse_date, shotlist_text as _shotlist
+from .story_fields import slugify as _slugify, story_problems
 
 MANIFEST = "manifest.json"
-# Languages a story may be translated into; its own fields are the English original.
-TRANSLATION_LANGUAGES = ("fr",)
 
 
 class ManifestError(Exception):
@@ -62,63 +59,16 @@ def validate(manifest, folder: Path) -> list[str]:
         if not isinstance(story, dict):
             problems.append(f"{where}: must be an object")
             continue
-        for key in ("slug", "title", "published"):
-            if not _nonempty(story.get(key)):
-                problems.append(f"{where}.{key}: required")
+        # the fields' rules are the editor's too (app/flows/story_fields.py); the files' are here
+        problems += [f"{where}.{problem}" for problem in story_problems(story)]
         slug = story.get("slug")
-        if _nonempty(slug) and not SLUG.match(slug):
-            problems.append(f"{where}.slug: use lower-case letters, digits and hyphens")
-        elif _nonempty(slug) and slug in seen:
+        if _nonempty(slug) and slug in seen:
             problems.append(f"{where}.slug: '{slug}' appears twice")
         seen.add(slug)
-        if _nonempty(story.get("published")) and _parse_date(story["published"]) is None:
-            problems.append(f"{where}.published: not a date (YYYY-MM-DD)")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in story and not isinstance(story[key], str):
-                problems.append(f"{where}.{key}: must be text")
-        categories = story.get("categories", [])
-        if not isinstance(categories, list) or not all(_nonempty(c) for c in categories):
-            problems.append(f"{where}.categories: must be a list of names")
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
-        if story.get("translations") is not None:
-            problems += _validate_translations(story["translations"], f"{where}.translations")
     return problems
-
-
-def _validate_translations(translations, where: str) -> list[str]:
-    if not isinstance(translations, dict):
-        return [f"{where}: must be an object like {{\"fr\": {{\"title\": ...}}}}"]
-    problems = []
-    for language, translation in translations.items():
-        at = f"{where}.{language}"
-        if language == ORIGINAL_LANGUAGE:
-            problems.append(f"{at}: the story's own fields are the English original")
-            continue
-        if language not in TRANSLATION_LANGUAGES:
-            problems.append(f"{at}: unknown language (use {', '.join(repr(c) for c in TRANSLATION_LANGUAGES)})")
-            continue
-        if not isinstance(translation, dict):
-            problems.append(f"{at}: must be an object")
-            continue
-        if not _nonempty(translation.get("title")):
-            problems.append(f"{at}.title: required")
-        for key in ("location", "summary", "body", "credit", "rights"):
-            if key in translation and not isinstance(translation[key], str):
-                problems.append(f"{at}.{key}: must be text")
-        problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
-        for key in sorted(set(translation) - {"title", "location", "summary", "body", "credit", "rights", "shotlist"}):
-            problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, credit, rights, shotlist)")
-    return problems
-
-
-def _validate_shotlist(shots, where: str) -> list[str]:
-    if not isinstance(shots, list):
-        return [f"{where}: must be a list"]
-    return [f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\""
-            for j, shot in enumerate(shots)
-            if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str))]
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -127,7 +77,6 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     problems = []
     if video.get("poster") is not None and not _file_ok(folder, video["poster"]):
         problems.append(f"{where}.poster: no such file '{video['poster']}'")
-    problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
     renditions = video.get("renditions")
     if not isinstance(renditions, list) or not renditions:
         return problems + [f"{where}.renditions: a non-empty list is required"]
@@ -195,7 +144,7 @@ def _build_story(entry: dict, categories: dict) -> Story:
         ))
     for name in entry.get("categories", []):
         if name not in categories:
-            categories[name] = Category(name=name, slug=_slugify(name))
+            categories[name] = Category(name=name, slug=_slugify(name, "category"))
             db.session.add(categories[name])
         story.categories.append(categories[name])
     return story
@@ -217,10 +166,6 @@ def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Vide
     return video
 
 
-def _shotlist(shots: list[dict]) -> str:
-    return "\n".join(f"{s['at']} {s['text']}" for s in shots)
-
-
 def _copy(folder: Path, relative: str, slug: str, media_root: Path) -> str:
     source = (folder / relative).resolve()
     stored = f"{slug}/{source.name}"
@@ -236,26 +181,3 @@ def _file_ok(folder: Path, relative) -> bool:
         return False
     path = (folder / relative).resolve()
     return folder.resolve() in path.parents and path.is_file()
-
-
-def _nonempty(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _parse_date(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            return None
-    return parsed.replace(tzinfo=None)
-
-
-def _slugify(name: str) -> str:
-    import re
-
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "category"

@@ -8,9 +8,10 @@ from flask_login import current_user
 from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
-from ...flows import accounts, catalogue, codes, downloads
+from ...flows import accounts, catalogue, codes, downloads, publishing
 from ...models import Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
+from ...staff.access import is_staff
 from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def conditions():
 @bp.route("/media/preview/<id:rendition_id>")
 def preview(rendition_id):
     rendition = db.session.get(Rendition, rendition_id)
-    if rendition is None or not rendition.is_preview:
+    if rendition is None or not rendition.is_preview or not _shown(rendition.video):
         abort(404)
     return _send(rendition.filename, rendition.mimetype)
 
@@ -65,14 +66,16 @@ def preview(rendition_id):
 @bp.route("/media/poster/<id:video_id>")
 def poster(video_id):
     video = db.session.get(Video, video_id)
-    if video is None or not video.poster_filename:
+    if video is None or not video.poster_filename or not _shown(video):
         abort(404)
     return _send(video.poster_filename, "image/jpeg")
 
 
 @bp.route("/download/<id:rendition_id>")
 def download(rendition_id):
-    rendition = db.session.get(Rendition, rendition_id) or abort(404)
+    rendition = db.session.get(Rendition, rendition_id)
+    if rendition is None or not _shown(rendition.video):
+        abort(404)
     back = url_for("media.story", slug=rendition.video.story.slug, download=rendition.id)
     if not current_user.is_authenticated:
         return redirect_page(url_for("auth.login", next=back, intent="download"))
@@ -92,6 +95,12 @@ def download(rendition_id):
         downloads.record(current_user, rendition, bytes_sent=sent,
                          range_header=request.headers.get("Range"))
     return response
+
+
+def _shown(video) -> bool:
+    """A video's files are there for whoever sees its story: everyone once it is published, staff
+    before (the preview of a draft)."""
+    return publishing.is_visible(video.story) or is_staff(current_user)
 
 
 def _file_response(path, rendition):
