@@ -147,6 +147,10 @@ def test_a_new_story_is_a_draft_nobody_else_sees(app):
     listing = staff.get("/staff/?q=sommet").get_data(as_text=True)  # the same search finds it for staff
     assert f"/staff/stories/{story.id}" in listing and "Draft" in listing
     assert f"/staff/stories/{story.id}" not in staff.get("/staff/?state=published").get_data(as_text=True)
+    # as one types (HTMX): the results block alone
+    partial = staff.get("/staff/?q=sommet&state=draft", headers={"HX-Request": "true", "HX-Target": "staff-results"})
+    assert partial.status_code == 200 and "<html" not in partial.get_data(as_text=True)
+    assert f"/staff/stories/{story.id}" in partial.get_data(as_text=True)
 
 
 def test_field_errors_follow_the_importers_rules(app, tmp_path):
