@@ -374,3 +374,22 @@ def test_the_rules_take_the_clock(app, clock):
         assert publishing.state_of(story) == "scheduled"
         clock["now"] = at + timedelta(minutes=1)
         assert publishing.state_of(story) == "published"
+
+
+def test_two_stories_taking_one_slug_at_once_both_get_saved(app, monkeypatch):
+    """Two saves of one title at the same moment both find its slug free; the second's commit
+    breaks the unique index (was a 500). It is written again with the next free slug."""
+    make_draft(app, "Summit")
+    real, calls = publishing._free_slug, []
+
+    def as_if_at_the_same_time(title, story_id):
+        calls.append(title)
+        return "summit" if len(calls) == 1 else real(title, story_id)  # the first look saw it free
+
+    monkeypatch.setattr(publishing, "_free_slug", as_if_at_the_same_time)
+    staff = staff_client(app)
+    response = post(staff, "/staff/stories/new", editor_form(title="Summit"))
+    assert response.status_code == 303
+    assert story_row(app, int(response.headers["Location"].rsplit("/", 1)[1])).slug == "summit-2"
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(action="story.create").count() == 2

@@ -17,6 +17,7 @@ from typing import Callable
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import search
 from ..extensions import db
@@ -85,6 +86,25 @@ class Actor:
     ip: str | None = None
 
 
+def _retried(write: Callable) -> Callable:
+    """Two people saving stories of one title at once may both find its slug free (or a new
+    category's); the second commit then breaks the unique index. Its transaction is rolled back
+    whole (the version it took included) and the write runs again, finding the next free slug."""
+    def run(*args, **kwargs):
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return write(*args, **kwargs)
+            except IntegrityError:
+                db.session.rollback()
+        return write(*args, **kwargs)
+
+    return run
+
+
+ATTEMPTS = 3
+
+
+@_retried
 def create_story(entry: dict, actor: Actor) -> Story:
     """A new draft from the editor's fields (already checked with story_fields.story_problems)."""
     story = Story(state=DRAFT, slug_locked=False, version=1, slug=_free_slug(entry["title"], None),
@@ -98,6 +118,7 @@ def create_story(entry: dict, actor: Actor) -> Story:
     return story
 
 
+@_retried
 def save_story(story: Story, entry: dict, version: int, actor: Actor) -> Story:
     """Save the editor's fields over ``version``; VersionConflict if it is no longer the latest."""
     _take_version(story, version)
