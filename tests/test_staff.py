@@ -3,6 +3,7 @@ drafts, publishing now or at a set time, unpublishing, the version check, the sl
 preview, French, and the users promote/demote commands."""
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, timedelta
 
@@ -276,7 +277,7 @@ def test_a_schedule_needs_a_time(app):
 
 
 def test_preview_shows_a_draft_to_staff_only(app, tmp_path):
-    load(app, tmp_path, STORIES[:1])
+    load(app, tmp_path, copy.deepcopy(STORIES[:1]))  # load() takes the entries' _bytes
     with app.app_context():
         story = db.session.query(Story).one()
         story_id, slug, preview = story.id, story.slug, story.video.preview.id
@@ -293,7 +294,7 @@ def test_preview_shows_a_draft_to_staff_only(app, tmp_path):
 
 
 def test_an_imported_story_is_published_and_stays_so(app, tmp_path):
-    load(app, tmp_path, STORIES[:1])
+    load(app, tmp_path, copy.deepcopy(STORIES[:1]))  # load() takes the entries' _bytes
     with app.app_context():
         story = db.session.query(Story).one()
         assert (story.state, story.publish_at, story.slug_locked) == ("published", None, True)
