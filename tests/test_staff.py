@@ -17,7 +17,7 @@ from app.models import AuditEvent, Story, User
 
 from .catalogue_data import STORIES, load
 from .conftest import csrf_token, post, register_and_verify
-from .staff_data import STAFF, make_draft, promote, staff_client, story_entry, story_row
+from .staff_data import STAFF, make_draft, staff_client, story_row
 from .test_french import assert_french, visible
 
 MEMBER = "reader@example.org"
