@@ -95,6 +95,30 @@ def create_staff(email, first_name, last_name, organisation, password) -> None:
     click.echo(f"{'created' if created else 'updated'} staff account {user.email}")
 
 
+@users_cli.command("promote")
+@click.argument("email")
+def promote(email) -> None:
+    """Make an existing, verified account staff: it may then use /staff/."""
+    _set_staff(email, True)
+
+
+@users_cli.command("demote")
+@click.argument("email")
+def demote(email) -> None:
+    """Make a staff account an ordinary account again (at once: /staff/ is then a 404 for it)."""
+    _set_staff(email, False)
+
+
+def _set_staff(email: str, staff: bool) -> None:
+    from .flows.staff import StaffError, set_staff
+
+    try:
+        user = set_staff(email, staff)
+    except StaffError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{user.email} is {'now' if staff else 'no longer'} staff")
+
+
 def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(downloads_cli)

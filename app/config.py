@@ -60,6 +60,7 @@ class DefaultConfig:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_PER_IP = "30 per minute; 300 per hour"
     RATELIMIT_PER_ADDRESS = "10 per minute; 60 per hour"
+    RATELIMIT_STAFF = "60 per minute; 1000 per hour"  # POSTs in the staff area, per staff account
     # Reverse proxies in front (nginx: 1) whose X-Forwarded-For / X-Forwarded-Proto are trusted:
     # the client's address (per-IP limits) and the scheme (HSTS) come from them. 0 ignores them,
     # so behind nginx every client would share nginx's address and one per-IP limit.

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from blinker import Namespace
 from flask_login import UserMixin
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event, text
-from sqlalchemy import false as sa_false
+from sqlalchemy import false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .extensions import db
@@ -143,6 +143,9 @@ class Category(db.Model):
     name: Mapped[str] = mapped_column(String(120))
 
 
+DRAFT, PUBLISHED = "draft", "published"
+
+
 class Story(db.Model):
     __tablename__ = "stories"
     __table_args__ = (Index("ix_stories_published", "published_at", "id"),)
@@ -159,6 +162,14 @@ class Story(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Sorts like published_at and is unique: the search reads matches in its order (app.search).
     search_key: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Who may see it (app/flows/publishing.py): a "draft" only staff; a "published" one everyone
+    # from ``publish_at`` on (NULL, as for imported stories: at once). Before then it is scheduled.
+    state: Mapped[str] = mapped_column(String(12), default=PUBLISHED, server_default=PUBLISHED)
+    publish_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Goes up with every save from the staff editor: a save based on an older version is refused.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The slug follows the title until the story is first published, then never changes (links).
+    slug_locked: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     categories = db.relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
     videos = db.relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",

@@ -46,7 +46,7 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if is_account_request():
+    if is_account_request() or request.blueprint == "staff":  # staff pages show drafts: never stored
         headers["Cache-Control"] = "no-store"
     elif made_for_a_logged_in_person():
         # no-store, not no-cache: Back shows a page from the browser's history without asking

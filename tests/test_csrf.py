@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from app.models import User
+from app.models import Story, User
 
 from .conftest import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
-from .test_security_headers import routes, unsubscribe_token
+from .staff_data import make_draft, promote, staff_client
+from .test_security_headers import STAFF_STORY_PAGES, routes, unsubscribe_token
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 ACCEPTS_WITHOUT_TOKEN = {"newsletter.unsubscribe"}  # RFC 8058 one-click: the signed URL is the proof
@@ -20,30 +21,36 @@ MEMBER = "csrf.member@example.org"
 NEW_PASSWORD = "Evil-Password-99!"
 EXPIRED = "This form has expired"
 # Everything any of the forms reads, filled so that each would act if it were let through: log
-# in, register, change the profile, switch the newsletter off, change the password, delete.
+# in, register, change the profile, switch the newsletter off, change the password, delete; write
+# a story, save over the draft, publish it.
 FORM = {
     "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
     "delete_password": GOOD_PASSWORD, "first_name": "Mallory", "last_name": "Attacker",
     "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
     "next": "/conditions", "List-Unsubscribe": "One-Click",
+    "title": "Forged story", "published": "2026-05-14", "version": "1", "action": "publish",
 }
+# The staff area answers 404 to everyone but staff, before any token is looked at (app/staff/access.py).
+STAFF_ONLY = "staff."
 
 
 @pytest.fixture
 def app_config():
     # many posts from one address in a few seconds: only CSRF may refuse them here
-    return {"RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute"}
+    return {"RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute",
+            "RATELIMIT_STAFF": "10000 per minute"}
 
 
-def state_changing_routes(app):
-    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)}}
+def state_changing_routes(app, story_id: int = 1):
+    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
+               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them
     assert {"auth.login", "auth.register", "auth.logout", "verification.verify", "verification.resend",
             "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
             "account.newsletter", "account.password", "account.delete", "newsletter.subscribe",
-            "newsletter.unsubscribe"} <= {endpoint for endpoint, _, _ in found}
+            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state"} <= {endpoint for endpoint, _, _ in found}
     return found
 
 
@@ -72,14 +79,19 @@ def attempts(other_session_token: str):
 def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app):
     ann = member(app)
     anonymous = app.test_client()
+    staff = staff_client(app)
+    story_id = make_draft(app)
     stranger_token = csrf_token(app.test_client())
-    for endpoint, method, url in state_changing_routes(app):
+    for endpoint, method, url in state_changing_routes(app, story_id):
         if endpoint in ACCEPTS_WITHOUT_TOKEN:
             continue
-        for who, client in (("member", ann), ("anonymous", anonymous)):
+        for who, client in (("member", ann), ("anonymous", anonymous), ("staff", staff)):
             for name, data, headers in attempts(stranger_token):
                 response = client.open(url, method=method, data=data,
                                        headers={"Referer": "http://localhost/", **headers})
+                if endpoint.startswith(STAFF_ONLY) and who != "staff":
+                    assert response.status_code == 404, f"{method} {url} ({who}, {name}): {response.status_code}"
+                    continue
                 assert is_csrf_refusal(response), f"{method} {url} ({who}, {name}): {response.status_code}"
                 if headers.get("HX-Target") == "account-step":  # said in the step's alert area, form kept
                     assert response.headers.get("HX-Retarget") == "#step-alert"
@@ -93,15 +105,20 @@ def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app)
         db.session.remove()
     assert post(app.test_client(), "/account/login", {"email": MEMBER, "password": GOOD_PASSWORD}).status_code == 303
     with app.app_context():
-        assert db.session.query(User).count() == 1  # no account registered by the forged posts
+        assert db.session.query(User).count() == 2  # the member and the staff account: none registered by the forgeries
+        story = db.session.query(Story).one()  # no story written, the draft neither changed nor published
+        assert (story.title, story.state, story.version) == ("Summit in Brussels", "draft", 1)
         db.session.remove()
 
 
 def test_the_same_requests_with_the_token_are_let_through(app):
     """The control: what made the requests above fail was the token and nothing else."""
     member(app)
-    for number, (endpoint, method, url) in enumerate(state_changing_routes(app)):
+    story_id = make_draft(app)
+    for number, (endpoint, method, url) in enumerate(state_changing_routes(app, story_id)):
         client = member(app, f"csrf.control{number}@example.org")
+        if endpoint.startswith(STAFF_ONLY):
+            promote(app, f"csrf.control{number}@example.org")
         for kind in ("form", "htmx header"):
             token = csrf_token(client)  # afresh: a log out or a deletion starts a new session
             data, headers = (({**FORM, "csrf_token": token}, {}) if kind == "form"

@@ -35,11 +35,13 @@ from wtforms.fields.core import UnboundField
 import app as app_package
 from app.extensions import db
 from app.flows.codes import PURPOSES, CodePolicy, hash_code
-from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, User, VerificationCode, WrongCodeEntry,
-                        utcnow)
+from app.flows.story_fields import SLUG
+from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, Story, User, VerificationCode,
+                        WrongCodeEntry, utcnow)
 
 from .catalogue_data import STORIES, load
 from .conftest import GOOD_PASSWORD, age_codes, csrf_token, post, register_and_verify, registration
+from .staff_data import promote
 from .test_bad_input import nothing_written
 from .test_reset import reset_code
 
@@ -54,7 +56,8 @@ FUZZ = settings(settings.get_profile(os.environ.get("FUZZ_PROFILE", "fuzz-ci")))
 @pytest.fixture
 def app_config():
     # Rate limiting stays on (its key functions read the odd bodies too) but never stops the fuzzing.
-    return {"RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute"}
+    return {"RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute",
+            "RATELIMIT_STAFF": "100000 per minute"}
 
 
 # --- routes and their fields, discovered ---------------------------------------------------
@@ -102,25 +105,31 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
 
 
 PAGES = ["/", "/account/register", "/account/login", "/account/reset", "/account/verify", "/account/reset/code",
-         "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya"]
+         "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya",
+         "/staff/", "/staff/stories/new", "/staff/stories/1", "/staff/stories/1/preview"]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
 
 def rendered_forms(app, sessions) -> dict[str, set[str]]:
-    """The input names of every POST form the pages show, in every state, by action."""
+    """The input names of every POST form the pages show, in every state, by the rule of its action
+    (a story's editor posts to /staff/stories/1, the rule /staff/stories/<id:story_id>)."""
     found: dict[str, set[str]] = {}
+    urls = app.url_map.bind("localhost")
     for session in sessions.values():
         client = client_in(app, session)
         for page in PAGES:
             for action, inner in POST_FORM.findall(client.get(page).get_data(as_text=True)):
-                found.setdefault(action, set()).update(set(re.findall(r'name="([^"]+)"', inner)) - {"csrf_token"})
+                rule = urls.match(action, method="POST", return_rule=True)[0].rule
+                found.setdefault(rule, set()).update(set(re.findall(r'name="([^"]+)"', inner)) - {"csrf_token"})
     return found
 
 
 # --- sessions in every state an account can be in ------------------------------------------
 
 MEMBER, UNVERIFIED, GRANTED = "fuzz-member@example.org", "fuzz-unverified@example.org", "fuzz-granted@example.org"
-STATES = ("none", "anonymous", "registered-unverified", "logged-in-verified", "reset-in-progress", "reset-granted")
+STAFF = "fuzz-staff@example.org"
+STATES = ("none", "anonymous", "registered-unverified", "logged-in-verified", "reset-in-progress", "reset-granted",
+          "staff")
 
 
 @dataclass
@@ -136,6 +145,8 @@ def build_sessions(app) -> dict[str, Session]:
     clients["anonymous"].get("/")
     post(clients["registered-unverified"], "/account/register", registration(UNVERIFIED))
     register_and_verify(clients["logged-in-verified"], app, MEMBER)
+    register_and_verify(clients["staff"], app, STAFF)
+    promote(app, STAFF)
     register_and_verify(app.test_client(), app, GRANTED)
     age_codes(app, minutes=2)  # past the send throttle
     post(clients["logged-in-verified"], "/account/newsletter", {"subscribe": "on"})
@@ -250,6 +261,11 @@ def check_invariants(app) -> None:
         for code in codes:
             per_address[code.address] += code.wrong_entries
         assert all(count <= entries[address] for address, count in per_address.items())
+        # stories as the editor's rules allow them (app/flows/story_fields.py), in a known state
+        for story in db.session.query(Story):
+            assert story.state in ("draft", "published") and SLUG.match(story.slug), story.slug
+            assert story.title and story.title == story.title.strip() and len(story.title) <= 300 and no_control(story.title)
+            assert story.version >= 1 and (story.state == "draft" or story.slug_locked)
         # counters never negative
         assert all(row.bytes_sent >= 0 for row in db.session.query(Download))
         assert all(row.story_count >= 0 for row in db.session.query(NewsletterIssue))
@@ -270,6 +286,11 @@ PLAUSIBLE = {
     "code": ["123456", "000000", "12 34 56", "123-456", "1234567"],
     "subscribe": ["on", "off"],
     "List-Unsubscribe": ["One-Click"],
+    # the story editor and its publication buttons
+    "title": ["Summit in Brussels", "Défense"], "fr_title": ["Sommet"], "published": ["2026-05-14", "14/05/2026"],
+    "version": ["1", "2", "-1", "99999999999"], "action": ["save", "add-rows", "publish", "schedule", "unpublish"],
+    "publish_at": ["2030-01-01T09:30", "2000-01-01T00:00", "tomorrow"], "shot_at": ["00:00:01", "9:99:99"],
+    "shot_text": ["Wide shot"], "fr_shot_text": ["Plan large"], "categories": ["Summits, Exercises", ", ,"],
 }
 EXTRA_NAMES = ["next", "csrf_token", "List-Unsubscribe", "email", "", "a" * 300, "naïve[]", "\x00"]
 

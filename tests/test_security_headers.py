@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import create_app
 from app.extensions import db
 from app.flows import newsletter
-from app.models import Rendition, User, Video
+from app.models import Rendition, Story, User, Video
 
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
+from .staff_data import staff_client
 
 MEMBER = "walk.member@example.org"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -89,6 +90,7 @@ class Catalogue:
     preview_id: int
     download_id: int
     video_id: int
+    story_id: int
 
 
 def load_catalogue(app, tmp_path) -> Catalogue:
@@ -100,6 +102,7 @@ def load_catalogue(app, tmp_path) -> Catalogue:
             preview_id=next(r.id for r in renditions if r.is_preview),
             download_id=next(r.id for r in renditions if not r.is_preview),
             video_id=db.session.query(Video.id).scalar(),
+            story_id=db.session.query(Story.id).scalar(),
         )
         db.session.remove()
     return catalogue
@@ -122,7 +125,11 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
         "media.poster": {"video_id": catalogue.video_id},
         "media.download": {"rendition_id": catalogue.download_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
+        **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
     }
+
+
+STAFF_STORY_PAGES = ("edit", "change_state", "preview")
 
 
 def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
@@ -157,8 +164,9 @@ def browser_states(app) -> dict[str, object]:
     assert post(granted, "/account/reset/code", {"code": last_code(app, MEMBER)}).status_code == 303
     resetting = app.test_client()
     post(resetting, "/account/reset", {"email": MEMBER, "next": "/conditions"})
+    staff = staff_client(app, "walk.staff@example.org")
     return {"anonymous": anonymous, "verifying": verifying, "member": member, "resetting": resetting,
-            "granted": granted}
+            "granted": granted, "staff": staff}
 
 
 def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
@@ -188,7 +196,8 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     # every route was seen as a real page (or file) in some state, not only as a redirect
     assert {endpoint for endpoint, codes in answered.items() if not codes & {200, 206}} == set(), answered
     assert {"media.index", "auth.register", "verification.verify", "verification.welcome", "reset.code",
-            "reset.new_password", "account.index", "newsletter.unsubscribe"} <= set(answered)
+            "reset.new_password", "account.index", "newsletter.unsubscribe", "staff.index", "staff.new", "staff.edit",
+            "staff.preview"} <= set(answered)
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):
@@ -203,7 +212,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
     """Ids and names of things that do not exist: the 404s must carry the headers too."""
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
-            "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"}}
+            "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"},
+            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES}}
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):

@@ -1,7 +1,6 @@
 """The catalogue: what a search box, date range, category and page number ask for."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -12,10 +11,11 @@ from sqlalchemy.orm import joinedload
 from .. import search
 from ..extensions import db
 from ..models import Category, Story, Video
+from . import publishing
+from .story_fields import SLUG
 
 MAX_PAGE = 10_000
 MAX_QUERY_LENGTH = 200
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 @dataclass
@@ -76,18 +76,21 @@ def parse_query(args) -> CatalogueQuery:
     return query
 
 
-def find_stories(query: CatalogueQuery, per_page: int) -> CataloguePage:
-    """Newest first; with words, the search's tiers one after the other (see app.search)."""
+def find_stories(query: CatalogueQuery, per_page: int, only=None) -> CataloguePage:
+    """Newest first; with words, the search's tiers one after the other (see app.search).
+    ``only``: which stories may be listed, a condition on Story; the published ones by default
+    (the staff list asks for drafts and scheduled ones too, through the same search)."""
     offset, wanted = (query.page - 1) * per_page, per_page + 1
+    only = publishing.visible() if only is None else only
     if not query.words:
-        statement = _filtered(select(Story), query).order_by(Story.published_at.desc(), Story.id.desc())
+        statement = _filtered(select(Story), query, only).order_by(Story.published_at.desc(), Story.id.desc())
         stories = _cards(statement.offset(offset).limit(wanted))
     else:
-        stories = _cards(_search_page(query, offset, wanted))
+        stories = _cards(_search_page(query, offset, wanted, only))
     return CataloguePage(stories[:per_page], len(stories) > per_page, query)
 
 
-def _search_page(query: CatalogueQuery, offset: int, limit: int):
+def _search_page(query: CatalogueQuery, offset: int, limit: int, only):
     """One statement for a page of search results: the tiers' matches, each newest first, one
     tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
     in turn and stops once it holds the page, so a page in the first tier never reads the others
@@ -97,8 +100,7 @@ def _search_page(query: CatalogueQuery, offset: int, limit: int):
     matches = []
     for position, tier in enumerate(tiers):
         found = select(tier.story_key.label("story_id"), literal(position).label("tier")).select_from(tier.target)
-        if _has_filters(query):
-            found = _filtered(found.join(Story, joins_on == tier.story_key), query)
+        found = _filtered(found.join(Story, joins_on == tier.story_key), query, only)
         # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
         matches.append(select(found.where(tier.where).order_by(tier.order).limit(offset + limit).subquery()))
     page = union_all(*matches).offset(offset).limit(limit).subquery()
@@ -106,11 +108,8 @@ def _search_page(query: CatalogueQuery, offset: int, limit: int):
             .order_by(page.c.tier, Story.search_key.desc()))
 
 
-def _has_filters(query: CatalogueQuery) -> bool:
-    return bool(query.date_from or query.date_to or query.category)
-
-
-def _filtered(statement, query: CatalogueQuery):
+def _filtered(statement, query: CatalogueQuery, only):
+    statement = statement.where(only)
     if query.date_from and "from" not in query.errors:
         statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
     if query.date_to and "to" not in query.errors and query.date_to < date.max:  # up to date.max: no bound
@@ -135,9 +134,10 @@ def all_categories() -> list[Category]:
 
 
 def story_by_slug(slug: str) -> Story | None:
+    """A published story's page (drafts and scheduled stories are no page yet)."""
     if not SLUG.match(slug or ""):
         return None
-    return db.session.execute(select(Story).where(Story.slug == slug)).scalar_one_or_none()
+    return db.session.execute(select(Story).where(Story.slug == slug, publishing.visible())).scalar_one_or_none()
 
 
 def _text(value) -> str:

@@ -8,7 +8,6 @@ import re
 import shutil
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,19 +15,17 @@ from sqlalchemy import select
 from .. import search
 from ..extensions import db
 from ..models import (
-    ORIGINAL_LANGUAGE,
     Category,
     Rendition,
     Story,
     StoryTranslation,
     Video,
 )
-from . import media_types
-from .catalogue import SLUG
+from . import media_types, story_fields
+from .story_fields import nonempty as _nonempty, parse_date as _parse_date, shotlist_text as _shotlist
+from .story_fields import slugify as _slugify, story_problems
 
 MANIFEST = "manifest.json"
-# Languages a story may be translated into; its own fields are the English original.
-TRANSLATION_LANGUAGES = ("fr",)
 
 
 class ManifestError(Exception):
@@ -67,66 +64,25 @@ def validate(manifest, folder: Path) -> list[str]:
         if not isinstance(story, dict):
             problems.append(f"{where}: must be an object")
             continue
-        for key in ("slug", "title", "published"):
-            if not _nonempty(story.get(key)):
-                problems.append(f"{where}.{key}: required")
+        # the fields' rules are the editor's too (app/flows/story_fields.py); the files' are here
+        problems += [f"{where}.{problem}" for problem in story_problems(story)]
         slug = story.get("slug")
-        if _nonempty(slug) and not SLUG.match(slug):
-            problems.append(f"{where}.slug: use lower-case letters, digits and hyphens")
-        elif _nonempty(slug) and slug in seen:
+        if _nonempty(slug) and slug in seen:
             problems.append(f"{where}.slug: '{slug}' appears twice")
         if _nonempty(slug):
             seen.add(slug)
-        if _nonempty(story.get("published")) and _parse_date(story["published"]) is None:
-            problems.append(f"{where}.published: not a date (YYYY-MM-DD)")
-        problems += _validate_texts(story, where)
-        categories = story.get("categories", [])
-        if not isinstance(categories, list) or not all(_nonempty(c) for c in categories):
-            problems.append(f"{where}.categories: must be a list of names")
-        elif any(_text_problem(c, CATEGORY_NAME_LIMIT) for c in categories):
-            problems.append(f"{where}.categories: names of at most {CATEGORY_NAME_LIMIT} characters, "
-                            "without control characters")
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
-        if story.get("translations") is not None:
-            problems += _validate_translations(story["translations"], f"{where}.translations")
     return problems
 
 
-def _validate_translations(translations, where: str) -> list[str]:
-    if not isinstance(translations, dict):
-        return [f"{where}: must be an object like {{\"fr\": {{\"title\": ...}}}}"]
-    problems = []
-    for language, translation in translations.items():
-        at = f"{where}.{language}"
-        if language == ORIGINAL_LANGUAGE:
-            problems.append(f"{at}: the story's own fields are the English original")
-            continue
-        if language not in TRANSLATION_LANGUAGES:
-            problems.append(f"{at}: unknown language (use {', '.join(repr(c) for c in TRANSLATION_LANGUAGES)})")
-            continue
-        if not isinstance(translation, dict):
-            problems.append(f"{at}: must be an object")
-            continue
-        if not _nonempty(translation.get("title")):
-            problems.append(f"{at}.title: required")
-        problems += _validate_texts(translation, at)
-        problems += _validate_shotlist(translation.get("shotlist", []), f"{at}.shotlist")
-        for key in sorted(set(translation) - {"title", "location", "summary", "body", "credit", "rights", "shotlist"}):
-            problems.append(f"{at}.{key}: unknown field (use title, location, summary, body, credit, rights, shotlist)")
-    return problems
-
-
-# What each text field of a story (or of its translation) may hold: the size of its column (None:
-# any length), and whether it may run over several lines.
-STORY_TEXTS = {"title": (300, False), "location": (200, False), "summary": (None, True), "body": (None, True),
-               "credit": (300, False), "rights": (None, True)}
+# What each text field of a rendition may hold: the size of its column, and whether it may run over
+# several lines (a story's own fields follow app/flows/story_fields.py).
 RENDITION_TEXTS = {"label": (120, False), "container": (40, False), "codec": (40, False)}
-CATEGORY_NAME_LIMIT = 120
 
 
-def _validate_texts(entry: dict, where: str, fields: dict = STORY_TEXTS, required: tuple = ("title",)) -> list[str]:
+def _validate_texts(entry: dict, where: str, fields: dict, required: tuple = ()) -> list[str]:
     """Each text field that is there fits its column: text, not too long, no control characters
     (PostgreSQL refuses a NUL; a line break would split a one-line field). A required field that
     is missing has been reported as such."""
@@ -140,25 +96,14 @@ def _validate_texts(entry: dict, where: str, fields: dict = STORY_TEXTS, require
 
 
 def _text_problem(value, limit: int | None, multiline: bool = False) -> str | None:
+    # the story fields' own words (app/flows/story_fields.py), so every field says it alike
     if not isinstance(value, str):
-        return "must be text"
+        return str(story_fields.MUST_BE_TEXT)
     if limit is not None and len(value.strip()) > limit:
-        return f"at most {limit} characters"
+        return str(story_fields.too_long(limit))
     if any(unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\r\t") for ch in value):
-        return "must not contain control characters"
+        return str(story_fields.BAD_CHARACTERS)
     return None
-
-
-def _validate_shotlist(shots, where: str) -> list[str]:
-    if not isinstance(shots, list):
-        return [f"{where}: must be a list"]
-    problems = []
-    for j, shot in enumerate(shots):
-        if not (isinstance(shot, dict) and _nonempty(shot.get("at")) and isinstance(shot.get("text"), str)):
-            problems.append(f"{where}[{j}]: needs \"at\" (HH:MM:SS) and \"text\"")
-        elif _text_problem(shot["at"], None) or _text_problem(shot["text"], None):
-            problems.append(f"{where}[{j}]: must not contain control characters")  # one line a shot
-    return problems
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -170,7 +115,6 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     elif video.get("poster") is not None and media_types.of_file(folder / video["poster"]) not in media_types.IMAGE_TYPES:
         problems.append(f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the "
                         "file's content)")
-    problems += _validate_shotlist(video.get("shotlist", []), f"{where}.shotlist")
     duration = video.get("duration") or 0
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < 10**7:
         problems.append(f"{where}.duration: a number of seconds is required")
@@ -261,7 +205,7 @@ def _build_story(entry: dict, categories: dict) -> Story:
         ))
     for name in entry.get("categories", []):
         if name not in categories:
-            categories[name] = Category(name=name, slug=_slugify(name))
+            categories[name] = Category(name=name, slug=_slugify(name, "category"))
             db.session.add(categories[name])
         story.categories.append(categories[name])
     return story
@@ -283,10 +227,6 @@ def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Vide
             filename=stored, mimetype=mimetype, is_preview=bool(item.get("preview")),
         ))
     return video
-
-
-def _shotlist(shots: list[dict]) -> str:
-    return "\n".join(f"{s['at']} {s['text']}" for s in shots)
 
 
 def _copy(source: Path, stem: str, media_root: Path) -> tuple[str, str]:
@@ -314,24 +254,3 @@ def _file_ok(folder: Path, relative) -> bool:
         return False
     path = (folder / relative).resolve()
     return folder.resolve() in path.parents and path.is_file()
-
-
-def _nonempty(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _parse_date(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            return None
-    return parsed.replace(tzinfo=None)
-
-
-def _slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "category"

@@ -16,6 +16,7 @@ from sqlalchemy import delete, exists, select
 from ..blueprints.newsletter import email as newsletter_email
 from ..extensions import db
 from ..models import NewsletterDelivery, NewsletterIssue, OutboxMessage, Story, User, utcnow
+from . import publishing
 
 UNSUBSCRIBE_SALT = "newsletter-unsubscribe"
 FIRST_ISSUE_COVERS = timedelta(days=7)
@@ -114,7 +115,10 @@ def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime |
 
 
 def _stories(after: datetime, until: datetime) -> list[Story]:
-    return list(db.session.execute(select(Story).where(Story.published_at > after, Story.published_at <= until)
+    """The stories that appeared in (after, until]: a scheduled one in the issue after its time,
+    an imported one by its date; drafts never."""
+    live = publishing.went_live_at()
+    return list(db.session.execute(select(Story).where(live > after, live <= until, publishing.visible(until))
                                    .order_by(Story.published_at.desc())).scalars())
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from datetime import datetime
 from typing import Callable, NamedTuple
 
 from flask import current_app, g, has_app_context, make_response, request, session
@@ -25,7 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from ...extensions import db
-from ...flows import catalogue
+from ...flows import catalogue, publishing
 from ...i18n import current_language
 from ...models import CatalogueVersion, catalogue_changed
 from ...rendering import wants_partial
@@ -62,16 +63,24 @@ class LRU:
 class CatalogueCache(LRU):
     """The LRU and the catalogue version its keys use. The version is read from the database at
     most every CATALOGUE_VERSION_RECHECK_SECONDS, and at once after this process changed the
-    catalogue, so a change made elsewhere (an import run by another process) shows within that time."""
+    catalogue, so a change made elsewhere (an import run by another process) shows within that time.
+    With it comes the next scheduled publication time: a story appears then with nothing written,
+    so the keys also say whether that time has passed (``version_key``)."""
 
     def __init__(self, size: int, recheck_seconds: float):
         super().__init__(size)
         self.recheck_seconds, self.version, self.read_at = recheck_seconds, None, 0.0
 
-    def current_version(self) -> int:
+    def current_version(self) -> tuple[int, datetime | None]:
         if self.version is None or time.monotonic() - self.read_at >= self.recheck_seconds:
-            self.version, self.read_at = db.session.execute(VERSION).scalar(), time.monotonic()
+            self.version = db.session.execute(VERSION).scalar(), publishing.next_publication()
+            self.read_at = time.monotonic()
         return self.version
+
+    def version_key(self) -> tuple:
+        """(version, next publication time, whether it has passed): a new key once it has."""
+        version, next_due = self.current_version()
+        return version, next_due, next_due is not None and publishing.now() >= next_due
 
     def forget_version(self) -> None:
         self.version = None
@@ -96,7 +105,7 @@ def _cached(key, make: Callable):
     if cache.size <= 0:
         return make()
     if "catalogue_version" not in g:  # one version for the whole request, however many blocks it takes
-        g.catalogue_version = cache.current_version()
+        g.catalogue_version = cache.version_key()
     return cache.get((g.catalogue_version, current_language(), *key), make)
 
 

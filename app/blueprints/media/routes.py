@@ -8,9 +8,10 @@ from flask_login import current_user
 from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
-from ...flows import accounts, catalogue, codes, downloads, media_types
+from ...flows import accounts, catalogue, codes, downloads, media_types, publishing
 from ...models import Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
+from ...staff.access import is_staff
 from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def conditions():
 @bp.route("/media/preview/<id:rendition_id>")
 def preview(rendition_id):
     rendition = db.session.get(Rendition, rendition_id)
-    if rendition is None or not rendition.is_preview or downloads.stored_with_a_gated_rendition(rendition):
+    if (rendition is None or not rendition.is_preview or not _shown(rendition.video)
+            or downloads.stored_with_a_gated_rendition(rendition)):
         abort(404)
     return _send(rendition.filename, media_types.PREVIEW_TYPES)
 
@@ -65,14 +67,16 @@ def preview(rendition_id):
 @bp.route("/media/poster/<id:video_id>")
 def poster(video_id):
     video = db.session.get(Video, video_id)
-    if video is None or not video.poster_filename:
+    if video is None or not video.poster_filename or not _shown(video):
         abort(404)
     return _send(video.poster_filename, media_types.IMAGE_TYPES)
 
 
 @bp.route("/download/<id:rendition_id>")
 def download(rendition_id):
-    rendition = db.session.get(Rendition, rendition_id) or abort(404)
+    rendition = db.session.get(Rendition, rendition_id)
+    if rendition is None or not _shown(rendition.video):
+        abort(404)
     back = url_for("media.story", slug=rendition.video.story.slug, download=rendition.id)
     if not current_user.is_authenticated:
         return redirect_page(url_for("auth.login", next=back, intent="download"))
@@ -90,6 +94,12 @@ def download(rendition_id):
     if request.method == "GET" and response.status_code in (200, 206):  # not a HEAD, a 304 or a 416
         downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"))
     return response
+
+
+def _shown(video) -> bool:
+    """A video's files are there for whoever sees its story: everyone once it is published, staff
+    before (the preview of a draft)."""
+    return publishing.is_visible(video.story) or is_staff(current_user)
 
 
 def _file_response(path, mimetype, rendition):
