@@ -69,7 +69,16 @@ def test_same_browser_sending_the_right_code_twice_is_not_an_error(ctx):
     user, now = make_user(), utcnow()
     code = issue(user, now)
     assert check(user.email, code, now).ok
-    assert check(user.email, code, now).outcome is Outcome.ALREADY_ACCEPTED
+    again = check(user.email, code, now)
+    assert again.outcome is Outcome.ALREADY_ACCEPTED
+    assert again.user is None  # nothing to log in: only the first check hands out the account
+
+
+def test_a_used_code_is_only_used_once_its_lifetime_is_over(ctx):
+    user, now = make_user(), utcnow()
+    code = issue(user, now)
+    assert check(user.email, code, now).outcome is Outcome.ACCEPTED
+    assert check(user.email, code, now + timedelta(minutes=31)).outcome is Outcome.USED
 
 
 def test_code_expires_after_its_lifetime(ctx):

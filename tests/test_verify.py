@@ -76,18 +76,58 @@ def test_used_code_replayed_from_another_browser(client, app):
     assert "This code has already been used." in errors(response)[0]
 
 
+def logged_in(client) -> bool:
+    return "Log out" in client.get("/").get_data(as_text=True)
+
+
 def test_double_submit_of_the_right_code_welcomes_twice(client, app):
     post(client, "/account/register", registration())
     code = last_code(app, "ann@example.org")
     with client.session_transaction() as session:
         before = dict(session)
     first = post(client, "/account/verify", {"code": code})
+    logged_in_cookie = client.get_cookie("session").value
     with client.session_transaction() as session:  # the second click carries the old cookie
         session.clear()
         session.update(before)
+    old_cookie = client.get_cookie("session").value
     second = post(client, "/account/verify", {"code": code})
     assert first.status_code == second.status_code == 303
+    assert second.headers["Location"].endswith("/account/welcome")
+    # the second answer leaves the browser the cookie of the first one (it sets none of its own)
+    assert "Set-Cookie" not in second.headers
+    client.set_cookie("session", logged_in_cookie)
     assert "You have successfully created your account" in client.get("/account/welcome").get_data(as_text=True)
+    # a browser that only ever got the second answer is welcomed to a log-in, not logged in
+    late = app.test_client()
+    late.set_cookie("session", old_cookie)
+    assert post(late, "/account/verify", {"code": code}).status_code == 303
+    assert not logged_in(late)
+    assert late.get("/account/welcome").headers["Location"].startswith("/account/login")
+
+
+def test_a_used_code_never_logs_anyone_in_again(client, app):
+    """Issue #13, 1: a copy of the registering browser's cookie, replayed with the used code after
+    the owner logged out and changed the password, and after the code's lifetime."""
+    from .test_reset import NEW_PASSWORD, full_reset
+
+    post(client, "/account/register", registration())
+    code = last_code(app, "ann@example.org")
+    copied = client.get_cookie("session").value
+    assert post(client, "/account/verify", {"code": code}).status_code == 303
+    post(client, "/account/logout")
+    age_codes(app, minutes=2)
+    assert full_reset(app.test_client(), app).headers["Location"].endswith("/account/reset/done")
+    for minutes in (0, 31):
+        age_codes(app, minutes=minutes)
+        thief = app.test_client()
+        thief.set_cookie("session", copied)
+        response = post(thief, "/account/verify", {"code": code})
+        assert not logged_in(thief), minutes
+        if response.status_code == 303:
+            assert thief.get(response.headers["Location"]).status_code == 303  # the welcome step wants a log-in
+    assert post(app.test_client(), "/account/login",
+                {"email": "ann@example.org", "password": NEW_PASSWORD}).status_code == 303
 
 
 def test_five_wrong_entries_kill_the_code(client, app):

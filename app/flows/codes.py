@@ -45,7 +45,7 @@ class CodePolicy:
 
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"
-    ALREADY_ACCEPTED = "already_accepted"  # the same browser sent the right code twice
+    ALREADY_ACCEPTED = "already_accepted"  # the same browser sent the right code twice (grants nothing)
     WRONG = "wrong"
     EXPIRED = "expired"
     USED = "used"
@@ -192,8 +192,8 @@ def check_code(
         record.code_hash, hash_code(submitted, address=address, purpose=purpose, secret=secret)
     )
     if record.used_at is not None:
-        if matches and record.flow_id == flow_id:
-            return CodeCheck(Outcome.ALREADY_ACCEPTED, user=db.session.get(User, record.user_id))
+        if matches and record.flow_id == flow_id and now < record.expires_at:
+            return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
         if matches:
             return CodeCheck(Outcome.USED)
     elif record.voided_at is not None:

@@ -21,9 +21,10 @@ def verify():
         if flow is None:
             return render_code_step(codes.VERIFY, None, form, no_flow=True, status=409)
         result = accounts.confirm_address(flow.address, form.code.data, flow_id=flow.id)
-        if result.ok:
+        if result.outcome is codes.Outcome.ACCEPTED:
             log_in(result.user)
             end_flow()
+        if result.ok:  # a double submit is welcomed too, with the first answer's session, never a new one
             return redirect_step(url_for("verification.welcome"))
         form.code.errors.append(code_error(result))
     return render_code_step(codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")),
