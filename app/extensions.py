@@ -1,7 +1,6 @@
 """Extensions, created unbound; ``init_extensions`` binds them to an app."""
 from __future__ import annotations
 
-from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -123,7 +122,3 @@ def database_error_text(exc: BaseException) -> str:
     """What the database driver said, without the statement and its parameters (a password hash)."""
     return str(getattr(exc, "orig", None) or exc)
 
-
-def form_address_key() -> str:
-    """Rate-limit key for "per email address" limits: the address typed in the form."""
-    return "address:" + request.form.get("email", "").strip().lower()[:320]

@@ -1,9 +1,11 @@
 """Rate limits on the account steps' POSTs: one per client IP, one per email address."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 
+from .account_session import current_flow
 from .extensions import limiter
+from .flows.emails import InvalidEmail, normalize_email
 
 
 def limit_posts(address_key):
@@ -16,3 +18,28 @@ def limit_posts(address_key):
         return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], methods=["POST"])(view)
 
     return decorate
+
+
+def address_key(address: str) -> str:
+    """The one key of every per-address limit: the address as the account stores it, so that
+    each way of writing it (full-width letters, capitals, spaces) counts in the same bucket.
+    What cannot be an address (and so can never log in) is counted as typed."""
+    try:
+        return "address:" + normalize_email(address)
+    except InvalidEmail:
+        return "address:" + (address or "").strip().lower()[:320]
+
+
+def form_address_key() -> str:
+    """The address typed in the form."""
+    return address_key(request.form.get("email", ""))
+
+
+def flow_address_key(purpose: str):
+    """The address this browser's flow is waiting for a code for."""
+
+    def key() -> str:
+        flow = current_flow(purpose)
+        return address_key(flow.address) if flow else "address:-"
+
+    return key

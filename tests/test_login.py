@@ -181,3 +181,28 @@ def test_register_verify_and_resend_are_rate_limited(app, app_config):
     assert statuses[-1] == 429
     statuses = [post(c, "/account/verify/resend").status_code for _ in range(3)]
     assert statuses[-1] == 429
+
+
+ANN_VARIANTS = ["ann@ｅｘａｍｐｌｅ.org", "ann@ｅｘａｍｐｌｅ．ｏｒｇ", " Ann@EXAMPLE.org ", "ann@example.ORG"]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])
+@pytest.mark.parametrize("variant", ANN_VARIANTS)
+def test_the_per_address_limit_counts_every_way_of_writing_the_address(app, app_config, ann, variant):
+    """Issue #13, 3: full-width letters in the domain (and the like) are the same address to the
+    account, so they are the same address to the limit: no fresh bucket, no log-in past it."""
+    clients = [app.test_client() for _ in range(4)]
+    for c in clients[:3]:
+        assert login(c, password="Wrong-Password-1!").status_code == 422
+    assert login(clients[3], email=variant).status_code == 429
+    assert "Log out" not in clients[3].get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
+def test_register_and_reset_count_every_way_of_writing_the_address(app, app_config):
+    statuses = [post(app.test_client(), "/account/register", registration(email)).status_code
+                for email in ("bob@example.org", "bob@ｅｘａｍｐｌｅ.org", "BOB@example.org")]
+    assert statuses == [303, 303, 429]
+    statuses = [post(app.test_client(), "/account/reset", {"email": email}).status_code
+                for email in ("cat@ｅｘａｍｐｌｅ.org", "Cat@example.org", "cat@example.org")]
+    assert statuses == [303, 303, 429]

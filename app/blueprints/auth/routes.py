@@ -3,10 +3,9 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from ...account_session import begin_flow, log_in, note_send
-from ...extensions import form_address_key
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
-from ...limits import limit_posts
+from ...limits import form_address_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import LoginForm, RegisterForm

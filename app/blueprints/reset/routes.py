@@ -2,14 +2,13 @@ from flask import request, session, url_for
 from flask_babel import gettext as _
 
 from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
-from ...extensions import form_address_key
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import limit_posts
+from ...limits import flow_address_key, form_address_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from ..verification.forms import CodeForm
 from ..verification.messages import code_error
-from ..verification.steps import flow_address_key, render_code_step, resend_code_step
+from ..verification.steps import render_code_step, resend_code_step
 from . import bp
 from .forms import NewPasswordForm, RequestResetForm
 

@@ -3,12 +3,12 @@ from flask_login import login_required
 
 from ...account_session import current_flow, end_flow, log_in, return_to
 from ...flows import accounts, codes
-from ...limits import limit_posts
+from ...limits import flow_address_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import CodeForm
 from .messages import code_error
-from .steps import flow_address_key, render_code_step, resend_code_step
+from .steps import render_code_step, resend_code_step
 
 
 @bp.route("/verify", methods=["GET", "POST"])

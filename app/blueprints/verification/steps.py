@@ -33,10 +33,3 @@ def resend_code_step(purpose: str):
     return render_code_step(purpose, flow, CodeForm(formdata=None), resent=blocked_until is None,
                             resend_message=message, status=429 if blocked_until else 200)
 
-
-def flow_address_key(purpose: str):
-    def key() -> str:
-        flow = current_flow(purpose)
-        return "address:" + (flow.address if flow else "-")
-
-    return key
