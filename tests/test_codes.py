@@ -62,7 +62,8 @@ def test_right_code_is_accepted_once(ctx):
     user, now = make_user(), utcnow()
     code = issue(user, now)
     assert check(user.email, code, now).outcome is Outcome.ACCEPTED
-    assert check(user.email, code, now, flow="another-browser").outcome is Outcome.USED
+    assert check(user.email, code, now, flow="another-browser").outcome is Outcome.OTHER_BROWSER
+    assert check(user.email, code, now + timedelta(minutes=30)).outcome is Outcome.USED
 
 
 def test_same_browser_sending_the_right_code_twice_is_not_an_error(ctx):
@@ -107,6 +108,13 @@ def test_new_code_voids_the_previous_one(ctx):
     assert check(user.email, second, later).outcome is Outcome.ACCEPTED
 
 
+def test_codes_only_work_in_the_flow_that_asked_for_them(ctx):
+    user, now = make_user(), utcnow()
+    code = issue(user, now, flow="asker")
+    assert check(user.email, code, now, flow="someone-else").outcome is Outcome.OTHER_BROWSER
+    assert check(user.email, code, now, flow="asker").outcome is Outcome.ACCEPTED
+
+
 def test_codes_are_bound_to_their_purpose(ctx):
     user, now = make_user(), utcnow()
     code = issue(user, now, purpose=codes.RESET)
@@ -146,7 +154,7 @@ def test_send_throttle_sixty_seconds_and_five_an_hour(ctx):
 def test_stand_in_codes_throttle_alike_and_match_nothing(ctx):
     now = utcnow()
     address = "nobody@example.org"
-    assert codes.issue_code(address, codes.VERIFY, user=None, flow_id="f", secret=SECRET, policy=POLICY,
+    assert codes.issue_code(address, codes.VERIFY, user=None, flow_id="flow-1", secret=SECRET, policy=POLICY,
                             now=now) is None
     db.session.commit()
     assert codes.send_blocked_until(address, now, POLICY) is not None

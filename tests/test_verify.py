@@ -73,7 +73,8 @@ def test_used_code_replayed_from_another_browser(client, app):
     with other.session_transaction() as session:  # another browser claims the same flow
         session["account_flow"] = {"id": "other", "address": "ann@example.org", "purpose": "verify"}
     response = post(other, "/account/verify", {"code": code})
-    assert "This code has already been used." in errors(response)[0]
+    assert "A newer code was asked for in another browser" in errors(response)[0]
+    assert "Log out" not in other.get("/").get_data(as_text=True)
 
 
 def logged_in(client) -> bool:
@@ -205,3 +206,19 @@ def test_newsletter_button_records_the_wish_and_confirms_in_place(client, app):
 def test_newsletter_needs_a_login(client):
     response = post(client, "/newsletter/subscribe", htmx=True)
     assert response.headers["HX-Redirect"].startswith("/account/login")
+
+
+def test_a_verification_code_only_works_in_the_browser_flow_that_asked_for_it(app):
+    """Issue #13, 8: a second registration of the same address within the send interval starts a
+    flow in another browser; the first browser's code does nothing there."""
+    first, second = app.test_client(), app.test_client()
+    post(first, "/account/register", registration())
+    code = last_code(app, "ann@example.org")
+    assert post(second, "/account/register", registration(password="Other-Harbour-43!",
+                                                          confirm="Other-Harbour-43!")).status_code == 303
+    response = post(second, "/account/verify", {"code": code})
+    assert response.status_code == 422
+    assert "A newer code was asked for in another browser" in errors(response)[0]
+    assert "Log out" not in second.get("/").get_data(as_text=True)
+    assert user(app).verified_at is None
+    assert post(first, "/account/verify", {"code": code}).status_code == 303

@@ -165,11 +165,11 @@ def check_code(
     secret: str,
     policy: CodePolicy,
     now: datetime,
-    bound_to_flow: bool = False,
 ) -> CodeCheck:
     """Check ``submitted`` against the newest code for ``address`` and ``purpose``.
 
-    With ``bound_to_flow`` the code only works in the browser flow that asked for it.
+    A code only works in the browser flow that asked for it: whoever else starts a flow for the
+    same address (a second registration, a log-in, a reset) cannot use the code mailed for another.
 
     Consuming a code and counting a wrong entry are single conditional UPDATEs, so parallel
     requests can neither use one code twice nor get past the wrong-entry limit.
@@ -186,13 +186,13 @@ def check_code(
     ).scalar_one_or_none()
     if record is None:
         return CodeCheck(Outcome.NO_CODE)
-    if bound_to_flow and record.flow_id != flow_id:
+    if record.flow_id != flow_id:
         return CodeCheck(Outcome.OTHER_BROWSER)
     matches = record.user_id is not None and hmac.compare_digest(
         record.code_hash, hash_code(submitted, address=address, purpose=purpose, secret=secret)
     )
     if record.used_at is not None:
-        if matches and record.flow_id == flow_id and now < record.expires_at:
+        if matches and now < record.expires_at:
             return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
         if matches:
             return CodeCheck(Outcome.USED)

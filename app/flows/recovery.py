@@ -32,10 +32,10 @@ def request_reset(address: str, *, flow_id: str, now: datetime | None = None) ->
 
 
 def confirm_reset_code(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
-    """Check a reset code; it only works in the browser that asked for it."""
+    """Check a reset code."""
     result = codes.check_code(
         address, codes.RESET, submitted, flow_id=flow_id, secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(), now=now or utcnow(), bound_to_flow=True,
+        policy=code_policy(), now=now or utcnow(),
     )
     db.session.commit()
     return result
