@@ -1,10 +1,15 @@
 """Rate limits on the account steps' POSTs: one per client IP, one per email address."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+
 from flask import current_app, request
 
-from .account_session import current_flow
+from .account_session import Flow, current_flow
 from .extensions import limiter
+from .flows.codes import Source
 from .flows.emails import InvalidEmail, normalize_email
 
 
@@ -43,3 +48,24 @@ def flow_address_key(purpose: str):
         return address_key(flow.address) if flow else "address:-"
 
     return key
+
+
+def client_network() -> str:
+    """The client's network as a key for the code caps' per-source shares: its IPv4 address, or
+    its IPv6 /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to
+    change). Kept as a keyed hash: no IP address is stored with the codes."""
+    try:
+        ip = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        network = "-"
+    else:
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        network = str(ipaddress.ip_network(f"{ip}/64", strict=False) if ip.version == 6 else ip)
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"network\x00{network}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flow_source(flow: Flow) -> Source:
+    """This browser's flow and network, as the code rules count them."""
+    return Source(flow.id, client_network())

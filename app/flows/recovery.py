@@ -13,28 +13,29 @@ from ..blueprints.reset import email as reset_email
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import codes
-from .accounts import code_policy, find_user, send_code, send_stand_in
+from .accounts import code_policy, find_user, locked_send_blocked_until, send_code, send_stand_in
 from .passwords import hash_password, verify_password
 
 
-def request_reset(address: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+def request_reset(address: str, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
     """A reset code for a known address; for any other the same work with a stand-in, no mail."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(address, now, code_policy())
+    blocked_until = locked_send_blocked_until(address, source, now)
     if blocked_until is None:
         user = find_user(address)
         if user is not None:
-            send_code(user, codes.RESET, flow_id, now)
+            send_code(user, codes.RESET, source, now)
         else:
-            send_stand_in(address, codes.RESET, flow_id, now)
-        db.session.commit()
+            send_stand_in(address, codes.RESET, source, now)
+    db.session.commit()
     return blocked_until
 
 
-def confirm_reset_code(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
+def confirm_reset_code(address: str, submitted: str, *, source: codes.Source,
+                       now: datetime | None = None) -> codes.CodeCheck:
     """Check a reset code."""
     result = codes.check_code(
-        address, codes.RESET, submitted, flow_id=flow_id, secret=current_app.config["SECRET_KEY"],
+        address, codes.RESET, submitted, source=source, secret=current_app.config["SECRET_KEY"],
         policy=code_policy(), now=now or utcnow(),
     )
     db.session.commit()

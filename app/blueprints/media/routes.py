@@ -9,6 +9,7 @@ from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
 from ...flows import accounts, catalogue, codes, downloads
+from ...limits import flow_source
 from ...models import Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
@@ -78,7 +79,7 @@ def download(rendition_id):
         return redirect_page(url_for("auth.login", next=back, intent="download"))
     if not current_user.is_verified:
         flow = begin_flow(current_user.email, codes.VERIFY, back)
-        note_send(accounts.send_verification_code(current_user, flow_id=flow.id))
+        note_send(accounts.send_verification_code(current_user, source=flow_source(flow)))
         return redirect_page(url_for("verification.verify", unverified=1))
     path = downloads.file_path(current_app.config["MEDIA_ROOT"], rendition.filename)
     if path is None:

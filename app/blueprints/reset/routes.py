@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import flow_address_key, form_address_key, limit_posts
+from ...limits import flow_address_key, flow_source, form_address_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from ..verification.forms import CodeForm
 from ..verification.messages import code_error
@@ -21,7 +21,7 @@ def request_code():
     form = RequestResetForm()
     if form.validate_on_submit():
         flow = begin_flow(form.email.data, codes.RESET, form.next.data)
-        note_send(recovery.request_reset(flow.address, flow_id=flow.id))
+        note_send(recovery.request_reset(flow.address, source=flow_source(flow)))
         return redirect_step(url_for("reset.code"))
     return render_step("reset/request.html", form=form, status=422 if form.errors else 200)
 
@@ -35,7 +35,7 @@ def code():
     if form.validate_on_submit():
         if flow is None:
             return render_code_step(codes.RESET, None, form, no_flow=True, status=409)
-        result = recovery.confirm_reset_code(flow.address, form.code.data, flow_id=flow.id)
+        result = recovery.confirm_reset_code(flow.address, form.code.data, source=flow_source(flow))
         if result.outcome is codes.Outcome.ACCEPTED:
             session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
             end_flow()

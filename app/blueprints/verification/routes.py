@@ -3,7 +3,7 @@ from flask_login import login_required
 
 from ...account_session import current_flow, end_flow, log_in, return_to
 from ...flows import accounts, codes
-from ...limits import flow_address_key, limit_posts
+from ...limits import flow_address_key, flow_source, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import CodeForm
@@ -20,7 +20,7 @@ def verify():
     if form.validate_on_submit():
         if flow is None:
             return render_code_step(codes.VERIFY, None, form, no_flow=True, status=409)
-        result = accounts.confirm_address(flow.address, form.code.data, flow_id=flow.id)
+        result = accounts.confirm_address(flow.address, form.code.data, source=flow_source(flow))
         if result.outcome is codes.Outcome.ACCEPTED:
             log_in(result.user)
             end_flow()
