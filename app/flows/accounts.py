@@ -4,7 +4,7 @@ Whether an address has an account never changes what the person at the keyboard 
 long it takes: both paths do the same work. Registering hashes a password, records a code (a
 stand-in when nothing may be mailed) and writes one mail to the outbox (the code, or a notice to
 the owner). Where a code is asked for an address that gets none, a stand-in is recorded and the
-code mail is written all the same, then dropped (``send_stand_in``).
+code mail is written all the same, marked never to be sent (``send_stand_in``).
 """
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ from ..models import User, utcnow
 from . import codes
 from .emails import InvalidEmail, normalize_email
 from .passwords import hash_password, spend_verify_time, verify_password
+
+
+# the outbox kind of a code mail written for an address that gets no code (``send_stand_in``)
+STAND_IN_MAIL = "stand-in"
 
 
 @dataclass(frozen=True)
@@ -149,10 +153,14 @@ def issue_stand_in(address: str, purpose: str, source: codes.Source, now: dateti
 
 
 def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
-    """``send_code`` where no code may go out: a stand-in, and the code mail written and dropped,
-    so that both take the same work (and time)."""
+    """``send_code`` where no code may go out: a stand-in, and the code mail written to the outbox
+    as for an account (in the page's language), the same rows in the same statements, so that both
+    take the same work (and time). The mail is marked as a stand-in and as given up at once: no
+    sender ever picks it up, and the outbox's clean-up removes it with the others."""
     issue_stand_in(address, purpose, source, now)
-    verification_email.write_and_drop_code_mail(address, purpose, codes.generate_code())
+    reader = User(email=address, first_name="", language=current_language())
+    mail = verification_email.queue_code_mail(reader, codes.generate_code(), purpose)
+    mail.kind, mail.failed_at, mail.last_error = STAND_IN_MAIL, now, "stand-in: never sent"
 
 
 def next_send_at(address: str, source: codes.Source | None = None, now: datetime | None = None) -> datetime | None:
