@@ -14,13 +14,15 @@ from .flows.emails import InvalidEmail, normalize_email
 
 
 def limit_posts(address_key):
-    """Apply RATELIMIT_PER_IP and RATELIMIT_PER_ADDRESS (keyed by ``address_key``) to POSTs."""
+    """Apply RATELIMIT_PER_IP (per ``client_network``) and RATELIMIT_PER_ADDRESS (keyed by
+    ``address_key``) to POSTs."""
 
     def decorate(view):
         view = limiter.limit(
             lambda: current_app.config["RATELIMIT_PER_ADDRESS"], key_func=address_key, methods=["POST"]
         )(view)
-        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], methods=["POST"])(view)
+        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_network,
+                             methods=["POST"])(view)
 
     return decorate
 
@@ -51,21 +53,20 @@ def flow_address_key(purpose: str):
 
 
 def client_network() -> str:
-    """The client's network as a key for the code caps' per-source shares: its IPv4 address, or
-    its IPv6 /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to
-    change). Kept as a keyed hash: no IP address is stored with the codes."""
+    """The client as the per-IP limits and the code caps count it: its IPv4 address, or its IPv6
+    /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to change)."""
     try:
         ip = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
-        network = "-"
-    else:
-        if ip.version == 6 and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        network = str(ipaddress.ip_network(f"{ip}/64", strict=False) if ip.version == 6 else ip)
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"network\x00{network}".encode(), hashlib.sha256).hexdigest()[:32]
+        return "-"
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False) if ip.version == 6 else ip)
 
 
 def flow_source(flow: Flow) -> Source:
-    """This browser's flow and network, as the code rules count them."""
-    return Source(flow.id, client_network())
+    """This browser's flow and network, as the code rules count them; the network as a keyed
+    hash, so that no IP address is stored with the codes."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    network = hmac.new(secret, f"network\x00{client_network()}".encode(), hashlib.sha256).hexdigest()[:32]
+    return Source(flow.id, network)

@@ -206,3 +206,18 @@ def test_register_and_reset_count_every_way_of_writing_the_address(app, app_conf
     statuses = [post(app.test_client(), "/account/reset", {"email": email}).status_code
                 for email in ("cat@ｅｘａｍｐｌｅ.org", "Cat@example.org", "cat@example.org")]
     assert statuses == [303, 303, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "3 per minute"}])
+def test_the_per_ip_limit_counts_an_ipv6_slash_64_as_one_client(app, app_config):
+    """One subscriber holds a whole IPv6 /64: a new address from it is no new bucket."""
+    def login_from(n, remote_addr):
+        c = app.test_client()
+        return c.post("/account/login", data={"email": f"user{n}@example.org", "password": "Wrong-Password-1!",
+                                              "csrf_token": csrf_token(c)},
+                      headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+
+    for n in range(3):
+        assert login_from(n, f"2001:db8:0:5::{n + 1}").status_code == 422
+    assert login_from(7, "2001:db8:0:5:ffff:ffff:ffff:fffe").status_code == 429
+    assert login_from(8, "2001:db8:0:6::1").status_code == 422  # the next /64 is someone else
