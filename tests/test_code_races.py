@@ -14,7 +14,7 @@ import pytest
 
 from app.extensions import db
 from app.flows import codes
-from app.models import VerificationCode, WrongCodeEntry, utcnow
+from app.models import OutboxMessage, VerificationCode, WrongCodeEntry, utcnow
 
 from .conftest import csrf_token, post, register_and_verify
 from .test_reset import reset_code
@@ -113,3 +113,36 @@ def test_the_hourly_cap_holds_for_guesses_sent_at_once(app, monkeypatch):
     assert statuses == [422] * 5
     assert checks.compared == 2
     assert counts(app) == (2, 20)
+
+
+def test_the_reset_grant_works_once_for_forms_sent_at_once(app):
+    """Two new-password forms with one grant, sent at once: one password is set, once."""
+    from .test_reset import login
+
+    cookie, token = reset_flow(app)
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    assert post(client, "/account/reset/code", {"code": reset_code(app), "csrf_token": token}).status_code == 303
+    granted = client.get_cookie("session").value
+    passwords = [f"Green-Valley-{n:02d}?" for n in range(6)]
+    barrier, statuses = threading.Barrier(len(passwords)), {}
+
+    def submit(password):
+        browser = app.test_client()
+        browser.set_cookie("session", granted)
+        barrier.wait()
+        statuses[password] = browser.post("/account/reset/password", headers={"Referer": "http://localhost/"},
+                                          data={"password": password, "confirm": password,
+                                                "csrf_token": token}).status_code
+
+    threads = [threading.Thread(target=submit, args=(password,)) for password in passwords]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    winners = [password for password, status in statuses.items() if status == 303]
+    assert len(winners) == 1 and sorted(statuses.values()) == [303] + [409] * 5, statuses
+    assert login(app.test_client(), winners[0]).status_code == 303
+    with app.app_context():
+        notices = db.session.query(OutboxMessage).filter(OutboxMessage.subject.like("%password was changed%")).count()
+    assert notices == 1

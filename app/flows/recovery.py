@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from ..blueprints.reset import email as reset_email
 from ..extensions import db
@@ -82,14 +82,26 @@ class PasswordChange(enum.Enum):
     DONE = "done"
     SAME_AS_OLD = "same_as_old"
     WRONG_CURRENT = "wrong_current"
+    GRANT_SPENT = "grant_spent"  # another form with the same reset grant set the password first
 
 
 def set_new_password(user: User, new_password: str, *, now: datetime | None = None) -> PasswordChange:
-    """Reset: set the password, end every session, void codes, mark the address verified."""
+    """Reset: set the password, end every session, void codes, mark the address verified.
+
+    ``user`` comes from a ``ResetGrant``: its session token is rotated with a conditional UPDATE
+    (only from the token the grant holds), so of two forms sent at once with one grant, one
+    sets the password and the other finds the grant spent."""
     now = now or utcnow()
     if verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
-    _replace_password(user, new_password, now)
+    granted_token, new_token = user.session_token, new_session_token()
+    rotated = db.session.execute(
+        update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
+    ).rowcount
+    if rotated != 1:
+        db.session.rollback()
+        return PasswordChange.GRANT_SPENT
+    _replace_password(user, new_password, now, session_token=new_token)
     if user.verified_at is None:
         user.verified_at = now  # the code proved control of the address
     codes.void_codes(user.email, None, now=now)
@@ -108,9 +120,9 @@ def change_password(user: User, current: str, new_password: str, *, now: datetim
     return PasswordChange.DONE
 
 
-def _replace_password(user: User, new_password: str, now: datetime) -> None:
+def _replace_password(user: User, new_password: str, now: datetime, *, session_token: str | None = None) -> None:
     user.password_hash = hash_password(new_password, current_app.config["BCRYPT_ROUNDS"])
-    user.session_token = new_session_token()  # every other session and remember-me cookie ends
+    user.session_token = session_token or new_session_token()  # every other session and remember-me cookie ends
     reset_email.queue_password_changed_notice(user, when=now)
 
 

@@ -58,9 +58,12 @@ def new_password():
     if user is None:
         return render_step("reset/password.html", form=form, no_grant=True, status=409 if request.method == "POST" else 200)
     if form.validate_on_submit():
-        if recovery.set_new_password(user, form.password.data) is PasswordChange.DONE:
+        change = recovery.set_new_password(user, form.password.data)
+        if change is PasswordChange.DONE:
             session.pop(GRANT_KEY, None)
             return redirect_step(url_for("reset.done"))
+        if change is PasswordChange.GRANT_SPENT:
+            return render_step("reset/password.html", form=form, no_grant=True, status=409)
         form.password.errors.append(_("The new password must be different from your current password."))
     return render_step("reset/password.html", form=form, status=422 if form.errors else 200)
 
