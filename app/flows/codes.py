@@ -59,7 +59,7 @@ class CodePolicy:
 @dataclass(frozen=True)
 class Source:
     """Who asks for or enters a code: the browser flow, and the client's network as an opaque key
-    (``limits.client_network``)."""
+    (``limits.flow_source``: a keyed hash of the IPv4 address or IPv6 /64)."""
 
     flow_id: str
     network: str
@@ -127,11 +127,11 @@ def send_blocked_until(address: str, now: datetime, policy: CodePolicy,
                        source: Source | None = None) -> datetime | None:
     """When the next code may be sent to ``address``, or None if it may be sent now.
 
-    Per address and per mailbox: ``resend_interval`` between sends, ``sends_per_hour``; per
-    source (this flow, this network): ``sends_per_source_per_hour`` to the mailbox."""
+    Per mailbox: ``resend_interval`` between sends, ``sends_per_hour`` (every send to the address
+    is one to its mailbox, so the address is held to the same); per source (this flow, this
+    network): ``sends_per_source_per_hour`` to the mailbox."""
     sends = db.session.execute(
-        select(VerificationCode.created_at, VerificationCode.address, VerificationCode.flow_id,
-               VerificationCode.network)
+        select(VerificationCode.created_at, VerificationCode.flow_id, VerificationCode.network)
         .where(VerificationCode.mailbox == mailbox_of(address), VerificationCode.created_at > now - HOUR)
         .order_by(VerificationCode.created_at)
     ).all()
@@ -139,7 +139,6 @@ def send_blocked_until(address: str, now: datetime, policy: CodePolicy,
     blocked = [_hourly_cap(times, policy.sends_per_hour)]
     if times:
         blocked.append(times[-1] + policy.resend_interval)
-    # every send to the address is a send to its mailbox: the mailbox's counts cover the address's
     if source is not None:
         share = policy.sends_per_source_per_hour
         blocked.append(_hourly_cap([s.created_at for s in sends if s.flow_id == source.flow_id], share))
