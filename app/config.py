@@ -53,6 +53,10 @@ class DefaultConfig:
     CODE_WRONG_ENTRIES_PER_HOUR = 20
     CODE_RESEND_INTERVAL_SECONDS = 60
     CODE_SENDS_PER_HOUR = 5
+    # what one browser flow or one network (an IPv4 address, an IPv6 /64) may use of the two
+    # hourly caps above for another address, so that nobody can use them all up for its owner
+    CODE_SENDS_PER_SOURCE_PER_HOUR = 3
+    CODE_WRONG_ENTRIES_PER_SOURCE_PER_HOUR = 10
 
     # Rate limits (Flask-Limiter): per client IP and per email address, on POSTs only.
     RATELIMIT_STORAGE_URI = "memory://"

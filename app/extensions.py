@@ -1,12 +1,10 @@
 """Extensions, created unbound; ``init_extensions`` binds them to an app."""
 from __future__ import annotations
 
-from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -35,7 +33,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-mail = Mail()
 htmx = Htmx()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
@@ -46,7 +43,6 @@ def init_extensions(app) -> None:
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
-    mail.init_app(app)
     htmx.init_app(app)
     app.request_class = PortalRequest
     from .i18n import select_locale
@@ -123,7 +119,3 @@ def database_error_text(exc: BaseException) -> str:
     """What the database driver said, without the statement and its parameters (a password hash)."""
     return str(getattr(exc, "orig", None) or exc)
 
-
-def form_address_key() -> str:
-    """Rate-limit key for "per email address" limits: the address typed in the form."""
-    return "address:" + request.form.get("email", "").strip().lower()[:320]

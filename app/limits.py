@@ -1,21 +1,29 @@
 """Rate limits on the account steps' POSTs: one per client IP, one per email address."""
 from __future__ import annotations
 
-from flask import current_app
-from flask_limiter.util import get_remote_address
+import hashlib
+import hmac
+import ipaddress
+
+from flask import current_app, request
 from flask_login import current_user
 
+from .account_session import Flow, current_flow
 from .extensions import limiter
+from .flows.codes import Source
+from .flows.emails import InvalidEmail, normalize_email
 
 
 def limit_posts(address_key):
-    """Apply RATELIMIT_PER_IP and RATELIMIT_PER_ADDRESS (keyed by ``address_key``) to POSTs."""
+    """Apply RATELIMIT_PER_IP (per ``client_network``) and RATELIMIT_PER_ADDRESS (keyed by
+    ``address_key``) to POSTs."""
 
     def decorate(view):
         view = limiter.limit(
             lambda: current_app.config["RATELIMIT_PER_ADDRESS"], key_func=address_key, methods=["POST"]
         )(view)
-        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], methods=["POST"])(view)
+        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_network,
+                             methods=["POST"])(view)
 
     return decorate
 
@@ -31,4 +39,49 @@ def account_key() -> str:
     shared by everybody."""
     if current_user.is_authenticated:
         return key_for_account(current_user.id)
-    return "ip:" + get_remote_address()
+    return "ip:" + client_network()
+
+
+def address_key(address: str) -> str:
+    """The one key of every per-address limit: the address as the account stores it, so that
+    each way of writing it (full-width letters, capitals, spaces) counts in the same bucket.
+    What cannot be an address (and so can never log in) is counted as typed."""
+    try:
+        return "address:" + normalize_email(address)
+    except InvalidEmail:
+        return "address:" + (address or "").strip().lower()[:320]
+
+
+def form_address_key() -> str:
+    """The address typed in the form."""
+    return address_key(request.form.get("email", ""))
+
+
+def flow_address_key(purpose: str):
+    """The address this browser's flow is waiting for a code for."""
+
+    def key() -> str:
+        flow = current_flow(purpose)
+        return address_key(flow.address) if flow else "address:-"
+
+    return key
+
+
+def client_network() -> str:
+    """The client as the per-IP limits and the code caps count it: its IPv4 address, or its IPv6
+    /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to change)."""
+    try:
+        ip = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return "-"
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False) if ip.version == 6 else ip)
+
+
+def flow_source(flow: Flow) -> Source:
+    """This browser's flow and network, as the code rules count them; the network as a keyed
+    hash, so that no IP address is stored with the codes."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    network = hmac.new(secret, f"network\x00{client_network()}".encode(), hashlib.sha256).hexdigest()[:32]
+    return Source(flow.id, network)

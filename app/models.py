@@ -78,14 +78,19 @@ class VerificationCode(db.Model):
     """
 
     __tablename__ = "verification_codes"
-    __table_args__ = (Index("ix_verification_codes_address_created", "address", "created_at"),)
+    __table_args__ = (Index("ix_verification_codes_address_created", "address", "created_at"),
+                      Index("ix_verification_codes_mailbox_created", "mailbox", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(254))
+    # the address without its +tag (codes.mailbox_of): sends are throttled per mailbox too
+    mailbox: Mapped[str] = mapped_column(String(254))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))
     code_hash: Mapped[str] = mapped_column(String(64))
     flow_id: Mapped[str] = mapped_column(String(64))
+    # a keyed hash of the network that asked (limits.client_network), for its share of the caps
+    network: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     wrong_entries: Mapped[int] = mapped_column(default=0)
@@ -94,7 +99,8 @@ class VerificationCode(db.Model):
 
 
 class WrongCodeEntry(db.Model):
-    """A wrong code typed for an address; counted for the per-account hourly cap."""
+    """A wrong code typed for an address; counted for the per-account hourly cap, and for the
+    share of it that one browser flow and one network may use."""
 
     __tablename__ = "wrong_code_entries"
     __table_args__ = (Index("ix_wrong_code_entries_address_at", "address", "at"),)
@@ -102,6 +108,8 @@ class WrongCodeEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    flow_id: Mapped[str | None] = mapped_column(String(64))
+    network: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxMessage(db.Model):

@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 _NEW_MESSAGES = "outbox_new_messages"
 _COMMITTED_IDS = "outbox_committed_ids"
 RECORD_RETRY_INTERVAL = timedelta(seconds=0.5)
+# What a mail is, in its ``kind`` column:
+ACCOUNT_MAIL = "account"  # a notice to an account
 CODE_MAIL = "code"  # carries a one-time code: readable at rest only until it is sent
+STAND_IN_MAIL = "stand-in"  # a code mail written for an address that gets none: never sent (app/flows/accounts.py)
 NEWSLETTER = "newsletter"
 SWEEP_INTERVAL_SECONDS = 60  # how often a looping worker expires and purges
 
@@ -55,7 +58,7 @@ class MailNotConfigured(Exception):
     """Production with no MAIL_SERVER: the mail waits in the outbox (it is never written to the log)."""
 
 
-def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = "account",
+def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = ACCOUNT_MAIL,
                language: str | None = None, **context) -> OutboxMessage:
     """Render ``template``.txt and .html and add the mail to the current transaction.
 

@@ -153,8 +153,11 @@ def post(client, url, data=None, *, htmx=False, follow=False, token=True):
 
 
 def outbox(app, address=None) -> list[OutboxMessage]:
+    """The mails written to go out (not the stand-ins written for addresses that get no code)."""
+    from app.outbox import STAND_IN_MAIL
+
     with app.app_context():
-        query = db.session.query(OutboxMessage).order_by(OutboxMessage.id)
+        query = db.session.query(OutboxMessage).filter(OutboxMessage.kind != STAND_IN_MAIL).order_by(OutboxMessage.id)
         if address:
             query = query.filter(OutboxMessage.recipient == address)
         rows = query.all()

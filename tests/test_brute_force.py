@@ -37,10 +37,11 @@ def random_ip(rng: random.Random) -> str:
 class Attacker:
     """One reset flow for Ann's address, its session cookie copied into as many browsers as wanted."""
 
-    def __init__(self, app):
+    def __init__(self, app, remote_addr="127.0.0.1"):
         self.app = app
         browser = app.test_client()
-        response = post(browser, "/account/reset", {"email": ANN})
+        response = browser.post("/account/reset", data={"email": ANN, "csrf_token": csrf_token(browser)},
+                                headers=REFERER, environ_base={"REMOTE_ADDR": remote_addr})
         assert response.status_code == 303
         self.token = csrf_token(browser)
         self.cookie = browser.get_cookie("session").value
@@ -112,7 +113,7 @@ def test_a_thousand_wrong_codes_from_many_browsers_and_ips_never_get_in(app, ann
     per_code, per_hour = app.config["CODE_MAX_WRONG_ENTRIES"], app.config["CODE_WRONG_ENTRIES_PER_HOUR"]
     for round_number in range(1, 6):
         age_codes(app, minutes=2)  # past the 60 s between sends; the wrong entries stay within the hour
-        attacker = Attacker(app)
+        attacker = Attacker(app, f"203.0.113.{round_number}")  # one network asks for three codes at most
         attackers.append(attacker)
         right = reset_code(app)
         # ten copies of the flow's cookie, and ten browsers that asked for their own code a moment later
@@ -179,3 +180,24 @@ def test_x_forwarded_for_does_not_change_the_client_ip(app, ann):
     assert statuses[:30] == [422] * 30 and set(statuses[30:]) == {429}
     assert attacker.guess("000000", "203.0.113.6", "203.0.113.5").status_code == 422
     assert wrong_entries(app) <= app.config["CODE_WRONG_ENTRIES_PER_HOUR"]
+
+
+@pytest.mark.parametrize("app_config", [NO_RATE_LIMITS])
+def test_one_attacker_cannot_lock_the_owner_out_of_recovery(app, ann):
+    """Issue #13, 9: from one network and one flow, three resends and twenty wrong codes used to
+    take all five code mails of the hour and all twenty wrong entries: Ann could not reset her
+    password for an hour. Now one source gets three codes and ten wrong entries; Ann gets in."""
+    rng, network = random.Random(17), "203.0.113.9"
+    attacker = Attacker(app, network)
+    for resend in range(4):
+        right = reset_code(app)
+        for code in wrong_guesses(rng, right, 5):
+            attacker.guess(code, network)
+        age_codes(app, minutes=2)
+        client, token = attacker.browser()
+        client.post("/account/reset/code/resend", data={"csrf_token": token}, headers=REFERER,
+                    environ_base={"REMOTE_ADDR": network})
+    assert len([m for m in outbox(app, ANN) if "reset" in m.subject]) == 3
+    assert wrong_entries(app) == 10
+    assert LOCKED in attacker.guess("000000", "198.51.100.99").get_data(as_text=True)  # the flow is spent
+    ann_resets_her_password(app)

@@ -265,3 +265,43 @@ def test_a_malformed_identity_in_a_signed_session_is_no_one(client, ann, identit
         session["_user_id"] = identity
     response = client.get("/conditions")
     assert response.status_code == 200 and "Log out" not in response.get_data(as_text=True)
+
+
+ANN_VARIANTS = ["ann@ｅｘａｍｐｌｅ.org", "ann@ｅｘａｍｐｌｅ．ｏｒｇ", " Ann@EXAMPLE.org ", "ann@example.ORG"]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])
+@pytest.mark.parametrize("variant", ANN_VARIANTS)
+def test_the_per_address_limit_counts_every_way_of_writing_the_address(app, app_config, ann, variant):
+    """Issue #13, 3: full-width letters in the domain (and the like) are the same address to the
+    account, so they are the same address to the limit: no fresh bucket, no log-in past it."""
+    clients = [app.test_client() for _ in range(4)]
+    for c in clients[:3]:
+        assert login(c, password="Wrong-Password-1!").status_code == 422
+    assert login(clients[3], email=variant).status_code == 429
+    assert "Log out" not in clients[3].get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
+def test_register_and_reset_count_every_way_of_writing_the_address(app, app_config):
+    statuses = [post(app.test_client(), "/account/register", registration(email)).status_code
+                for email in ("bob@example.org", "bob@ｅｘａｍｐｌｅ.org", "BOB@example.org")]
+    assert statuses == [303, 303, 429]
+    statuses = [post(app.test_client(), "/account/reset", {"email": email}).status_code
+                for email in ("cat@ｅｘａｍｐｌｅ.org", "Cat@example.org", "cat@example.org")]
+    assert statuses == [303, 303, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "3 per minute"}])
+def test_the_per_ip_limit_counts_an_ipv6_slash_64_as_one_client(app, app_config):
+    """One subscriber holds a whole IPv6 /64: a new address from it is no new bucket."""
+    def login_from(n, remote_addr):
+        c = app.test_client()
+        return c.post("/account/login", data={"email": f"user{n}@example.org", "password": "Wrong-Password-1!",
+                                              "csrf_token": csrf_token(c)},
+                      headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+
+    for n in range(3):
+        assert login_from(n, f"2001:db8:0:5::{n + 1}").status_code == 422
+    assert login_from(7, "2001:db8:0:5:ffff:ffff:ffff:fffe").status_code == 429
+    assert login_from(8, "2001:db8:0:6::1").status_code == 422  # the next /64 is someone else

@@ -167,7 +167,7 @@ class Findings:
 @pytest.fixture
 def app_config():
     # one address per hostile value, a dozen requests each: no send throttle or rate limit in the way
-    return {"CODE_RESEND_INTERVAL_SECONDS": 0, "CODE_SENDS_PER_HOUR": 10_000,
+    return {"CODE_RESEND_INTERVAL_SECONDS": 0, "CODE_SENDS_PER_HOUR": 10_000, "CODE_SENDS_PER_SOURCE_PER_HOUR": 10_000,
             "RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute"}
 
 

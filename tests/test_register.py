@@ -4,7 +4,7 @@ import re
 from app.extensions import db
 from app.models import User, VerificationCode
 
-from .conftest import HTMX, age_codes, last_code, outbox, post, registration
+from .conftest import HTMX, age_codes, csrf_token, last_code, outbox, post, registration
 
 
 def users(app):
@@ -146,3 +146,28 @@ def test_registration_writes_account_code_and_mail_in_one_transaction(client, ap
         assert db.session.query(User).count() == 0
         assert db.session.query(VerificationCode).count() == 0
     assert outbox(app) == []
+
+
+def register_from(app, email, remote_addr):
+    client = app.test_client()
+    token = csrf_token(client)
+    return client.post("/account/register", data={**registration(email), "csrf_token": token},
+                       headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+
+
+def mails_to_mailbox(app, mailbox="pat@example.org"):
+    local, domain = mailbox.split("@")
+    return [m for m in outbox(app) if re.fullmatch(rf"{local}(\+[^@]*)?@{domain}", m.recipient)]
+
+
+def test_plus_addresses_do_not_multiply_the_codes_one_mailbox_gets(app):
+    """Issue #13, 19: pat+1@, pat+2@ ... reach one mailbox; it gets one code a minute and five an
+    hour in all (each account keeps its address as typed)."""
+    statuses = [register_from(app, f"pat+{n}@example.org", f"192.0.2.{n}").status_code for n in range(6)]
+    assert statuses == [303] * 6
+    assert len(mails_to_mailbox(app)) == 1
+    assert len(users(app)) == 6 and {u.email for u in users(app)} == {f"pat+{n}@example.org" for n in range(6)}
+    for n in range(6, 12):
+        age_codes(app, minutes=2)
+        register_from(app, f"pat+{n}@example.org", f"192.0.2.{n}")
+    assert len(mails_to_mailbox(app)) == 5

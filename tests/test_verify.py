@@ -2,7 +2,7 @@
 from app.extensions import db
 from app.models import User, VerificationCode
 
-from .conftest import HTMX, age_codes, last_code, outbox, post, registration
+from .conftest import GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, outbox, post, registration
 
 
 def user(app, email="ann@example.org"):
@@ -73,7 +73,12 @@ def test_used_code_replayed_from_another_browser(client, app):
     with other.session_transaction() as session:  # another browser claims the same flow
         session["account_flow"] = {"id": "other", "address": "ann@example.org", "purpose": "verify"}
     response = post(other, "/account/verify", {"code": code})
-    assert "This code has already been used." in errors(response)[0]
+    assert "A newer code was asked for in another browser" in errors(response)[0]
+    assert "Log out" not in other.get("/").get_data(as_text=True)
+
+
+def logged_in(client) -> bool:
+    return "Log out" in client.get("/").get_data(as_text=True)
 
 
 def test_double_submit_of_the_right_code_welcomes_twice(client, app):
@@ -82,12 +87,48 @@ def test_double_submit_of_the_right_code_welcomes_twice(client, app):
     with client.session_transaction() as session:
         before = dict(session)
     first = post(client, "/account/verify", {"code": code})
+    logged_in_cookie = client.get_cookie("session").value
     with client.session_transaction() as session:  # the second click carries the old cookie
         session.clear()
         session.update(before)
+    old_cookie = client.get_cookie("session").value
     second = post(client, "/account/verify", {"code": code})
     assert first.status_code == second.status_code == 303
+    assert second.headers["Location"].endswith("/account/welcome")
+    # the second answer leaves the browser the cookie of the first one (it sets none of its own)
+    assert "Set-Cookie" not in second.headers
+    client.set_cookie("session", logged_in_cookie)
     assert "You have successfully created your account" in client.get("/account/welcome").get_data(as_text=True)
+    # a browser that only ever got the second answer is welcomed to a log-in, not logged in
+    late = app.test_client()
+    late.set_cookie("session", old_cookie)
+    assert post(late, "/account/verify", {"code": code}).status_code == 303
+    assert not logged_in(late)
+    assert late.get("/account/welcome").headers["Location"].startswith("/account/login")
+
+
+def test_a_used_code_never_logs_anyone_in_again(client, app):
+    """Issue #13, 1: a copy of the registering browser's cookie, replayed with the used code after
+    the owner logged out and changed the password, and after the code's lifetime."""
+    from .test_reset import NEW_PASSWORD, full_reset
+
+    post(client, "/account/register", registration())
+    code = last_code(app, "ann@example.org")
+    copied = client.get_cookie("session").value
+    assert post(client, "/account/verify", {"code": code}).status_code == 303
+    post(client, "/account/logout")
+    age_codes(app, minutes=2)
+    assert full_reset(app.test_client(), app).headers["Location"].endswith("/account/reset/done")
+    for minutes in (0, 31):
+        age_codes(app, minutes=minutes)
+        thief = app.test_client()
+        thief.set_cookie("session", copied)
+        response = post(thief, "/account/verify", {"code": code})
+        assert not logged_in(thief), minutes
+        if response.status_code == 303:
+            assert thief.get(response.headers["Location"]).status_code == 303  # the welcome step wants a log-in
+    assert post(app.test_client(), "/account/login",
+                {"email": "ann@example.org", "password": NEW_PASSWORD}).status_code == 303
 
 
 def test_five_wrong_entries_kill_the_code(client, app):
@@ -130,15 +171,30 @@ def test_send_new_code_waits_sixty_seconds_then_voids_the_old_code(client, app):
     assert post(client, "/account/verify", {"code": second}).status_code == 303
 
 
-def test_at_most_five_codes_an_hour(client, app):
+def resend_from(client, remote_addr):
+    return client.post("/account/verify/resend", data={"csrf_token": csrf_token(client)},
+                       headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+
+
+def test_at_most_five_codes_an_hour_and_three_for_one_browser_or_network(client, app):
+    """Five an hour to the address; one browser flow, or one network, gets three of them, so that
+    whoever asks over and over for someone else's address leaves its owner two (issue #13, 9)."""
     post(client, "/account/register", registration())
-    for _ in range(4):
+    for _ in range(2):
         age_codes(app, minutes=2)
-        assert post(client, "/account/verify/resend").status_code == 200
+        assert resend_from(client, "192.0.2.1").status_code == 200
     age_codes(app, minutes=2)
-    response = post(client, "/account/verify/resend")
-    assert response.status_code == 429
-    assert "minutes" in response.get_data(as_text=True)
+    response = resend_from(client, "192.0.2.2")  # the same flow from elsewhere: its three are used
+    assert response.status_code == 429 and "minutes" in response.get_data(as_text=True)
+    others = [app.test_client() for _ in range(3)]
+    for n, other in enumerate(others):  # log-ins of the unverified account from elsewhere
+        age_codes(app, minutes=2)
+        other.post("/account/login", data={"email": "ann@example.org", "password": GOOD_PASSWORD,
+                                           "csrf_token": csrf_token(other)},
+                   headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+    age_codes(app, minutes=2)
+    response = resend_from(others[-1], "198.51.100.2")
+    assert response.status_code == 429 and "minutes" in response.get_data(as_text=True)
     assert len(outbox(app, "ann@example.org")) == 5
 
 
@@ -165,3 +221,19 @@ def test_newsletter_button_records_the_wish_and_confirms_in_place(client, app):
 def test_newsletter_needs_a_login(client):
     response = post(client, "/newsletter/subscribe", htmx=True)
     assert response.headers["HX-Redirect"].startswith("/account/login")
+
+
+def test_a_verification_code_only_works_in_the_browser_flow_that_asked_for_it(app):
+    """Issue #13, 8: a second registration of the same address within the send interval starts a
+    flow in another browser; the first browser's code does nothing there."""
+    first, second = app.test_client(), app.test_client()
+    post(first, "/account/register", registration())
+    code = last_code(app, "ann@example.org")
+    assert post(second, "/account/register", registration(password="Other-Harbour-43!",
+                                                          confirm="Other-Harbour-43!")).status_code == 303
+    response = post(second, "/account/verify", {"code": code})
+    assert response.status_code == 422
+    assert "A newer code was asked for in another browser" in errors(response)[0]
+    assert "Log out" not in second.get("/").get_data(as_text=True)
+    assert user(app).verified_at is None
+    assert post(first, "/account/verify", {"code": code}).status_code == 303

@@ -4,7 +4,7 @@ Whether an address has an account never changes what the person at the keyboard 
 long it takes: both paths do the same work. Registering hashes a password, records a code (a
 stand-in when nothing may be mailed) and writes one mail to the outbox (the code, or a notice to
 the owner). Where a code is asked for an address that gets none, a stand-in is recorded and the
-code mail is written all the same, then dropped (``send_stand_in``).
+code mail is written all the same, marked never to be sent (``send_stand_in``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import outbox
 from ..blueprints.auth import email as auth_email
 from ..blueprints.verification import email as verification_email
 from ..extensions import db
@@ -23,6 +24,8 @@ from ..models import User, utcnow
 from . import codes
 from .emails import InvalidEmail, normalize_email
 from .passwords import hash_password, spend_verify_time, verify_password
+
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def find_user(address: str) -> User | None:
     return db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
 
 
-def register(data: Registration, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+def register(data: Registration, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
     """Create the account (or tell the owner someone tried); returns when a code may next be sent."""
     now = now or utcnow()
     password_hash = hash_password(data.password, current_app.config["BCRYPT_ROUNDS"])
@@ -64,12 +67,12 @@ def register(data: Registration, *, flow_id: str, now: datetime | None = None) -
         except IntegrityError:  # the same address registered a moment ago in another request
             db.session.rollback()
             existing = find_user(data.email)
-    blocked_until = codes.send_blocked_until(data.email, now, code_policy())
+    blocked_until = locked_send_blocked_until(data.email, source, now)
     if blocked_until is None:
         if existing is None:
-            send_code(user, codes.VERIFY, flow_id, now)
+            send_code(user, codes.VERIFY, source, now)
         else:
-            issue_stand_in(data.email, codes.VERIFY, flow_id, now)
+            issue_stand_in(data.email, codes.VERIFY, source, now)
             auth_email.queue_registration_attempt_notice(existing)
     db.session.commit()
     return blocked_until
@@ -88,37 +91,37 @@ def authenticate(raw_email: str, password: str) -> User | None:
     return user if verify_password(password, user.password_hash) else None
 
 
-def send_verification_code(user: User, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+def send_verification_code(user: User, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
     """A fresh code for an unverified account that just proved its password."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(user.email, now, code_policy())
+    blocked_until = locked_send_blocked_until(user.email, source, now)
     if blocked_until is None:
-        send_code(user, codes.VERIFY, flow_id, now)
-        db.session.commit()
+        send_code(user, codes.VERIFY, source, now)
+    db.session.commit()
     return blocked_until
 
 
-def resend_code(address: str, purpose: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+def resend_code(address: str, purpose: str, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
     """"Send new code": a real code only where one is due, a stand-in everywhere else."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(address, now, code_policy())
+    blocked_until = locked_send_blocked_until(address, source, now)
     if blocked_until is None:
         user = find_user(address)
         wants_code = user is not None and (purpose == codes.RESET or not user.is_verified)
         if wants_code:
-            send_code(user, purpose, flow_id, now)
+            send_code(user, purpose, source, now)
         else:
-            send_stand_in(address, purpose, flow_id, now)
-        db.session.commit()
+            send_stand_in(address, purpose, source, now)
+    db.session.commit()
     return blocked_until
 
 
-def confirm_address(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
+def confirm_address(address: str, submitted: str, *, source: codes.Source, now: datetime | None = None) -> codes.CodeCheck:
     """Check a verification code; on success the account is verified."""
     now = now or utcnow()
     result = codes.check_code(
         address, codes.VERIFY, submitted,
-        flow_id=flow_id, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
+        source=source, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
     if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
         result.user.verified_at = now
@@ -126,27 +129,40 @@ def confirm_address(address: str, submitted: str, *, flow_id: str, now: datetime
     return result
 
 
-def send_code(user: User, purpose: str, flow_id: str, now: datetime) -> None:
+def locked_send_blocked_until(address: str, source: codes.Source, now: datetime) -> datetime | None:
+    """``codes.send_blocked_until`` with the mailbox locked until the caller commits, so that the
+    send that follows is counted before anyone else looks."""
+    codes.lock_mailbox(codes.mailbox_of(address))
+    return codes.send_blocked_until(address, now, code_policy(), source)
+
+
+def send_code(user: User, purpose: str, source: codes.Source, now: datetime) -> None:
     code = codes.issue_code(
-        user.email, purpose, user=user, flow_id=flow_id,
+        user.email, purpose, user=user, source=source,
         secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
     verification_email.queue_code_mail(user, code, purpose)
 
 
-def issue_stand_in(address: str, purpose: str, flow_id: str, now: datetime) -> None:
+def issue_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
     codes.issue_code(
-        address, purpose, user=None, flow_id=flow_id,
+        address, purpose, user=None, source=source,
         secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
 
 
-def send_stand_in(address: str, purpose: str, flow_id: str, now: datetime) -> None:
-    """``send_code`` where no code may go out: a stand-in, and the code mail written and dropped,
-    so that both take the same work (and time)."""
-    issue_stand_in(address, purpose, flow_id, now)
-    verification_email.write_and_drop_code_mail(address, purpose, codes.generate_code())
+def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
+    """``send_code`` where no code may go out: a stand-in, and the code mail written to the outbox
+    as for an account (in the page's language), the same rows in the same statements, so that both
+    take the same work (and time). The mail is marked as a stand-in and as given up at once: no
+    sender ever picks it up, and the outbox's clean-up removes it with the others."""
+    issue_stand_in(address, purpose, source, now)
+    reader = User(email=address, first_name="", language=current_language())
+    mail = verification_email.queue_code_mail(reader, codes.generate_code(), purpose)
+    for name, value in outbox.redacted(mail).items():  # its code matches nothing; kept like a sent one's
+        setattr(mail, name, value)
+    mail.kind, mail.failed_at, mail.last_error = outbox.STAND_IN_MAIL, now, "stand-in: never sent"
 
 
-def next_send_at(address: str, now: datetime | None = None) -> datetime | None:
-    return codes.send_blocked_until(address, now or utcnow(), code_policy())
+def next_send_at(address: str, source: codes.Source | None = None, now: datetime | None = None) -> datetime | None:
+    return codes.send_blocked_until(address, now or utcnow(), code_policy(), source)

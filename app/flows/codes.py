@@ -1,8 +1,15 @@
 """Emailed 6-digit codes (SPEC §3): issuing, checking and voiding.
 
-Codes are bound to one address and one purpose, stored only as a keyed hash, single use, and
-die after a number of wrong entries. A new code voids the previous one. The send throttle and
-the hourly wrong-entry cap are counted per address, whether or not it has an account.
+Codes are bound to one address, one purpose and the browser flow that asked for them, stored only
+as a keyed hash, single use, and die after a number of wrong entries. A new code voids the previous
+one. The send throttle and the hourly wrong-entry cap are counted per address (the send throttle
+also per mailbox: ``pat+1@`` and ``pat+2@`` are one mailbox), whether or not it has an account; and
+per source (the browser flow, and the client's network), so that no one source can use up
+another person's share: whoever else asks, the owner can still get a code and enter it.
+
+Every send and every check for a mailbox holds a lock on that mailbox until its transaction ends
+(``lock_mailbox``), so that the counting and what follows from it are one step, also for
+requests arriving at once in several processes.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text, update
 
 from ..extensions import db
 from ..models import User, VerificationCode, WrongCodeEntry
@@ -22,6 +29,7 @@ VERIFY = "verify"
 RESET = "reset"
 PURPOSES = (VERIFY, RESET)
 CODE_DIGITS = 6
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,9 @@ class CodePolicy:
     wrong_entries_per_hour: int = 20
     resend_interval: timedelta = timedelta(seconds=60)
     sends_per_hour: int = 5
+    # what one source (a browser flow, a network) may use of the two hourly caps above
+    sends_per_source_per_hour: int = 3
+    wrong_entries_per_source_per_hour: int = 10
 
     @classmethod
     def from_config(cls, config) -> "CodePolicy":
@@ -40,12 +51,48 @@ class CodePolicy:
             wrong_entries_per_hour=config["CODE_WRONG_ENTRIES_PER_HOUR"],
             resend_interval=timedelta(seconds=config["CODE_RESEND_INTERVAL_SECONDS"]),
             sends_per_hour=config["CODE_SENDS_PER_HOUR"],
+            sends_per_source_per_hour=config["CODE_SENDS_PER_SOURCE_PER_HOUR"],
+            wrong_entries_per_source_per_hour=config["CODE_WRONG_ENTRIES_PER_SOURCE_PER_HOUR"],
         )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who asks for or enters a code: the browser flow, and the client's network as an opaque key
+    (``limits.flow_source``: a keyed hash of the IPv4 address or IPv6 /64)."""
+
+    flow_id: str
+    network: str
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address reaches: a normalised address without its ``+tag``."""
+    local, at, domain = address.rpartition("@")
+    if not at or local.startswith('"'):
+        return address
+    base = local.split("+", 1)[0]
+    return f"{base or local}@{domain}"
+
+
+def lock_mailbox(mailbox: str) -> None:
+    """Hold every other send and check for ``mailbox`` back until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock on the mailbox. SQLite has one writer: the
+    transaction starts as a write transaction at once (BEGIN IMMEDIATE), unless it already
+    writes (and so already holds the lock). What is read after this is what the previous holder
+    committed."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"mailbox\x00{mailbox}".encode()).digest()
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": int.from_bytes(digest[:8], "big", signed=True)})
+    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"
-    ALREADY_ACCEPTED = "already_accepted"  # the same browser sent the right code twice
+    ALREADY_ACCEPTED = "already_accepted"  # the same browser sent the right code twice (grants nothing)
     WRONG = "wrong"
     EXPIRED = "expired"
     USED = "used"
@@ -76,20 +123,32 @@ def hash_code(code: str, *, address: str, purpose: str, secret: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def send_blocked_until(address: str, now: datetime, policy: CodePolicy) -> datetime | None:
-    """When the next code may be sent to ``address``, or None if it may be sent now."""
-    hour_ago = now - timedelta(hours=1)
+def send_blocked_until(address: str, now: datetime, policy: CodePolicy,
+                       source: Source | None = None) -> datetime | None:
+    """When the next code may be sent to ``address``, or None if it may be sent now.
+
+    Per mailbox: ``resend_interval`` between sends, ``sends_per_hour`` (every send to the address
+    is one to its mailbox, so the address is held to the same); per source (this flow, this
+    network): ``sends_per_source_per_hour`` to the mailbox."""
     sends = db.session.execute(
-        select(VerificationCode.created_at)
-        .where(VerificationCode.address == address, VerificationCode.created_at > hour_ago)
+        select(VerificationCode.created_at, VerificationCode.flow_id, VerificationCode.network)
+        .where(VerificationCode.mailbox == mailbox_of(address), VerificationCode.created_at > now - HOUR)
         .order_by(VerificationCode.created_at)
-    ).scalars().all()
-    blocked = []
-    if sends and sends[-1] + policy.resend_interval > now:
-        blocked.append(sends[-1] + policy.resend_interval)
-    if len(sends) >= policy.sends_per_hour:
-        blocked.append(sends[-policy.sends_per_hour] + timedelta(hours=1))
-    return max(blocked) if blocked else None
+    ).all()
+    times = [send.created_at for send in sends]
+    blocked = [_hourly_cap(times, policy.sends_per_hour)]
+    if times:
+        blocked.append(times[-1] + policy.resend_interval)
+    if source is not None:
+        share = policy.sends_per_source_per_hour
+        blocked.append(_hourly_cap([s.created_at for s in sends if s.flow_id == source.flow_id], share))
+        blocked.append(_hourly_cap([s.created_at for s in sends if s.network == source.network], share))
+    return max((moment for moment in blocked if moment is not None and moment > now), default=None)
+
+
+def _hourly_cap(times: list[datetime], cap: int) -> datetime | None:
+    """With ``times`` (in order, within the last hour) and at most ``cap`` an hour: when the next may be."""
+    return times[-cap] + HOUR if len(times) >= cap else None
 
 
 def issue_code(
@@ -97,7 +156,7 @@ def issue_code(
     purpose: str,
     *,
     user: User | None,
-    flow_id: str,
+    source: Source,
     secret: str,
     policy: CodePolicy,
     now: datetime,
@@ -106,7 +165,7 @@ def issue_code(
 
     With ``user=None`` a stand-in is recorded that no entry can match, and None is returned:
     nothing is mailed, but throttles and counters move exactly as for a real code.
-    The caller checks ``send_blocked_until`` first and commits.
+    The caller locks the mailbox, checks ``send_blocked_until`` first and commits.
     """
     assert purpose in PURPOSES
     void_codes(address, purpose, now=now)
@@ -115,10 +174,12 @@ def issue_code(
     db.session.add(
         VerificationCode(
             address=address,
+            mailbox=mailbox_of(address),
             user_id=user.id if user is not None else None,
             purpose=purpose,
             code_hash=hash_code(stored, address=address, purpose=purpose, secret=secret),
-            flow_id=flow_id,
+            flow_id=source.flow_id,
+            network=source.network,
             created_at=now,
             expires_at=now + policy.lifetime,
         )
@@ -137,23 +198,21 @@ def void_codes(address: str, purpose: str | None = None, *, now: datetime) -> No
     db.session.execute(query.values(voided_at=now))
 
 
-def wrong_entries_blocked_until(address: str, now: datetime, policy: CodePolicy) -> datetime | None:
-    hour_ago = now - timedelta(hours=1)
-    count, oldest = db.session.execute(
-        select(func.count(WrongCodeEntry.id), func.min(WrongCodeEntry.at)).where(
-            WrongCodeEntry.address == address, WrongCodeEntry.at > hour_ago
-        )
-    ).one()
-    if count >= policy.wrong_entries_per_hour:
-        recent = db.session.execute(
-            select(WrongCodeEntry.at)
-            .where(WrongCodeEntry.address == address, WrongCodeEntry.at > hour_ago)
-            .order_by(WrongCodeEntry.at.desc())
-            .offset(policy.wrong_entries_per_hour - 1)
-            .limit(1)
-        ).scalar_one()
-        return recent + timedelta(hours=1)
-    return None
+def wrong_entries_blocked_until(address: str, now: datetime, policy: CodePolicy,
+                                source: Source | None = None) -> datetime | None:
+    """Until when ``address`` takes no code entry: ``wrong_entries_per_hour`` in all, and from
+    ``source`` (this flow, this network) ``wrong_entries_per_source_per_hour``."""
+    entries = db.session.execute(
+        select(WrongCodeEntry.at, WrongCodeEntry.flow_id, WrongCodeEntry.network)
+        .where(WrongCodeEntry.address == address, WrongCodeEntry.at > now - HOUR)
+        .order_by(WrongCodeEntry.at)
+    ).all()
+    blocked = [_hourly_cap([entry.at for entry in entries], policy.wrong_entries_per_hour)]
+    if source is not None:
+        share = policy.wrong_entries_per_source_per_hour
+        blocked.append(_hourly_cap([e.at for e in entries if e.flow_id == source.flow_id], share))
+        blocked.append(_hourly_cap([e.at for e in entries if e.network == source.network], share))
+    return max((moment for moment in blocked if moment is not None), default=None)
 
 
 def check_code(
@@ -161,21 +220,22 @@ def check_code(
     purpose: str,
     submitted: str,
     *,
-    flow_id: str,
+    source: Source,
     secret: str,
     policy: CodePolicy,
     now: datetime,
-    bound_to_flow: bool = False,
 ) -> CodeCheck:
     """Check ``submitted`` against the newest code for ``address`` and ``purpose``.
 
-    With ``bound_to_flow`` the code only works in the browser flow that asked for it.
+    A code only works in the browser flow that asked for it: whoever else starts a flow for the
+    same address (a second registration, a log-in, a reset) cannot use the code mailed for another.
 
-    Consuming a code and counting a wrong entry are single conditional UPDATEs, so parallel
-    requests can neither use one code twice nor get past the wrong-entry limit.
-    The caller commits.
+    The mailbox is locked first, so the caps, the comparison and what it changes (the code used,
+    a wrong entry counted) are one step: guesses sent at once are checked one after the other.
+    The caller commits (which ends the lock).
     """
-    locked_until = wrong_entries_blocked_until(address, now, policy)
+    lock_mailbox(mailbox_of(address))
+    locked_until = wrong_entries_blocked_until(address, now, policy, source)
     if locked_until is not None:
         return CodeCheck(Outcome.LOCKED, retry_at=locked_until)
     record = db.session.execute(
@@ -183,25 +243,27 @@ def check_code(
         .where(VerificationCode.address == address, VerificationCode.purpose == purpose)
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)  # as committed by whoever held the lock before
     ).scalar_one_or_none()
     if record is None:
         return CodeCheck(Outcome.NO_CODE)
-    if bound_to_flow and record.flow_id != flow_id:
+    if record.flow_id != source.flow_id:
         return CodeCheck(Outcome.OTHER_BROWSER)
+    if record.voided_at is None and record.used_at is None:
+        if record.wrong_entries >= policy.max_wrong_entries:
+            return CodeCheck(Outcome.EXHAUSTED)
+        if now >= record.expires_at:
+            return CodeCheck(Outcome.EXPIRED)
+    elif record.used_at is None:
+        return CodeCheck(Outcome.NO_CODE)
     matches = record.user_id is not None and hmac.compare_digest(
         record.code_hash, hash_code(submitted, address=address, purpose=purpose, secret=secret)
     )
     if record.used_at is not None:
-        if matches and record.flow_id == flow_id:
-            return CodeCheck(Outcome.ALREADY_ACCEPTED, user=db.session.get(User, record.user_id))
         if matches:
+            if now < record.expires_at:
+                return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
             return CodeCheck(Outcome.USED)
-    elif record.voided_at is not None:
-        return CodeCheck(Outcome.NO_CODE)
-    elif record.wrong_entries >= policy.max_wrong_entries:
-        return CodeCheck(Outcome.EXHAUSTED)
-    elif now >= record.expires_at:
-        return CodeCheck(Outcome.EXPIRED)
     elif matches:
         consumed = db.session.execute(
             update(VerificationCode)
@@ -211,11 +273,12 @@ def check_code(
         if consumed == 1:
             return CodeCheck(Outcome.ACCEPTED, user=db.session.get(User, record.user_id))
         return CodeCheck(Outcome.USED)
-    return _count_wrong_entry(record, address, now, policy)
+    return _count_wrong_entry(record, address, source, now, policy)
 
 
-def _count_wrong_entry(record: VerificationCode, address: str, now: datetime, policy: CodePolicy) -> CodeCheck:
-    db.session.add(WrongCodeEntry(address=address, at=now))
+def _count_wrong_entry(record: VerificationCode, address: str, source: Source, now: datetime,
+                       policy: CodePolicy) -> CodeCheck:
+    db.session.add(WrongCodeEntry(address=address, at=now, flow_id=source.flow_id, network=source.network))
     if record.used_at is not None:
         return CodeCheck(Outcome.WRONG, attempts_left=0)
     counted = db.session.execute(

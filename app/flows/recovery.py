@@ -7,35 +7,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from ..blueprints.reset import email as reset_email
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import codes
-from .accounts import code_policy, find_user, send_code, send_stand_in
+from .accounts import code_policy, find_user, locked_send_blocked_until, send_code, send_stand_in
 from .passwords import hash_password, verify_password
 
 
-def request_reset(address: str, *, flow_id: str, now: datetime | None = None) -> datetime | None:
+def request_reset(address: str, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
     """A reset code for a known address; for any other the same work with a stand-in, no mail."""
     now = now or utcnow()
-    blocked_until = codes.send_blocked_until(address, now, code_policy())
+    blocked_until = locked_send_blocked_until(address, source, now)
     if blocked_until is None:
         user = find_user(address)
         if user is not None:
-            send_code(user, codes.RESET, flow_id, now)
+            send_code(user, codes.RESET, source, now)
         else:
-            send_stand_in(address, codes.RESET, flow_id, now)
-        db.session.commit()
+            send_stand_in(address, codes.RESET, source, now)
+    db.session.commit()
     return blocked_until
 
 
-def confirm_reset_code(address: str, submitted: str, *, flow_id: str, now: datetime | None = None) -> codes.CodeCheck:
-    """Check a reset code; it only works in the browser that asked for it."""
+def confirm_reset_code(address: str, submitted: str, *, source: codes.Source,
+                       now: datetime | None = None) -> codes.CodeCheck:
+    """Check a reset code."""
     result = codes.check_code(
-        address, codes.RESET, submitted, flow_id=flow_id, secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(), now=now or utcnow(), bound_to_flow=True,
+        address, codes.RESET, submitted, source=source, secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(), now=now or utcnow(),
     )
     db.session.commit()
     return result
@@ -81,14 +82,26 @@ class PasswordChange(enum.Enum):
     DONE = "done"
     SAME_AS_OLD = "same_as_old"
     WRONG_CURRENT = "wrong_current"
+    GRANT_SPENT = "grant_spent"  # another form with the same reset grant set the password first
 
 
 def set_new_password(user: User, new_password: str, *, now: datetime | None = None) -> PasswordChange:
-    """Reset: set the password, end every session, void codes, mark the address verified."""
+    """Reset: set the password, end every session, void codes, mark the address verified.
+
+    ``user`` comes from a ``ResetGrant``: its session token is rotated with a conditional UPDATE
+    (only from the token the grant holds), so of two forms sent at once with one grant, one
+    sets the password and the other finds the grant spent."""
     now = now or utcnow()
     if verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
-    _replace_password(user, new_password, now)
+    granted_token, new_token = user.session_token, new_session_token()
+    rotated = db.session.execute(
+        update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
+    ).rowcount
+    if rotated != 1:
+        db.session.rollback()
+        return PasswordChange.GRANT_SPENT
+    _replace_password(user, new_password, now, session_token=new_token)
     if user.verified_at is None:
         user.verified_at = now  # the code proved control of the address
     codes.void_codes(user.email, None, now=now)
@@ -107,9 +120,9 @@ def change_password(user: User, current: str, new_password: str, *, now: datetim
     return PasswordChange.DONE
 
 
-def _replace_password(user: User, new_password: str, now: datetime) -> None:
+def _replace_password(user: User, new_password: str, now: datetime, *, session_token: str | None = None) -> None:
     user.password_hash = hash_password(new_password, current_app.config["BCRYPT_ROUNDS"])
-    user.session_token = new_session_token()  # every other session and remember-me cookie ends
+    user.session_token = session_token or new_session_token()  # every other session and remember-me cookie ends
     reset_email.queue_password_changed_notice(user, when=now)
 
 

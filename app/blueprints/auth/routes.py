@@ -2,10 +2,9 @@ from flask import request, url_for
 from flask_babel import gettext as _
 
 from ...account_session import begin_flow, end_browser_session, log_in, note_send
-from ...extensions import form_address_key
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
-from ...limits import account_key, limit_posts
+from ...limits import account_key, flow_source, form_address_key, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import LoginForm, RegisterForm
@@ -19,7 +18,7 @@ def register():
         flow = begin_flow(form.email.data, codes.VERIFY, form.next.data)
         data = accounts.Registration(form.email.data, form.password.data, form.first_name.data,
                                      form.last_name.data, form.organisation.data)
-        note_send(accounts.register(data, flow_id=flow.id))
+        note_send(accounts.register(data, source=flow_source(flow)))
         return redirect_step(url_for("verification.verify"))
     return render_step("auth/register.html", form=form, status=422 if form.errors else 200)
 
@@ -32,7 +31,7 @@ def login():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None and not user.is_verified:
             flow = begin_flow(user.email, codes.VERIFY, form.next.data)
-            note_send(accounts.send_verification_code(user, flow_id=flow.id))
+            note_send(accounts.send_verification_code(user, source=flow_source(flow)))
             return redirect_step(url_for("verification.verify", unverified=1))
         if user is not None:
             log_in(user, remember=form.remember.data)

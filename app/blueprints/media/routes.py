@@ -9,6 +9,7 @@ from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
 from ...flows import accounts, catalogue, codes, downloads, media_types, publishing
+from ...limits import flow_source
 from ...models import Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from ...staff.access import is_staff
@@ -82,7 +83,7 @@ def download(rendition_id):
         return redirect_page(url_for("auth.login", next=back, intent="download"))
     if not current_user.is_verified:
         flow = begin_flow(current_user.email, codes.VERIFY, back)
-        note_send(accounts.send_verification_code(current_user, flow_id=flow.id))
+        note_send(accounts.send_verification_code(current_user, source=flow_source(flow)))
         return redirect_page(url_for("verification.verify", unverified=1))
     found = downloads.media_file(current_app.config["MEDIA_ROOT"], rendition.filename, media_types.VIDEO_TYPES)
     if found is None:

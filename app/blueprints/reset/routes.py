@@ -2,14 +2,13 @@ from flask import request, session, url_for
 from flask_babel import gettext as _
 
 from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
-from ...extensions import form_address_key
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import key_for_account, limit_posts
+from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from ..verification.forms import CodeForm
 from ..verification.messages import code_error
-from ..verification.steps import flow_address_key, render_code_step, resend_code_step
+from ..verification.steps import render_code_step, resend_code_step
 from . import bp
 from .forms import NewPasswordForm, RequestResetForm
 
@@ -22,7 +21,7 @@ def request_code():
     form = RequestResetForm()
     if form.validate_on_submit():
         flow = begin_flow(form.email.data, codes.RESET, form.next.data)
-        note_send(recovery.request_reset(flow.address, flow_id=flow.id))
+        note_send(recovery.request_reset(flow.address, source=flow_source(flow)))
         return redirect_step(url_for("reset.code"))
     return render_step("reset/request.html", form=form, status=422 if form.errors else 200)
 
@@ -36,7 +35,7 @@ def code():
     if form.validate_on_submit():
         if flow is None:
             return render_code_step(codes.RESET, None, form, no_flow=True, status=409)
-        result = recovery.confirm_reset_code(flow.address, form.code.data, flow_id=flow.id)
+        result = recovery.confirm_reset_code(flow.address, form.code.data, source=flow_source(flow))
         if result.outcome is codes.Outcome.ACCEPTED:
             session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
             end_flow()
@@ -65,9 +64,12 @@ def new_password():
     if user is None:
         return render_step("reset/password.html", form=form, no_grant=True, status=409 if request.method == "POST" else 200)
     if form.validate_on_submit():
-        if recovery.set_new_password(user, form.password.data) is PasswordChange.DONE:
+        change = recovery.set_new_password(user, form.password.data)
+        if change is PasswordChange.DONE:
             session.pop(GRANT_KEY, None)
             return redirect_step(url_for("reset.done"))
+        if change is PasswordChange.GRANT_SPENT:
+            return render_step("reset/password.html", form=form, no_grant=True, status=409)
         form.password.errors.append(_("The new password must be different from your current password."))
     return render_step("reset/password.html", form=form, status=422 if form.errors else 200)
 

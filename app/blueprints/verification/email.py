@@ -1,9 +1,6 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ...extensions import db
-from ...i18n import current_language
-from ...models import User
 from ...outbox import CODE_MAIL, queue_mail
 
 
@@ -25,9 +22,3 @@ def queue_code_mail(user, code: str, purpose: str):
         user=user, code=code, purpose=purpose, minutes=minutes,
     )
 
-
-def write_and_drop_code_mail(address: str, purpose: str, code: str) -> None:
-    """A stand-in's share of the work: the code mail written as for an account (in the page's
-    language), then taken out of the transaction before anything is stored; nobody gets it."""
-    reader = User(email=address, first_name="", language=current_language())
-    db.session.expunge(queue_code_mail(reader, code, purpose))

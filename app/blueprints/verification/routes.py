@@ -3,12 +3,12 @@ from flask_login import login_required
 
 from ...account_session import current_flow, end_flow, log_in, return_to
 from ...flows import accounts, codes
-from ...limits import limit_posts
+from ...limits import flow_address_key, flow_source, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import CodeForm
 from .messages import code_error
-from .steps import flow_address_key, render_code_step, resend_code_step
+from .steps import render_code_step, resend_code_step
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -20,10 +20,11 @@ def verify():
     if form.validate_on_submit():
         if flow is None:
             return render_code_step(codes.VERIFY, None, form, no_flow=True, status=409)
-        result = accounts.confirm_address(flow.address, form.code.data, flow_id=flow.id)
-        if result.ok:
+        result = accounts.confirm_address(flow.address, form.code.data, source=flow_source(flow))
+        if result.outcome is codes.Outcome.ACCEPTED:
             log_in(result.user)
             end_flow()
+        if result.ok:  # a double submit is welcomed too, with the first answer's session, never a new one
             return redirect_step(url_for("verification.welcome"))
         form.code.errors.append(code_error(result))
     return render_code_step(codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")),

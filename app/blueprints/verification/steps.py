@@ -3,6 +3,7 @@ from flask import url_for
 
 from ...account_session import current_flow, note_send
 from ...flows import accounts, codes
+from ...limits import flow_source
 from ...rendering import redirect_page, render_step
 from .forms import CodeForm, ResendForm
 from .messages import send_wait_message
@@ -14,7 +15,7 @@ ENDPOINTS = {
 
 
 def render_code_step(purpose: str, flow, form, *, status: int = 200, **context):
-    blocked_until = accounts.next_send_at(flow.address) if flow else None
+    blocked_until = accounts.next_send_at(flow.address, flow_source(flow)) if flow else None
     context.setdefault("resend_message", send_wait_message(blocked_until) if blocked_until else None)
     return render_step("verification/verify.html", form=form, resend=ResendForm(), flow=flow, purpose=purpose,
                        endpoints=ENDPOINTS[purpose], status=status, **context)
@@ -25,7 +26,7 @@ def resend_code_step(purpose: str):
     flow, resend_form = current_flow(purpose), ResendForm()
     if flow is None or not resend_form.validate_on_submit():
         return redirect_page(url_for(ENDPOINTS[purpose]["start"]))
-    blocked_until = accounts.resend_code(flow.address, purpose, flow_id=flow.id)
+    blocked_until = accounts.resend_code(flow.address, purpose, source=flow_source(flow))
     if blocked_until is None:
         note_send(None)
         flow = current_flow(purpose)
@@ -33,10 +34,3 @@ def resend_code_step(purpose: str):
     return render_code_step(purpose, flow, CodeForm(formdata=None), resent=blocked_until is None,
                             resend_message=message, status=429 if blocked_until else 200)
 
-
-def flow_address_key(purpose: str):
-    def key() -> str:
-        flow = current_flow(purpose)
-        return "address:" + (flow.address if flow else "-")
-
-    return key
