@@ -12,7 +12,8 @@ from app.extensions import db
 from app.models import User
 
 from .conftest import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
-from .test_security_headers import routes, unsubscribe_token
+from .test_security_headers import routes, unsubscribe_token, upload_samples
+from .uploads_helpers import staff_client
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 ACCEPTS_WITHOUT_TOKEN = {"newsletter.unsubscribe"}  # RFC 8058 one-click: the signed URL is the proof
@@ -36,7 +37,7 @@ def app_config():
 
 
 def state_changing_routes(app):
-    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)}}
+    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)}, **upload_samples(1)}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them
@@ -72,11 +73,12 @@ def attempts(other_session_token: str):
 def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app):
     ann = member(app)
     anonymous = app.test_client()
+    staff, _ = staff_client(app)
     stranger_token = csrf_token(app.test_client())
     for endpoint, method, url in state_changing_routes(app):
         if endpoint in ACCEPTS_WITHOUT_TOKEN:
             continue
-        for who, client in (("member", ann), ("anonymous", anonymous)):
+        for who, client in (("member", ann), ("anonymous", anonymous), ("staff", staff)):
             for name, data, headers in attempts(stranger_token):
                 response = client.open(url, method=method, data=data,
                                        headers={"Referer": "http://localhost/", **headers})
@@ -93,7 +95,7 @@ def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app)
         db.session.remove()
     assert post(app.test_client(), "/account/login", {"email": MEMBER, "password": GOOD_PASSWORD}).status_code == 303
     with app.app_context():
-        assert db.session.query(User).count() == 1  # no account registered by the forged posts
+        assert db.session.query(User).count() == 2  # Ann and the staff member: none registered by the forged posts
         db.session.remove()
 
 

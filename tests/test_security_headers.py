@@ -19,6 +19,7 @@ from app.flows import newsletter
 from app.models import Rendition, User, Video
 
 from .catalogue_data import STORIES, load
+from .uploads_helpers import staff_client
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
 
 MEMBER = "walk.member@example.org"
@@ -83,6 +84,7 @@ class Catalogue:
     preview_id: int
     download_id: int
     video_id: int
+    story_id: int
 
 
 def load_catalogue(app, tmp_path) -> Catalogue:
@@ -94,6 +96,7 @@ def load_catalogue(app, tmp_path) -> Catalogue:
             preview_id=next(r.id for r in renditions if r.is_preview),
             download_id=next(r.id for r in renditions if not r.is_preview),
             video_id=db.session.query(Video.id).scalar(),
+            story_id=db.session.query(Video.story_id).scalar(),
         )
         db.session.remove()
     return catalogue
@@ -116,7 +119,14 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
         "media.poster": {"video_id": catalogue.video_id},
         "media.download": {"rendition_id": catalogue.download_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
+        **upload_samples(catalogue.story_id),
     }
+
+
+def upload_samples(story_id: int) -> dict[str, dict]:
+    """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
+    return {"uploads.story": {"story_id": story_id}, "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
+            **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")}}
 
 
 def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
@@ -138,7 +148,8 @@ def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[objec
 
 def browser_states(app) -> dict[str, object]:
     """One client per place a person can be: before anything, between registering and the code,
-    logged in (and subscribed), in a password reset before and after the code."""
+    logged in (and subscribed), in a password reset before and after the code; and the press
+    office's staff."""
     anonymous = app.test_client()
     verifying = app.test_client()
     post(verifying, "/account/register", registration("walk.new@example.org", next="/conditions"))
@@ -151,8 +162,9 @@ def browser_states(app) -> dict[str, object]:
     assert post(granted, "/account/reset/code", {"code": last_code(app, MEMBER)}).status_code == 303
     resetting = app.test_client()
     post(resetting, "/account/reset", {"email": MEMBER, "next": "/conditions"})
+    staff, _ = staff_client(app)
     return {"anonymous": anonymous, "verifying": verifying, "member": member, "resetting": resetting,
-            "granted": granted}
+            "granted": granted, "staff": staff}
 
 
 def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
@@ -195,7 +207,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
     """Ids and names of things that do not exist: the 404s must carry the headers too."""
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
-            "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"}}
+            "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"},
+            **upload_samples(999)}
 
 
 # --- errors -----------------------------------------------------------------------------

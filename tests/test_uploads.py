@@ -13,23 +13,8 @@ from app.extensions import db
 from app.flows import tus
 from app.models import AuditEvent, TranscodeJob, Upload, utcnow
 
-from .uploads_helpers import (TUS, UPLOAD_CONFIG, LiveServer, make_video, metadata, staff_client, staff_headers,
-                              story_id)
-
-
-@pytest.fixture
-def app_config():
-    return dict(UPLOAD_CONFIG)
-
-
-@pytest.fixture
-def staff(app):
-    return staff_client(app)
-
-
-@pytest.fixture
-def story(app, tmp_path):
-    return story_id(app, tmp_path)
+from .uploads_helpers import TUS, UPLOAD_CONFIG, LiveServer, make_video, metadata, staff_headers
+from .uploads_helpers import app_config, staff, story  # fixtures, used by name
 
 
 def uploads_folder(app) -> Path:
@@ -288,3 +273,45 @@ def test_the_tus_endpoints_are_invisible_to_members(app, story, method):
         "Upload-Metadata": metadata(story=story), "Content-Type": "application/offset+octet-stream"}, data=b"x")
     assert response.status_code == 404
     assert rows(app, Upload) == []
+
+
+def test_staff_tus_requests_without_the_csrf_header_are_refused(app, staff, story):
+    client, token = staff
+    assert client.post("/staff/uploads/", headers={**TUS, "Upload-Length": "10",
+                                                   "Upload-Metadata": metadata(story=story)}).status_code == 400
+    assert rows(app, Upload) == []
+    location = create(client, token, 100, story).headers["Location"]
+    body = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    assert client.patch(location, data=b"x" * 10, headers=body).status_code == 400
+    assert client.patch(location, data=b"x" * 10, headers={**body, "X-CSRFToken": "made-up"}).status_code == 400
+    assert client.delete(location, headers=TUS).status_code == 400
+    assert client.head(location, headers=TUS).headers["Upload-Offset"] == "0"
+
+
+def test_junk_tus_requests_never_fail(app, staff, story):
+    """Whatever a client sends to the tus endpoints, the answer is never a 500."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    client, token = staff
+    key = create(client, token, 1000, story).headers["Location"].rsplit("/", 1)[1]
+    numbers = st.sampled_from(["0", "1", "999", "1000", "1001", "-1", "1e3", "", " 5", "9" * 30, "٣"])
+    texts = st.text(max_size=40) | numbers
+    headers = st.fixed_dictionaries({}, optional={
+        "Tus-Resumable": st.sampled_from(["1.0.0", "0.2.2", ""]), "Upload-Length": numbers | texts,
+        "Upload-Offset": numbers | texts, "Upload-Metadata": texts | st.just(metadata(story=story, poster="x")),
+        "Content-Type": st.sampled_from(["application/offset+octet-stream", "text/plain",
+                                         "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]),
+    })
+
+    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(method=st.sampled_from(["OPTIONS", "POST", "HEAD", "PATCH", "DELETE", "GET"]),
+           path=st.sampled_from(["/staff/uploads/", f"/staff/uploads/{key}", "/staff/uploads/x", "/staff/uploads/"
+                                 + "f" * 41]),
+           headers=headers, body=st.binary(max_size=300))
+    def attempt(method, path, headers, body):
+        safe = {name: value.encode("utf-8", "replace").decode("latin-1") for name, value in headers.items()}
+        response = client.open(path, method=method, data=body, headers={**safe, "X-CSRFToken": token})
+        assert response.status_code < 500, (method, path, headers, response.status_code)
+
+    attempt()

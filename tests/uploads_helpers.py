@@ -7,6 +7,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -29,7 +30,7 @@ TEST_LADDER = [
      "audio_bitrate": "64k", "preview": True},
 ]
 UPLOAD_CONFIG = {
-    "TRANSCODE_LADDER": TEST_LADDER, "FFMPEG_PRESET": "ultrafast", "UPLOAD_DISK_RESERVE_BYTES": 0,
+    "TRANSCODE_LADDER": TEST_LADDER, "FFMPEG_PRESET": "superfast", "UPLOAD_DISK_RESERVE_BYTES": 0,
     "RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute",
     "UPLOAD_CREATE_LIMIT": "10000 per minute", "UPLOAD_CHUNK_LIMIT": "10000 per minute",
     "JOBS_STALE_SECONDS": 30,
@@ -72,6 +73,22 @@ def staff_client(app):
     client = app.test_client()
     assert post(client, "/account/login", {"email": STAFF, "password": GOOD_PASSWORD}).status_code == 303
     return client, csrf_token(client)
+
+
+# Fixtures of the upload tests (imported by their modules).
+@pytest.fixture
+def app_config():
+    return dict(UPLOAD_CONFIG)
+
+
+@pytest.fixture
+def staff(app):
+    return staff_client(app)
+
+
+@pytest.fixture
+def story(app, tmp_path):
+    return story_id(app, tmp_path)
 
 
 def staff_headers(client, token: str) -> dict[str, str]:
