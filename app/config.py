@@ -109,6 +109,7 @@ class DefaultConfig:
     # Transcoding jobs (app/jobs.py, app/flows/transcoding.py). JOBS_URL "": a SQLite queue in
     # instance/jobs.db; "sqlite:////path/jobs.db" or "redis://host:6379/1" otherwise.
     JOBS_URL = ""
+    JOBS_QUEUE_NAME = "portal-jobs"  # portals sharing one Redis each need their own
     JOBS_WORKERS = 1
     # A running job whose worker has not been heard of this long is given to another worker.
     JOBS_STALE_SECONDS = 120

@@ -34,12 +34,12 @@ def init_jobs(app: Flask) -> None:
 
 def build_queue(app: Flask):
     """A huey for ``app``'s JOBS_URL with the portal's tasks registered on it."""
-    url = app.config["JOBS_URL"] or ""
+    url, name = app.config["JOBS_URL"] or "", app.config["JOBS_QUEUE_NAME"]
     if url.startswith(("redis://", "rediss://", "unix://")):
-        queue = RedisHuey("portal-jobs", url=url)
+        queue = RedisHuey(name, url=url, results=False)
     elif url.startswith("sqlite:///") or not url:
         path = url[len("sqlite:///"):] if url else os.path.join(app.instance_path, "jobs.db")
-        queue = SqliteHuey("portal-jobs", filename=path)
+        queue = SqliteHuey(name, filename=path, results=False)
     else:
         raise RuntimeError(f"JOBS_URL must be empty, sqlite:///PATH or redis://HOST:PORT/DB, not {url!r}")
 

@@ -315,3 +315,14 @@ def test_junk_tus_requests_never_fail(app, staff, story):
         assert response.status_code < 500, (method, path, headers, response.status_code)
 
     attempt()
+
+
+@pytest.mark.parametrize("app_config", [{**UPLOAD_CONFIG, "UPLOAD_CREATE_LIMIT": "2 per minute",
+                                         "UPLOAD_CHUNK_LIMIT": "1000 per minute"}])
+def test_creating_uploads_is_rate_limited_and_chunks_are_not_held_back(app, staff, story):
+    client, token = staff
+    location = create(client, token, 100, story).headers["Location"]
+    assert create(client, token, 100, story).status_code == 201
+    assert create(client, token, 100, story).status_code == 429
+    for offset in range(0, 20, 1):  # many small chunks of one upload go through
+        assert patch(client, token, location, offset, b"x").status_code == 204

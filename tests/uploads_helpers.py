@@ -121,10 +121,12 @@ class LiveServer:
 
 
 def worker_env(app, database_url: str) -> dict[str, str]:
+    """The environment of a jobs worker on the test app's database, files and queue."""
     import json
 
     config = app.config
-    return process_env(database_url, MEDIA_ROOT=config["MEDIA_ROOT"],
-                       JOBS_URL="sqlite:///" + str(Path(app.instance_path) / "jobs.db"),
+    jobs_url = config["JOBS_URL"] or "sqlite:///" + str(Path(app.instance_path) / "jobs.db")
+    return process_env(database_url, MEDIA_ROOT=config["MEDIA_ROOT"], JOBS_URL=jobs_url,
+                       JOBS_QUEUE_NAME=config["JOBS_QUEUE_NAME"],
                        TRANSCODE_LADDER=json.dumps(config["TRANSCODE_LADDER"]), FFMPEG_PRESET=config["FFMPEG_PRESET"],
                        JOBS_STALE_SECONDS=config["JOBS_STALE_SECONDS"], LOG_LEVEL="INFO")
