@@ -74,14 +74,14 @@ def enqueue(job_ids) -> None:
             log.exception("Could not queue job %s; a worker will find it", job_id)
 
 
-def tidy(app: Flask) -> int:
-    """Sweep expired uploads, give orphaned jobs to a worker again; how many jobs were queued."""
+def tidy(app: Flask) -> tuple[int, int]:
+    """Sweep expired uploads, give orphaned jobs to a worker again: (uploads removed, jobs queued)."""
     swept = tus.sweep_expired(app.config["MEDIA_ROOT"], utcnow())
     if swept:
         log.info("Swept %d expired uploads", swept)
     job_ids = transcoding.orphaned_jobs(stale_seconds=app.config["JOBS_STALE_SECONDS"])
     enqueue(job_ids)
-    return len(job_ids)
+    return swept, len(job_ids)
 
 
 @cli.command("worker")
@@ -90,7 +90,7 @@ def worker_command(workers):
     """Run transcoding jobs until stopped (Ctrl-C finishes the running job first)."""
     app = current_app._get_current_object()
     Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
-    queued = tidy(app)
+    _, queued = tidy(app)
     db.session.remove()
     click.echo(f"jobs worker {transcoding.worker_name()}: {queued} job(s) waiting")
     consumer = app.extensions["jobs"].create_consumer(workers=workers or app.config["JOBS_WORKERS"],
@@ -101,5 +101,5 @@ def worker_command(workers):
 @cli.command("sweep")
 def sweep_command():
     """Remove expired unfinished uploads and queue orphaned jobs again (the worker does it every minute)."""
-    app = current_app._get_current_object()
-    click.echo(f"jobs: {tidy(app)} job(s) queued")
+    swept, queued = tidy(current_app._get_current_object())
+    click.echo(f"jobs: {swept} expired upload(s) removed, {queued} job(s) queued")

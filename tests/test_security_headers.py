@@ -125,7 +125,8 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
 
 def upload_samples(story_id: int) -> dict[str, dict]:
     """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
-    return {"uploads.story": {"story_id": story_id}, "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
+    return {"uploads.story": {"story_id": story_id}, "uploads.poster": {"story_id": story_id},
+            "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
             **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")}}
 
 

@@ -261,3 +261,76 @@ def test_the_panel_page_for_staff(app, staff, story):
     assert page.status_code == 200 and "vendor/tus.min.js" in text and "js/uploads.js" in text
     assert "No master has been uploaded for this story yet." in text
     assert client.get("/staff/uploads/story/999999").status_code == 404
+
+
+def test_non_square_pixels_keep_the_picture_shape(app, staff, story, tmp_path):
+    """A 16:9 PAL master stored as 720x576 with wide pixels becomes 16:9 renditions, not squeezed 5:4."""
+    client, token = staff
+    app.config["TRANSCODE_LADDER"] = [{**TEST_LADDER[-1], "height": 288}]
+    master = tmp_path / "anamorphic.mp4"
+    subprocess.run([ffmpeg_binary({}), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=720x576:rate=25:duration=1", "-vf", "setsar=64/45", "-c:v", "libx264", "-preset",
+                    "superfast", "-pix_fmt", "yuv420p", str(master)], check=True, timeout=60)
+    assert (probe_file(master).width, probe_file(master).display_width) == (720, 1024)
+    upload_master(client, token, story, master)
+    run_all(app)
+    [stored] = story_files(app, story).values()
+    made = probe_file(Path(app.config["MEDIA_ROOT"]) / stored)
+    assert (made.width, made.height, made.display_width) == (512, 288, 512)
+
+
+def test_what_ffmpeg_says_of_a_file_is_read():
+    from app.flows.transcoding import parse_probe
+
+    mxf = parse_probe("""Input #0, mxf, from 'master.mxf':
+  Duration: 00:01:02.48, start: 0.000000, bitrate: 52000 kb/s
+  Stream #0:0: Video: mpeg2video (4:2:2), yuv422p(tv, top first), 1920x1080 [SAR 1:1 DAR 16:9], 50000 kb/s, 25 fps, 25 tbr, 25 tbn
+  Stream #0:1: Audio: pcm_s24le, 48000 Hz, 1 channels, s32 (24 bit), 1152 kb/s
+""")
+    assert (mxf.format, mxf.video_codec, mxf.audio_codec, mxf.width, mxf.height, mxf.fps) == \
+        ("mxf", "mpeg2video", "pcm_s24le", 1920, 1080, 25)
+    assert abs(mxf.duration - 62.48) < 1e-9 and mxf.is_video
+    still = parse_probe("""Input #0, png_pipe, from 'x.png':
+  Duration: N/A, bitrate: N/A
+  Stream #0:0: Video: png, rgb24(pc, gbr/unknown/unknown), 64x64, 25 fps, 25 tbr, 25 tbn
+""")
+    assert still.video_codec == "png" and not still.is_video
+    audio_only = parse_probe("""Input #0, wav, from 'a.wav':
+  Duration: 00:00:03.00, bitrate: 705 kb/s
+  Stream #0:0: Audio: pcm_s16le ([1][0][0][0] / 0x0001), 44100 Hz, 1 channels, s16, 705 kb/s
+""")
+    assert audio_only.audio_codec == "pcm_s16le" and not audio_only.is_video
+    cover_art = parse_probe("""Input #0, mp3, from 'a.mp3':
+  Duration: 00:00:03.00, start: 0.025057, bitrate: 128 kb/s
+  Stream #0:0: Audio: mp3 (mp3float), 44100 Hz, stereo, fltp, 128 kb/s
+  Stream #0:1: Video: mjpeg (Baseline), yuvj420p(pc, bt470bg/unknown/unknown), 300x300, 90k tbr, 90k tbn (attached pic)
+""")
+    assert not cover_art.is_video
+    assert not parse_probe("x.bin: Invalid data found when processing input\n").is_video
+
+
+def test_the_poster_is_taken_again_where_the_staff_member_says(app, staff, story, tmp_path):
+    client, token = staff
+    upload_master(client, token, story, make_video(tmp_path / "m.mp4", seconds=2, size="192x108"))
+    run_all(app)
+    with app.app_context():
+        poster = Path(app.config["MEDIA_ROOT"]) / db.session.get(Story, story).video.poster_filename
+        db.session.remove()
+    first = poster.read_bytes()
+    url = f"/staff/uploads/story/{story}/poster"
+
+    refused = client.post(url, data={"percent": "150"}, headers={**HTMX, "X-CSRFToken": token})
+    assert refused.status_code == 422 and "Enter a number from 0 to 100." in refused.get_data(as_text=True)
+    page = client.post(url, data={"percent": "", "csrf_token": token})
+    assert page.status_code == 422 and "Enter a number from 0 to 100." in page.get_data(as_text=True)
+    assert states(app)[-1] == "ready"
+
+    response = client.post(url, data={"percent": "90"}, headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == 200 and jobs(app)[-1].state == "waiting"
+    run_all(app)
+    assert jobs(app)[-1].state == "ready" and poster.read_bytes() != first  # the same file, a later picture
+    with app.app_context():
+        assert db.session.query(Upload).one().poster_percent == 90
+        assert db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first().action == "transcode.poster"
+        db.session.remove()
+    assert client.post(url, data={"percent": "50", "csrf_token": token}).status_code == 303

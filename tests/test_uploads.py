@@ -161,8 +161,8 @@ def test_expired_uploads_are_gone_and_swept(app, staff, story):
         db.session.commit()
     assert client.head(old, headers=TUS).status_code == 404
     assert client.head(fresh, headers=TUS).status_code == 200
-    with app.app_context():
-        assert tus.sweep_expired(app.config["MEDIA_ROOT"], utcnow()) == 1
+    result = app.test_cli_runner().invoke(args=["jobs", "sweep"])  # what the worker does every minute
+    assert result.output.strip() == "jobs: 1 expired upload(s) removed, 0 job(s) queued"
     assert [u.key for u in rows(app, Upload)] == [fresh.rsplit("/", 1)[1]]
     assert [p.name for p in uploads_folder(app).glob("*.part")] == [fresh.rsplit("/", 1)[1] + ".part"]
 
@@ -326,3 +326,15 @@ def test_creating_uploads_is_rate_limited_and_chunks_are_not_held_back(app, staf
     assert create(client, token, 100, story).status_code == 429
     for offset in range(0, 20, 1):  # many small chunks of one upload go through
         assert patch(client, token, location, offset, b"x").status_code == 204
+
+
+def test_a_complete_upload_answers_head_with_its_full_length(app, staff, story, tmp_path):
+    """A client that asks again after the last chunk (its answer was lost) learns it is done."""
+    client, token = staff
+    video = make_video(tmp_path / "master.mp4", seconds=1)
+    body = video.read_bytes()
+    location = create(client, token, len(body), story).headers["Location"]
+    assert patch(client, token, location, 0, body).status_code == 204
+    head = client.head(location, headers=TUS)
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == str(len(body))
+    assert patch(client, token, location, len(body), b"x").status_code == 403

@@ -199,10 +199,27 @@ def retry(job: TranscodeJob, *, actor=None, ip=None) -> bool:
     """Run a failed or cancelled job again (not one of a master that has since been replaced)."""
     if job.state not in (FAILED, CANCELLED) or job.upload.superseded_at is not None:
         return False
-    job.state, job.progress, job.error, job.finished_at, job.worker = WAITING, 0, None, None, None
+    _run_again(job)
     audit.record("transcode.retry", actor=actor, story=job.upload.story, ip=ip, detail=f"{job.label} (job {job.id})")
     db.session.commit()
     return True
+
+
+def retake_poster(upload: Upload, percent: float, *, actor=None, ip=None) -> TranscodeJob | None:
+    """Take the poster again at ``percent`` of the duration; the new picture replaces the old
+    file in one rename, so the story's card changes with it."""
+    job = next((job for job in upload.jobs if job.kind == POSTER), None)
+    if job is None or job.state in UNFINISHED or upload.superseded_at is not None:
+        return None
+    upload.poster_percent = percent
+    _run_again(job)
+    audit.record("transcode.poster", actor=actor, story=upload.story, ip=ip, detail=f"at {percent:g} %")
+    db.session.commit()
+    return job
+
+
+def _run_again(job: TranscodeJob) -> None:
+    job.state, job.progress, job.error, job.finished_at, job.worker = WAITING, 0, None, None, None
 
 
 def current_upload(story_id: int) -> Upload | None:

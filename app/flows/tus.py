@@ -67,7 +67,9 @@ def part_path(media_root: str | Path, upload: Upload) -> Path:
 
 
 def offset(media_root, upload: Upload) -> int:
-    """How many bytes have arrived: the size of the part file (0 once it is gone)."""
+    """How many bytes have arrived: the size of the part file, or all of them once complete."""
+    if upload.completed_at is not None:
+        return upload.length
     try:
         return part_path(media_root, upload).stat().st_size
     except FileNotFoundError:
@@ -163,10 +165,6 @@ def _locked(path: Path):
             raise TusError(423, "Another request is writing to this upload") from None
         file.seek(0, os.SEEK_END)
         yield file
-
-
-def is_complete(media_root, upload: Upload) -> bool:
-    return offset(media_root, upload) == upload.length
 
 
 def remove(media_root, upload: Upload) -> None:

@@ -13,6 +13,7 @@ from ..jobs import enqueue
 from ..models import Story, TranscodeJob, utcnow
 from ..rendering import wants_partial
 from . import bp
+from .forms import PosterForm
 
 TUS_BODY = "application/offset+octet-stream"
 
@@ -137,7 +138,7 @@ def story(story_id):
 def cancel(job_id):
     job = db.session.get(TranscodeJob, job_id) or abort(404)
     transcoding.cancel(job, actor=current_user, ip=request.remote_addr)
-    return _back_to_panel(job)
+    return _back_to_panel(job.upload.story_id)
 
 
 @bp.route("/jobs/<id:job_id>/retry", methods=["POST"])
@@ -146,11 +147,26 @@ def retry(job_id):
     job = db.session.get(TranscodeJob, job_id) or abort(404)
     if transcoding.retry(job, actor=current_user, ip=request.remote_addr):
         enqueue([job.id])
-    return _back_to_panel(job)
+    return _back_to_panel(job.upload.story_id)
 
 
-def _back_to_panel(job):
-    story_id = job.upload.story_id
+@bp.route("/story/<id:story_id>/poster", methods=["POST"])
+@limiter.limit(_per_ip)
+def poster(story_id):
+    upload = transcoding.current_upload(story_id) or abort(404)
+    form = PosterForm()
+    if form.validate_on_submit():
+        job = transcoding.retake_poster(upload, float(form.percent.data), actor=current_user, ip=request.remote_addr)
+        enqueue([job.id] if job else [])
+    return _back_to_panel(upload.story_id, form)
+
+
+def _back_to_panel(story_id, poster_form=None):
+    """The panel's state for HTMX; a page otherwise: the panel again, or with the form's error."""
+    status = 422 if poster_form is not None and poster_form.errors else 200
     if wants_partial():
-        return render_template("uploads/state.html", story=db.session.get(Story, story_id))
+        story = db.session.get(Story, story_id)
+        return render_template("uploads/state.html", story=story, poster_form=poster_form), status
+    if status == 422:
+        return render_template("uploads/story.html", story=db.session.get(Story, story_id), poster_form=poster_form), 422
     return redirect(url_for(".story", story_id=story_id), 303)
