@@ -338,3 +338,22 @@ def test_a_complete_upload_answers_head_with_its_full_length(app, staff, story, 
     head = client.head(location, headers=TUS)
     assert head.status_code == 200 and head.headers["Upload-Offset"] == str(len(body))
     assert patch(client, token, location, len(body), b"x").status_code == 403
+
+
+def test_a_complete_upload_is_accepted_once(app, staff, story, tmp_path):
+    """Two requests that both saw the last byte arrive: one checks and plans the master, the
+    other finds nothing left to do."""
+    import io
+
+    from app.flows import transcoding
+
+    video = make_video(tmp_path / "master.mp4", seconds=1).read_bytes()
+    client, token = staff
+    key = create(client, token, len(video), story).headers["Location"].rsplit("/", 1)[1]
+    with app.app_context():
+        upload = tus.find(key, utcnow())
+        tus.append(upload, io.BytesIO(video), 0, config=app.config, now=utcnow())
+        assert len(transcoding.accept(upload, config=app.config)) == 4
+        assert transcoding.accept(upload, config=app.config) == []
+        db.session.remove()
+    assert len(rows(app, TranscodeJob)) == 4

@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import Rendition, TranscodeJob, Upload, Video, utcnow
 from . import audit
-from .tus import TusError, part_path, UPLOADS_FOLDER
+from .tus import UPLOADS_FOLDER, TusError, checking_path, part_path
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +145,26 @@ def plan(master: Probe, rungs: list[Rung]) -> list[Rung]:
 
 def accept(upload: Upload, *, config, actor=None, ip=None, now: datetime | None = None) -> list[TranscodeJob]:
     """The last byte of ``upload`` has arrived: check it is a video, keep it as the story's new
-    master and plan its jobs (committed; the caller queues them). A file that is no video is
-    removed with its upload, and ``NotAVideo`` raised."""
+    master and plan its jobs (committed; the caller queues them; none if another request is
+    already doing this). A file that is no video is removed with its upload, and ``NotAVideo``
+    raised."""
     now = now or utcnow()
     media_root = Path(config["MEDIA_ROOT"])
-    part = part_path(media_root, upload)
-    master = probe(ffmpeg_binary(config), part)
+    checking = checking_path(media_root, upload)
+    try:  # one rename wins: a second request that also saw the last byte leaves the file alone
+        part_path(media_root, upload).rename(checking)
+    except FileNotFoundError:
+        return []
+    master = probe(ffmpeg_binary(config), checking)
     if not master.is_video:
-        part.unlink(missing_ok=True)
+        checking.unlink(missing_ok=True)
         db.session.delete(upload)
         db.session.commit()
         raise NotAVideo()
     suffix = Path(upload.filename).suffix.lower()
     suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
     upload.master_filename = f"{UPLOADS_FOLDER}/{upload.key}{suffix}"
-    part.rename(media_root / upload.master_filename)
+    checking.rename(media_root / upload.master_filename)
     upload.completed_at = now
     upload.received = upload.length
     upload.duration_seconds, upload.width, upload.height = master.duration, master.display_width, master.height
@@ -301,7 +306,7 @@ def run(job_id: int, *, config, worker: str | None = None) -> str:
     except JobStopped:
         temporary.unlink(missing_ok=True)
         db.session.rollback()
-        return db.session.get(TranscodeJob, job_id).state
+        return _state(job_id)
     except (FfmpegFailed, OSError) as exc:
         temporary.unlink(missing_ok=True)
         db.session.rollback()
@@ -320,7 +325,13 @@ def _finish(job_id, worker, *, state, error=None, output=None, width=0, height=0
     done = db.session.execute(update(TranscodeJob).where(TranscodeJob.id == job_id, TranscodeJob.state == RUNNING,
                                                          TranscodeJob.worker == worker).values(**values)).rowcount
     db.session.commit()
-    return state if done else db.session.get(TranscodeJob, job_id).state
+    return state if done else _state(job_id)
+
+
+def _state(job_id: int) -> str:
+    """A job's state as the database has it now ("gone" with its story)."""
+    job = db.session.get(TranscodeJob, job_id)
+    return job.state if job is not None else "gone"
 
 
 def output_name(job: TranscodeJob) -> str:

@@ -66,6 +66,11 @@ def part_path(media_root: str | Path, upload: Upload) -> Path:
     return Path(media_root) / UPLOADS_FOLDER / f"{upload.key}.part"
 
 
+def checking_path(media_root: str | Path, upload: Upload) -> Path:
+    """Where a complete upload's bytes are while they are checked (app/flows/transcoding.accept)."""
+    return part_path(media_root, upload).with_suffix(".checking")
+
+
 def offset(media_root, upload: Upload) -> int:
     """How many bytes have arrived: the size of the part file, or all of them once complete."""
     if upload.completed_at is not None:
@@ -170,6 +175,7 @@ def _locked(path: Path):
 def remove(media_root, upload: Upload) -> None:
     """Forget an upload and its bytes (termination, expiry, a refused file)."""
     part_path(media_root, upload).unlink(missing_ok=True)
+    checking_path(media_root, upload).unlink(missing_ok=True)
     db.session.delete(upload)
 
 
