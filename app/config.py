@@ -102,9 +102,10 @@ class DefaultConfig:
     UPLOAD_DISK_RESERVE_BYTES = 2 * 1024**3  # free space kept beyond what accepted uploads will fill
     UPLOAD_CREATE_LIMIT = "20 per hour"  # new uploads per client IP
     UPLOAD_CHUNK_LIMIT = "600 per minute"  # PATCH requests per client IP: generous, against floods only
-    # The browser sends a master in PATCH requests of at most this size (each one is short, for
-    # timeouts; nginx's client_max_body_size must allow it).
-    UPLOAD_CHUNK_BYTES = 50 * 1024 * 1024
+    # The browser sends a master in PATCH requests of at most this size: each one must end well
+    # within gunicorn's --timeout on a slow line (16 MiB at 5 Mbit/s: 27 s), and nginx's
+    # client_max_body_size for /staff/uploads/ must allow it.
+    UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
 
     # Transcoding jobs (app/jobs.py, app/flows/transcoding.py). JOBS_URL "": a SQLite queue in
     # instance/jobs.db; "sqlite:////path/jobs.db" or "redis://host:6379/1" otherwise.

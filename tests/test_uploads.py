@@ -104,6 +104,11 @@ def test_a_declared_length_over_the_limit_is_refused_with_413(app, staff, story)
     client, token = staff
     response = create(client, token, app.config["UPLOAD_MAX_BYTES"] + 1, story)
     assert response.status_code == 413
+    assert response.get_data(as_text=True) == "This file is larger than the 21.5\u00a0GB a master may have."
+    french = client.post("/staff/uploads/", headers={
+        **TUS, "X-CSRFToken": token, "Upload-Length": str(app.config["UPLOAD_MAX_BYTES"] + 1),
+        "Upload-Metadata": metadata(story=story), "Accept-Language": "fr"})
+    assert french.get_data(as_text=True) == "Ce fichier dépasse les 21,5\u00a0Go autorisés pour un master."
     assert rows(app, Upload) == [] and not any(uploads_folder(app).glob("*")) if uploads_folder(app).exists() else True
 
 

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
+from ..i18n import filesize
 from ..models import Upload
 
 VERSION = "1.0.0"
@@ -86,11 +88,13 @@ def create(story, user, length: int, metadata: dict[str, str], *, config, now: d
     if length <= 0:
         raise TusError(400, "Upload-Length must be more than 0 bytes")
     if length > config["UPLOAD_MAX_BYTES"]:
-        raise TusError(413, f"The file is larger than the {config['UPLOAD_MAX_BYTES']} bytes accepted")
+        raise TusError(413, _("This file is larger than the %(size)s a master may have.",
+                              size=filesize(config["UPLOAD_MAX_BYTES"])))
     media_root = Path(config["MEDIA_ROOT"])
     (media_root / UPLOADS_FOLDER).mkdir(parents=True, exist_ok=True)
     if length + bytes_promised(media_root) + config["UPLOAD_DISK_RESERVE_BYTES"] > shutil.disk_usage(media_root).free:
-        raise TusError(507, "There is not enough disk space on the server for this file")
+        raise TusError(507, _("The server does not have enough free disk space for this file. Please tell the "
+                              "administrator."))
     upload = Upload(key=secrets.token_hex(16), story_id=story.id, user_id=getattr(user, "id", None),
                     filename=metadata.get("filename", "")[:255], length=length,
                     poster_percent=poster_percent(metadata.get("poster"), config["POSTER_PERCENT"]),

@@ -3,6 +3,7 @@ app/flows/transcoding.py."""
 from __future__ import annotations
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
@@ -113,7 +114,8 @@ TUS_ENDPOINTS = {"uploads.create", "uploads.upload", "uploads.append", "uploads.
 def _find(key: str):
     found = tus.find(key, utcnow())
     if found is None:
-        raise tus.TusError(404, "No such upload (it may have expired)")
+        raise tus.TusError(404, _("This upload is no longer on the server (unfinished uploads are kept for "
+                                  "%(hours)s hours). Please start it again.", hours=current_app.config["UPLOAD_EXPIRY_HOURS"]))
     return found
 
 

@@ -17,7 +17,7 @@ CHUNK = 16 * 1024
 # README "Uploads behind nginx": what the location of the upload endpoints needs.
 UPLOAD_LOCATION = """
         location /staff/uploads/ {{
-            client_max_body_size 60m;
+            client_max_body_size 20m;
             proxy_request_buffering off;
             proxy_http_version 1.1;
             proxy_read_timeout 300s;
