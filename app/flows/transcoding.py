@@ -12,11 +12,9 @@ binary for both keeps FFMPEG_BINARY the only thing an operator sets.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import re
-import signal
 import socket
 import subprocess
 import tempfile
@@ -366,17 +364,12 @@ class FfmpegFailed(Exception):
     pass
 
 
-def _die_with_parent() -> None:
-    # A worker killed with -9 takes its ffmpeg with it instead of leaving it writing an orphan file.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: float) -> None:
     """Run ffmpeg, writing its progress (``-progress``) and a heartbeat to the job's row."""
     with tempfile.TemporaryFile("w+", errors="replace") as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
-                                   preexec_fn=_die_with_parent if os.name == "posix" else None)
+        # ffmpeg writes its progress to our pipe: if this worker is killed (-9), the next write
+        # kills ffmpeg (SIGPIPE), so no orphan goes on writing a file nobody will use.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace")
         last_beat = 0.0
         try:
             for line in process.stdout:
