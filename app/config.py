@@ -114,6 +114,7 @@ class DefaultConfig:
     JOBS_WORKERS = 1
     # A running job whose worker has not been heard of this long is given to another worker.
     JOBS_STALE_SECONDS = 120
+    JOBS_MAX_ATTEMPTS = 3  # a job whose worker died this many times fails (it can be retried by hand)
     FFMPEG_BINARY = ""  # "": the ffmpeg of the imageio-ffmpeg wheel
     FFMPEG_PRESET = "medium"
     # Renditions made from a master, largest first; rungs taller than the master are left out

@@ -79,7 +79,8 @@ def tidy(app: Flask) -> tuple[int, int]:
     swept = tus.sweep_expired(app.config["MEDIA_ROOT"], utcnow())
     if swept:
         log.info("Swept %d expired uploads", swept)
-    job_ids = transcoding.orphaned_jobs(stale_seconds=app.config["JOBS_STALE_SECONDS"])
+    job_ids = transcoding.orphaned_jobs(stale_seconds=app.config["JOBS_STALE_SECONDS"],
+                                        max_attempts=app.config["JOBS_MAX_ATTEMPTS"])
     enqueue(job_ids)
     return swept, len(job_ids)
 

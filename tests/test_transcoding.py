@@ -344,3 +344,21 @@ def test_the_poster_is_taken_again_where_the_staff_member_says(app, staff, story
         assert db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first().action == "transcode.poster"
         db.session.remove()
     assert client.post(url, data={"percent": "50", "csrf_token": token}).status_code == 303
+
+
+def test_a_job_whose_worker_keeps_dying_fails_after_the_last_attempt(app, staff, story, tmp_path):
+    import socket
+
+    client, token = staff
+    upload_master(client, token, story, make_video(tmp_path / "m.mp4", seconds=1))
+    dead = f"{socket.gethostname()[:100]}:{2**22 + 12345}"  # beyond any pid this machine gives
+    with app.app_context():
+        first, second = db.session.query(TranscodeJob).order_by(TranscodeJob.id).limit(2)
+        first.state, first.worker, first.attempts, first.heartbeat_at = "running", dead, 3, transcoding.utcnow()
+        second.state, second.worker, second.attempts, second.heartbeat_at = "running", dead, 1, transcoding.utcnow()
+        db.session.commit()
+        queued = transcoding.orphaned_jobs(stale_seconds=60, max_attempts=3)
+        db.session.remove()
+    hd, sd, preview, poster = jobs(app)
+    assert hd.state == "failed" and "3 attempts" in hd.error
+    assert sd.state == "waiting" and queued == [sd.id, preview.id, poster.id]

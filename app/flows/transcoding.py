@@ -251,17 +251,22 @@ def claim(job_id: int, worker: str, *, stale_seconds: float, now: datetime | Non
     return claimed == 1
 
 
-def orphaned_jobs(*, stale_seconds: float, now: datetime | None = None) -> list[int]:
+def orphaned_jobs(*, stale_seconds: float, max_attempts: int, now: datetime | None = None) -> list[int]:
     """Running jobs whose worker is gone (a dead process on this host, or silent for
-    ``stale_seconds``), put back to waiting; with the waiting ones, the ids to queue."""
+    ``stale_seconds``), put back to waiting, or failed after ``max_attempts`` (a master that
+    kills its worker every time must not do so forever); with the waiting ones, the ids to queue."""
     now = now or utcnow()
     host = socket.gethostname()[:100]
     for job in db.session.execute(select(TranscodeJob).where(TranscodeJob.state == RUNNING)).scalars():
         worker_host, _, pid = (job.worker or "").rpartition(":")
         dead_here = worker_host == host and pid.isdigit() and not _alive(int(pid))
         if dead_here or job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=stale_seconds):
-            log.warning("Job %s (%s) of worker %s is orphaned: it runs again", job.id, job.label, job.worker)
+            log.warning("Job %s (%s) of worker %s is orphaned after %s attempt(s)", job.id, job.label, job.worker,
+                        job.attempts)
             job.state, job.worker = WAITING, None
+            if job.attempts >= max_attempts:
+                job.state, job.finished_at = FAILED, now
+                job.error = f"The worker stopped during each of {job.attempts} attempts at this job."
     db.session.commit()
     return list(db.session.execute(select(TranscodeJob.id).where(TranscodeJob.state == WAITING)
                                    .order_by(TranscodeJob.id)).scalars())
@@ -295,6 +300,8 @@ def run(job_id: int, *, config, worker: str | None = None) -> str:
         leftover.unlink(missing_ok=True)
     ffmpeg = ffmpeg_binary(config)
     try:
+        if not job.upload.master_filename:
+            raise FfmpegFailed("The master file is gone.")
         command = command_for(job, ffmpeg, media_root / job.upload.master_filename, temporary, config)
         _run_ffmpeg(command, job, worker, job.upload.duration_seconds)
         made = probe(ffmpeg, temporary)
