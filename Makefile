@@ -3,20 +3,23 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 HTMX   := app/static/vendor/htmx.min.js
+TUS    := app/static/vendor/tus.min.js
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run setup test bench worker clean messages
+.PHONY: run setup test bench worker jobs-worker clean messages
 
 ## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
+## The transcoding worker runs in the background and stops with the server.
 run: setup
 	$(BIN)/flask --app wsgi --debug db upgrade
 	$(BIN)/flask --app wsgi --debug media demo
+	$(BIN)/flask --app wsgi --debug jobs worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi --debug run --host $(HOST) --port $(PORT)
 
-setup: $(VENV)/.installed $(HTMX) $(CATALOGUES)
+setup: $(VENV)/.installed $(HTMX) $(TUS) $(CATALOGUES)
 
 # Compiled translations (.mo) are built from the committed .po files.
 %.mo: %.po $(VENV)/.installed
@@ -33,11 +36,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# htmx comes from the npm package, pinned by package-lock.json, and is served from app/static.
-$(HTMX): package.json package-lock.json
+# htmx and tus-js-client come from their npm packages, pinned by package-lock.json, and are
+# served from app/static.
+$(HTMX) $(TUS) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
-	mkdir -p $(dir $@)
-	cp node_modules/htmx.org/dist/htmx.min.js $@
+	mkdir -p $(dir $(HTMX))
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+	cp node_modules/tus-js-client/dist/tus.min.js $(TUS)
 
 $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -55,5 +60,9 @@ bench: setup $(VENV)/.test-installed
 worker: setup
 	$(BIN)/flask --app wsgi outbox send --loop
 
+## Run transcoding jobs (what a production jobs worker runs; `make run` starts one itself).
+jobs-worker: setup
+	$(BIN)/flask --app wsgi jobs worker
+
 clean:
-	rm -rf $(VENV) node_modules $(HTMX) .pytest_cache test-artifacts
+	rm -rf $(VENV) node_modules $(HTMX) $(TUS) .pytest_cache test-artifacts

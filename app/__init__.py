@@ -19,12 +19,13 @@ def create_app(config: dict | None = None) -> Flask:
     _configure_logging(app)
     _trust_proxies(app)
 
-    from . import cli, errors, i18n, outbox, security, templating
+    from . import cli, errors, i18n, jobs, outbox, security, templating
     from .extensions import init_extensions
 
     app.url_map.converters["id"] = IdConverter
     init_extensions(app)
     outbox.init_outbox(app)
+    jobs.init_jobs(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
@@ -68,10 +69,12 @@ def _register_blueprints(app: Flask) -> None:
     from .blueprints.verification import routes as verification
     from .health import bp as health_bp
     from .staff import stories as staff
+    from .uploads import routes as uploads
 
     for routes in (auth, verification, reset, account, newsletter, media):
         app.register_blueprint(routes.bp)
     app.register_blueprint(staff.bp)  # importing staff.stories attached the editor's views
+    app.register_blueprint(uploads.bp)
     app.register_blueprint(health_bp)
 
 

@@ -108,6 +108,39 @@ class DefaultConfig:
     DOWNLOAD_ACCEL = ""
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
 
+    # Masters uploaded by the press office with tus (app/flows/tus.py), kept under MEDIA_ROOT.
+    UPLOAD_MAX_BYTES = 20 * 1024**3
+    UPLOAD_EXPIRY_HOURS = 24  # an unfinished upload untouched this long is swept with its bytes
+    UPLOAD_DISK_RESERVE_BYTES = 2 * 1024**3  # free space kept beyond what accepted uploads will fill
+    UPLOAD_CREATE_LIMIT = "20 per hour"  # new uploads per client IP
+    UPLOAD_CHUNK_LIMIT = "600 per minute"  # PATCH requests per client IP: generous, against floods only
+    # The browser sends a master in PATCH requests of at most this size: each one must end well
+    # within gunicorn's --timeout on a slow line (16 MiB at 5 Mbit/s: 27 s), and nginx's
+    # client_max_body_size for /staff/uploads/ must allow it.
+    UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
+
+    # Transcoding jobs (app/jobs.py, app/flows/transcoding.py). JOBS_URL "": a SQLite queue in
+    # instance/jobs.db; "sqlite:////path/jobs.db" or "redis://host:6379/1" otherwise.
+    JOBS_URL = ""
+    JOBS_QUEUE_NAME = "portal-jobs"  # portals sharing one Redis each need their own
+    JOBS_WORKERS = 1
+    # A running job whose worker has not been heard of this long is given to another worker.
+    JOBS_STALE_SECONDS = 120
+    JOBS_MAX_ATTEMPTS = 3  # a job whose worker died this many times fails (it can be retried by hand)
+    FFMPEG_BINARY = ""  # "": the ffmpeg of the imageio-ffmpeg wheel
+    FFMPEG_PRESET = "medium"
+    # Renditions made from a master, largest first; rungs taller than the master are left out
+    # (never upscaled), except the one preview, which is then made at the master's height.
+    TRANSCODE_LADDER = [
+        {"key": "hd", "label": "HD 1080p25", "height": 1080, "fps": 25, "crf": 18, "maxrate": "12M",
+         "audio_bitrate": "192k", "preview": False},
+        {"key": "sd", "label": "SD 576p25", "height": 576, "fps": 25, "crf": 20, "maxrate": "4M",
+         "audio_bitrate": "160k", "preview": False},
+        {"key": "preview", "label": "Preview 360p", "height": 360, "fps": 25, "crf": 26, "maxrate": "1M",
+         "audio_bitrate": "96k", "preview": True},
+    ]
+    POSTER_PERCENT = 10  # where in the video the poster is taken unless the staff member says
+
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
     SERVER_NAME: str | None = None  # required in production: the host in links that mails carry
     PREFERRED_URL_SCHEME = "http"

@@ -417,4 +417,64 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
 
 
+class Upload(db.Model):
+    """A master being uploaded with tus (app/flows/tus.py), then transcoded (app/flows/transcoding.py).
+
+    Its bytes are in MEDIA_ROOT/uploads/<key>.part while they arrive: the file's size is the tus
+    offset, so no request needs to write here for each chunk.
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # in the upload's URL
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")  # as the browser named it; shown only
+    length: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # as of the last request; the file says more
+    poster_percent: Mapped[float] = mapped_column(default=10)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
+    # Relative to MEDIA_ROOT once the whole master has arrived and is known to be a video.
+    master_filename: Mapped[str | None] = mapped_column(String(500))
+    duration_seconds: Mapped[float] = mapped_column(default=0)
+    width: Mapped[int] = mapped_column(default=0)
+    height: Mapped[int] = mapped_column(default=0)
+    published_at: Mapped[datetime | None]  # its renditions replaced the story's
+    superseded_at: Mapped[datetime | None]  # a newer master for the same story came
+
+    story = db.relationship(Story)
+    jobs = db.relationship("TranscodeJob", back_populates="upload", order_by="TranscodeJob.id",
+                           cascade="all, delete-orphan", lazy="selectin")
+
+
+class TranscodeJob(db.Model):
+    """One output of a master: a rendition of the ladder, or the poster. ``state`` is waiting,
+    running, ready, failed or cancelled; the queue carries only the id, this row is the truth."""
+
+    __tablename__ = "transcode_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # a ladder key ("hd", "sd", "preview") or "poster"
+    label: Mapped[str] = mapped_column(String(120))
+    width: Mapped[int] = mapped_column(default=0)
+    height: Mapped[int] = mapped_column(default=0)
+    is_preview: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    progress: Mapped[int] = mapped_column(default=0)  # percent
+    error: Mapped[str | None] = mapped_column(Text)  # ffmpeg's last lines
+    output_filename: Mapped[str | None] = mapped_column(String(500))
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))  # "host:pid" of the worker running it
+    heartbeat_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    upload = db.relationship(Upload, back_populates="jobs")
+
+
 CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category)

@@ -13,7 +13,7 @@ from app.models import Story, User
 
 from .conftest import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
 from .staff_data import make_draft, promote, staff_client
-from .test_security_headers import STAFF_STORY_PAGES, routes, unsubscribe_token
+from .test_security_headers import STAFF_STORY_PAGES, routes, unsubscribe_token, upload_samples
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 ACCEPTS_WITHOUT_TOKEN = {"newsletter.unsubscribe"}  # RFC 8058 one-click: the signed URL is the proof
@@ -43,7 +43,7 @@ def app_config():
 
 def state_changing_routes(app, story_id: int = 1):
     samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
-               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}}
+               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id)}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them

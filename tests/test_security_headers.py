@@ -126,10 +126,18 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
         "media.download": {"rendition_id": catalogue.download_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
         **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
+        **upload_samples(catalogue.story_id),
     }
 
 
 STAFF_STORY_PAGES = ("edit", "change_state", "preview")
+
+
+def upload_samples(story_id: int) -> dict[str, dict]:
+    """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
+    return {"uploads.story": {"story_id": story_id}, "uploads.poster": {"story_id": story_id},
+            "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
+            **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")}}
 
 
 def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
@@ -151,7 +159,8 @@ def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[objec
 
 def browser_states(app) -> dict[str, object]:
     """One client per place a person can be: before anything, between registering and the code,
-    logged in (and subscribed), in a password reset before and after the code."""
+    logged in (and subscribed), in a password reset before and after the code; and the press
+    office's staff."""
     anonymous = app.test_client()
     verifying = app.test_client()
     post(verifying, "/account/register", registration("walk.new@example.org", next="/conditions"))
@@ -213,7 +222,7 @@ def route_samples_without_catalogue() -> dict[str, dict]:
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
             "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"},
-            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES}}
+            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES}, **upload_samples(999)}
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
