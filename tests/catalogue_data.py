@@ -1,6 +1,7 @@
 """Building small catalogues for tests: a manifest folder with real files, imported by the app."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -27,7 +28,10 @@ JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 
 
 def write_manifest(folder: Path, stories: list[dict]) -> Path:
+    """The stories' files and manifest in ``folder``. ``stories`` is left as it was (STORIES is
+    shared by every test: a test that popped its sizes gave later tests 1,000-byte files)."""
     folder.mkdir(parents=True, exist_ok=True)
+    stories = copy.deepcopy(stories)
     for story in stories:
         video = story.get("video") or {}
         for rendition in video.get("renditions", []):

@@ -3,7 +3,7 @@ the name, and "log out everywhere" (here in French) ends the account's other bro
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Error as PlaywrightError, expect
 
 from ..conftest import GOOD_PASSWORD, register_and_verify
 from ..test_french import assert_french, visible
@@ -30,6 +30,18 @@ def browser_with_back_cache(playwright_driver):
     browser.close()
 
 
+def go_back(page) -> None:
+    """Back, as the browser's button. On a loaded machine Chromium may swap the page into another
+    process while Playwright asks for its history ("Not attached to an active page"); the step
+    back has happened or not, and the checks that follow say which."""
+    try:
+        page.go_back(wait_until="commit")
+    except PlaywrightError as exc:
+        if "Not attached to an active page" not in str(exc):
+            raise
+        page.wait_for_timeout(500)
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
 def test_back_after_log_out_does_not_show_the_name(live_portal, browser_with_back_cache, shot, javascript):
     email = f"back.{'js' if javascript else 'nojs'}@example.org"
@@ -44,7 +56,7 @@ def test_back_after_log_out_does_not_show_the_name(live_portal, browser_with_bac
         account_nav(page).get_by_role("button", name="Log out").click()
         expect_logged_out_at(page, "/")
         for _ in range(2):  # a page restored from that cache fires no "load"
-            page.go_back(wait_until="commit")
+            go_back(page)
         shot(page, "back-after-log-out")
         expect_logged_out_at(page, "/conditions")
         expect(page.get_by_text(FULL_NAME)).to_have_count(0)
