@@ -14,4 +14,4 @@ class PosterForm(PortalForm):
 
 class CaptionForm(PortalForm):
     """The language of a captions file; the file itself is read by the view (request.files)."""
-    language = StringField(_l("Language"), validators=[AnyOf(list(LANGUAGES), _l("Choose English or French."))])
+    language = StringField(_l("Language of the captions"), validators=[AnyOf(list(LANGUAGES), _l("Choose English or French."))])
