@@ -18,7 +18,8 @@ from app.models import Upload
 from ..conftest import GOOD_PASSWORD
 from ..staff_data import staff_client
 from ..uploads_helpers import UPLOAD_CONFIG, make_video, worker
-from .test_account_dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code
+from .conftest import settled
+from .test_account_dialog import CODE_HEADING, WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code
 
 CHUNK = 16 * 1024
 TITLE, TITLE_FR = "Divers clear mines off Latvia", "Des plongeurs déminent au large de la Lettonie"
@@ -132,8 +133,11 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     dialog = expect_dialog_open(reader)
     step = dialog.locator("#account-step")
     step.get_by_role("link", name="Create an account").click()
+    expect(step.get_by_role("heading", name="Create an account")).to_be_visible()
+    settled(dialog)  # else the step's focus move can take the typing (tests/browser/conftest.py)
     fill_registration(dialog, "reporter@example.org")
     dialog.get_by_role("button", name="Create an account").click()
+    expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
     dialog.get_by_label("Verification code", exact=True).fill(mailed_code(live_portal, "reporter@example.org"))
     dialog.get_by_role("button", name="Verify").click()
     expect(step.get_by_role("heading", name=WELCOME_HEADING)).to_be_visible()
