@@ -4,17 +4,20 @@ tus client (the connection cut once mid-way, the upload resumed), follows the pr
 real worker process transcodes it (a tiny test video, a short test ladder), adds captions in
 both languages and publishes. Another browser finds the story by search, plays the preview with
 its captions loaded (``video.textTracks``), registers in the dialog with the code from the real
-mail and downloads the HD file."""
+mail and downloads the HD file. Without JavaScript, captions are refused with the line of the
+fault, added and removed on the panel's own page."""
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Upload
+from app.models import Story, Upload
 
+from ..catalogue_data import STORIES, load
 from ..conftest import GOOD_PASSWORD
 from ..staff_data import staff_client
 from ..uploads_helpers import UPLOAD_CONFIG, make_video, worker
@@ -34,6 +37,14 @@ EXPECTED = (r"status of 422", r"net::ERR_CONNECTION_RESET", r"Failed to load res
 def app_config():
     # No 216p rung for a 108p master: three renditions and the poster, the shortest ladder there is.
     return {**UPLOAD_CONFIG, "UPLOAD_CHUNK_BYTES": CHUNK}
+
+
+def log_in(page, email: str) -> None:
+    page.goto("/account/login?next=/staff/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
+    page.locator("#account-step form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 class CutOnce:
@@ -62,11 +73,7 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     assert master.stat().st_size > 2 * CHUNK
 
     desk = new_page(base_url=live_portal.url)
-    desk.goto("/account/login?next=/staff/")
-    desk.get_by_label("Email address").fill(staff_email)
-    desk.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
-    desk.locator("#account-step form button[type=submit]").click()
-    expect(desk).to_have_url(re.compile(r"/staff/$"))
+    log_in(desk, staff_email)
 
     desk.get_by_role("link", name="New story").first.click()
     desk.get_by_label("Title", exact=True).fill(TITLE)
@@ -150,3 +157,42 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     assert download.failure() is None and saved.stat().st_size > 0
     shot(reader, "05-downloaded")
     assert reader.log.problems(ignore=EXPECTED) == []
+
+
+def test_captions_are_added_refused_and_removed_without_javascript(live_portal, new_page, tmp_path, shot):
+    app = live_portal.app
+    load(app, tmp_path, copy.deepcopy(STORIES[:1]))
+    with app.app_context():
+        story = db.session.query(Story).one()
+        story_id, slug = story.id, story.slug
+        db.session.remove()
+    staff_client(app, "desk@example.org")
+    desk = new_page(java_script_enabled=False, base_url=live_portal.url)
+    log_in(desk, "desk@example.org")
+    desk.goto(f"/staff/uploads/story/{story_id}")
+    broken, good = tmp_path / "broken.srt", tmp_path / "good.srt"
+    broken.write_text("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", "utf-8")
+    good.write_text(CAPTIONS["fr"], "utf-8")
+
+    desk.get_by_label("Language of the captions").select_option("fr")
+    desk.get_by_label("Captions file (WebVTT or SRT, UTF-8)").set_input_files(str(broken))
+    desk.get_by_role("button", name="Upload captions").click()
+    expect(desk.get_by_role("alert")).to_have_text("Line 2: the caption ends before it starts.")
+    expect(desk.get_by_label("Captions file (WebVTT or SRT, UTF-8)")).to_have_attribute("aria-invalid", "true")
+    expect(desk.get_by_label("Language of the captions")).to_have_value("fr")
+    shot(desk, "refused")
+
+    desk.get_by_label("Captions file (WebVTT or SRT, UTF-8)").set_input_files(str(good))
+    desk.get_by_role("button", name="Upload captions").click()
+    expect(desk.locator(".caption-files li")).to_have_count(1)
+    expect(desk.locator(".caption-files li")).to_contain_text("Français")
+    reader = new_page(java_script_enabled=False, base_url=live_portal.url)
+    reader.goto(f"/stories/{slug}?lang=fr")
+    expect(reader.locator("video.player track")).to_have_attribute("srclang", "fr")
+
+    desk.locator(".caption-files li").get_by_role("button", name="Remove").click()
+    expect(desk.locator(".caption-files li")).to_have_count(0)
+    expect(desk.get_by_text("No captions yet.")).to_be_visible()
+    reader.reload()
+    expect(reader.locator("video.player track")).to_have_count(0)
+    assert desk.log.problems(ignore=EXPECTED) == []
