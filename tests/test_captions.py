@@ -225,3 +225,18 @@ def test_import_refuses_bad_captions_naming_each(app, tmp_path):
         "stories[0].captions[3]: must be an object",
     ]
     assert stored(app) == {}
+
+
+def test_two_first_uploads_of_one_language_at_once_end_as_a_replacement(app, staff, story, monkeypatch):
+    client, token = staff
+    assert send(client, token, story, "en", SRT).status_code == 303
+    [(first, _)] = stored(app).values()
+    # the second request read the story before the first one's row was there
+    real, calls = Story.caption, []
+    monkeypatch.setattr(Story, "caption", lambda self, language: calls.append(language) or (
+        None if len(calls) == 1 else real(self, language)))
+    assert send(client, token, story, "en", VTT_FR).status_code == 303
+    [(second, _)] = stored(app).values()
+    media = Path(app.config["MEDIA_ROOT"])
+    assert second != first and not (media / first).exists() and (media / second).exists()
+    assert list((media / captions.FOLDER).iterdir()) == [media / second]

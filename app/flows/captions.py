@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import LANGUAGES
@@ -147,23 +148,37 @@ def save(story: Story, language: str, data: bytes, *, config, actor=None, ip=Non
     text = webvtt(parse(data, config["CAPTION_MAX_BYTES"])).encode("utf-8")
     media_root = Path(config["MEDIA_ROOT"])
     stored = store(media_root, story.id, language, text)
-    caption = story.caption(language)
-    old = caption.filename if caption else None
-    if caption is None:
-        caption = Caption(language=language)
-        story.captions.append(caption)
-    caption.filename, caption.bytes, caption.uploaded_at = stored, len(text), now or utcnow()
-    audit.record("captions.replace" if old else "captions.add", actor=actor, story=story, ip=ip, now=now,
-                 detail=f"{language} ({len(text)} bytes)")
     try:
-        db.session.commit()
+        old = _point_at(story, language, stored, len(text), actor=actor, ip=ip, now=now or utcnow())
     except Exception:
-        db.session.rollback()
         (media_root / stored).unlink(missing_ok=True)
         raise
     if old:
         (media_root / old).unlink(missing_ok=True)
-    return caption
+    return story.caption(language)
+
+
+def _point_at(story: Story, language: str, stored: str, size: int, *, actor, ip, now: datetime) -> str | None:
+    """Make ``stored`` the story's file in ``language`` (committed); returns the file it replaced.
+    Of two first uploads of one language at once, the second's unique-index failure is rolled
+    back and it replaces the first's."""
+    for attempt in range(2):
+        caption = story.caption(language)
+        old = caption.filename if caption else None
+        if caption is None:
+            caption = Caption(language=language)
+            story.captions.append(caption)
+        caption.filename, caption.bytes, caption.uploaded_at = stored, size, now
+        audit.record("captions.replace" if old else "captions.add", actor=actor, story=story, ip=ip, now=now,
+                     detail=f"{language} ({size} bytes)")
+        try:
+            db.session.commit()
+            return old
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
+    return None
 
 
 def store(media_root: Path, story_id: int, language: str, text: bytes) -> str:
