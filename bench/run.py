@@ -608,7 +608,7 @@ def render_uploads(u: dict | None) -> list[str]:
     def runs(r):
         return ", ".join(f"{v['mb_per_s']:.0f}" for v in r["runs"])
 
-    return ["", f"Uploads: {u['mib']:,} MiB master in PATCHes of {u['chunk_mib']:g} MiB, median of {u['rounds']}"
+    return ["", f"10. Upload: {u['mib']:,} MiB master in PATCHes of {u['chunk_mib']:g} MiB, median of {u['rounds']}"
             " (MB/s = 10^6 bytes/s; runs in brackets)",
             f"   {'bare streaming WSGI app (baseline)':<36}{b['mb_per_s']:8.0f} MB/s   ({runs(b)})",
             f"   {'gunicorn -w 1, portal tus PATCH':<36}{p['mb_per_s']:8.0f} MB/s   ({runs(p)})",
@@ -624,7 +624,7 @@ def render_transcode(t: dict | None) -> list[str]:
     def runs(key, name):
         return ", ".join(f"{r[key]:.2f}" for r in t["runs"][name])
 
-    return ["", f"Transcoding: a {t['master_seconds']:g} s {t['master']} test master, the preview rung, median of"
+    return ["", f"11. Transcoding: a {t['master_seconds']:g} s {t['master']} test master, the preview rung, median of"
             f" {len(t['runs']['queue'])} (seconds; runs in brackets)",
             f"   {'ffmpeg command run directly':<36}{t['direct_s']:8.2f} s    ({runs('seconds', 'direct')})",
             f"   {'the same job through the queue':<36}{t['queue_s']:8.2f} s    ({runs('seconds', 'queue')})",
