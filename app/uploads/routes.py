@@ -169,13 +169,12 @@ def poster(story_id):
 @limiter.limit(_per_ip)
 def add_captions(story_id):
     story = db.session.get(Story, story_id) or abort(404)
-    form, file = CaptionForm(), request.files.get("file")
+    form = CaptionForm()
     try:
         if not form.validate_on_submit():
-            raise captions.CaptionError(_("Choose English or French."))
-        if not file or not file.filename:
-            raise captions.CaptionError(_("Choose a file first."))
-        data = file.stream.read(current_app.config["CAPTION_MAX_BYTES"] + 1)
+            raise captions.CaptionError(next((error for field in form for error in field.errors),
+                                             _("Choose a file first.")))
+        data = form.file.data.stream.read(current_app.config["CAPTION_MAX_BYTES"] + 1)
         captions.save(story, form.language.data, data, config=current_app.config, actor=current_user,
                       ip=request.remote_addr)
     except captions.CaptionError as exc:
