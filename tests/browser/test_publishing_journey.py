@@ -85,7 +85,7 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     editor_url = desk.url
 
     cut = CutOnce(desk, at=2)
-    desk.locator("input[type=file][name=file]").first.set_input_files(str(master))
+    desk.get_by_label("Broadcast master (MP4, MOV or MXF)").set_input_files(str(master))
     desk.evaluate("""() => { window.__said = [];  // every line the upload's status said
         new MutationObserver(() => window.__said.push(document.querySelector('.upload-status').textContent))
             .observe(document.querySelector('.upload-status'), {childList: true, characterData: true, subtree: true}); }""")
