@@ -118,6 +118,8 @@ class DefaultConfig:
     # within gunicorn's --timeout on a slow line (16 MiB at 5 Mbit/s: 27 s), and nginx's
     # client_max_body_size for /staff/uploads/ must allow it.
     UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
+    # A story's captions file (WebVTT or SRT, app/flows/captions.py): an hour of speech is ~100 KB.
+    CAPTION_MAX_BYTES = 1024 * 1024
 
     # Transcoding jobs (app/jobs.py, app/flows/transcoding.py). JOBS_URL "": a SQLite queue in
     # instance/jobs.db; "sqlite:////path/jobs.db" or "redis://host:6379/1" otherwise.

@@ -184,6 +184,8 @@ class Story(db.Model):
                              lazy="selectin")
     translations = db.relationship("StoryTranslation", back_populates="story", order_by="StoryTranslation.language",
                                    cascade="all, delete-orphan", lazy="selectin")
+    captions = db.relationship("Caption", back_populates="story", order_by="Caption.language",
+                               cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def video(self):
@@ -196,6 +198,9 @@ class Story(db.Model):
     def rendition(self, rendition_id) -> "Rendition | None":
         """One of this story's renditions, or None (also for another story's)."""
         return next((r for v in self.videos for r in v.renditions if r.id == rendition_id), None)
+
+    def caption(self, language: str | None) -> "Caption | None":
+        return next((c for c in self.captions if c.language == language), None)
 
     def translation(self, language: str | None) -> StoryTranslation | None:
         return next((t for t in self.translations if t.language == language), None)
@@ -276,6 +281,24 @@ class StoryTranslation(db.Model):
     shotlist: Mapped[str] = mapped_column(Text, default="")
 
     story = db.relationship(Story, back_populates="translations")
+
+
+class Caption(db.Model):
+    """A story's captions in one language (app/flows/captions.py): a WebVTT file, public like
+    the preview it goes with."""
+
+    __tablename__ = "captions"
+    __table_args__ = (db.UniqueConstraint("story_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(5))
+    # Relative to MEDIA_ROOT, chosen by the app; a new file gets a new name (caches, old links).
+    filename: Mapped[str] = mapped_column(String(500))
+    bytes: Mapped[int] = mapped_column(default=0)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    story = db.relationship(Story, back_populates="captions")
 
 
 @dataclass(frozen=True)
@@ -477,4 +500,4 @@ class TranscodeJob(db.Model):
     upload = db.relationship(Upload, back_populates="jobs")
 
 
-CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category)
+CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category, Caption)

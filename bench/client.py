@@ -44,7 +44,7 @@ class Browser:
         body = urlencode(form).encode() if form is not None else None
         sent = {"Host": f"{self.host}:{self.port}", "Connection": "close", "Accept": "text/html"}
         if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            sent["Cookie"] = self.cookie_header()
         if body is not None:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         sent.update(headers or {})
@@ -66,6 +66,9 @@ class Browser:
 
     def post(self, path: str, form: dict, headers: dict | None = None) -> Response:
         return self.request("POST", path, form=form, headers=headers)
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     def csrf_token(self, path: str = "/") -> str:
         """GET a full page and read the token from the body tag's hx-headers."""

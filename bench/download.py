@@ -81,13 +81,18 @@ def create_staff(env: dict[str, str]) -> None:
 
 def log_in(base_url: str) -> str:
     """Log in through the dialog (HTMX POST); returns the Cookie header for later requests."""
+    return logged_in(base_url).cookie_header()
+
+
+def logged_in(base_url: str) -> Browser:
+    """A browser logged in as the bench's staff account (create_staff)."""
     browser = Browser(base_url)
     token = browser.csrf_token()
     response = browser.post("/account/login", {"email": STAFF, "password": PASSWORD, "next": "/", "csrf_token": token},
                             headers=HTMX)
     if response.status != 200 or not response.header("HX-Redirect"):
         raise RuntimeError(f"login at {base_url}: status {response.status}, no HX-Redirect")
-    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    return browser
 
 
 class RssSampler:

@@ -21,7 +21,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import catalogue, download, load, login, newsletter, registration, scaleout, search, sizes
+from . import catalogue, download, load, login, newsletter, registration, scaleout, search, sizes, transcode, uploads
 from .servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -36,7 +36,12 @@ SEARCH_P95_GOAL_MS = 20.0
 DOWNLOAD_RATIO_GOAL = 0.8  # gunicorn at least 80 % of nginx's throughput
 DOWNLOAD_RSS_GOAL_MB = 20.0
 NEWSLETTER_MEMORY_GOAL = 1.25  # peak memory for 4x the subscribers at most 25 % higher ("flat")
-PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "load", "scaleout"]
+UPLOAD_RATIO_GOAL = 0.8  # the portal's tus endpoint at least 80 % of a bare streaming WSGI app's throughput
+UPLOAD_RSS_GOAL_MB = 30.0  # worker memory growth while receiving a 2 GiB master
+TRANSCODE_RATIO_GOAL = 1.05  # a job through the queue at most 5 % slower than its ffmpeg command run directly
+TRANSCODE_WAIT_GOAL_S = 2.0  # from the last byte of an upload to its job running
+PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "load", "scaleout",
+         "uploads", "transcode"]
 
 
 def parse_args(argv):
@@ -72,6 +77,12 @@ def parse_args(argv):
                    help="seconds of load on each database in part 8 ($LOAD_SECONDS, else 60)")
     p.add_argument("--load-workers", type=int, default=load.WORKERS, help="gunicorn workers in part 8 (4)")
     p.add_argument("--load-rounds", type=int, default=load.ROUNDS, help="bcrypt cost in part 8 (4)")
+    p.add_argument("--upload-mib", type=int, default=2048, help="size of the uploaded master in MiB (2048);"
+                   " smaller for a quick run")
+    p.add_argument("--upload-rounds", type=int, default=2, help="uploads to each of the portal and the bare app (2)")
+    p.add_argument("--transcode-rounds", type=int, default=3, help="jobs through the queue and direct runs (3)")
+    p.add_argument("--transcode-seconds", type=float, default=20.0, help="length of the test master (20 s)")
+    p.add_argument("--transcode-size", default="1280x720", help="picture size of the test master (1280x720)")
     scaleout.add_arguments(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
@@ -105,6 +116,10 @@ def main(argv=None) -> int:
             run_part(results, "load", lambda: run_load(args, workdir))
         if "scaleout" in wanted:
             run_part(results, "scaleout", lambda: run_scaleout(args, workdir))
+        if "uploads" in wanted:
+            run_part(results, "uploads", lambda: run_uploads(args, template, workdir))
+        if "transcode" in wanted:
+            run_part(results, "transcode", lambda: run_transcode(args, template, workdir))
     finally:
         results["meta"]["total_seconds"] = round(time.monotonic() - started, 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -350,6 +365,59 @@ def run_scaleout(args, workdir: Path) -> dict:
     return scaleout.run_from_args(args, workdir / "scaleout", report=lambda message: progress(f"scale-out: {message}"))
 
 
+def upload_env(database: Path, media_root: Path, **settings) -> dict[str, str]:
+    """The portal as staff upload to it: a staff account, no disk reserve (a bench machine's disk)."""
+    env = app_env(database, MEDIA_ROOT=media_root, MAIL_DISPATCH="worker", UPLOAD_DISK_RESERVE_BYTES=0, **settings)
+    download.create_staff(env)
+    return env
+
+
+def run_uploads(args, template: Path, workdir: Path) -> dict:
+    database, media_root = fresh_database(template, workdir / "uploads.db"), workdir / "upload-media"
+    story_id = uploads.make_story(database, media_root, "bench-upload")
+    env = upload_env(database, media_root)
+    bare_file = workdir / "bare-upload.part"
+    progress(f"uploads: {args.upload_mib:,} MiB masters, {args.upload_rounds} rounds, to gunicorn -w 1 with the"
+             " portal and with a bare streaming WSGI app")
+    with contextlib.ExitStack() as stack:
+        portal = stack.enter_context(Gunicorn(env, workdir / "gunicorn-uploads.log", 1))
+        bare = stack.enter_context(Gunicorn({**env, "BENCH_UPLOAD_FILE": str(bare_file)},
+                                            workdir / "gunicorn-bare-upload.log", 1, target="bench.bare_upload:app"))
+        from app.config import DefaultConfig
+
+        out = uploads.measure(portal, bare, story_id, mib=args.upload_mib, chunk=DefaultConfig.UPLOAD_CHUNK_BYTES,
+                              rounds=args.upload_rounds, bare_file=bare_file, progress=progress)
+    out["ratio"] = out["portal"]["mb_per_s"] / out["bare"]["mb_per_s"]
+    out.update(goal=UPLOAD_RATIO_GOAL, rss_goal_mb=UPLOAD_RSS_GOAL_MB)
+    out["pass"] = out["ratio"] >= UPLOAD_RATIO_GOAL
+    out["rss_pass"] = out["portal"]["rss_growth_mb"] <= UPLOAD_RSS_GOAL_MB
+    return out
+
+
+def run_transcode(args, template: Path, workdir: Path) -> dict:
+    database, media_root = fresh_database(template, workdir / "transcode.db"), workdir / "transcode-media"
+    media_root.mkdir(parents=True, exist_ok=True)
+    story_id = uploads.make_story(database, media_root, "bench-transcode")
+    ladder = transcode.preview_ladder()
+    env = upload_env(database, media_root, TRANSCODE_LADDER=json.dumps(ladder), JOBS_WORKERS=1,
+                     JOBS_URL=f"sqlite:///{workdir / 'jobs.db'}")
+    progress(f"transcode: making a {args.transcode_seconds:g} s {args.transcode_size} test master")
+    master = transcode.make_master(workdir / "bench-master.mp4", args.transcode_seconds, args.transcode_size)
+    worker = transcode.worker_process(env, workdir / "jobs-worker.log")
+    try:
+        with Gunicorn(env, workdir / "gunicorn-transcode.log", 1) as portal:
+            out = transcode.measure(portal, database, media_root, story_id, master, rounds=args.transcode_rounds,
+                                    ladder=ladder, progress=progress)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    out.update(goal=TRANSCODE_RATIO_GOAL, wait_goal_s=TRANSCODE_WAIT_GOAL_S, master=args.transcode_size,
+               master_seconds=args.transcode_seconds)
+    out["pass"] = out["ratio"] <= TRANSCODE_RATIO_GOAL
+    out["wait_pass"] = out["wait_s_max"] <= TRANSCODE_WAIT_GOAL_S
+    return out
+
+
 # --- the table -------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -418,6 +486,7 @@ def render(results: dict) -> str:
     lines += render_download(results.get("download")) + render_newsletter(results.get("newsletter"))
     lines += render_load(results.get("load"))
     lines += scaleout.render(results.get("scaleout"))
+    lines += render_uploads(results.get("uploads")) + render_transcode(results.get("transcode"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
         lines += [f"   {name}: {error}" for name, error in results["errors"].items()]
@@ -529,6 +598,39 @@ def render_newsletter(n: dict | None) -> list[str]:
             f" {sp['rss_peak_growth_mb']} MB for {sp['queued']:,}",
             f"   outbox rows {d['outbox_rows']:,}, delivery rows {d['delivery_rows']:,}"
             f"   {verdict(n['queued_ok'])}"]
+
+
+def render_uploads(u: dict | None) -> list[str]:
+    if not u:
+        return []
+    p, b = u["portal"], u["bare"]
+
+    def runs(r):
+        return ", ".join(f"{v['mb_per_s']:.0f}" for v in r["runs"])
+
+    return ["", f"10. Upload: {u['mib']:,} MiB master in PATCHes of {u['chunk_mib']:g} MiB, median of {u['rounds']}"
+            " (MB/s = 10^6 bytes/s; runs in brackets)",
+            f"   {'bare streaming WSGI app (baseline)':<36}{b['mb_per_s']:8.0f} MB/s   ({runs(b)})",
+            f"   {'gunicorn -w 1, portal tus PATCH':<36}{p['mb_per_s']:8.0f} MB/s   ({runs(p)})",
+            f"   {'ratio portal / bare':<36}{u['ratio']:8.2f}        goal ≥ {u['goal']}   {verdict(u['pass'])}",
+            f"   {'worker RSS growth during upload':<36}{p['rss_growth_mb']:8.1f} MB     goal ≤ {u['rss_goal_mb']:g} MB"
+            f" (for 2 GiB)   {verdict(u['rss_pass'])}"]
+
+
+def render_transcode(t: dict | None) -> list[str]:
+    if not t:
+        return []
+
+    def runs(key, name):
+        return ", ".join(f"{r[key]:.2f}" for r in t["runs"][name])
+
+    return ["", f"11. Transcoding: a {t['master_seconds']:g} s {t['master']} test master, the preview rung, median of"
+            f" {len(t['runs']['queue'])} (seconds; runs in brackets)",
+            f"   {'ffmpeg command run directly':<36}{t['direct_s']:8.2f} s    ({runs('seconds', 'direct')})",
+            f"   {'the same job through the queue':<36}{t['queue_s']:8.2f} s    ({runs('seconds', 'queue')})",
+            f"   {'ratio queue / direct':<36}{t['ratio']:8.2f}        goal ≤ {t['goal']}   {verdict(t['pass'])}",
+            f"   {'upload complete -> job running':<36}{t['wait_s_max']:8.2f} s max, median {t['wait_s_median']:.2f} s"
+            f"   goal ≤ {t['wait_goal_s']:g} s   {verdict(t['wait_pass'])}   ({runs('wait_s', 'queue')})"]
 
 
 def render_load(r: dict | None) -> list[str]:

@@ -15,8 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import create_app
 from app.extensions import db
-from app.flows import newsletter
-from app.models import Rendition, Story, User, Video
+from app.flows import captions, newsletter
+from app.models import Caption, Rendition, Story, User, Video
 
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
@@ -91,11 +91,14 @@ class Catalogue:
     download_id: int
     video_id: int
     story_id: int
+    caption_id: int
 
 
 def load_catalogue(app, tmp_path) -> Catalogue:
     load(app, tmp_path, copy.deepcopy(STORIES[:1]))
     with app.app_context():
+        captions.save(db.session.query(Story).one(), "en", b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nA caption\n",
+                      config=app.config)
         renditions = db.session.query(Rendition).all()
         catalogue = Catalogue(
             slug=STORIES[0]["slug"],
@@ -103,6 +106,7 @@ def load_catalogue(app, tmp_path) -> Catalogue:
             download_id=next(r.id for r in renditions if not r.is_preview),
             video_id=db.session.query(Video.id).scalar(),
             story_id=db.session.query(Story.id).scalar(),
+            caption_id=db.session.query(Caption.id).scalar(),
         )
         db.session.remove()
     return catalogue
@@ -124,6 +128,7 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
         "media.preview": {"rendition_id": catalogue.preview_id},
         "media.poster": {"video_id": catalogue.video_id},
         "media.download": {"rendition_id": catalogue.download_id},
+        "media.captions_file": {"caption_id": catalogue.caption_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
         **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
         **upload_samples(catalogue.story_id),
@@ -136,6 +141,8 @@ STAFF_STORY_PAGES = ("edit", "change_state", "preview")
 def upload_samples(story_id: int) -> dict[str, dict]:
     """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
     return {"uploads.story": {"story_id": story_id}, "uploads.poster": {"story_id": story_id},
+            "uploads.add_captions": {"story_id": story_id},
+            "uploads.remove_captions": {"story_id": story_id, "language": "en"},
             "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
             **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")}}
 
@@ -221,7 +228,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
     """Ids and names of things that do not exist: the 404s must carry the headers too."""
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
-            "media.download": {"rendition_id": 999}, "newsletter.unsubscribe": {"token": "not-a-token"},
+            "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
+            "newsletter.unsubscribe": {"token": "not-a-token"},
             **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES}, **upload_samples(999)}
 
 

@@ -9,18 +9,16 @@ import os
 import signal
 import subprocess
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from bench.servers import BIN, ROOT
 
 from app.extensions import db
 from app.flows import transcoding
 from app.models import AuditEvent, CatalogueVersion, Story, TranscodeJob, Upload
 
 from .faults import wait_until
-from .uploads_helpers import TEST_LADDER, TUS, UPLOAD_CONFIG, ffmpeg_binary, make_video, metadata, probe_file, worker_env
+from .uploads_helpers import TEST_LADDER, TUS, UPLOAD_CONFIG, ffmpeg_binary, make_video, metadata, probe_file, worker
 from .uploads_helpers import app_config, staff, story  # fixtures, used by name
 
 HTMX = {"HX-Request": "true"}
@@ -62,25 +60,6 @@ def catalogue_version(app) -> int:
         version = db.session.get(CatalogueVersion, 1).version
         db.session.remove()
         return version
-
-
-@contextmanager
-def worker(app, database_url, log: Path, **settings):
-    env = worker_env(app, database_url)
-    env.update({f"FLASK_{k}": str(v) for k, v in settings.items()})
-    with log.open("a") as out:
-        process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def ffmpeg_says(path: Path) -> str:

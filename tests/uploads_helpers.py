@@ -3,14 +3,17 @@ browser, the portal served over HTTP (and restarted), the jobs worker as a real 
 from __future__ import annotations
 
 import base64
+import signal
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from bench.servers import BIN, ROOT
 from app.extensions import db
 from app.flows.staff import create_staff_user
 from app.flows.transcoding import ffmpeg_binary, probe
@@ -130,3 +133,22 @@ def worker_env(app, database_url: str) -> dict[str, str]:
                        JOBS_QUEUE_NAME=config["JOBS_QUEUE_NAME"],
                        TRANSCODE_LADDER=json.dumps(config["TRANSCODE_LADDER"]), FFMPEG_PRESET=config["FFMPEG_PRESET"],
                        JOBS_STALE_SECONDS=config["JOBS_STALE_SECONDS"], LOG_LEVEL="INFO")
+
+
+@contextmanager
+def worker(app, database_url, log: Path, **settings):
+    env = worker_env(app, database_url)
+    env.update({f"FLASK_{k}": str(v) for k, v in settings.items()})
+    with log.open("a") as out:
+        process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -10,18 +10,21 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 
 from .. import search
 from ..extensions import db
+from ..i18n import LANGUAGES
 from ..models import (
+    Caption,
     Category,
     Rendition,
     Story,
     StoryTranslation,
     Video,
 )
-from . import media_types, story_fields
+from . import captions, media_types, story_fields
 from .story_fields import nonempty as _nonempty, parse_date as _parse_date, shotlist_text as _shotlist
 from .story_fields import slugify as _slugify, story_problems
 
@@ -74,7 +77,44 @@ def validate(manifest, folder: Path) -> list[str]:
         video = story.get("video")
         if video is not None:
             problems += _validate_video(video, f"{where}.video", folder)
+        if story.get("captions") is not None:
+            problems += _validate_captions(story["captions"], f"{where}.captions", folder)
     return problems
+
+
+def _validate_captions(entries, where: str, folder: Path) -> list[str]:
+    """Each captions file by the staff upload's rules (app/flows/captions.py), one per language."""
+    if not isinstance(entries, list):
+        return [f"{where}: must be a list"]
+    problems, languages = [], set()
+    for k, entry in enumerate(entries):
+        at = f"{where}[{k}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: must be an object")
+            continue
+        language = entry.get("language")
+        if not isinstance(language, str) or language not in LANGUAGES:
+            problems.append(f"{at}.language: one of {', '.join(sorted(LANGUAGES))} is required")
+        elif language in languages:
+            problems.append(f"{at}.language: '{language}' appears twice")
+        else:
+            languages.add(language)
+        if not _file_ok(folder, entry.get("file")):
+            problems.append(f"{at}.file: no such file '{entry.get('file')}'")
+            continue
+        try:
+            _read_captions(folder / entry["file"])
+        except captions.CaptionError as exc:
+            problems.append(f"{at}.file: {exc}")
+    return problems
+
+
+def _read_captions(path: Path) -> bytes:
+    """A checked captions file as the WebVTT the portal stores."""
+    max_bytes = current_app.config["CAPTION_MAX_BYTES"]
+    with open(path, "rb") as file:
+        data = file.read(max_bytes + 1)
+    return captions.webvtt(captions.parse(data, max_bytes)).encode("utf-8")
 
 
 # What each text field of a rendition may hold: the size of its column, and whether it may run over
@@ -181,6 +221,10 @@ def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False
             if entry.get("video"):
                 story.videos.append(_build_video(entry["video"], entry["slug"], folder, media_root))
             db.session.flush()
+            for item in entry.get("captions") or []:
+                text = _read_captions(folder / item["file"])
+                story.captions.append(Caption(language=item["language"], bytes=len(text),
+                                              filename=captions.store(media_root, story.id, item["language"], text)))
             search.index_story(db.session, story)
             result.imported.append(story.slug)
         db.session.commit()

@@ -9,12 +9,12 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
 from ..extensions import db, limiter
-from ..flows import audit, transcoding, tus
+from ..flows import audit, captions, transcoding, tus
 from ..jobs import enqueue
 from ..models import Story, TranscodeJob, utcnow
 from ..rendering import wants_partial
 from . import bp
-from .forms import PosterForm
+from .forms import CaptionForm, PosterForm
 
 TUS_BODY = "application/offset+octet-stream"
 
@@ -29,6 +29,8 @@ def _allow_large_chunks(endpoint, values):
     # MAX_CONTENT_LENGTH of forms. Only for a tus body, which is never parsed as a form.
     if request.method == "PATCH" and request.mimetype == TUS_BODY:
         request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+    elif endpoint == "uploads.add_captions":  # room for the form around a file of the largest size
+        request.max_content_length = current_app.config["CAPTION_MAX_BYTES"] + 64 * 1024
 
 
 @bp.before_request
@@ -161,6 +163,32 @@ def poster(story_id):
         job = transcoding.retake_poster(upload, float(form.percent.data), actor=current_user, ip=request.remote_addr)
         enqueue([job.id] if job else [])
     return _back_to_panel(upload.story_id, form)
+
+
+@bp.route("/story/<id:story_id>/captions", methods=["POST"])
+@limiter.limit(_per_ip)
+def add_captions(story_id):
+    story = db.session.get(Story, story_id) or abort(404)
+    form = CaptionForm()
+    try:
+        if not form.validate_on_submit():
+            raise captions.CaptionError(next((error for field in form for error in field.errors),
+                                             _("Choose a file first.")))
+        data = form.file.data.stream.read(current_app.config["CAPTION_MAX_BYTES"] + 1)
+        captions.save(story, form.language.data, data, config=current_app.config, actor=current_user,
+                      ip=request.remote_addr)
+    except captions.CaptionError as exc:
+        return render_template("uploads/story.html", story=story, caption_error=str(exc),
+                               caption_language=form.language.data), 422
+    return redirect(url_for(".story", story_id=story.id), 303)
+
+
+@bp.route("/story/<id:story_id>/captions/<language>/remove", methods=["POST"])
+@limiter.limit(_per_ip)
+def remove_captions(story_id, language):
+    story = db.session.get(Story, story_id) or abort(404)
+    captions.remove(story, language, config=current_app.config, actor=current_user, ip=request.remote_addr)
+    return redirect(url_for(".story", story_id=story.id), 303)
 
 
 def _back_to_panel(story_id, poster_form=None):

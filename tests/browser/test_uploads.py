@@ -97,7 +97,7 @@ class HeldPatches:
 
 def start_upload(page, story: int, video) -> None:
     page.goto(f"/staff/uploads/story/{story}")
-    page.locator("input[type=file]").set_input_files(str(video))
+    page.get_by_label("Broadcast master (MP4, MOV or MXF)").set_input_files(str(video))
     page.get_by_role("button", name="Upload", exact=True).click()
 
 

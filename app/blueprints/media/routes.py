@@ -1,16 +1,17 @@
 import logging
 
-from flask import (abort, current_app, make_response, redirect, render_template, request, send_file, session,
-                   url_for)
+from flask import (abort, current_app, make_response, redirect, render_template, request, send_file,
+                   send_from_directory, session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
-from ...flows import accounts, catalogue, codes, downloads, media_types, publishing
+from ...i18n import current_language
+from ...flows import accounts, captions, catalogue, codes, downloads, media_types, publishing
 from ...limits import flow_source
-from ...models import Rendition, Video
+from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from ...staff.access import is_staff
 from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
@@ -48,7 +49,7 @@ def story(slug):
         return redirect(url_for("media.story", slug=story.slug), 303)
     offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
     return render_template("media/story.html", story=story, pending=offered if can_download else None,
-                           can_download=can_download)
+                           can_download=can_download, tracks=captions.for_page(story, current_language()))
 
 
 @bp.route("/conditions")
@@ -71,6 +72,16 @@ def poster(video_id):
     if video is None or not video.poster_filename or not _shown(video):
         abort(404)
     return _send(video.poster_filename, media_types.IMAGE_TYPES)
+
+
+@bp.route("/media/captions/<id:caption_id>.vtt")
+def captions_file(caption_id):
+    """Public like the preview (WCAG 1.2.2): shown in the player, not a download unless asked."""
+    caption = db.session.get(Caption, caption_id)
+    if caption is None or not (publishing.is_visible(caption.story) or is_staff(current_user)):
+        abort(404)
+    return send_from_directory(current_app.config["MEDIA_ROOT"], caption.filename, mimetype=captions.MIMETYPE,
+                               conditional=True, etag=True)
 
 
 @bp.route("/download/<id:rendition_id>")
