@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from .. import search
@@ -52,6 +52,7 @@ class CataloguePage:
     stories: list[Story]
     has_more: bool
     query: CatalogueQuery
+    total: int | None = None  # how many stories match in all; None: not counted (the staff list)
 
 
 def parse_query(args) -> CatalogueQuery:
@@ -90,6 +91,19 @@ def find_stories(query: CatalogueQuery, per_page: int, only=None) -> CataloguePa
     return CataloguePage(stories[:per_page], len(stories) > per_page, query)
 
 
+def count_stories(page: CataloguePage, per_page: int, only=None) -> int:
+    """How many stories match the page's query in all ("12 stories"). A first page that holds
+    every match has counted them already; otherwise one count over the same conditions."""
+    query = page.query
+    if query.page == 1 and not page.has_more:
+        return len(page.stories)
+    only = publishing.visible() if only is None else only
+    if not query.words:
+        return db.session.execute(_filtered(select(func.count(Story.id)), query, only)).scalar_one()
+    return db.session.execute(select(func.count()).select_from(union_all(*_tier_matches(query, only)).subquery())
+                              ).scalar_one()
+
+
 def _search_page(query: CatalogueQuery, offset: int, limit: int, only):
     """One statement for a page of search results: the tiers' matches, each newest first, one
     tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
@@ -97,15 +111,24 @@ def _search_page(query: CatalogueQuery, offset: int, limit: int, only):
     (app.extensions keeps PostgreSQL from reading them in parallel, which would mix their order)."""
     tiers = search.tiers(db.session, query.words)
     joins_on = getattr(Story, tiers[0].joins_on)
+    page = union_all(*_tier_matches(query, only, tiers, limit=offset + limit)).offset(offset).limit(limit).subquery()
+    return (select(Story).join(page, joins_on == page.c.story_id)
+            .order_by(page.c.tier, Story.search_key.desc()))
+
+
+def _tier_matches(query: CatalogueQuery, only, tiers=None, limit: int | None = None) -> list:
+    """Each search tier's matching stories (id and tier), newest first, at most ``limit`` each."""
+    tiers = tiers or search.tiers(db.session, query.words)
+    joins_on = getattr(Story, tiers[0].joins_on)
     matches = []
     for position, tier in enumerate(tiers):
         found = select(tier.story_key.label("story_id"), literal(position).label("tier")).select_from(tier.target)
-        found = _filtered(found.join(Story, joins_on == tier.story_key), query, only)
-        # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
-        matches.append(select(found.where(tier.where).order_by(tier.order).limit(offset + limit).subquery()))
-    page = union_all(*matches).offset(offset).limit(limit).subquery()
-    return (select(Story).join(page, joins_on == page.c.story_id)
-            .order_by(page.c.tier, Story.search_key.desc()))
+        found = _filtered(found.join(Story, joins_on == tier.story_key), query, only).where(tier.where)
+        if limit is not None:
+            # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
+            found = found.order_by(tier.order).limit(limit)
+        matches.append(select(found.subquery()))
+    return matches
 
 
 def _filtered(statement, query: CatalogueQuery, only):

@@ -115,6 +115,8 @@ def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) ->
 
     def render() -> Markup:
         page = catalogue.find_stories(query, per_page)
+        if block == "results":
+            page.total = catalogue.count_stories(page, per_page)
         return Markup(render_block(TEMPLATE, block, page=page, query=query, partial=partial))
 
     key = ("block", block, partial, per_page, tuple(query.args().items()), tuple(query.errors.items()), query.text)

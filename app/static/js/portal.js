@@ -50,7 +50,7 @@
     dialog.setAttribute("lang", language);
     dialog.querySelector("#account-dialog-title").textContent = step.getAttribute("data-dialog-title");
     dialog.querySelector(".dialog-tagline").textContent = step.getAttribute("data-dialog-tagline");
-    dialog.querySelector(".dialog-close").setAttribute("aria-label", step.getAttribute("data-close-label"));
+    dialog.querySelector(".dialog-close-text").textContent = step.getAttribute("data-close-label");
     dialog.querySelector(".lang-switch-dialog").setAttribute("aria-label", step.getAttribute("data-language-label"));
     dialog.querySelectorAll("[data-dialog-lang]").forEach(function (button) {
       if (button.getAttribute("data-dialog-lang") === language) { button.setAttribute("aria-current", "true"); }
