@@ -6,10 +6,21 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import settled
+from .test_account_dialog import fill_registration
 from .test_portal import SLUG, load_stories
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 640}
+
+
+def open_dialog_step(page, url, link):
+    """The home page, then the header's ``link`` (Log in, Register): the step in the open dialog."""
+    page.goto(f"{url}/")
+    page.locator(".site-header").get_by_role("link", name=link).click()
+    step = page.locator("#account-dialog #account-step")
+    expect(step).to_be_visible()
+    settled(step)
+    return step
 
 
 def box(page, selector):
@@ -67,11 +78,8 @@ def test_wide_story_page_has_the_download_panel_beside_the_player(new_page, live
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
 def test_a_tall_step_scrolls_under_the_dialog_head(new_page, live_portal, viewport):
     page = new_page(viewport=viewport)
-    page.goto(f"{live_portal.url}/")
-    page.locator(".site-header").get_by_role("link", name="Register").click()
+    open_dialog_step(page, live_portal.url, "Register")
     dialog = page.locator("#account-dialog")
-    expect(dialog.locator("#account-step")).to_be_visible()
-    settled(dialog)
     dialog.locator("#account-step button[type=submit]").click()
     expect(dialog.locator("#account-step .has-error").first).to_be_visible()
     settled(dialog)
@@ -103,11 +111,7 @@ def test_a_request_marks_its_region_busy_and_shows_the_bar(new_page, live_portal
 
 def test_an_offline_step_says_so_keeps_what_was_typed_and_tries_again(new_page, live_portal):
     page = new_page()
-    page.goto(f"{live_portal.url}/")
-    page.locator(".site-header").get_by_role("link", name="Log in").click()
-    step = page.locator("#account-dialog #account-step")
-    expect(step).to_be_visible()
-    settled(step)
+    step = open_dialog_step(page, live_portal.url, "Log in")
     step.get_by_label("Email address").fill("ann@example.org")
     step.get_by_label("Password").fill("not the password")
     page.context.set_offline(True)
@@ -137,3 +141,16 @@ def test_an_offline_search_says_so_above_the_results(new_page, live_portal, tmp_
     alert.get_by_role("button", name="Try again").click()
     expect(page.locator("#results .card")).to_have_count(1)
     expect(alert).to_be_hidden()
+
+
+@pytest.mark.parametrize("app_config", [{"CODE_RESEND_INTERVAL_SECONDS": 4}])
+def test_the_resend_wait_counts_down(new_page, live_portal):
+    page = new_page()
+    step = open_dialog_step(page, live_portal.url, "Register")
+    fill_registration(step, "ann@example.org")
+    step.get_by_role("button", name="Create an account").click()
+    wait = step.locator(".resend-wait")
+    expect(wait).to_contain_text("You can ask for a new code in")
+    first = wait.inner_text()
+    expect(wait).not_to_have_text(first)  # counting
+    expect(wait).to_have_text("You can ask for a new code now.", timeout=8000)

@@ -89,6 +89,29 @@
     sayRequestFailed(event, document.body.getAttribute("data-msg-timeout"));
   });
 
+  /* "You can ask for a new code in 45 seconds": the seconds count down, then the sentence says
+     a new code can be asked for now. The page says the wait in words without JavaScript. */
+  function startCountdowns() {
+    document.querySelectorAll("[data-countdown]:not([data-counting])").forEach(function (counter) {
+      counter.setAttribute("data-counting", "");
+      var left = parseInt(counter.getAttribute("data-countdown"), 10);
+      var many = counter.textContent;  /* "45 seconds", in the page's language */
+      var timer = window.setInterval(function () {
+        if (!counter.isConnected) { window.clearInterval(timer); return; }
+        left -= 1;
+        if (left <= 0) {
+          window.clearInterval(timer);
+          var sentence = counter.closest("[data-ready]");
+          if (sentence) { sentence.textContent = sentence.getAttribute("data-ready"); }
+          return;
+        }
+        counter.textContent = left === 1 ? counter.getAttribute("data-one") : many.replace(/\d+/, String(left));
+      }, 1000);
+    });
+  }
+  startCountdowns();
+  document.body.addEventListener("htmx:afterSettle", startCountdowns);
+
   var dialog = document.getElementById("account-dialog");
   var body = document.getElementById("dialog-body");
   if (!dialog || !body) { return; }
