@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HTMX   := app/static/vendor/htmx.min.js
 TUS    := app/static/vendor/tus.min.js
+AXE    := tests/browser/vendor/axe.min.js
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
@@ -38,18 +39,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 # htmx and tus-js-client come from their npm packages, pinned by package-lock.json, and are
 # served from app/static.
-$(HTMX) $(TUS) &: package.json package-lock.json
+# axe-core (a devDependency) is for the browser tests only: it goes beside them, never into app/static.
+$(HTMX) $(TUS) $(AXE) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
-	mkdir -p $(dir $(HTMX))
+	mkdir -p $(dir $(HTMX)) $(dir $(AXE))
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 	cp node_modules/tus-js-client/dist/tus.min.js $(TUS)
+	cp node_modules/axe-core/axe.min.js $(AXE)
 
 $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 ## Second command: install what the tests need and run them all.
-test: setup $(VENV)/.test-installed
+test: setup $(VENV)/.test-installed $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks (numbers, not pass/fail): see bench/README.md.
@@ -65,4 +68,4 @@ jobs-worker: setup
 	$(BIN)/flask --app wsgi jobs worker
 
 clean:
-	rm -rf $(VENV) node_modules $(HTMX) $(TUS) .pytest_cache test-artifacts
+	rm -rf $(VENV) node_modules $(HTMX) $(TUS) $(AXE) .pytest_cache test-artifacts

@@ -1,4 +1,11 @@
 """Entry point: ``gunicorn wsgi:app`` and ``flask --app wsgi ...``."""
-from app import create_app
+import sys
 
-app = create_app()
+from app import create_app
+from app.config import ConfigurationError
+
+try:
+    app = create_app()
+except ConfigurationError as exc:
+    # what to set, in one line, rather than a traceback (gunicorn and flask print this and stop)
+    sys.exit(f"Multimedia portal not started: {exc}")

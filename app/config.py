@@ -11,7 +11,13 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+import click
+
 log = logging.getLogger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    """A setting production needs is missing or wrong: said in one line (wsgi.py), no traceback."""
 
 
 class DefaultConfig:
@@ -145,6 +151,9 @@ class DefaultConfig:
 
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(hours=1)
     SERVER_NAME: str | None = None  # required in production: the host in links that mails carry
+    # Development only (no SERVER_NAME): where `make run` serves, for links in mails made outside
+    # a request (a command); a request's own links carry its host and port.
+    DEVELOPMENT_SERVER = "127.0.0.1:5000"
     PREFERRED_URL_SCHEME = "http"
     LOG_LEVEL = "INFO"
 
@@ -157,17 +166,31 @@ def configure(app, overrides: dict | None = None) -> None:
     if overrides:
         app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if _unconfigured_command(app):
+        # `flask --app wsgi ...` (make worker, the README's commands) in a fresh checkout: the
+        # same development defaults as `make run`, not a refusal to start.
+        app.debug = True
+        log.warning("Development mode: nothing is configured for production (FLASK_SECRET_KEY, "
+                    "FLASK_SERVER_NAME), so a key is kept in instance/secret_key and links point to http://%s",
+                    app.config["DEVELOPMENT_SERVER"])
     _configure_database_uri(app)
     if not app.config.get("MEDIA_ROOT"):
         app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
     _ensure_secret_key(app)
     _configure_https(app)
-    _check_mail(app)
     if not app.config.get("SERVER_NAME") and not (app.debug or app.testing):
-        raise RuntimeError(
+        raise ConfigurationError(
             "No SERVER_NAME is configured. Set FLASK_SERVER_NAME (e.g. media.example.org) and "
             "FLASK_PREFERRED_URL_SCHEME=https: links in mails are built from it, never from a request's Host header."
         )
+    _check_mail(app)
+
+
+def _unconfigured_command(app) -> bool:
+    """A `flask` command (not gunicorn) with neither of the two settings production must have."""
+    if app.debug or app.testing or app.config.get("SECRET_KEY") or app.config.get("SERVER_NAME"):
+        return False
+    return click.get_current_context(silent=True) is not None
 
 
 def _configure_https(app) -> None:
@@ -177,7 +200,7 @@ def _configure_https(app) -> None:
             app.config[name] = https
     proxies = app.config["TRUSTED_PROXIES"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
-        raise RuntimeError(f"TRUSTED_PROXIES must be a whole number of proxies (0, 1, ...), not {proxies!r}.")
+        raise ConfigurationError(f"TRUSTED_PROXIES must be a whole number of proxies (0, 1, ...), not {proxies!r}.")
 
 
 def _check_mail(app) -> None:
@@ -210,7 +233,7 @@ def _ensure_secret_key(app) -> None:
         return
     key_file = Path(app.instance_path) / "secret_key"
     if not key_file.exists() and not (app.debug or app.testing):
-        raise RuntimeError(
+        raise ConfigurationError(
             "No secret key is configured. Set FLASK_SECRET_KEY in the environment "
             "(e.g. `export FLASK_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`) "
             "or SECRET_KEY in instance/config.py. Development mode (flask run --debug) makes one itself."

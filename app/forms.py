@@ -71,9 +71,11 @@ def password_pair(label, confirm_label, *, missing, missing_again):
     return password, confirm
 
 
-def text_field(label, max_length: int, required_message) -> StringField:
+def text_field(label, max_length: int, required_message, *, autocomplete: str) -> StringField:
+    """``autocomplete``: the field's purpose, so browsers and assistive tools can fill it (WCAG 1.3.5)."""
     return StringField(
         label,
+        render_kw={"autocomplete": autocomplete},
         filters=[strip],
         validators=[
             DataRequired(required_message),

@@ -17,7 +17,8 @@ def external_url(endpoint: str, **values) -> str:
     # Development and tests only: production refuses to start without SERVER_NAME (config.py).
     if has_request_context():
         return url_for(endpoint, _external=True, **values)
-    return "http://localhost" + current_app.url_map.bind("localhost").build(endpoint, values)
+    server = config["DEVELOPMENT_SERVER"]
+    return f"http://{server}" + current_app.url_map.bind(server).build(endpoint, values)
 
 
 def this_page(**replace: str) -> str:

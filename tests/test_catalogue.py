@@ -1,4 +1,6 @@
 """Catalogue, full-text search (SQLite FTS5 and PostgreSQL tsvector) and story pages (SPEC §4.1, §4.2)."""
+import re
+
 import pytest
 
 from app.flows.catalogue import parse_query
@@ -198,6 +200,7 @@ def test_hostile_search_strings_never_fail(client, catalogue, q):
 def test_search_results_as_a_partial_and_as_a_bookmarkable_page(client, catalogue):
     partial = client.get("/?q=antalya", headers=HTMX)
     body = partial.get_data(as_text=True)
+    body = re.sub(r'^\s*<p id="result-count"[^>]*hx-swap-oob[^>]*>[^<]*</p>', "", body)  # the count, out of band
     assert body.lstrip().startswith('<section id="results"') and "<html" not in body
     assert "HX-Request" in partial.headers["Vary"]
     page = client.get("/?q=antalya")
@@ -410,7 +413,8 @@ def test_a_page_of_cards_costs_the_same_statements_for_3_stories_or_15(client, a
             engine = db.engine
 
         def count(*args):
-            seen.append(args[2])
+            if not args[2].lstrip().upper().startswith("SELECT COUNT("):  # "15 stories": one count, whatever the number
+                seen.append(args[2])
 
         event.listen(engine, "before_cursor_execute", count)
         try:

@@ -164,5 +164,9 @@ def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetim
     mail.kind, mail.failed_at, mail.last_error = outbox.STAND_IN_MAIL, now, "stand-in: never sent"
 
 
+def flow_has_live_code(flow, purpose: str, now: datetime | None = None) -> bool:
+    return codes.flow_has_live_code(flow.address, purpose, flow.id, now or utcnow(), code_policy())
+
+
 def next_send_at(address: str, source: codes.Source | None = None, now: datetime | None = None) -> datetime | None:
     return codes.send_blocked_until(address, now or utcnow(), code_policy(), source)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from .. import search
@@ -52,6 +52,7 @@ class CataloguePage:
     stories: list[Story]
     has_more: bool
     query: CatalogueQuery
+    total: int | None = None  # how many stories match in all; None: not counted (the staff list)
 
 
 def parse_query(args) -> CatalogueQuery:
@@ -76,36 +77,56 @@ def parse_query(args) -> CatalogueQuery:
     return query
 
 
-def find_stories(query: CatalogueQuery, per_page: int, only=None) -> CataloguePage:
+def find_stories(query: CatalogueQuery, per_page: int, only=None, *, count: bool = False) -> CataloguePage:
     """Newest first; with words, the search's tiers one after the other (see app.search).
     ``only``: which stories may be listed, a condition on Story; the published ones by default
-    (the staff list asks for drafts and scheduled ones too, through the same search)."""
+    (the staff list asks for drafts and scheduled ones too, through the same search).
+    ``count``: also say how many match in all ("12 stories"): a first page that holds every
+    match has counted them already; otherwise one count over the same conditions."""
     offset, wanted = (query.page - 1) * per_page, per_page + 1
     only = publishing.visible() if only is None else only
+    tiers = search.tiers(db.session, query.words) if query.words else None
     if not query.words:
         statement = _filtered(select(Story), query, only).order_by(Story.published_at.desc(), Story.id.desc())
         stories = _cards(statement.offset(offset).limit(wanted))
     else:
-        stories = _cards(_search_page(query, offset, wanted, only))
-    return CataloguePage(stories[:per_page], len(stories) > per_page, query)
+        stories = _cards(_search_page(query, tiers, offset, wanted, only))
+    page = CataloguePage(stories[:per_page], len(stories) > per_page, query)
+    if count:
+        page.total = _count(query, tiers, only) if page.has_more or query.page > 1 else len(page.stories)
+    return page
 
 
-def _search_page(query: CatalogueQuery, offset: int, limit: int, only):
+def _count(query: CatalogueQuery, tiers, only) -> int:
+    if tiers is None:
+        return db.session.execute(_filtered(select(func.count(Story.id)), query, only)).scalar_one()
+    matches = union_all(*_tier_matches(query, tiers, only)).subquery()
+    return db.session.execute(select(func.count()).select_from(matches)).scalar_one()
+
+
+def _search_page(query: CatalogueQuery, tiers, offset: int, limit: int, only):
     """One statement for a page of search results: the tiers' matches, each newest first, one
     tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
     in turn and stops once it holds the page, so a page in the first tier never reads the others
     (app.extensions keeps PostgreSQL from reading them in parallel, which would mix their order)."""
-    tiers = search.tiers(db.session, query.words)
+    joins_on = getattr(Story, tiers[0].joins_on)
+    page = union_all(*_tier_matches(query, tiers, only, limit=offset + limit)).offset(offset).limit(limit).subquery()
+    return (select(Story).join(page, joins_on == page.c.story_id)
+            .order_by(page.c.tier, Story.search_key.desc()))
+
+
+def _tier_matches(query: CatalogueQuery, tiers, only, limit: int | None = None) -> list:
+    """Each search tier's matching stories (id and tier), newest first, at most ``limit`` each."""
     joins_on = getattr(Story, tiers[0].joins_on)
     matches = []
     for position, tier in enumerate(tiers):
         found = select(tier.story_key.label("story_id"), literal(position).label("tier")).select_from(tier.target)
-        found = _filtered(found.join(Story, joins_on == tier.story_key), query, only)
-        # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
-        matches.append(select(found.where(tier.where).order_by(tier.order).limit(offset + limit).subquery()))
-    page = union_all(*matches).offset(offset).limit(limit).subquery()
-    return (select(Story).join(page, joins_on == page.c.story_id)
-            .order_by(page.c.tier, Story.search_key.desc()))
+        found = _filtered(found.join(Story, joins_on == tier.story_key), query, only).where(tier.where)
+        if limit is not None:
+            # Each tier keeps its own order and limit inside the union (a subquery, as SQLite asks).
+            found = found.order_by(tier.order).limit(limit)
+        matches.append(select(found.subquery()))
+    return matches
 
 
 def _filtered(statement, query: CatalogueQuery, only):

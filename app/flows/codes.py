@@ -187,6 +187,22 @@ def issue_code(
     return code
 
 
+def flow_has_live_code(address: str, purpose: str, flow_id: str, now: datetime, policy: CodePolicy) -> bool:
+    """Whether the newest code for ``address`` and ``purpose`` is one this browser flow can still
+    enter (its own, unused, not voided, not expired, not worn out by wrong entries). A stand-in
+    counts as a code here, so the answer is the same whether or not the address has an account."""
+    record = db.session.execute(
+        select(VerificationCode.flow_id, VerificationCode.used_at, VerificationCode.voided_at,
+               VerificationCode.expires_at, VerificationCode.wrong_entries)
+        .where(VerificationCode.address == address, VerificationCode.purpose == purpose)
+        .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return (record is not None and record.flow_id == flow_id and record.used_at is None
+            and record.voided_at is None and now < record.expires_at
+            and record.wrong_entries < policy.max_wrong_entries)
+
+
 def void_codes(address: str, purpose: str | None = None, *, now: datetime) -> None:
     query = update(VerificationCode).where(
         VerificationCode.address == address,

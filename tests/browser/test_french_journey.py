@@ -38,6 +38,8 @@ ACCEPT = "J’accepte les conditions d’utilisation"        # "I accept the con
 REMEMBER = "Rester connecté sur cet appareil"            # "Keep me logged in on this device"
 CODE_HEADING = "Consultez votre boîte de réception et saisissez le code de vérification"
 CODE = "Code de vérification"                            # "Verification code"
+RESET_CODE_HEADING = "Consultez votre boîte de réception et saisissez le code de réinitialisation"
+RESET_CODE = "Code de réinitialisation"                  # "Reset code"
 VERIFY = "Vérifier"                                      # "Verify"
 WELCOME_HEADING = "Votre compte a bien été créé"         # "You have successfully created your account"
 SUBSCRIBE = "S’abonner à la lettre d’information"        # "Subscribe to the newsletter"
@@ -190,14 +192,14 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
 
     dialog.get_by_label(EMAIL).fill(email)
     dialog.get_by_role("button", name=RESET).click()
-    expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
+    expect(step.get_by_role("heading", name=RESET_CODE_HEADING)).to_be_visible()
     expect(step).to_contain_text(email)
-    expect(dialog.get_by_label(CODE, exact=True)).to_be_focused()
+    expect(dialog.get_by_label(RESET_CODE, exact=True)).to_be_focused()
     assert_page_french(page, "reset code step")
     shot(page, "11-reset-code-step")
 
     code = code_in(french_mail(live_portal, email, 2, "reset code"))
-    dialog.get_by_label(CODE, exact=True).fill(code)
+    dialog.get_by_label(RESET_CODE, exact=True).fill(code)
     dialog.get_by_role("button", name=VERIFY).click()
     expect(step.get_by_role("heading", name=NEW_PASSWORD_HEADING)).to_be_visible()
     expect(dialog.get_by_label(NEW_PASSWORD_LABEL, exact=True)).to_be_focused()

@@ -30,6 +30,8 @@ RESET_SUBJECT = "reset your password"
 CHANGED_SUBJECT = "password was changed"
 EXPECTED_422 = r"Failed to load resource: .*status of 422"  # a refused log in; Chromium logs every 4xx
 
+RESET_CODE_HEADING = "Check your inbox and enter the reset code"
+
 
 STORY = "/stories/foreign-ministers-meet-in-antalya"
 STORY_TITLE = "NATO Foreign Ministers meet in Antalya"
@@ -116,13 +118,13 @@ def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot, story)
 
     dialog.get_by_label("Email address").fill(email)
     dialog.get_by_role("button", name="Reset password").click()
-    expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
+    expect(step.get_by_role("heading", name=RESET_CODE_HEADING)).to_be_visible()
     expect(step).to_contain_text(email)
-    expect(dialog.get_by_label("Verification code", exact=True)).to_be_focused()
+    expect(dialog.get_by_label("Reset code", exact=True)).to_be_focused()
     expect_dialog_open(page)
     shot(page, "04-code-step")
 
-    dialog.get_by_label("Verification code", exact=True).fill(reset_code(live_portal, email, count=2))
+    dialog.get_by_label("Reset code", exact=True).fill(reset_code(live_portal, email, count=2))
     dialog.get_by_role("button", name="Verify").click()
     expect(step.get_by_role("heading", name=NEW_PASSWORD_HEADING)).to_be_visible()
     expect(dialog.get_by_label("New password", exact=True)).to_be_focused()
@@ -192,11 +194,11 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, sto
     step.get_by_label("Email address").fill(email)
     step.get_by_role("button", name="Reset password").click()
     expect(page).to_have_url(re.compile(r"/account/reset/code$"))
-    expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
+    expect(step.get_by_role("heading", name=RESET_CODE_HEADING)).to_be_visible()
     expect(step).to_contain_text(email)
     shot(page, "03-code-page")
 
-    step.get_by_label("Verification code", exact=True).fill(reset_code(live_portal, email, count=2))
+    step.get_by_label("Reset code", exact=True).fill(reset_code(live_portal, email, count=2))
     step.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/account/reset/password$"))
     expect(step.get_by_role("heading", name=NEW_PASSWORD_HEADING)).to_be_visible()
@@ -238,7 +240,7 @@ def test_code_typed_in_another_browser_does_not_work_there(live_portal, new_page
     asker_step = asker.locator("#account-step")
     asker_step.get_by_label("Email address").fill(email)
     asker_step.get_by_role("button", name="Reset password").click()
-    expect(asker_step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
+    expect(asker_step.get_by_role("heading", name=RESET_CODE_HEADING)).to_be_visible()
     code = reset_code(live_portal, email, count=2)
     shot(asker, "01-asker-code-page")
 
@@ -248,7 +250,7 @@ def test_code_typed_in_another_browser_does_not_work_there(live_portal, new_page
     expect(other).to_have_url(re.compile(r"/account/reset$"))
     other_step = other.locator("#account-step")
     expect(other_step.get_by_role("heading", name="Reset password")).to_be_visible()
-    expect(other_step.get_by_label("Verification code", exact=True)).to_have_count(0)
+    expect(other_step.get_by_label("Reset code", exact=True)).to_have_count(0)
     shot(other, "02-other-code-address")
 
     # Submit the code from this browser anyway, as a code step left open here (a stale tab) would:
@@ -270,7 +272,7 @@ def test_code_typed_in_another_browser_does_not_work_there(live_portal, new_page
         code,
     )
     other_step = other.locator("#account-step")
-    expect(other_step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
+    expect(other_step.get_by_role("heading", name=RESET_CODE_HEADING)).to_be_visible()
     expect(other_step.locator("#step-alert")).to_have_text(NO_RESET_HERE)
     expect(other_step.get_by_role("link", name="Reset password")).to_be_visible()
     expect(other_step.get_by_role("button", name="Verify")).to_have_count(0)
@@ -286,7 +288,7 @@ def test_code_typed_in_another_browser_does_not_work_there(live_portal, new_page
     assert len(live_portal.mailbox.to(email)) == 2, "no password-changed mail: the password did not change"
 
     # The browser that asked can still use the same code.
-    asker_step.get_by_label("Verification code", exact=True).fill(code)
+    asker_step.get_by_label("Reset code", exact=True).fill(code)
     asker_step.get_by_role("button", name="Verify").click()
     expect(asker_step.get_by_role("heading", name=NEW_PASSWORD_HEADING)).to_be_visible()
     fill_new_password(asker_step)

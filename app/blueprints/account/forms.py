@@ -7,9 +7,10 @@ from ..reset.forms import new_password_fields
 
 
 class ProfileForm(PortalForm):
-    first_name = text_field(_l("First name"), 100, _l("Enter your first name."))
-    last_name = text_field(_l("Last name"), 100, _l("Enter your last name."))
-    organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."))
+    first_name = text_field(_l("First name"), 100, _l("Enter your first name."), autocomplete="given-name")
+    last_name = text_field(_l("Last name"), 100, _l("Enter your last name."), autocomplete="family-name")
+    organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."),
+                              autocomplete="organization")
 
 
 class NewsletterForm(PortalForm):

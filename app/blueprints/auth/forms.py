@@ -9,9 +9,10 @@ class RegisterForm(PortalForm):
     email = email_field(new_account=True)
     password, confirm = password_pair(_l("Password"), _l("Confirm password"), missing=_l("Choose a password."),
                                       missing_again=_l("Type the password again."))
-    first_name = text_field(_l("First name"), 100, _l("Enter your first name."))
-    last_name = text_field(_l("Last name"), 100, _l("Enter your last name."))
-    organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."))
+    first_name = text_field(_l("First name"), 100, _l("Enter your first name."), autocomplete="given-name")
+    last_name = text_field(_l("Last name"), 100, _l("Enter your last name."), autocomplete="family-name")
+    organisation = text_field(_l("Organisation / media outlet"), 200, _l("Enter your organisation or media outlet."),
+                              autocomplete="organization")
     accept_conditions = BooleanField(
         _l("I accept the conditions of use"),
         validators=[DataRequired(_l("Please accept the conditions of use to create an account."))],

@@ -114,7 +114,7 @@ def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) ->
     per_page = current_app.config["CATALOGUE_PAGE_SIZE"]
 
     def render() -> Markup:
-        page = catalogue.find_stories(query, per_page)
+        page = catalogue.find_stories(query, per_page, count=block == "results")
         return Markup(render_block(TEMPLATE, block, page=page, query=query, partial=partial))
 
     key = ("block", block, partial, per_page, tuple(query.args().items()), tuple(query.errors.items()), query.text)

@@ -8,6 +8,7 @@ from flask import current_app
 from ...flows.importer import ManifestError, import_folder
 from . import bp
 
+bp.cli.help = "The catalogue: load the demo stories or import a folder of stories."
 
 def _import(folder: Path, skip_existing: bool) -> None:
     media_root = Path(current_app.config["MEDIA_ROOT"])

@@ -6,7 +6,7 @@ from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
 from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts
 from ...rendering import redirect_page, redirect_step, render_step
-from ..verification.forms import CodeForm
+from ..verification.forms import ResetCodeForm
 from ..verification.messages import code_error
 from ..verification.steps import render_code_step, resend_code_step
 from . import bp
@@ -29,7 +29,7 @@ def request_code():
 @bp.route("/code", methods=["GET", "POST"])
 @limit_posts(flow_address_key(codes.RESET))
 def code():
-    flow, form = current_flow(codes.RESET), CodeForm()
+    flow, form = current_flow(codes.RESET), ResetCodeForm()
     if flow is None and request.method == "GET":
         return redirect_page(url_for("reset.request_code"))
     if form.validate_on_submit():

@@ -12,9 +12,9 @@ def tidy_code(value):
     return "".join(value.split()).replace("-", "")[:64]
 
 
-class CodeForm(PortalForm):
-    code = StringField(
-        _l("Verification code"),
+def code_field(label) -> StringField:
+    return StringField(
+        label,
         filters=[tidy_code],
         validators=[
             DataRequired(_l("Enter the 6-digit code from the email.")),
@@ -25,5 +25,16 @@ class CodeForm(PortalForm):
     )
 
 
+class CodeForm(PortalForm):
+    code = code_field(_l("Verification code"))
+
+
+class ResetCodeForm(PortalForm):
+    code = code_field(_l("Reset code"))
+
+
 class ResendForm(PortalForm):
     """Only the CSRF token: the address comes from this browser's flow."""
+
+
+CODE_FORMS = {"verify": CodeForm, "reset": ResetCodeForm}  # by codes.VERIFY / codes.RESET

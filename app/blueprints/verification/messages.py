@@ -10,16 +10,26 @@ from ...flows.codes import CodeCheck, Outcome
 from ...models import utcnow
 
 
+COUNTDOWN_LIMIT = 90  # a wait shorter than this is said in seconds (and counted down live)
+
+
+def wait_seconds(until: datetime, now: datetime | None = None) -> int:
+    return max(1, math.ceil((until - (now or utcnow())).total_seconds()))
+
+
 def wait_phrase(until: datetime, now: datetime | None = None) -> str:
-    seconds = max(1, math.ceil((until - (now or utcnow())).total_seconds()))
-    if seconds < 90:
+    seconds = wait_seconds(until, now)
+    if seconds < COUNTDOWN_LIMIT:
         return ngettext("%(num)s second", "%(num)s seconds", seconds)
     minutes = math.ceil(seconds / 60)
     return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
-def send_wait_message(until: datetime) -> str:
-    return _("You can ask for a new code in %(wait)s.", wait=wait_phrase(until))
+def send_wait(until: datetime) -> dict:
+    """What the code step needs to say when a new code can be sent: the wait in words (said
+    without JavaScript) and, for a short one, its seconds (portal.js counts them down)."""
+    seconds = wait_seconds(until)
+    return {"resend_phrase": wait_phrase(until), "resend_seconds": seconds if seconds < COUNTDOWN_LIMIT else None}
 
 
 def code_error(result: CodeCheck) -> str:

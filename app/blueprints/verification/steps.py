@@ -5,8 +5,8 @@ from ...account_session import current_flow, note_send
 from ...flows import accounts, codes
 from ...limits import flow_source
 from ...rendering import redirect_page, render_step
-from .forms import CodeForm, ResendForm
-from .messages import send_wait_message
+from .forms import CODE_FORMS, ResendForm
+from .messages import send_wait
 
 ENDPOINTS = {
     codes.VERIFY: {"code": "verification.verify", "resend": "verification.resend", "start": "auth.login"},
@@ -16,9 +16,13 @@ ENDPOINTS = {
 
 def render_code_step(purpose: str, flow, form, *, status: int = 200, **context):
     blocked_until = accounts.next_send_at(flow.address, flow_source(flow)) if flow else None
-    context.setdefault("resend_message", send_wait_message(blocked_until) if blocked_until else None)
+    if blocked_until:
+        context.update(send_wait(blocked_until))
+    # A send held back by the throttle: is there a code this browser can enter for this step, or
+    # was the code a moment ago for another step (a registration) or another browser?
+    code_waiting = bool(flow) and not flow.sent and accounts.flow_has_live_code(flow, purpose)
     return render_step("verification/verify.html", form=form, resend=ResendForm(), flow=flow, purpose=purpose,
-                       endpoints=ENDPOINTS[purpose], status=status, **context)
+                       endpoints=ENDPOINTS[purpose], status=status, code_waiting=code_waiting, **context)
 
 
 def resend_code_step(purpose: str):
@@ -30,7 +34,6 @@ def resend_code_step(purpose: str):
     if blocked_until is None:
         note_send(None)
         flow = current_flow(purpose)
-    message = send_wait_message(blocked_until) if blocked_until else None
-    return render_code_step(purpose, flow, CodeForm(formdata=None), resent=blocked_until is None,
-                            resend_message=message, status=429 if blocked_until else 200)
+    return render_code_step(purpose, flow, CODE_FORMS[purpose](formdata=None), resent=blocked_until is None,
+                            status=429 if blocked_until else 200)
 

@@ -1,0 +1,98 @@
+"""axe-core (pinned in package.json, copied beside these tests by the Makefile) on every page and
+every dialog step: JavaScript on and off, a phone and a laptop, English and French. Any
+violation, of any impact, fails."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import settled
+from ..conftest import GOOD_PASSWORD
+from .test_account_dialog import mailed_code
+from .test_layout_feedback import LAPTOP, PHONE, open_dialog_step
+from .test_portal import SLUG, load_stories
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
+PAGES = ["/", "/?q=antalya", f"/stories/{SLUG}", "/conditions", "/no-such-page",
+         "/account/register", "/account/login", "/account/reset"]
+HEADER_LINKS = {"en": ("Log in", "Register"), "fr": ("Se connecter", "S’inscrire")}
+
+
+def violations(page, where: str) -> list[str]:
+    assert AXE.exists(), f"{AXE} is missing: `make test` (or `make {AXE.relative_to(Path.cwd())}`) copies it from npm"
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [f"{where}: {v['id']} ({v['impact']}): {v['help']} at "
+            + json.dumps([node["target"] for node in v["nodes"]][:5]) for v in found]
+
+
+def fill_registration(step, email: str) -> None:
+    """By the fields' names: the labels are in the page's language."""
+    for name, value in (("email", email), ("first_name", "Ann"), ("last_name", "Lee"),
+                        ("organisation", "Example Broadcasting"), ("password", GOOD_PASSWORD),
+                        ("confirm", GOOD_PASSWORD)):
+        step.locator(f"input[name={name}]").fill(value)
+    step.locator("input[name=accept_conditions]").check()
+
+
+def journey(page, url: str, lang: str, javascript: bool, live_portal) -> list[str]:
+    """Every page, then the account steps (in the dialog with JavaScript, as pages without)."""
+    found = []
+    page.goto(f"{url}/?lang={lang}")
+    for path in PAGES:
+        page.goto(url + path)
+        found += violations(page, path)
+    email = f"axe-{lang}-{'js' if javascript else 'nojs'}-{page.viewport_size['width']}@example.org"
+    if javascript:
+        log_in, register = HEADER_LINKS[lang]
+        for link in (log_in, register):
+            open_dialog_step(page, url, link)
+            found += violations(page, f"dialog {link}")
+            page.keyboard.press("Escape")
+        step = open_dialog_step(page, url, register)
+        step.locator("button[type=submit]").click()
+        expect(step.locator(".has-error").first).to_be_visible()
+        settled(step)
+        found += violations(page, "dialog register with errors")
+        fill_registration(step, email)
+        step.locator("button[type=submit]").click()
+        expect(step.locator("input[name=code]")).to_be_visible()
+        settled(step)
+        found += violations(page, "dialog code step")
+    else:
+        page.goto(url + "/account/register")
+        step = page.locator("#account-step")
+        step.locator("button[type=submit]").click()
+        found += violations(page, "register with errors")
+        fill_registration(page.locator("#account-step"), email)
+        page.locator("#account-step button[type=submit]").click()
+        expect(page.locator("input[name=code]")).to_be_visible()
+        found += violations(page, "code step")
+    step = page.locator("#account-step")
+    step.locator("input[name=code]").fill(mailed_code(live_portal, email))
+    step.locator("button[type=submit]").first.click()
+    expect(step.locator(".success")).to_be_visible()
+    found += violations(page, "welcome step")
+    page.goto(url + "/account")
+    found += violations(page, "account page")
+    return found
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_no_axe_violations(new_page, live_portal, tmp_path, lang, javascript, viewport):
+    load_stories(live_portal, tmp_path)
+    # axe is put into the page as a script of its own: the portal's CSP (script-src 'self') would refuse it
+    page = new_page(java_script_enabled=True, viewport=VIEWPORTS[viewport], bypass_csp=True,
+                    locale="fr-FR" if lang == "fr" else "en-GB")
+    if not javascript:
+        # the portal's own scripts (htmx, portal.js) stay out; axe still runs in the page
+        page.route("**/static/vendor/htmx.min.js", lambda route: route.abort())
+        page.route("**/static/js/portal.js", lambda route: route.abort())
+    assert journey(page, live_portal.url, lang, javascript, live_portal) == []
