@@ -34,7 +34,7 @@ from wtforms.fields.core import UnboundField
 
 import app as app_package
 from app.extensions import db
-from app.flows.codes import PURPOSES, CodePolicy, hash_code
+from app.flows.codes import EMAIL_CHANGE, PURPOSES, CodePolicy, hash_code
 from app.flows.story_fields import SLUG
 from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, Story, User, VerificationCode,
                         WrongCodeEntry, utcnow)
@@ -238,8 +238,10 @@ def check_invariants(app) -> None:
             assert code.purpose in PURPOSES
             assert 0 <= code.wrong_entries <= policy.max_wrong_entries
             assert code.expires_at == code.created_at + policy.lifetime
-            if code.user_id is not None:
+            if code.user_id is not None and code.purpose != EMAIL_CHANGE:
                 assert by_id[code.user_id].email == code.address  # bound to its account's address
+            elif code.user_id is not None:  # bound to the address its account asked to move to
+                assert code.user_id in by_id
             else:
                 assert code.used_at is None  # a stand-in never matches
             if code.used_at is None and code.voided_at is None:
@@ -286,6 +288,8 @@ PLAUSIBLE = {
     "confirm": [GOOD_PASSWORD, "Other-Harbour-43!"],
     "current": ["Wrong-Harbour-44!"],
     "delete_password": ["Wrong-Harbour-44!"],
+    "new_email": ["fuzz-moved@example.org", UNVERIFIED, " FUZZ-Member@Example.org "],
+    "email_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"],
     "first_name": ["Ann"], "last_name": ["Lee"], "organisation": ["Example Broadcasting"],
     "accept_conditions": ["y"], "remember": ["y"],
     "next": ["/conditions", "//evil.example/", "javascript:alert(1)", "/\\evil.example"],
