@@ -1,10 +1,15 @@
-from flask import current_app, flash, render_template, request, url_for
+import json
+
+from flask import current_app, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ...account_session import begin_flow, current_flow, end_browser_session, end_flow, log_in, note_send
-from ...flows import accounts, codes, email_change, login_sessions, newsletter as newsletter_flow, recovery
+from ...flows import (account_data, accounts, codes, email_change, login_sessions, newsletter as newsletter_flow,
+                      recovery)
+from ...flows.downloads import content_disposition
 from ...flows.recovery import PasswordChange
+from ...i18n import localized
 from ...limits import account_key, flow_source, limit_posts
 from ...rendering import redirect_page, render_step
 from ..verification.forms import CodeForm, ResendForm
@@ -26,8 +31,10 @@ def render_account(block: str = "main", status: int = 200, *, profile_saved: boo
     if email_flow is not None and email_message is None:
         blocked_until = accounts.next_send_at(email_flow.address, flow_source(email_flow))
         email_message = send_wait_message(blocked_until) if blocked_until else None
+    downloads = account_data.downloads_page(current_user, account_data.page_number(request.args.get("page")),
+                                            current_app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"])
     return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved,
-                       email_flow=email_flow, email_message=email_message)
+                       email_flow=email_flow, email_message=email_message, downloads=downloads)
 
 
 def keep_this_browser_logged_in() -> None:
@@ -40,7 +47,20 @@ def keep_this_browser_logged_in() -> None:
 @bp.route("")
 @login_required
 def index():
-    return render_account()
+    # the downloads list's pages swap only the list
+    return render_account("downloads" if request.headers.get("HX-Target") == "account-downloads" else "main")
+
+
+@bp.route("/data", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def data():
+    """"Download my data": a JSON file, never stored by a cache (the account pages are no-store)."""
+    export = account_data.export(current_user, portal=localized(current_app.config["PORTAL_NAME"]))
+    response = make_response(json.dumps(export, ensure_ascii=False, indent=2) + "\n")
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = content_disposition(f"account-data-{export['exported_at'][:10]}.json")
+    return response
 
 
 @bp.route("/profile", methods=["POST"])
