@@ -110,7 +110,8 @@ def run_step(app, step, address, *, htmx=False, observe=None):
     client = app.test_client()
     token = CSRF_RE.search(client.get("/conditions").get_data(as_text=True)).group(1)
     if prepare:
-        token = prepare(client, address, htmx, token) or token  # a step that logs in has a new token
+        prepared = prepare(client, address, htmx, token)
+        token = prepared if isinstance(prepared, str) else token  # a step that logs in has a new token
     age_codes(app, minutes=61)  # no send throttle: every request does its whole work
     with observe or nullcontext():
         started = time.perf_counter()
