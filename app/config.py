@@ -105,6 +105,7 @@ class DefaultConfig:
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None
     CATALOGUE_PAGE_SIZE = 12
+    ACCOUNT_DOWNLOADS_PAGE_SIZE = 20  # the account page's list of the person's own downloads
     # Rendered result blocks kept per process (app/blueprints/media/cards.py); 0 turns the cache off.
     CATALOGUE_CACHE_ENTRIES = 256
     # How often a process reads the catalogue's version (changes it makes itself count at once).

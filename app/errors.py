@@ -47,7 +47,7 @@ def init_app(app) -> None:
 # Where an HTMX form's error goes, by what the form swaps (its HX-Target): into the form's own
 # alert area, so the form keeps what was typed. Other targets get the error page's block.
 ALERT_AREAS = {"account-step": "#step-alert",
-               **{f"account-{part}": f"#account-{part}-alert" for part in ("profile", "newsletter", "password", "delete")}}
+               **{f"account-{part}": f"#account-{part}-alert" for part in ("profile", "newsletter", "email", "password", "delete")}}
 
 
 def error_response(status: int, title=None, message=None):

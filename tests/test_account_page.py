@@ -118,7 +118,7 @@ def test_account_forms_without_csrf_are_refused(client, ann):
     assert "Log out" in client.get("/").get_data(as_text=True)  # nothing was deleted
 
 
-@pytest.mark.parametrize("section", ["profile", "newsletter", "password", "delete"])
+@pytest.mark.parametrize("section", ["profile", "newsletter", "email", "password", "delete"])
 def test_an_error_from_an_account_form_goes_into_its_alert_area_and_keeps_the_form(client, ann, section):
     """An expired form (or a busy database, a rate limit) must not replace the section, which
     would throw away what was typed: the message goes into the section's own alert area."""

@@ -21,11 +21,13 @@ MEMBER = "csrf.member@example.org"
 NEW_PASSWORD = "Evil-Password-99!"
 EXPIRED = "This form has expired"
 # Everything any of the forms reads, filled so that each would act if it were let through: log
-# in, register, change the profile, switch the newsletter off, change the password, delete; write
+# in, register, change the profile, switch the newsletter off, change the password, move the account
+# to another address, delete; write
 # a story, save over the draft, publish it.
 FORM = {
     "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
-    "delete_password": GOOD_PASSWORD, "first_name": "Mallory", "last_name": "Attacker",
+    "delete_password": GOOD_PASSWORD, "new_email": "mallory@example.org", "email_password": GOOD_PASSWORD,
+    "first_name": "Mallory", "last_name": "Attacker",
     "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
     "next": "/conditions", "List-Unsubscribe": "One-Click",
     "title": "Forged story", "published": "2026-05-14", "version": "1", "action": "publish",
@@ -49,7 +51,8 @@ def state_changing_routes(app, story_id: int = 1):
     # the discovery works: the account dialog's and account page's posts are all among them
     assert {"auth.login", "auth.register", "auth.logout", "verification.verify", "verification.resend",
             "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
-            "account.newsletter", "account.password", "account.delete", "newsletter.subscribe",
+            "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
+            "account.email_resend", "account.email_cancel", "newsletter.subscribe",
             "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state"} <= {endpoint for endpoint, _, _ in found}
     return found
 

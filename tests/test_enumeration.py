@@ -1,7 +1,8 @@
 """No way to tell whether an address has an account (SPEC §3, enumeration; issue #7).
 
-Register, reset and "Send new code" (in the verification and in the reset step) answer the
-same for an address with a verified account, with an unverified one and with none: the same
+Register, reset, moving an account to another address (issue #18) and "Send new code" (in the
+verification, the reset and the address change) answer the same for an address with a verified
+account, with an unverified one and with none: the same
 status and the same bytes (but for the CSRF token and the address as typed), as a whole page
 and as an HTMX step, and in about the same time (medians within 20 %).
 """
@@ -25,9 +26,10 @@ from app.outbox import STAND_IN_MAIL
 from app.models import OutboxMessage, utcnow
 from app.outbox import pending_ids as outbox_pending_ids
 
-from .conftest import CSRF_RE, HTMX, age_codes, outbox, post, register_and_verify, registration
+from .conftest import CSRF_RE, GOOD_PASSWORD, HTMX, age_codes, outbox, post, register_and_verify, registration
 
 VERIFIED, UNVERIFIED = "vera@example.org", "umar@example.org"  # all addresses here are 16 characters
+MEMBER = "mona@example.org"  # the account that asks to move to each of them
 KINDS = ("verified", "unverified", "unknown")
 CSRF_VALUE = re.compile(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]+"')
 ROUNDS = 15  # timed requests per kind of address in a batch, the kinds taking turns
@@ -44,6 +46,7 @@ def app_config():
 def addresses(app):
     register_and_verify(app.test_client(), app, VERIFIED)
     post(app.test_client(), "/account/register", registration(UNVERIFIED))
+    register_and_verify(app.test_client(), app, MEMBER)
     fresh = count(1)
     # an address of the same length each time, so nothing in a page differs by length either
     return lambda kind: {"verified": VERIFIED, "unverified": UNVERIFIED}.get(kind) or f"n{next(fresh):03d}@example.org"
@@ -68,13 +71,36 @@ def resend_reset(client, address, htmx, token):
     return post(client, "/account/reset/code/resend", {"csrf_token": token}, htmx=htmx)
 
 
+def log_in_member(client, address, htmx, token):
+    post(client, "/account/login", {"email": MEMBER, "password": GOOD_PASSWORD, "csrf_token": token})
+    return CSRF_RE.search(client.get("/account").get_data(as_text=True)).group(1)  # a log in starts a new session
+
+
+def change_email(client, address, htmx, token):
+    data = {"new_email": address, "email_password": GOOD_PASSWORD, "csrf_token": token}
+    return post(client, "/account/email", data, htmx=htmx)
+
+
+def start_email_change(client, address, htmx, token):
+    token = log_in_member(client, address, htmx, token)
+    change_email(client, address, htmx, token)
+    return token
+
+
+def resend_email_change(client, address, htmx, token):
+    return post(client, "/account/email/resend", {"csrf_token": token}, htmx=htmx)
+
+
 STEPS = {
     "register": (None, register),
     "reset": (None, request_reset),
     # registering puts a browser on the code step; for a fresh address that made the account
     "resend-verification": (register, resend_verification),
     "resend-reset": (request_reset, resend_reset),
+    "email-change": (log_in_member, change_email),
+    "resend-email-change": (start_email_change, resend_email_change),
 }
+PASSWORD_CHECKED = {"register", "email-change"}  # one bcrypt hash or check, on every path
 
 
 def run_step(app, step, address, *, htmx=False, observe=None):
@@ -84,7 +110,8 @@ def run_step(app, step, address, *, htmx=False, observe=None):
     client = app.test_client()
     token = CSRF_RE.search(client.get("/conditions").get_data(as_text=True)).group(1)
     if prepare:
-        prepare(client, address, htmx, token)
+        prepared = prepare(client, address, htmx, token)
+        token = prepared if isinstance(prepared, str) else token  # a step that logs in has a new token
     age_codes(app, minutes=61)  # no send throttle: every request does its whole work
     with observe or nullcontext():
         started = time.perf_counter()
@@ -148,7 +175,8 @@ class Work:
                 self.counts["commits"] += 1
 
             def executed(connection, cursor, statement, parameters, context, executemany):
-                if "catalogue_version" not in statement:  # the catalogue cache looks once a second, by the clock
+                # the catalogue cache looks once a second, by the clock (its version, the next publication)
+                if "catalogue_version" not in statement and "min(stories.publish_at)" not in statement:
                     self.statements.append(" ".join(statement.split()))
 
             with self.app.app_context():
@@ -174,7 +202,7 @@ def test_the_same_work_whether_or_not_the_address_has_an_account(app, addresses,
         done[kind] = dict(work.counts)
     assert done["verified"] == done["unverified"] == done["unknown"], done
     assert done["unknown"]["mail templates"] == 2 and done["unknown"]["commits"] == 1
-    assert done["unknown"].get("bcrypt", 0) == (1 if step == "register" else 0)
+    assert done["unknown"].get("bcrypt", 0) == (1 if step in PASSWORD_CHECKED else 0)
 
 
 @pytest.mark.parametrize("step", [step for step in STEPS if step != "register"])
@@ -188,6 +216,8 @@ def test_the_same_sql_statements_whether_or_not_the_address_has_an_account(app, 
         done[kind] = work.statements
     assert done["verified"] == done["unverified"] == done["unknown"], done
     assert any(statement.startswith("INSERT INTO outbox") for statement in done["unknown"])
+    if step == "email-change":  # there the taken address's owner is mailed a notice: no stand-in mail
+        return
     with app.app_context():  # what the unknown address's path wrote is never sent
         stand_ins = db.session.query(OutboxMessage).filter(OutboxMessage.kind == STAND_IN_MAIL).all()
         assert stand_ins and all(mail.failed_at is not None for mail in stand_ins)

@@ -34,7 +34,7 @@ from wtforms.fields.core import UnboundField
 
 import app as app_package
 from app.extensions import db
-from app.flows.codes import PURPOSES, CodePolicy, hash_code
+from app.flows.codes import EMAIL_CHANGE, PURPOSES, CodePolicy, hash_code
 from app.flows.story_fields import SLUG
 from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, Story, User, VerificationCode,
                         WrongCodeEntry, utcnow)
@@ -105,8 +105,8 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
     return routes
 
 
-PAGES = ["/", "/account/register", "/account/login", "/account/reset", "/account/verify", "/account/reset/code",
-         "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya",
+PAGES = ["/", "/privacy", "/account/register", "/account/login", "/account/reset", "/account/verify",
+         "/account/reset/code", "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya",
          "/staff/", "/staff/stories/new", "/staff/stories/1", "/staff/stories/1/preview"]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
@@ -129,8 +129,10 @@ def rendered_forms(app, sessions) -> dict[str, set[str]]:
 
 MEMBER, UNVERIFIED, GRANTED = "fuzz-member@example.org", "fuzz-unverified@example.org", "fuzz-granted@example.org"
 STAFF = "fuzz-staff@example.org"
+MOVER = "fuzz-mover@example.org"  # waits for the code that moves the account to MOVED
+MOVED = "fuzz-moved@example.org"
 STATES = ("none", "anonymous", "registered-unverified", "logged-in-verified", "reset-in-progress", "reset-granted",
-          "staff")
+          "staff", "email-change-waiting")
 
 
 @dataclass
@@ -148,12 +150,14 @@ def build_sessions(app) -> dict[str, Session]:
     register_and_verify(clients["logged-in-verified"], app, MEMBER)
     register_and_verify(clients["staff"], app, STAFF)
     promote(app, STAFF)
+    register_and_verify(clients["email-change-waiting"], app, MOVER)
     register_and_verify(app.test_client(), app, GRANTED)
     age_codes(app, minutes=2)  # past the send throttle
     post(clients["logged-in-verified"], "/account/newsletter", {"subscribe": "on"})
     post(clients["reset-in-progress"], "/account/reset", {"email": MEMBER})
     post(clients["reset-granted"], "/account/reset", {"email": GRANTED})
     assert post(clients["reset-granted"], "/account/reset/code", {"code": reset_code(app, GRANTED)}).status_code == 303
+    post(clients["email-change-waiting"], "/account/email", {"new_email": MOVED, "email_password": GOOD_PASSWORD})
     for state, client in clients.items():
         token = csrf_token(client)  # after the page visit that stores it in the session
         sessions[state] = Session({"session": client.get_cookie("session").value}, token)
@@ -238,8 +242,10 @@ def check_invariants(app) -> None:
             assert code.purpose in PURPOSES
             assert 0 <= code.wrong_entries <= policy.max_wrong_entries
             assert code.expires_at == code.created_at + policy.lifetime
-            if code.user_id is not None:
+            if code.user_id is not None and code.purpose != EMAIL_CHANGE:
                 assert by_id[code.user_id].email == code.address  # bound to its account's address
+            elif code.user_id is not None:  # bound to the address its account asked to move to
+                assert code.user_id in by_id
             else:
                 assert code.used_at is None  # a stand-in never matches
             if code.used_at is None and code.voided_at is None:
@@ -286,6 +292,8 @@ PLAUSIBLE = {
     "confirm": [GOOD_PASSWORD, "Other-Harbour-43!"],
     "current": ["Wrong-Harbour-44!"],
     "delete_password": ["Wrong-Harbour-44!"],
+    "new_email": [MOVED, UNVERIFIED, " FUZZ-Member@Example.org "],
+    "email_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"],
     "first_name": ["Ann"], "last_name": ["Lee"], "organisation": ["Example Broadcasting"],
     "accept_conditions": ["y"], "remember": ["y"],
     "next": ["/conditions", "//evil.example/", "javascript:alert(1)", "/\\evil.example"],
@@ -512,7 +520,9 @@ def test_routes_and_fields_are_discovered(fuzz_target):
     from_views = {route.rule: set(route.fields) for route in discover_routes(app) if "POST" in route.methods}
     assert {"email", "password", "confirm", "first_name", "accept_conditions"} <= from_views["/account/register"]
     assert {"code"} <= from_views["/account/verify"] and {"code"} <= from_views["/account/reset/code"]
+    assert {"new_email", "email_password"} <= from_views["/account/email"]
     pages = rendered_forms(app, sessions)
+    assert {"code"} <= from_views["/account/email/code"] and "/account/email/code" in pages  # a state that waits for it
     assert len(pages) >= 12, sorted(pages)
     for action, names in pages.items():
         assert action in from_views, action

@@ -213,7 +213,7 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     assert {endpoint for endpoint, codes in answered.items() if not codes & {200, 206}} == set(), answered
     assert {"media.index", "auth.register", "verification.verify", "verification.welcome", "reset.code",
             "reset.new_password", "account.index", "newsletter.unsubscribe", "staff.index", "staff.new", "staff.edit",
-            "staff.preview"} <= set(answered)
+            "staff.preview", "media.conditions", "media.privacy", "media.accessibility"} <= set(answered)
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):
@@ -239,7 +239,8 @@ def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
     catalogue = load_catalogue(app, tmp_path)
     member, visitor = app.test_client(), app.test_client()
     register_and_verify(member, app, MEMBER)
-    for url in ("/", "/?q=antalya", f"/stories/{catalogue.slug}", "/conditions", "/no-such-page"):
+    for url in ("/", "/?q=antalya", f"/stories/{catalogue.slug}", "/conditions", "/privacy", "/accessibility",
+                "/no-such-page"):
         response = member.get(url)
         assert "Log out" in response.get_data(as_text=True), url
         assert_never_stored(response, url)

@@ -27,7 +27,10 @@ from ..models import User, VerificationCode, WrongCodeEntry
 
 VERIFY = "verify"
 RESET = "reset"
-PURPOSES = (VERIFY, RESET)
+# a code to the address an account asks to move to (app/flows/email_change.py): the code's address
+# is that new address, its user the account that asked
+EMAIL_CHANGE = "email-change"
+PURPOSES = (VERIFY, RESET, EMAIL_CHANGE)
 CODE_DIGITS = 6
 HOUR = timedelta(hours=1)
 

@@ -65,6 +65,12 @@ def end(user: User) -> None:
 
 def end_all(user: User) -> None:
     """Every login of the account ends, on every browser (log out everywhere)."""
+    end_every_login(user)
+    db.session.commit()
+
+
+def end_every_login(user: User) -> None:
+    """``end_all`` within the caller's transaction, so that the logins end with the change that
+    ends them (an address change); the caller commits and logs its own browser in again."""
     user.session_token = new_session_token()
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-    db.session.commit()

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import AnyOf, DataRequired
 
-from ...forms import PortalForm, text_field
+from ...forms import PortalForm, email_field, text_field
 from ..reset.forms import new_password_fields
 
 
@@ -27,3 +27,10 @@ class DeleteAccountForm(PortalForm):
     delete_password = PasswordField(_l("Your password"),
                                     validators=[DataRequired(_l("Enter your password to delete the account."))],
                                     render_kw={"autocomplete": "current-password"})
+
+
+class EmailChangeForm(PortalForm):
+    # the rules of a new account's address: normalised, and one our mail can reach (its code comes by mail)
+    new_email = email_field(_l("New email address"), new_account=True)
+    email_password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password."))],
+                                   render_kw={"autocomplete": "current-password"})

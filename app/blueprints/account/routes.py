@@ -1,29 +1,66 @@
-from flask import current_app, flash, render_template, request, url_for
+import json
+
+from flask import current_app, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ...account_session import end_browser_session, log_in
-from ...flows import login_sessions, newsletter as newsletter_flow, recovery
+from ...account_session import begin_flow, current_flow, end_browser_session, end_flow, log_in, note_send
+from ...flows import (account_data, accounts, codes, email_change, login_sessions, newsletter as newsletter_flow,
+                      recovery)
+from ...flows.downloads import content_disposition
 from ...flows.recovery import PasswordChange
-from ...limits import account_key, limit_posts
+from ...i18n import localized
+from ...limits import account_key, flow_source, limit_posts
 from ...rendering import redirect_page, render_step
+from ..verification.forms import CodeForm, ResendForm
+from ..verification.messages import code_error, send_wait_message
 from . import bp
-from .forms import ChangePasswordForm, DeleteAccountForm, NewsletterForm, ProfileForm
+from .forms import ChangePasswordForm, DeleteAccountForm, EmailChangeForm, NewsletterForm, ProfileForm
 
 
-def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, **forms):
+def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, email_message=None,
+                   **forms):
     """The account page, or one of its sections (``block``) for HTMX."""
     forms.setdefault("profile", ProfileForm(formdata=None, obj=current_user))
     forms.setdefault("newsletter", NewsletterForm(formdata=None))
+    forms.setdefault("email", EmailChangeForm(formdata=None))
+    forms.setdefault("email_code", CodeForm(formdata=None))
     forms.setdefault("password", ChangePasswordForm(formdata=None))
     forms.setdefault("delete", DeleteAccountForm(formdata=None))
-    return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved)
+    email_flow = current_flow(codes.EMAIL_CHANGE)
+    if email_flow is not None and email_message is None:
+        blocked_until = accounts.next_send_at(email_flow.address, flow_source(email_flow))
+        email_message = send_wait_message(blocked_until) if blocked_until else None
+    downloads = account_data.downloads_page(current_user, account_data.page_number(request.args.get("page")),
+                                            current_app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"])
+    return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved,
+                       email_flow=email_flow, email_message=email_message, downloads=downloads)
+
+
+def keep_this_browser_logged_in() -> None:
+    """After a change that ended every login of the account: this browser's goes on, remembered
+    if it was."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    log_in(current_user._get_current_object(), remember=remembered)
 
 
 @bp.route("")
 @login_required
 def index():
-    return render_account()
+    # the downloads list's pages swap only the list
+    return render_account("downloads" if request.headers.get("HX-Target") == "account-downloads" else "main")
+
+
+@bp.route("/data", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def data():
+    """"Download my data": a JSON file, never stored by a cache (the account pages are no-store)."""
+    export = account_data.export(current_user, portal=localized(current_app.config["PORTAL_NAME"]))
+    response = make_response(json.dumps(export, ensure_ascii=False, indent=2) + "\n")
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = content_disposition(f"account-data-{export['exported_at'][:10]}.json")
+    return response
 
 
 @bp.route("/profile", methods=["POST"])
@@ -58,14 +95,75 @@ def password():
     if form.validate_on_submit():
         result = recovery.change_password(current_user, form.current.data, form.password.data)
         if result is PasswordChange.DONE:
-            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-            log_in(current_user._get_current_object(), remember=remembered)  # this session stays
+            keep_this_browser_logged_in()
             flash(_("Your password has been changed. Every other session has been logged out."))
             return redirect_page(url_for("account.index"))
         field = form.current if result is PasswordChange.WRONG_CURRENT else form.password
         field.errors.append(_("That is not your current password.") if result is PasswordChange.WRONG_CURRENT
                             else _("The new password must be different from your current password."))
     return render_account("password", status=422, password=form)
+
+
+@bp.route("/email", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        refusal = email_change.refusal(current_user, form.email_password.data, form.new_email.data)
+        if refusal is None:
+            flow = begin_flow(form.new_email.data, codes.EMAIL_CHANGE)
+            note_send(email_change.send_code(current_user, flow.address, source=flow_source(flow)))
+            return render_account("email")
+        if refusal is email_change.Refusal.WRONG_PASSWORD:
+            form.email_password.errors.append(_("That is not your password."))
+        else:
+            form.new_email.errors.append(_("This is already the address of your account."))
+    return render_account("email", status=422, email=form)
+
+
+@bp.route("/email/code", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def email_code():
+    flow, form = current_flow(codes.EMAIL_CHANGE), CodeForm()
+    if flow is None:  # ended in another tab, or by a log in
+        return render_account("email", status=409)
+    if form.validate_on_submit():
+        result = email_change.confirm(current_user, flow.address, form.code.data, source=flow_source(flow))
+        if result.changed:
+            end_flow()
+            keep_this_browser_logged_in()
+            flash(_("Your email address is now %(address)s. Every other session has been logged out.",
+                    address=flow.address))
+            return redirect_page(url_for("account.index"))
+        form.code.errors.append(_("This address has just been registered for another account.") if result.taken
+                                else code_error(result.check))
+    return render_account("email", status=422, email_code=form)
+
+
+@bp.route("/email/resend", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def email_resend():
+    flow, form = current_flow(codes.EMAIL_CHANGE), ResendForm()
+    if flow is None or not form.validate_on_submit():
+        return render_account("email", status=409)
+    blocked_until = email_change.send_code(current_user, flow.address, source=flow_source(flow), resend=True)
+    if blocked_until is None:
+        note_send(None)  # a code went out: the section no longer says that none was sent
+    message = (send_wait_message(blocked_until) if blocked_until
+               else _("We have sent a new code. Codes sent before it no longer work."))
+    return render_account("email", status=429 if blocked_until else 200, email_message=message)
+
+
+@bp.route("/email/cancel", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def email_cancel():
+    if current_flow(codes.EMAIL_CHANGE) is not None:
+        end_flow()
+    return render_account("email")
 
 
 @bp.route("/delete", methods=["POST"])

@@ -1,15 +1,17 @@
 import logging
+from pathlib import Path
 
 from flask import (abort, current_app, make_response, redirect, render_template, request, send_file,
                    send_from_directory, session, url_for)
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from ...account_session import begin_flow, note_send
 from ...errors import error_response
 from ...extensions import db
-from ...i18n import current_language
-from ...flows import accounts, captions, catalogue, codes, downloads, media_types, publishing
+from ...flows import accounts, captions, catalogue, codes, downloads, media_types, pages, publishing
+from ...i18n import LANGUAGES, current_language
 from ...limits import flow_source
 from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
@@ -52,9 +54,32 @@ def story(slug):
                            can_download=can_download, tracks=captions.for_page(story, current_language()))
 
 
+PAGE_TITLES = {"conditions": _l("Conditions of use"), "privacy": _l("Privacy notice"),
+               "accessibility": _l("Accessibility statement")}
+
+
+def render_page(name: str):
+    """One of the pages an operator may replace (app/flows/pages.py): theirs, or the default."""
+    page = pages.operator_page(Path(current_app.instance_path) / "pages", name, current_language(), LANGUAGES)
+    if page is None:
+        return render_template(f"media/{name}.html", title=PAGE_TITLES[name])
+    return render_template("media/operator_page.html", title=PAGE_TITLES[name], page=page,
+                           content=Markup(page.html))  # the operator is trusted (app/flows/pages.py)
+
+
 @bp.route("/conditions")
 def conditions():
-    return render_template("media/conditions.html")
+    return render_page("conditions")
+
+
+@bp.route("/privacy")
+def privacy():
+    return render_page("privacy")
+
+
+@bp.route("/accessibility")
+def accessibility():
+    return render_page("accessibility")
 
 
 @bp.route("/media/preview/<id:rendition_id>")

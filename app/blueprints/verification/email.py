@@ -8,13 +8,16 @@ def code_subject(purpose: str, code: str):
     """A lazy subject: queue_mail translates it into the recipient's language."""
     if purpose == "reset":
         return _l("Your code to reset your password: %(code)s", code=code)
+    if purpose == "email-change":
+        return _l("Your code to confirm your new email address: %(code)s", code=code)
     return _l("Your verification code: %(code)s", code=code)
 
 
-def queue_code_mail(user, code: str, purpose: str):
+def queue_code_mail(user, code: str, purpose: str, *, to: str | None = None):
+    """The code mail for ``user``, to their address or (an address change) to ``to``."""
     minutes = current_app.config["CODE_LIFETIME_SECONDS"] // 60
     return queue_mail(
-        user.email,
+        to or user.email,
         code_subject(purpose, code),
         "verification/mail/code",
         language=user.language,

@@ -32,6 +32,11 @@ def send_wait(until: datetime) -> dict:
     return {"resend_phrase": wait_phrase(until), "resend_seconds": seconds if seconds < COUNTDOWN_LIMIT else None}
 
 
+def send_wait_message(until: datetime) -> str:
+    """The wait in one sentence, where no step counts it down (the account page's email change)."""
+    return _("You can ask for a new code in %(wait)s.", wait=wait_phrase(until))
+
+
 def code_error(result: CodeCheck) -> str:
     outcome = result.outcome
     if outcome is Outcome.WRONG:
