@@ -107,6 +107,9 @@ class DefaultConfig:
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
+    # Requests by one account for one rendition within this many hours of the first are one
+    # download (parallel Range requests, a resumed download): app/flows/downloads.py.
+    DOWNLOAD_COUNT_WINDOW_HOURS = 6
 
     # Masters uploaded by the press office with tus (app/flows/tus.py), kept under MEDIA_ROOT.
     UPLOAD_MAX_BYTES = 20 * 1024**3

@@ -365,16 +365,24 @@ class Rendition(db.Model):
 
 
 class Download(db.Model):
-    """Who downloaded what and when; the row stays, without the person, when an account goes."""
+    """One person fetching one rendition: every request for it by the same account within
+    DOWNLOAD_COUNT_WINDOW_HOURS of the first (parallel Range requests, a resumed download) adds
+    its bytes here (app/flows/downloads.py). The row stays, without the person, when an account goes."""
 
     __tablename__ = "downloads"
+    # the counting rule's look-up: this account's download of this rendition since a moment
+    __table_args__ = (Index("ix_downloads_user_rendition_at", "user_id", "rendition_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    bytes_sent: Mapped[int] = mapped_column(default=0)
-    range_requested: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # its first request
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)  # its latest request
+    requests: Mapped[int] = mapped_column(default=1)
+    # Bytes sent by the app, added up; with a front server (X-Accel-Redirect, X-Sendfile) the
+    # bytes its Range asked for, since the app never learns what the front server sent.
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    range_requested: Mapped[str | None] = mapped_column(String(100))  # of its first request
 
 
 class NewsletterIssue(db.Model):
