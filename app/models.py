@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from blinker import Namespace
 from flask_login import UserMixin
@@ -383,6 +383,25 @@ class Download(db.Model):
     # bytes its Range asked for, since the app never learns what the front server sent.
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
     range_requested: Mapped[str | None] = mapped_column(String(100))  # of its first request
+
+
+class DownloadDay(db.Model):
+    """The daily roll-up of the download log that the statistics read (app/flows/stats.py): one row
+    per day, story, rendition label and organisation, kept by app/flows/downloads.py with each
+    download. By story and label, not rendition, so that a story's figures outlive renditions
+    replaced by a new upload; by the organisation the account named when it downloaded."""
+
+    __tablename__ = "download_days"
+    __table_args__ = (db.UniqueConstraint("day", "story_id", "label", "organisation",
+                                          name="uq_download_days_day_story_label_organisation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    organisation: Mapped[str] = mapped_column(String(200))
+    downloads: Mapped[int] = mapped_column(default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class NewsletterIssue(db.Model):

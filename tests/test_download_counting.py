@@ -9,7 +9,7 @@ import pytest
 
 from app.extensions import db
 from app.flows import downloads
-from app.models import Download, Rendition, User, utcnow
+from app.models import Download, DownloadDay, Rendition, User, utcnow
 
 from .catalogue_data import load, story_entry
 from .conftest import register_and_verify
@@ -156,8 +156,8 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
                 insert_row(connection, "users", id=id_, email=f"{id_}@example.org")
             insert_row(connection, "stories", id=1, slug="s")
             insert_row(connection, "videos", id=1, story_id=1)
-            for id_ in (1, 2):
-                insert_row(connection, "renditions", id=id_, video_id=1)
+            for id_, label in ((1, "HD"), (2, "SD")):
+                insert_row(connection, "renditions", id=id_, video_id=1, label=label)
             for user, rendition, at, sent in old_rows:
                 insert_row(connection, "downloads", user_id=user, rendition_id=rendition, at=datetime.fromisoformat(at),
                            bytes_sent=sent, range_requested=None)
@@ -175,6 +175,11 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
             (None, 1, day.replace(hour=8), day.replace(hour=8), 1, 5),
             (None, 1, day.replace(hour=8), day.replace(hour=8), 1, 6),
         ]
+        with db.engine.connect() as connection:
+            days = connection.execute(select(DownloadDay.day, DownloadDay.label, DownloadDay.organisation,
+                                             DownloadDay.downloads, DownloadDay.bytes_sent)).all()
+        assert sorted(tuple(row) for row in days) == sorted([  # the users' organisation is "o", a deleted one's ""
+            (day.date(), "HD", "o", 3, 350 + 7 + 70), (day.date(), "SD", "o", 1, 1000), (day.date(), "HD", "", 2, 11)])
         db.engine.dispose()
 
 

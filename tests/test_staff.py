@@ -24,13 +24,17 @@ MEMBER = "reader@example.org"
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
 
 
+STAFF_SAMPLES = {"key": "days"}  # the statistics' CSV of one table
+
+
 def staff_urls(app, story_id: int) -> list[tuple[str, str]]:
     """(method, URL) of every staff route, found in the url_map."""
     found = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("staff."):
-                url = url_for(rule.endpoint, **({"story_id": story_id} if "story_id" in rule.arguments else {}))
+                samples = {"story_id": story_id, **STAFF_SAMPLES}
+                url = url_for(rule.endpoint, **{name: samples[name] for name in rule.arguments})
                 found += [(method, url) for method in sorted(rule.methods & {"GET", "POST"})]
     return found
 

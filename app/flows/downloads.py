@@ -13,7 +13,7 @@ from werkzeug.http import parse_range_header
 
 from ..extensions import db
 from ..models import Download, Rendition, utcnow
-from . import codes, media_types
+from . import codes, media_types, stats
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | N
     """Log one request that sent (part of) a rendition. Requests by the same account for the same
     rendition within ``window`` of the first are one download, their bytes added up: a download
     manager's parallel Range requests and a resumed download count once. Held under a lock on
-    the pair, so that parallel requests cannot each start a download."""
+    the pair, so that parallel requests cannot each start a download. The statistics' daily roll-up
+    (app/flows/stats.py) is kept in the same transaction."""
     now = now or utcnow()
     codes.lock(f"download\x00{user.id}\x00{rendition.id}")
     download = db.session.scalars(
@@ -107,5 +108,7 @@ def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | N
         download.bytes_sent += bytes_sent
         download.requests += 1
         download.last_at = max(download.last_at, now)
+    stats.add_download(download.at, rendition.video.story_id, rendition.label, user.organisation,
+                       downloads=1 if download.requests == 1 else 0, bytes_sent=bytes_sent)
     db.session.commit()
     return download

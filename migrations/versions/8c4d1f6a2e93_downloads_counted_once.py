@@ -1,4 +1,4 @@
-"""downloads counted once: requests of one rendition by one account within 6 hours are one download
+"""downloads counted once: requests of one rendition by one account within 6 hours are one download; their daily roll-up
 
 Revision ID: 8c4d1f6a2e93
 Revises: 5c8e2f4a9d17
@@ -8,6 +8,9 @@ Every request used to be its own row (a download manager's eight parallel Range 
 eight downloads). The rows of one account and one rendition within WINDOW of the first are merged
 into that first one, their bytes added up, as app/flows/downloads.py now counts. Rows of deleted
 accounts (no account left to tell people apart) stay as they are.
+
+download_days is the daily roll-up the statistics read (app/flows/stats.py), filled here from the
+merged log; downloads of a rendition since removed have no story left and stay out of it.
 """
 from datetime import timedelta
 
@@ -41,6 +44,29 @@ def upgrade():
         batch_op.alter_column('requests', existing_type=sa.Integer(), server_default=None)
         batch_op.create_index('ix_downloads_user_rendition_at', ['user_id', 'rendition_id', 'at'], unique=False)
     merge(op.get_bind())
+    op.create_table(
+        'download_days',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('story_id', sa.Integer(), nullable=True),
+        sa.Column('label', sa.String(length=120), nullable=False),
+        sa.Column('organisation', sa.String(length=200), nullable=False),
+        sa.Column('downloads', sa.Integer(), nullable=False),
+        sa.Column('bytes_sent', sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_download_days_story_id_stories'),
+                                ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_download_days')),
+        sa.UniqueConstraint('day', 'story_id', 'label', 'organisation',
+                            name='uq_download_days_day_story_label_organisation'),
+    )
+    with op.batch_alter_table('download_days', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_download_days_story_id'), ['story_id'], unique=False)
+    op.execute(
+        "INSERT INTO download_days (day, story_id, label, organisation, downloads, bytes_sent)"
+        " SELECT date(d.at), v.story_id, r.label, coalesce(u.organisation, ''), count(*), sum(d.bytes_sent)"
+        " FROM downloads d JOIN renditions r ON r.id = d.rendition_id JOIN videos v ON v.id = r.video_id"
+        " LEFT JOIN users u ON u.id = d.user_id"
+        " GROUP BY date(d.at), v.story_id, r.label, coalesce(u.organisation, '')")
 
 
 def merge(connection) -> None:
@@ -76,6 +102,9 @@ def merge(connection) -> None:
 
 
 def downgrade():
+    with op.batch_alter_table('download_days', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_download_days_story_id'))
+    op.drop_table('download_days')
     # The merged requests stay merged: each row is then one request whose bytes are the download's.
     with op.batch_alter_table('downloads', schema=None) as batch_op:
         batch_op.drop_index('ix_downloads_user_rendition_at')
