@@ -95,6 +95,9 @@ class DefaultConfig:
     OUTBOX_CLAIM_SECONDS = 300
     # Sent and given-up mails are deleted this long after (the worker and `flask outbox purge`).
     OUTBOX_RETENTION_DAYS = 7
+    # Audit rows (staff actions, security events) are deleted this long after (the outbox worker's
+    # sweep, `flask audit sweep`).
+    AUDIT_RETENTION_DAYS = 365
 
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None

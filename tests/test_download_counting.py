@@ -9,7 +9,7 @@ import pytest
 
 from app.extensions import db
 from app.flows import downloads
-from app.models import Download, DownloadDay, Rendition, User, utcnow
+from app.models import Download, DownloadDay, DownloadOrganisationDay, Rendition, User, utcnow
 
 from .catalogue_data import load, story_entry
 from .conftest import register_and_verify
@@ -176,10 +176,15 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
             (None, 1, day.replace(hour=8), day.replace(hour=8), 1, 6),
         ]
         with db.engine.connect() as connection:
-            days = connection.execute(select(DownloadDay.day, DownloadDay.label, DownloadDay.organisation,
-                                             DownloadDay.downloads, DownloadDay.bytes_sent)).all()
-        assert sorted(tuple(row) for row in days) == sorted([  # the users' organisation is "o", a deleted one's ""
-            (day.date(), "HD", "o", 3, 350 + 7 + 70), (day.date(), "SD", "o", 1, 1000), (day.date(), "HD", "", 2, 11)])
+            days = connection.execute(select(DownloadDay.day, DownloadDay.label, DownloadDay.downloads,
+                                             DownloadDay.bytes_sent)).all()
+            organisations = connection.execute(select(
+                DownloadOrganisationDay.organisation, DownloadOrganisationDay.downloads,
+                DownloadOrganisationDay.bytes_sent)).all()
+            kept = set(connection.execute(select(Download.organisation)).scalars())
+        assert sorted(tuple(row) for row in days) == [(day.date(), "HD", 5, 350 + 7 + 70 + 11), (day.date(), "SD", 1, 1000)]
+        # the accounts' organisation is "o"; a deleted account's is not known
+        assert sorted(tuple(row) for row in organisations) == [("", 2, 11), ("o", 4, 1427)] and kept == {"", "o"}
         db.engine.dispose()
 
 

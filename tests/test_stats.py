@@ -92,7 +92,7 @@ def test_periods_from_the_query():
     assert stats.period({"from": "2026-01-01", "to": "2026-01-31"}, today) == stats.Period(date(2026, 1, 1),
                                                                                            date(2026, 1, 31))
     for odd in ({"days": "7"}, {"days": "-30"}, {"from": "2026-02-01", "to": "2026-01-01"}, {"from": "x", "to": "y"},
-                {"from": "0001-01-01", "to": "9999-12-31"}, {"days": "9" * 50}, {"from": "2026-01-01\x00"}):
+                {"from": "0001-01-01", "to": "9999-12-31"}, {"days": "9" * 50}, {"days": "²"}, {"from": "2026-01-01\x00"}):
         assert stats.period(odd, today) == stats.Period(date(2026, 1, 31), today, 30), odd
     long = stats.period({"from": "2000-01-01", "to": "2026-01-01"}, today)
     assert (long.end - long.start).days + 1 == stats.LONGEST_DAYS
@@ -131,6 +131,7 @@ def test_each_table_as_csv(app, log):
     for odd in ("/staff/stats/nothing.csv", f"/staff/stats/stories.csv?story={log['summit']}"):
         assert client.get(odd).status_code == 404, odd
     assert client.get("/staff/stats/days.csv?story=" + "9" * 40).status_code == 200
+    assert client.get("/staff/stats/days.csv?story=²&days=²&from=\x00").status_code == 200
 
 
 def test_the_csv_cells_are_never_formulas(app, catalogue):

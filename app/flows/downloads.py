@@ -102,13 +102,14 @@ def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | N
         # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.
         asked = "".join(ch for ch in range_header or "" if ch.isprintable())[:100]
         download = Download(user_id=user.id, rendition_id=rendition.id, at=now, last_at=now, requests=1,
-                            bytes_sent=bytes_sent, range_requested=asked or None)
+                            bytes_sent=bytes_sent, range_requested=asked or None,
+                            organisation=(user.organisation or "")[:200])
         db.session.add(download)
     else:
         download.bytes_sent += bytes_sent
         download.requests += 1
         download.last_at = max(download.last_at, now)
-    stats.add_download(download.at, rendition.video.story_id, rendition.label, user.organisation,
+    stats.add_download(download.at, rendition.video.story_id, rendition.label, download.organisation,
                        downloads=1 if download.requests == 1 else 0, bytes_sent=bytes_sent)
     db.session.commit()
     return download

@@ -95,7 +95,7 @@ def statistics():
 @bp.route("/stats/<key>.csv")
 def statistics_csv(key):
     story_id = request.args.get("story", "")
-    story_id = int(story_id) if story_id.isdigit() and len(story_id) < 12 else None
+    story_id = int(story_id) if story_id.isdecimal() and len(story_id) < 12 else None
     if key not in TABLES or (story_id is not None and not TABLES[key][3]):
         abort(404)
     period = stats.period(request.args, utcnow().date())
