@@ -24,7 +24,7 @@ MEMBER = "reader@example.org"
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
 
 
-STAFF_SAMPLES = {"key": "days"}  # the statistics' CSV of one table
+STAFF_SAMPLES = {"key": "days", "user_id": 1}  # the statistics' CSV of one table, an account to demote
 
 
 def staff_urls(app, story_id: int) -> list[tuple[str, str]]:
