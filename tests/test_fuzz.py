@@ -107,7 +107,7 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
 
 PAGES = ["/", "/account/register", "/account/login", "/account/reset", "/account/verify", "/account/reset/code",
          "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya",
-         "/staff/", "/staff/stories/new", "/staff/stories/1", "/staff/stories/1/preview"]
+         "/staff/", "/staff/stories/new", "/staff/stories/1", "/staff/stories/1/preview", "/staff/people"]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
 
