@@ -96,7 +96,7 @@ def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | N
     codes.lock(f"download\x00{user.id}\x00{rendition.id}")
     download = db.session.scalars(
         select(Download).where(Download.user_id == user.id, Download.rendition_id == rendition.id,
-                               Download.at > now - window, Download.at <= now)
+                               Download.at > now - window)
         .order_by(Download.at.desc()).limit(1)).first()
     if download is None:
         # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.

@@ -26,7 +26,7 @@ def test_the_statistics_page_with_and_without_javascript(live_portal, new_page, 
     with app.app_context():
         user = db.session.query(User).filter_by(email=email).one()
         rendition = db.session.query(Rendition).filter_by(is_preview=False).first()
-        for days_ago in (0, 0, 3):  # two requests of one download today, one download three days ago
+        for days_ago in (3, 0, 0):  # one download three days ago, two requests of one download today
             downloads.record(user, rendition, bytes_sent=1000, range_header=None, window=timedelta(hours=6),
                              now=utcnow() - timedelta(days=days_ago, minutes=1))
         db.session.remove()
