@@ -68,12 +68,12 @@ def _register_blueprints(app: Flask) -> None:
     from .blueprints.reset import routes as reset
     from .blueprints.verification import routes as verification
     from .health import bp as health_bp
-    from .staff import stories as staff
+    from .staff import routes as staff
     from .uploads import routes as uploads
 
     for routes in (auth, verification, reset, account, newsletter, media):
         app.register_blueprint(routes.bp)
-    app.register_blueprint(staff.bp)  # importing staff.stories attached the editor's views
+    app.register_blueprint(staff.bp)  # importing staff.routes attached every staff page
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health_bp)
 

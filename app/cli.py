@@ -5,10 +5,12 @@ import logging
 import time
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
+from .flows import audit
 from .extensions import database_error_text, database_unavailable, db
 
 log = logging.getLogger(__name__)
@@ -22,12 +24,14 @@ outbox_cli = AppGroup("outbox", help="Deliver the mails waiting in the outbox.")
 @click.option("--batch", default=100, show_default=True, help="Mails tried per poll.")
 def send_command(loop: bool, interval: float, batch: int) -> None:
     """Send every due mail once; with --loop, keep doing so (through database outages too).
-    Each pass (with --loop, at most once a minute) also does what `flask outbox purge` does."""
+    Each pass (with --loop, at most once a minute) also does what `flask outbox purge` and
+    `flask audit sweep` do."""
     swept_at = None
     while True:
         try:
             if swept_at is None or time.monotonic() - swept_at >= outbox.SWEEP_INTERVAL_SECONDS:
                 _echo_sweep(*outbox.sweep())
+                _echo_audit_sweep(audit.sweep(current_app.config["AUDIT_RETENTION_DAYS"]))
                 swept_at = time.monotonic()
             sent, failed = outbox.deliver_pending(limit=batch)
         except SQLAlchemyError as exc:
@@ -62,6 +66,20 @@ def _echo_sweep(expired: int, purged: int, *, always: bool = False) -> None:
         click.echo(f"outbox sweep: {purged} purged, {expired} code mails expired unsent")
 
 
+audit_cli = AppGroup("audit", help="The audit log of staff actions and security events.")
+
+
+@audit_cli.command("sweep")
+def audit_sweep() -> None:
+    """Delete the audit rows older than AUDIT_RETENTION_DAYS."""
+    _echo_audit_sweep(audit.sweep(current_app.config["AUDIT_RETENTION_DAYS"]), always=True)
+
+
+def _echo_audit_sweep(deleted: int, *, always: bool = False) -> None:
+    if deleted or always:
+        click.echo(f"audit sweep: {deleted} rows older than the retention deleted")
+
+
 downloads_cli = AppGroup("downloads", help="The download log, for the press office.")
 
 
@@ -69,7 +87,8 @@ downloads_cli = AppGroup("downloads", help="The download log, for the press offi
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
               help="CSV file to write; - for standard output.")
 def export_downloads(output) -> None:
-    """Write every download (when, who, organisation, story, rendition, bytes) as CSV."""
+    """Write every download as CSV: when, who, organisation, story, rendition, the bytes sent and
+    the requests that made it (one account's requests of one file within DOWNLOAD_COUNT_WINDOW_HOURS)."""
     from .flows.reports import DOWNLOAD_COLUMNS, download_rows, write_csv
 
     write_csv(output, DOWNLOAD_COLUMNS, download_rows())
@@ -122,4 +141,5 @@ def _set_staff(email: str, staff: bool) -> None:
 def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(downloads_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(users_cli)

@@ -101,6 +101,9 @@ class DefaultConfig:
     OUTBOX_CLAIM_SECONDS = 300
     # Sent and given-up mails are deleted this long after (the worker and `flask outbox purge`).
     OUTBOX_RETENTION_DAYS = 7
+    # Audit rows (staff actions, security events) are deleted this long after (the outbox worker's
+    # sweep, `flask audit sweep`).
+    AUDIT_RETENTION_DAYS = 365
 
     # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None
@@ -114,6 +117,9 @@ class DefaultConfig:
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""
     DOWNLOAD_ACCEL_PREFIX = "/protected-media/"
+    # Requests by one account for one rendition within this many hours of the first are one
+    # download (parallel Range requests, a resumed download): app/flows/downloads.py.
+    DOWNLOAD_COUNT_WINDOW_HOURS = 6
 
     # Masters uploaded by the press office with tus (app/flows/tus.py), kept under MEDIA_ROOT.
     UPLOAD_MAX_BYTES = 20 * 1024**3

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from blinker import Namespace
 from flask_login import UserMixin
@@ -388,16 +388,66 @@ class Rendition(db.Model):
 
 
 class Download(db.Model):
-    """Who downloaded what and when; the row stays, without the person, when an account goes."""
+    """One person fetching one rendition: every request for it by the same account within
+    DOWNLOAD_COUNT_WINDOW_HOURS of the first (parallel Range requests, a resumed download) adds
+    its bytes here (app/flows/downloads.py). The row stays, without the person, when an account goes."""
 
     __tablename__ = "downloads"
+    __table_args__ = (
+        # the counting rule's look-up: this account's download of this rendition since a moment
+        Index("ix_downloads_user_rendition_at", "user_id", "rendition_id", "at"),
+        # a story's downloads by organisation in a period (app/flows/stats.py), read from the index alone
+        Index("ix_downloads_rendition_at_organisation", "rendition_id", "at", "organisation", "bytes_sent"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    bytes_sent: Mapped[int] = mapped_column(default=0)
-    range_requested: Mapped[str | None] = mapped_column(String(100))
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # its first request
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)  # its latest request
+    requests: Mapped[int] = mapped_column(default=1)
+    # Bytes sent by the app, added up; with a front server (X-Accel-Redirect, X-Sendfile) the
+    # bytes its Range asked for, since the app never learns what the front server sent.
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    range_requested: Mapped[str | None] = mapped_column(String(100))  # of its first request
+    organisation: Mapped[str] = mapped_column(String(200), default="")  # the account's, when it downloaded
+
+
+class DownloadDay(db.Model):
+    """The daily roll-up of the download log that the statistics read (app/flows/stats.py): one row
+    per day, story and rendition label, kept by app/flows/downloads.py with each download. By story
+    and label, not rendition, so that a story's figures outlive renditions replaced by a new upload."""
+
+    __tablename__ = "download_days"
+    __table_args__ = (
+        db.UniqueConstraint("day", "story_id", "label", name="uq_download_days_day_story_label"),
+        # the statistics' sums over a period read this index alone, not the table
+        Index("ix_download_days_covering", "day", "story_id", "label", "downloads", "bytes_sent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    downloads: Mapped[int] = mapped_column(default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DownloadOrganisationDay(db.Model):
+    """The daily roll-up by organisation (as the account named it when it downloaded), kept with DownloadDay."""
+
+    __tablename__ = "download_organisation_days"
+    __table_args__ = (
+        db.UniqueConstraint("day", "organisation", name="uq_download_organisation_days_day_organisation"),
+        # organisation first: the sums by organisation come in its order, read from the index alone
+        Index("ix_download_organisation_days_covering", "organisation", "day", "downloads", "bytes_sent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    organisation: Mapped[str] = mapped_column(String(200))
+    downloads: Mapped[int] = mapped_column(default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class NewsletterIssue(db.Model):

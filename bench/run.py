@@ -21,7 +21,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import catalogue, download, load, login, newsletter, registration, scaleout, search, sizes, transcode, uploads
+from . import (catalogue, download, load, login, newsletter, registration, scaleout, search, sizes, stats, transcode,
+               uploads)
 from .servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -41,7 +42,7 @@ UPLOAD_RSS_GOAL_MB = 30.0  # worker memory growth while receiving a 2 GiB master
 TRANSCODE_RATIO_GOAL = 1.05  # a job through the queue at most 5 % slower than its ffmpeg command run directly
 TRANSCODE_WAIT_GOAL_S = 2.0  # from the last byte of an upload to its job running
 PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "load", "scaleout",
-         "uploads", "transcode"]
+         "uploads", "transcode", "stats"]
 
 
 def parse_args(argv):
@@ -84,6 +85,7 @@ def parse_args(argv):
     p.add_argument("--transcode-seconds", type=float, default=20.0, help="length of the test master (20 s)")
     p.add_argument("--transcode-size", default="1280x720", help="picture size of the test master (1280x720)")
     scaleout.add_arguments(p)
+    p.add_argument("--stats-downloads", type=int, default=1_000_000, help="download rows for part stats (1,000,000)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
 
@@ -120,6 +122,8 @@ def main(argv=None) -> int:
             run_part(results, "uploads", lambda: run_uploads(args, template, workdir))
         if "transcode" in wanted:
             run_part(results, "transcode", lambda: run_transcode(args, template, workdir))
+        if "stats" in wanted:
+            run_part(results, "stats", lambda: run_stats(args, template, workdir))
     finally:
         results["meta"]["total_seconds"] = round(time.monotonic() - started, 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -257,22 +261,69 @@ def run_search(args, template: Path, workdir: Path) -> dict:
     database.unlink(missing_ok=True)
     out["goal_ms"] = SEARCH_P95_GOAL_MS
     out["pass"] = out["sqlite"]["fts_p95_ms"] <= SEARCH_P95_GOAL_MS
-    pg_url = os.environ.get("TEST_DATABASE_URL")
-    if pg_url:
-        try:
-            with search.PostgresDatabase(pg_url) as pg:
-                progress(f"5/7 PostgreSQL: database {pg.name}, up to {args.search_stories:,} stories"
-                         f" in {args.pg_build_seconds:g} s")
-                build = search.build_postgres(pg.url, args.search_stories, args.pg_build_seconds, progress)
-                out["postgresql"] = {"build": build, "database": pg.name}
-                out["postgresql"].update(search.measure(pg.url, args.search_rounds, progress=progress, label="PostgreSQL "))
-                out["postgresql"]["pass"] = out["postgresql"]["fts_p95_ms"] <= SEARCH_P95_GOAL_MS
-        except Exception as exc:  # optional: note it, keep the SQLite numbers
-            traceback.print_exc()
-            out["postgresql"] = {"error": f"{type(exc).__name__}: {exc}"}
-    else:
-        out["postgresql"] = {"skipped": "TEST_DATABASE_URL is not set"}
+
+    def on_postgres(pg) -> dict:
+        progress(f"5/7 PostgreSQL: database {pg.name}, up to {args.search_stories:,} stories"
+                 f" in {args.pg_build_seconds:g} s")
+        found = {"build": search.build_postgres(pg.url, args.search_stories, args.pg_build_seconds, progress),
+                 "database": pg.name}
+        found.update(search.measure(pg.url, args.search_rounds, progress=progress, label="PostgreSQL "))
+        found["pass"] = found["fts_p95_ms"] <= SEARCH_P95_GOAL_MS
+        return found
+
+    out["postgresql"] = optional_postgres(on_postgres)
     return out
+
+
+def optional_postgres(run) -> dict:
+    """``run(database)`` on a fresh PostgreSQL database next to TEST_DATABASE_URL's, when it is set;
+    a failure is noted, and the SQLite numbers are kept."""
+    pg_url = os.environ.get("TEST_DATABASE_URL")
+    if not pg_url:
+        return {"skipped": "TEST_DATABASE_URL is not set"}
+    try:
+        with search.PostgresDatabase(pg_url) as pg:
+            return run(pg)
+    except Exception as exc:
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_stats(args, template: Path, workdir: Path) -> dict:
+    """The statistics page over a big download log, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+    database = fresh_database(template, workdir / "stats.db")
+    progress(f"stats: SQLite, {args.stats_downloads:,} downloads")
+    out = {"goal_ms": stats.GOAL_MS, "sqlite": stats.build(f"sqlite:///{database}", args.stats_downloads, progress)}
+    out["sqlite"].update(stats.measure(f"sqlite:///{database}"))
+    database.unlink(missing_ok=True)
+
+    def on_postgres(pg) -> dict:
+        progress(f"stats: PostgreSQL database {pg.name}, {args.stats_downloads:,} downloads")
+        return {**stats.build(pg.url, args.stats_downloads, progress, create=True), **stats.measure(pg.url)}
+
+    out["postgresql"] = optional_postgres(on_postgres)
+    return out
+
+
+def render_stats(s: dict | None) -> list[str]:
+    if not s:
+        return []
+    lines = ["", f"stats. Statistics page over a big download log (goal: median ≤ {s['goal_ms']:g} ms on each database)"]
+    for name in ("sqlite", "postgresql"):
+        r = s.get(name) or {}
+        if "downloads" not in r:
+            lines.append(f"   {name}: {r.get('skipped') or r.get('error')}")
+            continue
+        lines.append(f"   {name}: {r['downloads']:,} downloads, {r['roll_up_rows']:,} roll-up rows"
+                     f" (built in {r['build_seconds']:g} s)")
+        for page, value in r.items():
+            if isinstance(value, dict):
+                p95 = f", p95 {value['p95_ms']} ms" if value["p95_ms"] is not None else ""
+                lines.append(f"     {page:<52} median {value['median_ms']:8.1f} ms{p95}")
+            elif page.startswith("check"):
+                lines.append(f"     {page:<52} {'yes' if value else 'NO'}")
+        lines.append(f"     {'statistics pages':<52} {verdict(r['pass'])}")
+    return lines
 
 
 def run_download(args, template: Path, workdir: Path) -> dict:
@@ -487,6 +538,7 @@ def render(results: dict) -> str:
     lines += render_load(results.get("load"))
     lines += scaleout.render(results.get("scaleout"))
     lines += render_uploads(results.get("uploads")) + render_transcode(results.get("transcode"))
+    lines += render_stats(results.get("stats"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
         lines += [f"   {name}: {error}" for name, error in results["errors"].items()]

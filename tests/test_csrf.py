@@ -45,7 +45,8 @@ def app_config():
 
 def state_changing_routes(app, story_id: int = 1):
     samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
-               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id)}
+               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id),
+               "staff.demote": {"user_id": 1}}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them

@@ -106,8 +106,9 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
 
 
 PAGES = ["/", "/privacy", "/account/register", "/account/login", "/account/reset", "/account/verify",
-         "/account/reset/code", "/account/reset/password", "/account", "/account/welcome", "/stories/foreign-ministers-meet-in-antalya",
-         "/staff/", "/staff/stories/new", "/staff/stories/1", "/staff/stories/1/preview"]
+         "/account/reset/code", "/account/reset/password", "/account", "/account/welcome",
+         "/stories/foreign-ministers-meet-in-antalya", "/staff/", "/staff/stories/new", "/staff/stories/1",
+         "/staff/stories/1/preview", "/staff/people"]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
 

@@ -131,6 +131,7 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
         "media.captions_file": {"caption_id": catalogue.caption_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
         **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
+        "staff.statistics_csv": {"key": "stories"}, "staff.demote": {"user_id": 1},
         **upload_samples(catalogue.story_id),
     }
 
@@ -230,7 +231,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
             "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
             "newsletter.unsubscribe": {"token": "not-a-token"},
-            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES}, **upload_samples(999)}
+            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES},
+            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999)}
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):

@@ -21,7 +21,7 @@ from ..blueprints.verification import email as verification_email
 from ..extensions import db
 from ..i18n import current_language
 from ..models import User, utcnow
-from . import codes
+from . import audit, codes
 from .emails import InvalidEmail, normalize_email
 from .passwords import hash_password, spend_verify_time, verify_password
 
@@ -87,8 +87,10 @@ def authenticate(raw_email: str, password: str) -> User | None:
         user = None
     if user is None:
         spend_verify_time(password, rounds)
-        return None
-    return user if verify_password(password, user.password_hash) else None
+    elif verify_password(password, user.password_hash):
+        return user
+    audit.login_failed(raw_email)  # either way, so that the two cost the same
+    return None
 
 
 def send_verification_code(user: User, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
@@ -125,6 +127,7 @@ def confirm_address(address: str, submitted: str, *, source: codes.Source, now: 
     )
     if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
         result.user.verified_at = now
+        audit.record("account.verified", subject=result.user, now=now)
     db.session.commit()
     return result
 

@@ -78,15 +78,20 @@ def mailbox_of(address: str) -> str:
 
 
 def lock_mailbox(mailbox: str) -> None:
-    """Hold every other send and check for ``mailbox`` back until this transaction ends.
+    """Hold every other send and check for ``mailbox`` back until this transaction ends."""
+    lock(f"mailbox\x00{mailbox}")
 
-    PostgreSQL: a transaction-level advisory lock on the mailbox. SQLite has one writer: the
+
+def lock(name: str) -> None:
+    """Hold back every other transaction that locks ``name`` until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock on the name. SQLite has one writer: the
     transaction starts as a write transaction at once (BEGIN IMMEDIATE), unless it already
     writes (and so already holds the lock). What is read after this is what the previous holder
     committed."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        digest = hashlib.sha256(f"mailbox\x00{mailbox}".encode()).digest()
+        digest = hashlib.sha256(name.encode()).digest()
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                            {"key": int.from_bytes(digest[:8], "big", signed=True)})
     elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:

@@ -4,14 +4,16 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy import select
 from werkzeug.http import parse_range_header
 
 from ..extensions import db
 from ..models import Download, Rendition, utcnow
-from . import media_types
+from . import codes, media_types, stats
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,31 @@ def range_bytes(range_header: str | None, size: int) -> int | None:
     return None if bounds is None else bounds[1] - bounds[0]
 
 
-def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None) -> None:
-    # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.
-    asked = "".join(ch for ch in range_header or "" if ch.isprintable())[:100]
-    db.session.add(Download(user_id=user.id, rendition_id=rendition.id, at=utcnow(), bytes_sent=bytes_sent,
-                            range_requested=asked or None))
+def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None, window: timedelta,
+           now: datetime | None = None) -> Download:
+    """Log one request that sent (part of) a rendition. Requests by the same account for the same
+    rendition within ``window`` of the first are one download, their bytes added up: a download
+    manager's parallel Range requests and a resumed download count once. Held under a lock on
+    the pair, so that parallel requests cannot each start a download. The statistics' daily roll-up
+    (app/flows/stats.py) is kept in the same transaction."""
+    now = now or utcnow()
+    codes.lock(f"download\x00{user.id}\x00{rendition.id}")
+    download = db.session.scalars(
+        select(Download).where(Download.user_id == user.id, Download.rendition_id == rendition.id,
+                               Download.at > now - window)
+        .order_by(Download.at.desc()).limit(1)).first()
+    if download is None:
+        # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.
+        asked = "".join(ch for ch in range_header or "" if ch.isprintable())[:100]
+        download = Download(user_id=user.id, rendition_id=rendition.id, at=now, last_at=now, requests=1,
+                            bytes_sent=bytes_sent, range_requested=asked or None,
+                            organisation=(user.organisation or "")[:200])
+        db.session.add(download)
+    else:
+        download.bytes_sent += bytes_sent
+        download.requests += 1
+        download.last_at = max(download.last_at, now)
+    stats.add_download(download.at, rendition.video.story_id, rendition.label, download.organisation,
+                       downloads=1 if download.requests == 1 else 0, bytes_sent=bytes_sent)
     db.session.commit()
+    return download

@@ -12,7 +12,7 @@ from sqlalchemy import delete, update
 from ..blueprints.reset import email as reset_email
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
-from . import codes
+from . import audit, codes
 from .accounts import code_policy, find_user, locked_send_blocked_until, send_code, send_stand_in
 from .passwords import hash_password, verify_password
 
@@ -105,6 +105,7 @@ def set_new_password(user: User, new_password: str, *, now: datetime | None = No
     if user.verified_at is None:
         user.verified_at = now  # the code proved control of the address
     codes.void_codes(user.email, None, now=now)
+    audit.record("account.password_reset", subject=user, now=now)
     db.session.commit()
     return PasswordChange.DONE
 
@@ -116,6 +117,7 @@ def change_password(user: User, current: str, new_password: str, *, now: datetim
     if current == new_password or verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
     _replace_password(user, new_password, now or utcnow())
+    audit.record("account.password_change", subject=user)
     db.session.commit()
     return PasswordChange.DONE
 
@@ -139,6 +141,7 @@ def delete_account(user: User, password: str) -> bool:
     db.session.execute(delete(VerificationCode).where(VerificationCode.address == address))
     db.session.execute(delete(WrongCodeEntry).where(WrongCodeEntry.address == address))
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == address))
+    audit.account_deleted(user)
     db.session.delete(user)
     db.session.commit()
     return True

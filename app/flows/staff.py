@@ -1,16 +1,26 @@
-"""Staff accounts for the press office (created from the command line)."""
+"""Staff accounts for the press office: created from the command line, promoted and demoted there
+or on /staff/people. Each change is audited and mailed to the person."""
 from flask import current_app
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import User, utcnow
-from . import audit
+from ..staff.email import queue_staff_notice
+from . import audit, codes
 from .accounts import find_user
 from .emails import InvalidEmail, normalize_email
 from .passwords import PasswordPolicy, hash_password
 
 
+NO_ACCOUNT, NOT_VERIFIED, INVALID_ADDRESS, LAST_STAFF = "no_account", "not_verified", "invalid_address", "last_staff"
+
+
 class StaffError(Exception):
-    pass
+    """A refused change; ``reason`` names it, for pages that say it in the reader's language."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 def create_staff_user(email, password, first_name, last_name, organisation):
@@ -36,20 +46,40 @@ def create_staff_user(email, password, first_name, last_name, organisation):
     return user, created
 
 
-def set_staff(email: str, staff: bool) -> User:
+def set_staff(email: str, staff: bool, *, actor: User | None = None, keep_one: bool = False) -> User:
     """Make an existing account staff (promote) or an ordinary account again (demote); the change
-    holds from its next request on, since every staff URL reads the account afresh."""
+    holds from its next request on, since every staff URL reads the account afresh. With
+    ``keep_one`` (the staff pages), the last staff account is never demoted: changes are taken one
+    at a time, so two people demoting each other cannot both succeed."""
     try:
         address = normalize_email(email)
     except InvalidEmail as exc:
-        raise StaffError(str(exc)) from None
-    user = find_user(address)
-    if user is None:
-        raise StaffError(f"no account has the address {address}")
-    if staff and not user.is_verified:
-        raise StaffError(f"{address} has not verified its address yet: it cannot log in")
-    if user.is_staff != staff:
-        user.is_staff = staff
-        audit.record("user.promote" if staff else "user.demote", subject=user, detail="command line")
+        raise StaffError(str(exc), INVALID_ADDRESS) from None
+    codes.lock("staff")
+    try:
+        user = _changed(address, staff, actor, keep_one)
+    except StaffError:
+        db.session.rollback()  # and so the lock goes
+        raise
     db.session.commit()
     return user
+
+
+def _changed(address: str, staff: bool, actor: User | None, keep_one: bool) -> User:
+    user = find_user(address)
+    if user is None:
+        raise StaffError(f"no account has the address {address}", NO_ACCOUNT)
+    if staff and not user.is_verified:
+        raise StaffError(f"{address} has not verified its address yet: it cannot log in", NOT_VERIFIED)
+    if keep_one and not staff and user.is_staff and len(staff_members()) <= 1:
+        raise StaffError("the last staff account cannot be demoted", LAST_STAFF)
+    if user.is_staff != staff:
+        user.is_staff = staff
+        audit.record("user.promote" if staff else "user.demote", actor=actor, subject=user,
+                     detail="" if actor else "command line")
+        queue_staff_notice(user, staff)
+    return user
+
+
+def staff_members() -> list[User]:
+    return list(db.session.scalars(select(User).where(User.is_staff.is_(True)).order_by(func.lower(User.email))))

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..flows import catalogue, publishing
 from ..models import Story
 from ..rendering import render_step
-from . import bp
+from . import bp, stats
 from .forms import BLANK_ROWS, MORE_ROWS, StateForm, StoryForm
 
 PER_PAGE = 25
@@ -86,7 +86,8 @@ def _editor(form: StoryForm, story: Story | None, *, status: int | None = None, 
     status = status or (422 if form.errors or getattr(form, "row_errors", None) else 200)
     return render_template("staff/edit.html", form=form, story=story, rows=form.rows(blank), conflict=conflict,
                            schedule_form=state_form or StateForm(formdata=None),
-                           state=publishing.state_of(story) if story else publishing.DRAFT), status
+                           state=publishing.state_of(story) if story else publishing.DRAFT,
+                           figures=stats.story_block(story.id) if story else None), status
 
 
 def _story(story_id: int) -> Story:

@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from flask import (abort, current_app, make_response, redirect, render_template, request, send_file,
@@ -129,7 +130,8 @@ def download(rendition_id):
                               _("This file is missing on the server. Please try again later; the press office has been told."))
     response, sent = _file_response(*found, rendition)
     if request.method == "GET" and response.status_code in (200, 206):  # not a HEAD, a 304 or a 416
-        downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"))
+        downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"),
+                         window=timedelta(hours=current_app.config["DOWNLOAD_COUNT_WINDOW_HOURS"]))
     return response
 
 
