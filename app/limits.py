@@ -67,6 +67,19 @@ def flow_address_key(purpose: str):
     return key
 
 
+def per_source(key_func):
+    """A per-address key counted apart for each source (the client's network): for the steps
+    that ask for or take an emailed code. There, the code caps (app/flows/codes.py) bound what
+    anyone can do to an address, and give each source only its share; a limit shared by everyone
+    who names the address would let one attacker's flood lock its owner out (README, "Security").
+    Log in keeps the one key per address, against guessing a password from many networks."""
+
+    def key() -> str:
+        return f"{key_func()}|{client_network()}"
+
+    return key
+
+
 def client_network() -> str:
     """The client as the per-IP limits and the code caps count it: its IPv4 address, or its IPv6
     /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to change)."""

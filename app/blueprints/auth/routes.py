@@ -4,14 +4,14 @@ from flask_babel import gettext as _
 from ...account_session import begin_flow, end_browser_session, log_in, note_send
 from ...flows import accounts, codes
 from ...flows.redirects import safe_next
-from ...limits import account_key, flow_source, form_address_key, limit_posts
+from ...limits import account_key, flow_source, form_address_key, limit_posts, per_source
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import LoginForm, RegisterForm
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limit_posts(form_address_key)
+@limit_posts(per_source(form_address_key))
 def register():
     form = RegisterForm()
     if form.validate_on_submit():

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts
+from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts, per_source
 from ...rendering import redirect_page, redirect_step, render_step
 from ..verification.forms import ResetCodeForm
 from ..verification.messages import code_error
@@ -16,7 +16,7 @@ GRANT_KEY = "reset_grant"
 
 
 @bp.route("", methods=["GET", "POST"])
-@limit_posts(form_address_key)
+@limit_posts(per_source(form_address_key))
 def request_code():
     form = RequestResetForm()
     if form.validate_on_submit():
@@ -27,7 +27,7 @@ def request_code():
 
 
 @bp.route("/code", methods=["GET", "POST"])
-@limit_posts(flow_address_key(codes.RESET))
+@limit_posts(per_source(flow_address_key(codes.RESET)))
 def code():
     flow, form = current_flow(codes.RESET), ResetCodeForm()
     if flow is None and request.method == "GET":
@@ -45,7 +45,7 @@ def code():
 
 
 @bp.route("/code/resend", methods=["POST"])
-@limit_posts(flow_address_key(codes.RESET))
+@limit_posts(per_source(flow_address_key(codes.RESET)))
 def resend():
     return resend_code_step(codes.RESET)
 

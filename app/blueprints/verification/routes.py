@@ -3,7 +3,7 @@ from flask_login import login_required
 
 from ...account_session import current_flow, end_flow, log_in, return_to
 from ...flows import accounts, codes
-from ...limits import flow_address_key, flow_source, limit_posts
+from ...limits import flow_address_key, flow_source, limit_posts, per_source
 from ...rendering import redirect_page, redirect_step, render_step
 from . import bp
 from .forms import CodeForm
@@ -12,7 +12,7 @@ from .steps import render_code_step, resend_code_step
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limit_posts(flow_address_key(codes.VERIFY))
+@limit_posts(per_source(flow_address_key(codes.VERIFY)))
 def verify():
     flow, form = current_flow(codes.VERIFY), CodeForm()
     if flow is None and request.method == "GET":
@@ -32,7 +32,7 @@ def verify():
 
 
 @bp.route("/verify/resend", methods=["POST"])
-@limit_posts(flow_address_key(codes.VERIFY))
+@limit_posts(per_source(flow_address_key(codes.VERIFY)))
 def resend():
     return resend_code_step(codes.VERIFY)
 
