@@ -117,33 +117,20 @@ def _read_captions(path: Path) -> bytes:
     return captions.webvtt(captions.parse(data, max_bytes)).encode("utf-8")
 
 
-# What each text field of a rendition may hold: the size of its column, and whether it may run over
-# several lines (a story's own fields follow app/flows/story_fields.py).
-RENDITION_TEXTS = {"label": (120, False), "container": (40, False), "codec": (40, False)}
+# The most characters each text field of a rendition may hold (its column's size); each is one line.
+RENDITION_TEXTS = {"label": 120, "container": 40, "codec": 40}
 
 
-def _validate_texts(entry: dict, where: str, fields: dict, required: tuple = ()) -> list[str]:
-    """Each text field that is there fits its column: text, not too long, no control characters
-    (PostgreSQL refuses a NUL; a line break would split a one-line field). A required field that
-    is missing has been reported as such."""
+def _rendition_text_problems(rendition: dict, where: str) -> list[str]:
+    """The story fields' text rule (app/flows/story_fields.py) for a rendition's labels; a missing
+    label has been reported as required."""
     problems = []
-    for key, (limit, multiline) in fields.items():
-        if key in entry and (key not in required or _nonempty(entry[key])):
-            problem = _text_problem(entry[key], limit, multiline)
+    for key, limit in RENDITION_TEXTS.items():
+        if key in rendition and (key != "label" or _nonempty(rendition[key])):
+            problem = story_fields.text_problem(rendition[key], limit, one_line=True)
             if problem:
                 problems.append(f"{where}.{key}: {problem}")
     return problems
-
-
-def _text_problem(value, limit: int | None, multiline: bool = False) -> str | None:
-    # the story fields' own words (app/flows/story_fields.py), so every field says it alike
-    if not isinstance(value, str):
-        return str(story_fields.MUST_BE_TEXT)
-    if limit is not None and len(value.strip()) > limit:
-        return str(story_fields.too_long(limit))
-    if any(unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\r\t") for ch in value):
-        return str(story_fields.BAD_CHARACTERS)
-    return None
 
 
 def _validate_video(video, where: str, folder: Path) -> list[str]:
@@ -170,7 +157,7 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
         for key in ("label", "file"):
             if not _nonempty(rendition.get(key)):
                 problems.append(f"{at}.{key}: required")
-        problems += _validate_texts(rendition, at, RENDITION_TEXTS, required=("label",))
+        problems += _rendition_text_problems(rendition, at)
         for key in ("width", "height"):
             if not (isinstance(rendition.get(key), int) and 0 < rendition[key] < 100_000):
                 problems.append(f"{at}.{key}: a positive whole number is required")

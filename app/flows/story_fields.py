@@ -80,18 +80,29 @@ def story_problems(story: dict, *, slug_required: bool = True) -> list[Problem]:
     return problems
 
 
+ONE_LINE = ("title", "location", "credit")
+
+
+def text_problem(value, limit: int, *, one_line: bool):
+    """What is wrong with one text field (a lazy message), or None: not text, longer than its
+    column, or a control character (PostgreSQL refuses NUL; a line break would split a one-line
+    field). The importer's rendition fields follow it too."""
+    if not isinstance(value, str):
+        return MUST_BE_TEXT
+    if len(value) > limit:
+        return too_long(limit)
+    if CONTROL.search(value) or (one_line and ("\n" in value.strip() or "\r" in value.strip())):
+        return BAD_CHARACTERS
+    return None
+
+
 def _text_problems(fields: dict, at: str) -> list[Problem]:
     problems = []
     for key, limit in TEXT_LIMITS.items():
-        value = fields.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            problems.append(Problem(at + key, MUST_BE_TEXT))
-        elif len(value) > limit:
-            problems.append(Problem(at + key, too_long(limit)))
-        elif CONTROL.search(value) or (key in ("title", "location", "credit") and "\n" in value.strip()):
-            problems.append(Problem(at + key, BAD_CHARACTERS))
+        if fields.get(key) is not None:
+            problem = text_problem(fields[key], limit, one_line=key in ONE_LINE)
+            if problem:
+                problems.append(Problem(at + key, problem))
     return problems
 
 
