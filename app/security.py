@@ -15,6 +15,7 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account"}
+STAFF_BLUEPRINTS = {"staff", "uploads"}  # the staff area (app/staff/, app/uploads/)
 
 
 def init_app(app) -> None:
@@ -46,7 +47,7 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if is_account_request() or request.blueprint == "staff":  # staff pages show drafts: never stored
+    if is_account_request() or request.blueprint in STAFF_BLUEPRINTS:  # staff pages show drafts: never stored
         headers["Cache-Control"] = "no-store"
     elif made_for_a_logged_in_person():
         # no-store, not no-cache: Back shows a page from the browser's history without asking

@@ -49,7 +49,6 @@ def _tus_response(status: int, text: str = "", **headers):
     response = make_response(text, status)
     response.mimetype = "text/plain"
     response.headers["Tus-Resumable"] = tus.VERSION
-    response.headers["Cache-Control"] = "no-store"
     response.headers.update({name.replace("_", "-"): str(value) for name, value in headers.items()})
     return response
 
