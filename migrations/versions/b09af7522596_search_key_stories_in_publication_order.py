@@ -10,11 +10,12 @@ FTS5 rowid becomes that key (SQLite), and the PostgreSQL table gains the key and
 document. The index is rebuilt from the stories. ``catalogue_version`` counts catalogue changes
 (cached catalogue pages are keyed by it).
 """
+import calendar
+import re
+from datetime import datetime
+
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from app import search
 
 
 # revision identifiers, used by Alembic.
@@ -48,16 +49,103 @@ def downgrade():
 
     op.drop_table('catalogue_version')
     # ### end Alembic commands ###
-    # The earlier revisions create the search table with app.search's current layout; a
-    # downgraded database gets it empty, and the next upgrade fills it again.
-    search.drop_schema(op.get_bind())
-    search.create_schema(op.get_bind())
+    # The search table goes back to the layout of f405982584f1, empty; the next upgrade fills it.
+    _drop_search()
+    for statement in PREVIOUS_SQLITE_SEARCH if op.get_bind().dialect.name == "sqlite" else PREVIOUS_POSTGRES_SEARCH:
+        op.execute(statement)
+
+
+# The search's SQL as this revision leaves it, written here rather than read from app/search.py,
+# so that this revision builds the same index whatever the app becomes (docs/architecture.md,
+# "Migrations"). search_words is c3a91d2e5f10's.
+SQLITE_SEARCH = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS story_search USING fts5("
+    "title, summary, body, shotlist, tokenize = 'porter unicode61 remove_diacritics 2')",
+]
+POSTGRES_SEARCH = [
+    "CREATE TABLE IF NOT EXISTS story_search ("
+    " story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,"
+    " sort_key BIGINT NOT NULL,"
+    " title_document TSVECTOR NOT NULL,"
+    " document TSVECTOR NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_story_search_sort_key ON story_search (sort_key)",
+    "CREATE INDEX IF NOT EXISTS ix_story_search_document ON story_search USING GIN (document)",
+    "CREATE INDEX IF NOT EXISTS ix_story_search_title_document ON story_search USING GIN (title_document)",
+    "ALTER TABLE story_search ALTER COLUMN document SET STATISTICS 300,"
+    " ALTER COLUMN title_document SET STATISTICS 300",
+    "ALTER TABLE story_search SET (parallel_workers = 0)",
+    "ALTER INDEX ix_story_search_document SET (fastupdate = off)",
+    "ALTER INDEX ix_story_search_title_document SET (fastupdate = off)",
+]
+PREVIOUS_SQLITE_SEARCH = SQLITE_SEARCH
+PREVIOUS_POSTGRES_SEARCH = [
+    "CREATE TABLE IF NOT EXISTS story_search ("
+    " story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,"
+    " document TSVECTOR NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_story_search_document ON story_search USING GIN (document)",
+]
+FIELDS = ("title", "summary", "body", "shotlist")
+TRANSLATION_CONFIGS = {"fr": "french"}  # the text search configuration of each translation language
+KEY_SLOTS = 64  # search_key = minutes since 1970 * KEY_SLOTS + a slot: keys sort like publication dates
+
+
+def _drop_search():
+    op.execute("DROP TABLE IF EXISTS story_search")
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP TABLE IF EXISTS search_words")
+
+
+def _clean(value):
+    # PostgreSQL refuses NUL in text; other control characters mean nothing to a search either.
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", value or "")
+
+
+def _minute(published_at):
+    if isinstance(published_at, str):  # SQLite hands the stored text back
+        published_at = datetime.fromisoformat(published_at)
+    return calendar.timegm(published_at.timetuple()) // 60
 
 
 def _rebuild_search():
+    """Every story gets a search key in its publication minute, and the index is filled again."""
     bind = op.get_bind()
-    search.drop_schema(bind)
-    search.create_schema(bind)
-    session = Session(bind=bind)
-    search.reindex_all(session)
-    session.flush()
+    sqlite = bind.dialect.name == "sqlite"
+    _drop_search()
+    for statement in SQLITE_SEARCH if sqlite else POSTGRES_SEARCH:
+        op.execute(statement)
+    taken = set()
+    stories = bind.execute(sa.text(
+        "SELECT s.id, s.published_at, s.title, s.summary, s.body, v.shotlist FROM stories s "
+        "LEFT JOIN videos v ON v.story_id = s.id ORDER BY s.id")).all()
+    translations = {}
+    for row in bind.execute(sa.text(
+            "SELECT story_id, language, title, summary, body, shotlist FROM story_translations")).mappings():
+        translations.setdefault(row["story_id"], {})[row["language"]] = row
+    for story_id, published_at, *texts in stories:
+        key = _minute(published_at) * KEY_SLOTS + story_id % KEY_SLOTS
+        while key in taken:
+            key += 1
+        taken.add(key)
+        bind.execute(sa.text("UPDATE stories SET search_key = :key WHERE id = :id"), {"key": key, "id": story_id})
+        values = {"id": story_id, "key": key, **{name: _clean(value) for name, value in zip(FIELDS, texts)}}
+        own = translations.get(story_id, {})
+        if sqlite:
+            for translation in own.values():
+                for name in FIELDS:
+                    extra = _clean(translation[name])
+                    if extra.strip():
+                        values[name] = f"{values[name]}\n\n{extra}" if values[name] else extra
+            bind.execute(sa.text("INSERT INTO story_search (rowid, title, summary, body, shotlist) "
+                                 "VALUES (:key, :title, :summary, :body, :shotlist)"), values)
+            continue
+        document = " || ".join(f"to_tsvector('english', :{name})" for name in FIELDS)
+        title_document = "to_tsvector('english', :title)"
+        for language, config in TRANSLATION_CONFIGS.items():
+            if language in own:
+                values.update({f"{language}_{name}": _clean(own[language][name]) for name in FIELDS})
+                document += " || " + " || ".join(
+                    f"to_tsvector('{c}', :{language}_{name})" for c in (config, "english") for name in FIELDS)
+                title_document += " || " + " || ".join(
+                    f"to_tsvector('{c}', :{language}_title)" for c in (config, "english"))
+        bind.execute(sa.text(f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
+                             f"VALUES (:id, :key, {title_document}, {document})"), values)
