@@ -10,7 +10,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run setup test bench worker jobs-worker clean messages
+.PHONY: run setup test test-fast bench worker jobs-worker clean messages
 
 ## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
 ## The transcoding worker runs in the background and stops with the server.
@@ -54,6 +54,11 @@ $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
 ## Second command: install what the tests need and run them all.
 test: setup $(VENV)/.test-installed $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## For local work: the suite without the tests marked slow (load, scale-out, slow clients).
+## `make test` (and CI) still runs everything.
+test-fast: setup $(VENV)/.test-installed $(AXE)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## Benchmarks (numbers, not pass/fail): see bench/README.md.
 bench: setup $(VENV)/.test-installed

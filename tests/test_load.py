@@ -15,6 +15,7 @@ from bench import load
 LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", load.SECONDS))
 
 
+@pytest.mark.slow
 @pytest.mark.smtp
 def test_200_browsers_register_verify_and_download_without_a_fault(database_url, tmp_path, request):
     label = "sqlite" if database_url.startswith("sqlite") else "postgresql"

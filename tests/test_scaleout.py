@@ -14,6 +14,8 @@ from bench import scaleout
 
 from .services import nginx_installed, required
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):

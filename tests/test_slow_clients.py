@@ -22,6 +22,8 @@ from bench.servers import GUNICORN_CONF, Gunicorn, Nginx, app_env
 
 from .services import migrated_database, nginx_installed, required
 
+pytestmark = pytest.mark.slow
+
 WORKERS = 2
 THREADS = runpy.run_path(str(GUNICORN_CONF))["threads"]
 SLOW_CLIENTS = 4 * WORKERS * THREADS  # far more than gunicorn has threads
