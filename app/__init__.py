@@ -19,17 +19,18 @@ def create_app(config: dict | None = None) -> Flask:
     _configure_logging(app)
     _trust_proxies(app)
 
-    from . import cli, errors, i18n, jobs, outbox, security, templating
-    from .extensions import init_extensions
+    from . import cli, database, errors, i18n, jobs, limits, outbox, requests, security, templating
 
     app.url_map.converters["id"] = IdConverter
-    init_extensions(app)
+    database.init_app(app)
+    requests.init_app(app)
+    security.init_app(app)  # sessions and CSRF first: the CSRF check runs before the limits count
+    limits.init_app(app)
+    i18n.init_app(app)
     outbox.init_outbox(app)
     jobs.init_jobs(app)
-    security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
-    i18n.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
     return app

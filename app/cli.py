@@ -11,7 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
 from .flows import audit
-from .extensions import database_error_text, database_unavailable, db
+from .database import database_error_text, database_unavailable
+from .extensions import db
 
 log = logging.getLogger(__name__)
 

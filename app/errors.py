@@ -16,7 +16,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import database_error_text, database_unavailable, db, login_manager
+from .database import database_error_text, database_unavailable
+from .extensions import db, login_manager
 from .rendering import redirect_page, render_step, wants_partial
 
 log = logging.getLogger(__name__)

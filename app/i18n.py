@@ -10,7 +10,7 @@ from flask import current_app, request
 from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
-from .extensions import db
+from .extensions import babel, db
 from .security import from_this_site
 from .urls import this_page
 
@@ -103,6 +103,8 @@ def category(name: str) -> str:
 
 
 def init_app(app) -> None:
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations",
+                   default_domain="messages")
     app.after_request(remember_switch)
 
     @app.context_processor

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 
 from flask import current_app, request
 from flask_login import current_user
@@ -12,6 +11,11 @@ from .account_session import Flow, current_flow
 from .extensions import limiter
 from .flows.codes import Source
 from .flows.emails import InvalidEmail, normalize_email
+from .network import client_network
+
+
+def init_app(app) -> None:
+    limiter.init_app(app)
 
 
 def limit_posts(address_key):
@@ -78,18 +82,6 @@ def per_source(key_func):
         return f"{key_func()}|{client_network()}"
 
     return key
-
-
-def client_network() -> str:
-    """The client as the per-IP limits and the code caps count it: its IPv4 address, or its IPv6
-    /64 (one subscriber gets a whole /64, so single IPv6 addresses would be free to change)."""
-    try:
-        ip = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return "-"
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False) if ip.version == 6 else ip)
 
 
 def flow_source(flow: Flow) -> Source:

@@ -32,7 +32,8 @@ from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .extensions import database_error_text, database_unavailable, db
+from .database import database_error_text, database_unavailable
+from .extensions import db
 from .flows.emails import InvalidEmail, smtp_address
 from .i18n import mail_locale
 from .models import OutboxMessage, User, utcnow

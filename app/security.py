@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request
 
 from .account_session import mark_browser
-from .extensions import login_manager
+from .extensions import csrf, login_manager
 from .flows import login_sessions
 
 CSP = (
@@ -19,6 +19,8 @@ STAFF_BLUEPRINTS = {"staff", "uploads"}  # the staff area (app/staff/, app/uploa
 
 
 def init_app(app) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login step says what is needed itself
     login_manager.session_protection = "basic"
