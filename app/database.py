@@ -6,11 +6,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeoutError
 
 from .extensions import db, migrate
+from .models import track_catalogue_changes
 
 
 def init_app(app) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
+    track_catalogue_changes(db.session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])

@@ -9,7 +9,7 @@ from blinker import Namespace
 from flask_login import UserMixin
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event, text
 from sqlalchemy import false as sa_false, true as sa_true
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
 
@@ -349,7 +349,16 @@ event.listen(CatalogueVersion.__table__, "after_create",
 catalogue_changed = Namespace().signal("catalogue-changed")
 
 
-@event.listens_for(Session, "before_flush")
+def track_catalogue_changes(session) -> None:
+    """Count catalogue changes in the sessions of ``session`` (the app's ``db.session``), and only
+    there: a listener on SQLAlchemy's Session class would fire for any session in the process.
+    Bound once, however many apps are built (tests build one per test)."""
+    for name, listener in (("before_flush", _count_catalogue_changes), ("after_commit", _announce_catalogue_changes),
+                           ("after_rollback", _forget_catalogue_changes)):
+        if not event.contains(session, name, listener):
+            event.listen(session, name, listener)
+
+
 def _count_catalogue_changes(session, flush_context, instances):
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, CATALOGUE_MODELS) for obj in changed):
@@ -357,13 +366,11 @@ def _count_catalogue_changes(session, flush_context, instances):
         session.info["catalogue_changed"] = True
 
 
-@event.listens_for(Session, "after_commit")
 def _announce_catalogue_changes(session):
     if session.info.pop("catalogue_changed", False):
         catalogue_changed.send(session)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_catalogue_changes(session):
     session.info.pop("catalogue_changed", None)
 

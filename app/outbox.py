@@ -30,7 +30,6 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from .database import database_error_text, database_unavailable
 from .extensions import db
@@ -83,14 +82,12 @@ def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | N
     return message
 
 
-@event.listens_for(Session, "after_flush")
 def _remember_ids(session, _context):
     new = session.info.pop(_NEW_MESSAGES, None)
     if new:
         session.info.setdefault(_COMMITTED_IDS, []).extend(m.id for m in new if m.id is not None)
 
 
-@event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session):
     ids = session.info.pop(_COMMITTED_IDS, None)
     if ids:
@@ -99,7 +96,6 @@ def _dispatch_after_commit(session):
             dispatcher.submit(ids)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session):
     session.info.pop(_NEW_MESSAGES, None)
     session.info.pop(_COMMITTED_IDS, None)
@@ -145,6 +141,12 @@ class ThreadDispatcher:
 
 
 def init_outbox(app) -> None:
+    # Mails committed by the app's sessions go out at once (the listeners above); bound to
+    # db.session, not SQLAlchemy's Session class, and once however many apps are built.
+    for name, listener in (("after_flush", _remember_ids), ("after_commit", _dispatch_after_commit),
+                           ("after_rollback", _forget_after_rollback)):
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)
     if app.config["MAIL_DISPATCH"] == "thread":
         app.extensions["outbox_dispatcher"] = ThreadDispatcher(app)
 
