@@ -1,6 +1,6 @@
 """Configuration: defaults in code, then ``instance/config.py``, then ``FLASK_*`` variables.
 
-Every number of the security model (SPEC §3) is a setting here, so an operator can change it
+Every number of the security model (docs/security.md) is a setting here, so an operator can change it
 without touching code.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ class DefaultConfig:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 5000
 
-    # Sessions and cookies (SPEC §3). The Secure flags left at None follow PREFERRED_URL_SCHEME:
+    # Sessions and cookies (docs/security.md). The Secure flags left at None follow PREFERRED_URL_SCHEME:
     # an HTTPS deployment gets Secure cookies without saying so twice.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -46,14 +46,14 @@ class DefaultConfig:
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     MAX_CONTENT_LENGTH = 1024 * 1024  # account forms are small; bigger bodies get a 413 page
 
-    # Passwords (SPEC §2.6)
+    # Passwords (docs/accounts.md, Password policy)
     BCRYPT_ROUNDS = 12
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_MAX_LENGTH = 128
     PASSWORD_REQUIRE_CHARACTER_CLASSES = True  # switch off to follow NIST 800-63B
     PASSWORD_REJECT_COMMON = True
 
-    # Emailed codes (SPEC §3)
+    # Emailed codes (docs/security.md, Codes)
     CODE_LIFETIME_SECONDS = 30 * 60
     CODE_MAX_WRONG_ENTRIES = 5
     CODE_WRONG_ENTRIES_PER_HOUR = 20
@@ -76,7 +76,7 @@ class DefaultConfig:
     # so behind nginx every client would share nginx's address and one per-IP limit.
     TRUSTED_PROXIES = 0
 
-    # Mail (SPEC §5). No MAIL_SERVER: in development (debug, tests) mails are written to the log;
+    # Mail (docs/mail.md). No MAIL_SERVER: in development (debug, tests) mails are written to the log;
     # in production nothing is sent (a warning at start-up) and mails wait in the outbox.
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
@@ -105,7 +105,7 @@ class DefaultConfig:
     # sweep, `flask audit sweep`).
     AUDIT_RETENTION_DAYS = 365
 
-    # Media files (SPEC §4.3). MEDIA_ROOT defaults to instance/media.
+    # Media files (docs/portal.md, Downloads). MEDIA_ROOT defaults to instance/media.
     MEDIA_ROOT: str | None = None
     CATALOGUE_PAGE_SIZE = 12
     ACCOUNT_DOWNLOADS_PAGE_SIZE = 20  # the account page's list of the person's own downloads

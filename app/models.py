@@ -113,7 +113,7 @@ class WrongCodeEntry(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """A mail written in the same transaction as the change that causes it (SPEC §5)."""
+    """A mail written in the same transaction as the change that causes it (docs/mail.md, Outbox)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -1,4 +1,4 @@
-"""The mail outbox (SPEC §5): no mail is lost.
+"""The mail outbox (docs/mail.md): no mail is lost.
 
 ``queue_mail`` writes the message into the ``outbox`` table in the caller's transaction. After
 that transaction commits, this process delivers it in a background thread (MAIL_DISPATCH =

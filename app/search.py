@@ -1,4 +1,4 @@
-"""Full-text search over stories with the database's own engine (SPEC §4.1).
+"""Full-text search over stories with the database's own engine (docs/portal.md, Catalogue and search).
 
 SQLite: an FTS5 table ``story_search`` (porter stemming). PostgreSQL: a table ``story_search`` of
 ``tsvector`` documents (the whole story, and its title alone) with GIN indexes.

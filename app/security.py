@@ -1,4 +1,4 @@
-"""Response headers (SPEC §3) and the session loader: a login counts while its server-side row
+"""Response headers (docs/security.md, Headers) and the session loader: a login counts while its server-side row
 (app/flows/login_sessions.py) and the account's session token say so."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The account page (SPEC §4.6): profile, newsletter switch, change password, delete."""
+"""The account page (docs/portal.md, Account page): profile, newsletter switch, change password, delete."""
 import pytest
 
 from app.extensions import db

@@ -1,4 +1,4 @@
-"""Brute force against emailed codes (issue #7, SPEC §3).
+"""Brute force against emailed codes (issue #7; docs/security.md, Codes).
 
 The attacker asks for a password reset for Ann's address (the code goes to Ann) and guesses,
 from many browsers and many IP addresses. The account's own caps hold without any rate limit:

@@ -1,4 +1,4 @@
-"""Catalogue, full-text search (SQLite FTS5 and PostgreSQL tsvector) and story pages (SPEC §4.1, §4.2)."""
+"""Catalogue, full-text search (FTS5, tsvector) and story pages (docs/portal.md, Catalogue and search; Story page)."""
 import re
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issuing, checking and voiding emailed codes (SPEC §3), against the real database."""
+"""Issuing, checking and voiding emailed codes (docs/security.md, Codes), against the real database."""
 from datetime import timedelta
 
 import pytest

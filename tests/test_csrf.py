@@ -1,4 +1,4 @@
-"""CSRF (SPEC §3): every POST (or other state-changing) route in ``app.url_map`` refuses a request
+"""CSRF (docs/security.md, CSRF): every POST (or other state-changing) route in ``app.url_map`` refuses a request
 without a valid token — as a form field or HTMX's X-CSRFToken header — and changes nothing.
 The one exception is the RFC 8058 one-click unsubscribe, which mail clients POST with no session.
 

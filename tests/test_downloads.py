@@ -1,4 +1,4 @@
-"""Gated downloads (SPEC §4.3): who may, Range, names, front-server hand-off, the log."""
+"""Gated downloads (docs/portal.md, Downloads): who may, Range, names, front-server hand-off, the log."""
 import csv
 import io
 import re

@@ -1,4 +1,4 @@
-"""No way to tell whether an address has an account (SPEC §3, enumeration; issue #7).
+"""No way to tell whether an address has an account (docs/security.md, Enumeration; issue #7).
 
 Register, reset, moving an account to another address (issue #18) and "Send new code" (in the
 verification, the reset and the address change) answer the same for an address with a verified

@@ -1,4 +1,4 @@
-"""`flask media import FOLDER`, `flask media demo`, `flask users create-staff` (SPEC §4.7)."""
+"""`flask media import FOLDER`, `flask media demo`, `flask users create-staff` (docs/portal.md, Import and commands)."""
 import json
 from pathlib import Path
 

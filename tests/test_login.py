@@ -1,4 +1,4 @@
-"""Log in / log out (SPEC §2.4) and sessions (SPEC §3)."""
+"""Log in / log out (docs/accounts.md, Log in; Log out) and sessions (docs/security.md, Sessions and cookies)."""
 import bcrypt
 import pytest
 

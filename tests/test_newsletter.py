@@ -1,4 +1,4 @@
-"""Newsletter (SPEC §4.4): consent, one-click unsubscribe (RFC 8058), the digest."""
+"""Newsletter (docs/portal.md, Newsletter): consent, one-click unsubscribe (RFC 8058), the digest."""
 import json
 import re
 from datetime import timedelta

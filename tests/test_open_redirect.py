@@ -1,4 +1,4 @@
-"""Open redirects (SPEC §3), end to end over real HTTP: a hostile ``next`` goes through every place
+"""Open redirects (docs/security.md, Redirects), end to end over real HTTP: a hostile ``next`` goes through every place
 that reads it — log in, register → code → welcome, reset → code → new password → "return and log
 in", log out, the login-required redirect — with and without HTMX, and every Location, HX-Redirect
 and link the portal answers with stays on the site. tests/test_redirects.py tests ``safe_next``

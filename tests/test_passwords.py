@@ -1,4 +1,4 @@
-"""Password policy (SPEC §2.6) and hashing, without a database."""
+"""Password policy (docs/accounts.md, Password policy) and hashing, without a database."""
 import bcrypt
 import pytest
 

@@ -1,4 +1,4 @@
-"""Registration (SPEC §2.1); the enumeration rule (SPEC §3) is tests/test_enumeration.py."""
+"""Registration (docs/accounts.md, Register); the enumeration rule (docs/security.md) is tests/test_enumeration.py."""
 import re
 
 from app.extensions import db

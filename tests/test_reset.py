@@ -1,4 +1,4 @@
-"""Password reset by emailed code (SPEC §2.5, §3)."""
+"""Password reset by emailed code (docs/accounts.md, Reset; docs/security.md, Codes)."""
 import re
 
 import pytest

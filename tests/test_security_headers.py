@@ -1,4 +1,4 @@
-"""Headers and cookies (SPEC §3, issue #7): every response — pages, files, HTMX partials and
+"""Headers and cookies (docs/security.md, Headers; issue #7): every response — pages, files, HTMX partials and
 errors — carries the CSP, nosniff and Referrer-Policy; HSTS only when the request is known to be
 HTTPS; account pages are never stored; cookies are HttpOnly, SameSite=Lax and Secure on HTTPS.
 X-Forwarded-For / -Proto count only when TRUSTED_PROXIES says a proxy sets them.
@@ -50,7 +50,7 @@ def parse_csp(value: str) -> dict[str, list[str]]:
 
 
 def is_account_page(path: str) -> bool:
-    """The account dialog's steps, the account page and the newsletter pages (SPEC §2, §4.4, §4.6)."""
+    """The account dialog's steps, the account page and the newsletter pages (docs/accounts.md; docs/portal.md)."""
     return bool(re.match(r"/(account|newsletter)(/|$)", path))
 
 

@@ -1,4 +1,4 @@
-"""The code step (SPEC §2.2), "Send new code", and the welcome step (SPEC §2.3)."""
+"""The code step, "Send new code", and the welcome step (docs/accounts.md, Verify the address; Welcome and newsletter)."""
 from app.extensions import db
 from app.models import User, VerificationCode
 

@@ -1,4 +1,4 @@
-"""Emailed 6-digit codes (SPEC §3): issuing, checking and voiding.
+"""Emailed 6-digit codes (docs/security.md, Codes): issuing, checking and voiding.
 
 Codes are bound to one address, one purpose and the browser flow that asked for them, stored only
 as a keyed hash, single use, and die after a number of wrong entries. A new code voids the previous

@@ -1,4 +1,4 @@
-"""The newsletter (SPEC §4.4): consent, one-click unsubscribe, and the digest of new stories.
+"""The newsletter (docs/portal.md, Newsletter): consent, one-click unsubscribe, and the digest of new stories.
 
 The digest is queued in batches (one transaction each, the session emptied between them), so
 10,000 subscribers never sit in memory or in one giant transaction. A delivery row per

@@ -1,4 +1,4 @@
-"""Password policy (SPEC §2.6) and hashing.
+"""Password policy (docs/accounts.md, Password policy) and hashing.
 
 bcrypt reads only 72 bytes (and bcrypt 5 raises on longer input), so every password is
 pre-hashed with SHA-256 and base64-encoded (44 ASCII bytes, no NUL) before bcrypt sees it:

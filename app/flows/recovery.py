@@ -1,5 +1,5 @@
 """Password reset by emailed code, password change, and the rest of what an account owner
-can do to the account (SPEC §2.5, §4.6)."""
+can do to the account (docs/accounts.md, Reset; docs/portal.md, Account page)."""
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,4 @@
-""""The page you were on": only ever a path on this site (SPEC §3, redirects)."""
+""""The page you were on": only ever a path on this site (docs/security.md, Redirects)."""
 from __future__ import annotations
 
 import unicodedata
