@@ -506,7 +506,7 @@ def render(results: dict) -> str:
                   + (f"{lg['cpu_ratio']:.2f}" if lg['cpu_ratio'] else "n/a") + " (less sensitive to other load)",
                   f"   other work on the machine: {b['other_cpus']} CPUs in bcrypt slices, {a['other_cpus']} in login"
                   f" slices (gunicorn used {a['server_cpu_share']} CPUs)",
-                  "   (each login = GET / for a CSRF token in a fresh cookie jar + HTMX POST. Only successful POSTs",
+                  "   (each login = GET /account/login for a CSRF token in a fresh cookie jar + HTMX POST. Only successful POSTs",
                   "    count: (n - 1) / time from the first to the last in each slice; the GETs' server time is",
                   "    inside that time)"]
         if lg.get("noisy"):
