@@ -63,3 +63,71 @@ def test_a_post_without_a_session_is_refused_as_expired(app):
 
 def test_csrf_token_helper_works_for_a_fresh_client(app):
     assert csrf_token(app.test_client())
+
+
+# --- HTTP caching -----------------------------------------------------------------------
+
+def cache_control(response) -> set[str]:
+    return {part.strip() for part in response.headers.get("Cache-Control", "").split(",") if part.strip()}
+
+
+@pytest.mark.parametrize("app_config", [{"PUBLIC_MAX_AGE_SECONDS": 45, "PUBLIC_STALE_WHILE_REVALIDATE_SECONDS": 90}])
+def test_visitor_pages_are_public_with_an_etag_and_answer_304(app, app_config, tmp_path):
+    catalogue = load_catalogue(app, tmp_path)
+    visitor = app.test_client()
+    for url in ("/", "/?q=antalya", f"/stories/{catalogue.slug}", "/conditions", "/privacy", "/accessibility"):
+        first = visitor.get(url)
+        assert first.status_code == 200, url
+        assert cache_control(first) == {"public", "max-age=45", "stale-while-revalidate=90"}, url
+        assert {"Accept-Language", "Cookie"} <= set(first.vary), (url, first.vary)
+        etag = first.headers["ETag"]
+        again = visitor.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.get_data() == b"", url
+        assert again.headers["ETag"] == etag and cache_control(again) == cache_control(first)
+        assert visitor.get(url, headers={"If-None-Match": '"something-else"'}).status_code == 200
+        # the language, the page and a partial are other ETags
+        others = {visitor.get(url, headers={"Accept-Language": "fr"}).headers["ETag"],
+                  visitor.get(url, headers={"HX-Request": "true", "HX-Target": "results"}).headers.get("ETag")}
+        assert etag not in others, url
+    assert visitor.get("/?q=other").headers["ETag"] != visitor.get("/").headers["ETag"]
+
+
+def test_an_edit_or_an_import_gives_a_fresh_page_and_a_new_etag(app, tmp_path):
+    from app.extensions import db
+    from app.models import Story
+
+    from .catalogue_data import load, story_entry
+
+    catalogue = load_catalogue(app, tmp_path)
+    visitor = app.test_client()
+    url = f"/stories/{catalogue.slug}"
+    etags = {path: visitor.get(path).headers["ETag"] for path in (url, "/")}
+    with app.app_context():
+        db.session.execute(db.select(Story)).scalar_one().title = "Corrected title"
+        db.session.commit()
+    answer = visitor.get(url, headers={"If-None-Match": etags[url]})
+    assert answer.status_code == 200 and "Corrected title" in answer.get_data(as_text=True)
+    load(app, tmp_path / "more", [story_entry("newer", "A newer story", "2026-01-01")])
+    answer = visitor.get("/", headers={"If-None-Match": etags["/"]})
+    assert answer.status_code == 200 and "A newer story" in answer.get_data(as_text=True)
+
+
+def test_pages_for_people_with_a_session_are_never_public(app, tmp_path):
+    catalogue = load_catalogue(app, tmp_path)
+    member, dialog_open = app.test_client(), app.test_client()
+    register_and_verify(member, app, "cache.member@example.org")
+    dialog_open.get("/account/login")
+    visitor_etag = app.test_client().get("/").headers["ETag"]
+    for url in ("/", f"/stories/{catalogue.slug}", "/conditions"):
+        page = member.get(url, headers={"If-None-Match": visitor_etag})
+        assert page.status_code == 200 and {"private", "no-store"} <= cache_control(page), url
+        assert "ETag" not in page.headers
+        opened = dialog_open.get(url, headers={"If-None-Match": visitor_etag})
+        assert opened.status_code == 200 and "private" in cache_control(opened) and "public" not in cache_control(opened)
+    assert "no-store" in cache_control(dialog_open.get("/account/login"))
+
+
+def test_a_language_switch_sets_its_cookie_on_a_page_no_shared_cache_keeps(app, tmp_path):
+    response = app.test_client().get("/?lang=fr")
+    assert [c.split("=")[0] for c in response.headers.getlist("Set-Cookie")] == ["lang"]
+    assert "public" not in cache_control(response) and "ETag" not in response.headers

@@ -96,13 +96,19 @@ def _forget_version(sender, **extra) -> None:
         cache.forget_version()
 
 
+def catalogue_version() -> tuple:
+    """The catalogue's version key (``CatalogueCache.version_key``), one for the whole request
+    however many blocks and headers ask for it."""
+    if "catalogue_version" not in g:
+        g.catalogue_version = current_app.extensions["catalogue_cache"].version_key()
+    return g.catalogue_version
+
+
 def _cached(key, make: Callable):
     cache = current_app.extensions["catalogue_cache"]
     if cache.size <= 0:
         return make()
-    if "catalogue_version" not in g:  # one version for the whole request, however many blocks it takes
-        g.catalogue_version = cache.version_key()
-    return cache.get((g.catalogue_version, current_language(), *key), make)
+    return cache.get((catalogue_version(), current_language(), *key), make)
 
 
 def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) -> Markup:

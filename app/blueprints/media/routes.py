@@ -17,7 +17,7 @@ from ...limits import flow_source
 from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from ...staff.access import is_staff
-from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
+from . import bp, cards, cli, http_cache  # noqa: F401  (cli: the "flask media" commands; http_cache: its hooks)
 
 log = logging.getLogger(__name__)
 
