@@ -26,7 +26,8 @@ from . import bp
 from .cards import catalogue_version
 
 # The pages whose content is the catalogue's, the language's and the release's only.
-PUBLIC_PAGES = {"media.index", "media.story", "media.conditions", "media.privacy", "media.accessibility"}
+PUBLIC_PAGES = {"media.index", "media.story", "media.conditions", "media.privacy", "media.accessibility",
+                "media.feed", "media.category_feed", "media.sitemap", "media.robots"}
 
 
 @bp.record_once

@@ -17,7 +17,7 @@ from ...limits import flow_source
 from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from ...staff.access import is_staff
-from . import bp, cards, cli, http_cache  # noqa: F401  (cli: the "flask media" commands; http_cache: its hooks)
+from . import bp, cards, cli, http_cache, syndication  # noqa: F401  (cli: the "flask media" commands; http_cache: its hooks)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def story(slug):
         return redirect(url_for("media.story", slug=story.slug), 303)
     offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
     return render_template("media/story.html", story=story, pending=offered if can_download else None,
-                           can_download=can_download, tracks=captions.for_page(story, current_language()))
+                           can_download=can_download, tracks=captions.for_page(story, current_language()),
+                           sharing=syndication.sharing(story, current_language()))
 
 
 PAGE_TITLES = {"conditions": _l("Conditions of use"), "privacy": _l("Privacy notice"),
