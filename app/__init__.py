@@ -67,12 +67,18 @@ def _register_blueprints(app: Flask) -> None:
     from .blueprints.newsletter import routes as newsletter
     from .blueprints.reset import routes as reset
     from .blueprints.verification import routes as verification
+    from .extensions import limiter
     from .health import bp as health_bp
     from .staff import routes as staff
     from .uploads import routes as uploads
 
     for routes in (auth, verification, reset, account, newsletter, media):
         app.register_blueprint(routes.bp)
+    # Reading pages and files changes nothing and has no limit of its own (the app sets no default
+    # limits): the limiter's hook would only spend time there on every request (issue #16).
+    # A limit put on one of their views itself still counts (the exemption is of the defaults).
+    for reading in (media.bp, health_bp):
+        limiter.exempt(reading)
     app.register_blueprint(staff.bp)  # importing staff.routes attached every staff page
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health_bp)

@@ -131,3 +131,37 @@ def test_a_language_switch_sets_its_cookie_on_a_page_no_shared_cache_keeps(app, 
     response = app.test_client().get("/?lang=fr")
     assert [c.split("=")[0] for c in response.headers.getlist("Set-Cookie")] == ["lang"]
     assert "public" not in cache_control(response) and "ETag" not in response.headers
+
+
+# --- the story page, cached ---------------------------------------------------------------
+
+def test_the_story_page_is_rendered_once_per_catalogue_version_and_language_for_visitors(app, tmp_path):
+    from flask import template_rendered
+
+    from app.extensions import db
+    from app.models import Story
+
+    catalogue = load_catalogue(app, tmp_path)
+    url = f"/stories/{catalogue.slug}"
+    rendered = []
+
+    def note(sender, template, context, **extra):
+        if template.name == "media/story.html":
+            rendered.append(context.get("current_language"))
+
+    template_rendered.connect(note, app)
+    try:
+        pages = [app.test_client().get(url).get_data(as_text=True) for _ in range(3)]
+        assert rendered == ["en"] and pages[0] == pages[1] == pages[2]
+        french = app.test_client().get(url, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+        assert rendered == ["en", "fr"] and 'lang="fr"' in french
+        member = app.test_client()
+        register_and_verify(member, app, "story.member@example.org")
+        assert "Ann Lee" in member.get(url).get_data(as_text=True) and len(rendered) == 3  # not from the cache
+        with app.app_context():
+            db.session.execute(db.select(Story)).scalar_one().title = "Corrected title"
+            db.session.commit()
+        assert "Corrected title" in app.test_client().get(url).get_data(as_text=True) and len(rendered) == 4
+        assert app.test_client().get("/stories/no-such-story").status_code == 404
+    finally:
+        template_rendered.disconnect(note, app)
