@@ -113,6 +113,11 @@ class DefaultConfig:
     CATALOGUE_CACHE_ENTRIES = 256
     # How often a process reads the catalogue's version (changes it makes itself count at once).
     CATALOGUE_VERSION_RECHECK_SECONDS = 1.0
+    # Visitors' pages (no session: app/blueprints/media/http_cache.py) may be kept this long by
+    # browsers and shared caches (nginx proxy_cache, a CDN), and shown this much longer while a
+    # fresh copy is fetched. An edit shows to someone holding a copy within their sum at most.
+    PUBLIC_MAX_AGE_SECONDS = 30
+    PUBLIC_STALE_WHILE_REVALIDATE_SECONDS = 120
     # "" sends the bytes from the app (sendfile under gunicorn); "nginx" answers with
     # X-Accel-Redirect to DOWNLOAD_ACCEL_PREFIX + file name; "sendfile" with X-Sendfile.
     DOWNLOAD_ACCEL = ""

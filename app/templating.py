@@ -10,7 +10,7 @@ from .flows.passwords import PasswordPolicy
 from .i18n import localized
 from .flows.redirects import safe_next
 from .security import ACCOUNT_BLUEPRINTS
-from .urls import this_page
+from .urls import external_url, this_page
 
 
 def here() -> str:
@@ -37,6 +37,7 @@ def duration(seconds: float) -> str:
 
 def init_app(app) -> None:
     app.add_template_filter(duration)
+    app.add_template_global(external_url)
 
     @app.context_processor
     def portal_context():

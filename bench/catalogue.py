@@ -7,6 +7,7 @@ load generator takes as little CPU from the servers as it can).
 """
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
@@ -139,18 +140,33 @@ def combine(slices: list[dict]) -> dict:
     }
 
 
+def story_path(url: str) -> str:
+    """The first story the catalogue's first page links to."""
+    found = re.search(r'href="(/stories/[^"?]+)"', Browser(url).get("/").text)
+    if found is None:
+        raise RuntimeError("GET /: no story link")
+    return found.group(1)
+
+
 def measure(app_server, bare_server, *, clients: int, seconds: float, slices: int, search_seconds: float,
-            progress=print) -> dict:
-    """Alternating slices of load on the bare app and on the catalogue, then the search partial."""
-    for server, path, headers in ((bare_server, "/", None), (app_server, "/", None), (app_server, SEARCH_PATH, HTMX_SEARCH)):
+            visitor_pages: dict[str, str] | None = None, progress=print) -> dict:
+    """Alternating slices of load on the bare app, the catalogue and ``visitor_pages`` (name: path,
+    each request a new visitor: no cookie), then the search partial."""
+    visitor_pages = visitor_pages or {}
+    warm = [(bare_server, "/", None), (app_server, "/", None), (app_server, SEARCH_PATH, HTMX_SEARCH)]
+    for server, path, headers in warm + [(app_server, path, None) for path in visitor_pages.values()]:
         load(server.port, path, clients, 1.0, headers)  # warm-up: every worker renders the page a few times
-    bare, app = [], []
+    bare, app, pages = [], [], {name: [] for name in visitor_pages}
     for i in range(slices):
         progress(f"4/7 slice {i + 1}/{slices}: bare Flask {seconds / slices:.1f} s, catalogue {seconds / slices:.1f} s"
                  f" ({clients} clients)")
         bare.append(load(bare_server.port, "/", clients, seconds / slices, server_cpu=bare_server.workers_cpu_seconds))
         app.append(load(app_server.port, "/", clients, seconds / slices, server_cpu=app_server.workers_cpu_seconds))
+        for name, path in visitor_pages.items():
+            pages[name].append(load(app_server.port, path, clients, seconds / slices,
+                                    server_cpu=app_server.workers_cpu_seconds))
     progress(f"4/7 HTMX search partial {SEARCH_PATH} for {search_seconds:g} s")
     search = load(app_server.port, SEARCH_PATH, clients, search_seconds, HTMX_SEARCH,
                   server_cpu=app_server.workers_cpu_seconds)
-    return {"bare": combine(bare), "app": combine(app), "search": combine([search])}
+    return {"bare": combine(bare), "app": combine(app), "search": combine([search]),
+            "visitor_pages": {name: {**combine(runs), "path": visitor_pages[name]} for name, runs in pages.items()}}

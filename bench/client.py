@@ -70,8 +70,9 @@ class Browser:
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
-    def csrf_token(self, path: str = "/") -> str:
-        """GET a full page and read the token from the body tag's hx-headers."""
+    def csrf_token(self, path: str = "/account/login") -> str:
+        """GET a full page and read the token from the body tag's hx-headers. A visitor's pages
+        carry none until a session exists (issue #16): the default is the page the dialog opens."""
         response = self.get(path)
         match = CSRF_RE.search(response.text)
         if response.status != 200 or not match:

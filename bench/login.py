@@ -98,7 +98,7 @@ def create_verified_user(base_url: str, db_path: Path, address: str) -> None:
 
 
 def one_login(base_url: str, address: str) -> tuple[bool, float, float, int]:
-    """GET / for a CSRF token in a fresh cookie jar, then the HTMX login POST.
+    """GET /account/login for a CSRF token in a fresh cookie jar, then the HTMX login POST.
 
     Returns (success, GET seconds, POST seconds, POST status). Success is 200 + HX-Redirect.
     """

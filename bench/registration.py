@@ -15,7 +15,7 @@ from .sizes import registration
 
 
 def register_one(base_url: str, address: str) -> tuple[bool, float, str]:
-    """GET / for a CSRF token in a fresh browser, then the HTMX register POST; times only the POST."""
+    """GET /account/login for a CSRF token in a fresh browser, then the HTMX register POST; times only the POST."""
     browser = Browser(base_url)
     token = browser.csrf_token()
     response = browser.post("/account/register", {**registration(address), "csrf_token": token}, headers=HTMX)

@@ -32,6 +32,7 @@ NOISE_CPUS = 0.25  # other processes using more than this many CPUs make the log
 REGISTRATION_NOISE_CPUS = max((os.cpu_count() or 2) - 1.25, NOISE_CPUS)
 SMTP_RATIO_GOAL = 1.25  # "≈ 1": slow-SMTP median at most 25 % above fast-SMTP median
 CATALOGUE_RATIO_GOAL = 0.30  # catalogue page requests/s at least 30 % of a bare Flask page's
+VISITOR_PAGE_RATIO_GOAL = 0.6  # issue #16: story, catalogue and search pages for new visitors vs the bare page
 CATALOGUE_PAGE_SIZE = 24
 SEARCH_P95_GOAL_MS = 20.0
 DOWNLOAD_RATIO_GOAL = 0.8  # gunicorn at least 80 % of nginx's throughput
@@ -241,13 +242,18 @@ def run_catalogue(args, template: Path, workdir: Path) -> dict:
         bare_env = {**app_env(database), "BENCH_PAGE_BYTES": str(pages["page_bytes"])}
         bare_server = stack.enter_context(Gunicorn(bare_env, workdir / "gunicorn-bare.log", args.workers,
                                                    target="bench.bare_app:app"))
+        visitor_pages = {"story page": catalogue.story_path(app_server.url), "search results page": "/?q=nato"}
         measured = catalogue.measure(app_server, bare_server, clients=args.catalogue_clients,
                                      seconds=args.catalogue_seconds, slices=args.slices,
-                                     search_seconds=args.search_seconds, progress=progress)
+                                     search_seconds=args.search_seconds, visitor_pages=visitor_pages,
+                                     progress=progress)
     app, bare = measured["app"], measured["bare"]
     ratio = app["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
     cpu_ratio = (bare["server_cpu_ms_per_request"] / app["server_cpu_ms_per_request"]
                  if bare["server_cpu_ms_per_request"] and app["server_cpu_ms_per_request"] else None)
+    for page in measured["visitor_pages"].values():  # issue #16: each ≥ VISITOR_PAGE_RATIO_GOAL
+        page["ratio"] = page["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
+        page["pass"] = page["ratio"] >= VISITOR_PAGE_RATIO_GOAL and not page["errors"] and not page["non_200"]
     return {**built, **pages, **measured, "workers": args.workers, "clients": args.catalogue_clients,
             "page_size": CATALOGUE_PAGE_SIZE, "ratio": ratio, "cpu_ratio": cpu_ratio,
             "goal": CATALOGUE_RATIO_GOAL, "pass": ratio >= CATALOGUE_RATIO_GOAL and not app["errors"]}
@@ -506,7 +512,7 @@ def render(results: dict) -> str:
                   + (f"{lg['cpu_ratio']:.2f}" if lg['cpu_ratio'] else "n/a") + " (less sensitive to other load)",
                   f"   other work on the machine: {b['other_cpus']} CPUs in bcrypt slices, {a['other_cpus']} in login"
                   f" slices (gunicorn used {a['server_cpu_share']} CPUs)",
-                  "   (each login = GET / for a CSRF token in a fresh cookie jar + HTMX POST. Only successful POSTs",
+                  "   (each login = GET /account/login for a CSRF token in a fresh cookie jar + HTMX POST. Only successful POSTs",
                   "    count: (n - 1) / time from the first to the last in each slice; the GETs' server time is",
                   "    inside that time)"]
         if lg.get("noisy"):
@@ -569,6 +575,13 @@ def render_catalogue(c: dict | None) -> list[str]:
              f"   CPUs busy outside the servers and the client (kernel network work for our connections, other"
              f" programs): {b['other_cpus']} in bare slices, {a['other_cpus']} in catalogue slices",
              row("HTMX search /?q=baltic (info)", q)]
+    catalogue_visitor = c["ratio"] >= VISITOR_PAGE_RATIO_GOAL and not a["errors"]
+    lines.append(f"   {'catalogue / bare (issue #16)':<34}{c['ratio']:8.2f}         goal ≥ {VISITOR_PAGE_RATIO_GOAL}"
+                 f"   {verdict(catalogue_visitor)}")
+    for name, page in c.get("visitor_pages", {}).items():
+        lines += [row(f"{name} GET {page['path']}"[:34], page),
+                  f"   {name + ' / bare (issue #16)':<34}{page['ratio']:8.2f}         goal ≥ {VISITOR_PAGE_RATIO_GOAL}"
+                  f"   {verdict(page['pass'])}"]
     if (a["other_cpus"] or 0) > NOISE_CPUS:
         lines += [f"   WARNING: other processes used {a['other_cpus']} CPUs during the catalogue slices: the req/s"
                   " ratio is unreliable. Run again on a quiet machine; the CPU ratio is steadier."]

@@ -163,8 +163,12 @@ HTMX = {"HX-Request": "true", "HX-Target": "account-step"}
 
 
 def csrf_token(client) -> str:
-    page = client.get("/").get_data(as_text=True)
-    return CSRF_RE.search(page).group(1)
+    """The client's CSRF token, from a page's HTMX header. A visitor who has only read pages has
+    no session and so no token (issue #16): the account dialog, opened as a browser would, starts one."""
+    found = CSRF_RE.search(client.get("/").get_data(as_text=True))
+    if found is None:
+        found = CSRF_RE.search(client.get("/account/login").get_data(as_text=True))
+    return found.group(1)
 
 
 def post(client, url, data=None, *, htmx=False, follow=False, token=True):

@@ -395,7 +395,8 @@ def path_for(draw, route: Route) -> str:
             raw = draw(st.sampled_from(["1", "2", "3", "0", str(2**31 - 1), str(2**31), str(2**63), "9" * 18])
                        | st.integers(min_value=0, max_value=10**20).map(str))
         else:
-            raw = draw(st.sampled_from(["foreign-ministers-meet-in-antalya", "unsubscribe-token"]) | short_text)
+            raw = draw(st.sampled_from(["foreign-ministers-meet-in-antalya", "unsubscribe-token", "en", "fr", "exercises"])
+                       | short_text)
         return quote_from_bytes(as_bytes(raw), safe="") or "x"
 
     return ARGUMENT.sub(argument, route.rule)
@@ -573,7 +574,8 @@ def test_query_parameters_are_discovered():
 def real_path(route: Route) -> str:
     """The route's path with arguments that name something in the fuzz catalogue, so that the view
     gets as far as reading its query (the first story, its preview, its video)."""
-    real = {"slug": STORIES[0]["slug"], "rendition_id": "2", "video_id": "1", "filename": "css/portal.css"}
+    real = {"slug": STORIES[0]["slug"], "rendition_id": "2", "video_id": "1", "filename": "css/portal.css",
+            "language": "fr", "category_slug": "exercises"}
     return ARGUMENT.sub(lambda match: real.get(match.group(1), "x"), route.rule)
 
 

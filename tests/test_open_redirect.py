@@ -121,8 +121,8 @@ class Visitor:
         return self.request("GET", path, headers=headers)
 
     def post(self, path, data=None, **headers) -> Answer:
-        if self.token is None:
-            self.get("/")
+        if self.token is None:  # a visitor who only read has no session nor token: the dialog starts them (issue #16)
+            self.get("/account/login")
         return self.request("POST", path, data or {}, headers)
 
 

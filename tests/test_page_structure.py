@@ -9,7 +9,7 @@ from .conftest import HTMX, post, register_and_verify, registration
 
 AUTOCOMPLETE = {"email": "email", "first_name": "given-name", "last_name": "family-name",
                 "organisation": "organization", "code": "one-time-code", "current": "current-password",
-                "delete_password": "current-password"}
+                "delete_password": "current-password", "new_email": "email", "email_password": "current-password"}
 
 
 @pytest.fixture

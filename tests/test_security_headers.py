@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import create_app
 from app.extensions import db
 from app.flows import captions, newsletter
-from app.models import Caption, Rendition, Story, User, Video
+from app.models import Caption, Category, Rendition, Story, User, Video
 
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
@@ -92,6 +92,7 @@ class Catalogue:
     video_id: int
     story_id: int
     caption_id: int
+    category: str
 
 
 def load_catalogue(app, tmp_path) -> Catalogue:
@@ -107,6 +108,7 @@ def load_catalogue(app, tmp_path) -> Catalogue:
             video_id=db.session.query(Video.id).scalar(),
             story_id=db.session.query(Story.id).scalar(),
             caption_id=db.session.query(Caption.id).scalar(),
+            category=db.session.query(Category.slug).scalar(),
         )
         db.session.remove()
     return catalogue
@@ -125,6 +127,7 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
     return {
         "static": {"filename": "css/portal.css"},
         "media.story": {"slug": catalogue.slug},
+        "media.feed": {"language": "fr"}, "media.category_feed": {"language": "en", "category_slug": catalogue.category},
         "media.preview": {"rendition_id": catalogue.preview_id},
         "media.poster": {"video_id": catalogue.video_id},
         "media.download": {"rendition_id": catalogue.download_id},
@@ -228,6 +231,7 @@ def test_head_and_options_answers_have_the_security_headers(client, app):
 def route_samples_without_catalogue() -> dict[str, dict]:
     """Ids and names of things that do not exist: the 404s must carry the headers too."""
     return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
+            "media.feed": {"language": "en"}, "media.category_feed": {"language": "fr", "category_slug": "no-such-category"},
             "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
             "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
             "newsletter.unsubscribe": {"token": "not-a-token"},

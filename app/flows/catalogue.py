@@ -150,6 +150,33 @@ def _cards(statement) -> list[Story]:
     return list(db.session.execute(statement).unique().scalars())
 
 
+def newest(limit: int, category: Category | None = None) -> list[Story]:
+    """The stories visitors see, the latest to appear first (a feed): a scheduled one joins
+    when its time comes, by the same rule as every listing (``publishing.visible``)."""
+    statement = select(Story).where(publishing.visible())
+    if category is not None:
+        statement = statement.where(Story.categories.any(Category.id == category.id))
+    statement = statement.order_by(publishing.went_live_at().desc(), Story.id.desc()).limit(limit)
+    return _with_media(statement)
+
+
+def all_visible(limit: int) -> list[Story]:
+    """Every story visitors see, newest first, at most ``limit`` (a sitemap)."""
+    return _with_media(select(Story).where(publishing.visible())
+                       .order_by(publishing.went_live_at().desc(), Story.id.desc()).limit(limit))
+
+
+def _with_media(statement) -> list[Story]:
+    statement = statement.options(joinedload(Story.videos), joinedload(Story.translations))
+    return list(db.session.execute(statement).unique().scalars())
+
+
+def category_by_slug(slug: str) -> Category | None:
+    if not SLUG.match(slug or ""):
+        return None
+    return db.session.execute(select(Category).where(Category.slug == slug)).scalar_one_or_none()
+
+
 def all_categories() -> list[Category]:
     return list(db.session.execute(select(Category).order_by(Category.name)).scalars())
 

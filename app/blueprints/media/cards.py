@@ -5,9 +5,8 @@ it is the same for every visitor: the cards carry no account, session or CSRF to
 around them does). A block is kept under the catalogue's
 version (``CatalogueVersion``: any change to stories, videos, renditions, translations or
 categories moves it on), the language, the block, full page or partial, and the query. A visitor
-who is not logged in and has no message waiting sees the same whole page as any other such
-visitor but for the CSRF token, so that page is cached too and gets each visitor's own token put
-in. Each process keeps its own bounded LRU, so workers need no shared cache, and an entry of an
+without a session (not logged in, no message waiting, no account step open) sees the same whole
+page as any other such visitor, token-less (issue #16), so that page is cached too. Each process keeps its own bounded LRU, so workers need no shared cache, and an entry of an
 old version is one that nothing asks for any more.
 """
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import Callable, NamedTuple
 
 from flask import current_app, g, has_app_context, make_response, request, session
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy import select
@@ -33,8 +31,6 @@ from ...rendering import wants_partial
 from . import bp
 
 TEMPLATE = "media/index.html"
-# Stands for the visitor's CSRF token in a cached page; no token can contain it (tokens are base64url).
-TOKEN_PLACEHOLDER = "\x00csrf-token\x00"
 VERSION = select(CatalogueVersion.version).where(CatalogueVersion.id == 1)
 
 
@@ -100,13 +96,19 @@ def _forget_version(sender, **extra) -> None:
         cache.forget_version()
 
 
+def catalogue_version() -> tuple:
+    """The catalogue's version key (``CatalogueCache.version_key``), one for the whole request
+    however many blocks and headers ask for it."""
+    if "catalogue_version" not in g:
+        g.catalogue_version = current_app.extensions["catalogue_cache"].version_key()
+    return g.catalogue_version
+
+
 def _cached(key, make: Callable):
     cache = current_app.extensions["catalogue_cache"]
     if cache.size <= 0:
         return make()
-    if "catalogue_version" not in g:  # one version for the whole request, however many blocks it takes
-        g.catalogue_version = cache.version_key()
-    return cache.get((g.catalogue_version, current_language(), *key), make)
+    return cache.get((catalogue_version(), current_language(), *key), make)
 
 
 def results_block(query: catalogue.CatalogueQuery, block: str, partial: bool) -> Markup:
@@ -126,16 +128,17 @@ def category_choices() -> list[CategoryChoice]:
 
 
 def page_for_visitor(render: Callable):
-    """``render()``'s page from the cache for a visitor who is not logged in, has no flashed
-    message waiting and asks for a whole page; anyone else gets ``render()`` itself."""
-    if current_user.is_authenticated or "_flashes" in session or wants_partial():
+    """``render()``'s page from the cache for a visitor who has no session (nothing in the middle
+    of, no message waiting; such a page carries no CSRF token, see base.html) and asks for a whole
+    page; anyone else gets ``render()`` itself."""
+    if current_user.is_authenticated or session or wants_partial():
         return render()
 
-    def render_with_placeholder() -> tuple[str, int]:
+    def render_for_visitors() -> tuple[str, int]:
         response = render()
-        return response.get_data(as_text=True).replace(generate_csrf(), TOKEN_PLACEHOLDER), response.status_code
+        return response.get_data(as_text=True), response.status_code
 
-    body, status = _cached(("page", request.full_path), render_with_placeholder)
-    response = make_response(body.replace(TOKEN_PLACEHOLDER, generate_csrf()), status)
+    body, status = _cached(("page", request.full_path), render_for_visitors)
+    response = make_response(body, status)
     response.vary.add("HX-Request")
     return response

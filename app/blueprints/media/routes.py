@@ -17,7 +17,7 @@ from ...limits import flow_source
 from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
 from ...staff.access import is_staff
-from . import bp, cards, cli  # noqa: F401  (cli registers the "flask media" commands)
+from . import bp, cards, cli, http_cache, syndication  # noqa: F401  (cli: the "flask media" commands; http_cache: its hooks)
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,20 @@ OFFERED_KEY = "offered_download"
 
 @bp.route("/stories/<slug>")
 def story(slug):
-    story = catalogue.story_by_slug(slug) or abort(404)
-    can_download = current_user.is_authenticated and current_user.is_verified
-    asked = story.rendition(request.args.get("download", type=int))
-    if asked is not None and can_download:
-        session[OFFERED_KEY] = asked.id
-        return redirect(url_for("media.story", slug=story.slug), 303)
-    offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
-    return render_template("media/story.html", story=story, pending=offered if can_download else None,
-                           can_download=can_download, tracks=captions.for_page(story, current_language()))
+    """Rendered once per catalogue version and language for visitors (cards.page_for_visitor)."""
+    def render():
+        story = catalogue.story_by_slug(slug) or abort(404)
+        can_download = current_user.is_authenticated and current_user.is_verified
+        asked = story.rendition(request.args.get("download", type=int))
+        if asked is not None and can_download:
+            session[OFFERED_KEY] = asked.id
+            return redirect(url_for("media.story", slug=story.slug), 303)
+        offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
+        return make_response(render_template(
+            "media/story.html", story=story, pending=offered if can_download else None, can_download=can_download,
+            tracks=captions.for_page(story, current_language()), sharing=syndication.sharing(story, current_language())))
+
+    return cards.page_for_visitor(render)
 
 
 PAGE_TITLES = {"conditions": _l("Conditions of use"), "privacy": _l("Privacy notice"),
