@@ -69,9 +69,10 @@ def _register_blueprints(app: Flask) -> None:
     from .blueprints.verification import routes as verification
     from .health import bp as health_bp
     from .staff import routes as staff
+    from .twofactor import routes as twofactor
     from .uploads import routes as uploads
 
-    for routes in (auth, verification, reset, account, newsletter, media):
+    for routes in (auth, verification, reset, account, twofactor, newsletter, media):
         app.register_blueprint(routes.bp)
     app.register_blueprint(staff.bp)  # importing staff.routes attached every staff page
     app.register_blueprint(uploads.bp)

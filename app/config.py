@@ -54,6 +54,8 @@ class DefaultConfig:
     PASSWORD_REJECT_COMMON = True
 
     # Emailed codes (SPEC §3)
+    # staff enter /staff/ only with a second factor set up (app/staff/access.py)
+    STAFF_REQUIRE_SECOND_FACTOR = True
     CODE_LIFETIME_SECONDS = 30 * 60
     CODE_MAX_WRONG_ENTRIES = 5
     CODE_WRONG_ENTRIES_PER_HOUR = 20
