@@ -27,6 +27,7 @@ EXPIRED = "This form has expired"
 FORM = {
     "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
     "delete_password": GOOD_PASSWORD, "new_email": "mallory@example.org", "email_password": GOOD_PASSWORD,
+    "factor_password": GOOD_PASSWORD,
     "first_name": "Mallory", "last_name": "Attacker",
     "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
     "next": "/conditions", "List-Unsubscribe": "One-Click",
@@ -54,7 +55,9 @@ def state_changing_routes(app, story_id: int = 1):
             "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
             "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
             "account.email_resend", "account.email_cancel", "newsletter.subscribe",
-            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state"} <= {endpoint for endpoint, _, _ in found}
+            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
+            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in"
+            } <= {endpoint for endpoint, _, _ in found}
     return found
 
 
