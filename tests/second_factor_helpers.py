@@ -49,3 +49,13 @@ def log_in_with_code(client, app, email: str, password: str = GOOD_PASSWORD, cod
     first = post(client, "/account/login", {"email": email, "password": password, **extra})
     assert first.status_code == 303 and first.headers["Location"].endswith("/account/two-step/sign-in"), first.status_code
     return post(client, "/account/two-step/sign-in", {"code": code or totp_code(app, email)})
+
+
+def give_second_factor(page, app, email: str) -> None:
+    """In a browser that has just typed a staff account's password: the authenticator's code."""
+    from playwright.sync_api import expect
+
+    field = page.get_by_label("Code from your authenticator app, or a recovery code")
+    expect(field).to_be_visible()
+    field.fill(totp_code(app, email))
+    page.locator("#account-step form button[type=submit]").click()
