@@ -56,7 +56,7 @@ def state_changing_routes(app, story_id: int = 1):
             "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
             "account.email_resend", "account.email_cancel", "newsletter.subscribe",
             "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
-            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in"
+            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers"
             } <= {endpoint for endpoint, _, _ in found}
     return found
 

@@ -280,3 +280,42 @@ def test_the_whole_flow_in_french(app):
     post(other, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
     wrong = post(other, "/account/two-step/sign-in", {"code": "12345"})
     assert "Ce code n’est pas correct" in wrong.get_data(as_text=True)
+
+
+# --- remembered browsers -------------------------------------------------------------------------
+
+def test_a_remembered_browser_skips_the_step_until_it_is_forgotten(app):
+    settings, _ = ann_with_authenticator(app)
+    client = app.test_client()
+    post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
+    done = post(client, "/account/two-step/sign-in", {"code": totp_code(app, ANN), "remember_browser": "y"})
+    cookie = client.get_cookie("trusted_browser", path="/account")
+    assert done.status_code == 303 and cookie is not None and cookie.http_only and cookie.max_age == 30 * 86400
+    post(client, "/account/logout")
+    assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}).headers["Location"] == "/"
+    # a copy of the cookie for another account, or a forged one, is nothing
+    stranger = app.test_client()
+    register_and_verify(stranger, app, "bob@example.org")
+    set_up_authenticator(stranger, app, "bob@example.org")
+    post(stranger, "/account/logout")
+    stranger.set_cookie("trusted_browser", cookie.value, path="/account")
+    assert post(stranger, "/account/login", {"email": "bob@example.org", "password": GOOD_PASSWORD}
+                ).headers["Location"].endswith("/two-step/sign-in")
+    stranger.set_cookie("trusted_browser", cookie.value[:-2] + "xx", path="/account")
+    assert post(stranger, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}
+                ).headers["Location"].endswith("/two-step/sign-in")
+    assert client.get("/account").status_code == 200
+    # revoked: the owner forgets every remembered browser
+    assert post(client, "/account/two-step/forget-browsers").status_code == 303
+    post(client, "/account/logout")
+    assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}
+                ).headers["Location"].endswith("/two-step/sign-in")
+
+
+def test_staff_browsers_are_never_remembered(app):
+    staff_client(app, "desk@example.org")
+    client = app.test_client()
+    post(client, "/account/login", {"email": "desk@example.org", "password": GOOD_PASSWORD})
+    post(client, "/account/two-step/sign-in", {"code": totp_code(app, "desk@example.org"), "remember_browser": "y"})
+    assert client.get_cookie("trusted_browser", path="/account") is None
+    assert client.get("/staff/").status_code == 200

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app
@@ -272,3 +272,40 @@ def reset_second_factor(user: User, *, now: datetime | None = None) -> None:
     twofactor_email.queue_factor_notice(user, kind="all", added=False, when=now)
     audit.record("second_factor.reset", subject=user, now=now)
     db.session.commit()
+
+
+# --- remembered browsers ------------------------------------------------------------------------
+
+TRUST_DAYS = 30
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def trust_browser(user: User, *, now: datetime | None = None) -> str:
+    """"Do not ask again on this browser": the key its cookie carries for TRUST_DAYS. Never for
+    staff, whose second factor is what keeps the staff area safe."""
+    now = now or utcnow()
+    key = secrets.token_urlsafe(24)
+    db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id, TrustedBrowser.expires_at <= now))
+    db.session.add(TrustedBrowser(user_id=user.id, key_hash=_hash_key(key), created_at=now,
+                                  expires_at=now + timedelta(days=TRUST_DAYS)))
+    db.session.commit()
+    return key
+
+
+def browser_trusted(user: User, key: str | None, *, now: datetime | None = None) -> bool:
+    if not key or user.is_staff:
+        return False
+    return db.session.execute(
+        select(TrustedBrowser.id).where(TrustedBrowser.user_id == user.id, TrustedBrowser.key_hash == _hash_key(key),
+                                        TrustedBrowser.expires_at > (now or utcnow()))
+    ).first() is not None
+
+
+def forget_browsers(user: User) -> int:
+    """Every remembered browser of the account is asked for the second factor again."""
+    forgotten = db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id)).rowcount
+    db.session.commit()
+    return forgotten

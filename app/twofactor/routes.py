@@ -10,7 +10,7 @@ from ..flows.redirects import safe_next
 from ..i18n import localized
 from ..limits import account_key, flow_source, key_for_account, limit_posts
 from ..rendering import redirect_page, render_step
-from . import bp, pending
+from . import bp, pending, trusted
 from .forms import PasswordConfirmForm, SecondFactorForm, TotpSetupForm
 from .messages import check_error
 from .qr import qr_svg
@@ -87,6 +87,15 @@ def recovery_codes():
     return render_recovery_codes(recovery) if recovery is not None else redirect_page(url_for("twofactor.settings"))
 
 
+@bp.route("/forget-browsers", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def forget_browsers():
+    second_factor.forget_browsers(current_user._get_current_object())  # the app-wide CSRF check came first
+    flash(_("Every browser will ask for the second factor again."))
+    return redirect_page(url_for("twofactor.settings"))
+
+
 def pending_account_key() -> str:
     attempt = pending.current()
     return key_for_account(attempt.user.id if attempt else "-")
@@ -104,7 +113,10 @@ def sign_in():
         if check.ok:
             pending.end()
             log_in(attempt.user, remember=attempt.remember)
-            return redirect_page(return_to(url_for("media.index")))
+            response = redirect_page(return_to(url_for("media.index")))
+            if form.remember_browser.data and not attempt.user.is_staff:
+                trusted.remember(response, attempt.user)
+            return response
         form.code.errors.append(check_error(check))
     return render_step("twofactor/sign_in.html", form=form, user=attempt.user,
                        has_totp=second_factor.totp_factor(attempt.user) is not None,
