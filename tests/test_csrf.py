@@ -47,7 +47,8 @@ def app_config():
 def state_changing_routes(app, story_id: int = 1):
     samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
                **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id),
-               "staff.demote": {"user_id": 1}}
+               "staff.demote": {"user_id": 1}, "twofactor.rename_passkey": {"passkey_id": 1},
+               "twofactor.remove_passkey": {"passkey_id": 1}}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them
@@ -56,7 +57,8 @@ def state_changing_routes(app, story_id: int = 1):
             "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
             "account.email_resend", "account.email_cancel", "newsletter.subscribe",
             "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
-            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers"
+            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers",
+            "twofactor.add_passkey", "twofactor.passkey_options", "twofactor.remove_passkey", "twofactor.sign_in_passkey"
             } <= {endpoint for endpoint, _, _ in found}
     return found
 

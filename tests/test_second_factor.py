@@ -319,3 +319,43 @@ def test_staff_browsers_are_never_remembered(app):
     post(client, "/account/two-step/sign-in", {"code": totp_code(app, "desk@example.org"), "remember_browser": "y"})
     assert client.get_cookie("trusted_browser", path="/account") is None
     assert client.get("/staff/").status_code == 200
+
+
+# --- passkeys (the ceremonies themselves run in Chromium: tests/browser/test_two_step.py) --------
+
+def test_passkey_posts_without_a_ceremony_or_with_a_forged_answer_add_nothing(app):
+    client = app.test_client()
+    register_and_verify(client, app, ANN)
+    assert post(client, "/account/two-step/passkeys", {"name": "Laptop", "credential": "{}"}).status_code == 422
+    options = post(client, "/account/two-step/passkeys/options")
+    assert options.status_code == 200 and options.is_json and options.json["rp"]["id"] == "localhost"
+    forged = '{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}'
+    assert post(client, "/account/two-step/passkeys", {"name": "Laptop", "credential": forged}).status_code == 422
+    with app.app_context():
+        assert not second_factor.has_second_factor(user(app))
+
+
+def test_another_accounts_passkey_cannot_be_renamed_or_removed(app):
+    from app.models import Passkey
+
+    ann, _ = ann_with_authenticator(app)
+    with app.app_context():
+        bob_id = user(app).id
+        db.session.add(Passkey(user_id=bob_id, name="Ann's key", credential_id="abc", public_key=b"k", sign_count=0))
+        db.session.commit()
+        key_id = db.session.query(Passkey.id).scalar()
+    mallory = app.test_client()
+    register_and_verify(mallory, app, "mallory@example.org")
+    assert post(mallory, f"/account/two-step/passkeys/{key_id}/rename", {"name": "Mine"}).status_code == 404
+    assert post(mallory, f"/account/two-step/passkeys/{key_id}/remove").status_code == 404
+    assert post(ann, f"/account/two-step/passkeys/{key_id}/rename", {"name": "Desk"}).status_code == 303
+    with app.app_context():
+        assert db.session.query(Passkey.name).scalar() == "Desk"
+
+
+def test_a_passkey_answer_without_its_challenge_signs_no_one_in(app):
+    ann_with_authenticator(app)
+    client = app.test_client()
+    post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
+    assert post(client, "/account/two-step/sign-in/passkey", {"credential": '{"id": "abc"}'}).status_code == 422
+    assert client.get("/account").status_code == 303

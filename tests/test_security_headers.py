@@ -239,7 +239,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
             "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
             "newsletter.unsubscribe": {"token": "not-a-token"},
             **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES},
-            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999)}
+            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999),
+            "twofactor.rename_passkey": {"passkey_id": 999}, "twofactor.remove_passkey": {"passkey_id": 999}}
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):

@@ -125,7 +125,7 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
     if step is None:
         return None
     factor.confirmed_at, factor.last_step = now, step
-    recovery = _factors_changed(user, "authenticator", added=True, now=now)
+    recovery = factors_changed(user, "authenticator", added=True, now=now)
     db.session.commit()
     return recovery or []
 
@@ -134,12 +134,12 @@ def remove_totp(user: User, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
     removed = db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id)).rowcount
     if removed:
-        _factors_changed(user, "authenticator", added=False, now=now)
+        factors_changed(user, "authenticator", added=False, now=now)
     db.session.commit()
     return bool(removed)
 
 
-def _factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> list[str] | None:
+def factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> list[str] | None:
     """After a factor was added or removed (in the caller's transaction): other logins end,
     remembered browsers are forgotten, the owner is mailed. The first factor brings recovery
     codes (returned), the last one gone takes them away."""

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..blueprints.verification.forms import code_field
@@ -30,3 +30,22 @@ class PasswordConfirmForm(PortalForm):
     factor_password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password."))],
                                     render_kw={"autocomplete": "current-password"})
 
+
+
+class PasskeyForm(PortalForm):
+    """A new passkey: its name; ``credential`` is filled by app/static/js/passkeys.js."""
+
+    name = StringField(_l("Name of the passkey"), filters=[strip],
+                       validators=[DataRequired(_l("Give the passkey a name, such as “Work laptop”.")),
+                                   Length(max=100, message=_l("The name can be at most 100 characters."))])
+    credential = HiddenField(validators=[Length(max=20000)])
+
+
+class PasskeyNameForm(PortalForm):
+    name = StringField(_l("New name"), filters=[strip],
+                       validators=[DataRequired(_l("Give the passkey a name, such as “Work laptop”.")),
+                                   Length(max=100, message=_l("The name can be at most 100 characters."))])
+
+
+class PasskeySignInForm(PortalForm):
+    credential = HiddenField(validators=[DataRequired(), Length(max=20000)])

@@ -11,6 +11,7 @@ from flask import current_app, session
 from ..account_session import RETURN_KEY
 from ..extensions import db
 from ..flows.redirects import safe_next
+from ..limits import key_for_account
 from ..models import User, utcnow
 
 PENDING_KEY = "second_factor"
@@ -45,6 +46,12 @@ def current(now: datetime | None = None) -> PendingSignIn | None:
     if user is None or user.session_token != data.get("token") or (now or utcnow()) > started + lifetime:
         return None
     return PendingSignIn(user, str(data.get("attempt")), bool(data.get("remember")))
+
+
+def attempt_account_key() -> str:
+    """Rate-limit key of the second step's posts: the account waiting for its factor."""
+    attempt = current()
+    return key_for_account(attempt.user.id if attempt else "-")
 
 
 def end() -> None:

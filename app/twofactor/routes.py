@@ -8,16 +8,19 @@ from ..flows import second_factor
 from ..flows.passwords import verify_password
 from ..flows.redirects import safe_next
 from ..i18n import localized
-from ..limits import account_key, flow_source, key_for_account, limit_posts
+from ..limits import account_key, flow_source, limit_posts
 from ..rendering import redirect_page, render_step
 from . import bp, pending, trusted
-from .forms import PasswordConfirmForm, SecondFactorForm, TotpSetupForm
+from .forms import (PasskeyForm, PasskeyNameForm, PasskeySignInForm, PasswordConfirmForm, SecondFactorForm,
+                    TotpSetupForm)
 from .messages import check_error
 from .qr import qr_svg
 
 
 def render_settings(status: int = 200, **context):
     context.setdefault("confirm", PasswordConfirmForm(formdata=None))
+    context.setdefault("passkey_form", PasskeyForm(formdata=None))
+    context.setdefault("name_form", PasskeyNameForm(formdata=None))
     user = current_user._get_current_object()
     return render_step("twofactor/settings.html", block="main", status=status, totp=second_factor.totp_factor(user),
                        passkeys=second_factor.passkeys(user), codes_left=second_factor.recovery_codes_left(user),
@@ -96,13 +99,8 @@ def forget_browsers():
     return redirect_page(url_for("twofactor.settings"))
 
 
-def pending_account_key() -> str:
-    attempt = pending.current()
-    return key_for_account(attempt.user.id if attempt else "-")
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limit_posts(pending_account_key)
+@limit_posts(pending.attempt_account_key)
 def sign_in():
     attempt, form = pending.current(), SecondFactorForm()
     if attempt is None:
@@ -118,6 +116,14 @@ def sign_in():
                 trusted.remember(response, attempt.user)
             return response
         form.code.errors.append(check_error(check))
-    return render_step("twofactor/sign_in.html", form=form, user=attempt.user,
+    return render_sign_in(attempt, form=form, status=422 if form.errors else 200)
+
+
+def render_sign_in(attempt, *, form=None, status: int = 200, **context):
+    return render_step("twofactor/sign_in.html", form=form or SecondFactorForm(formdata=None), user=attempt.user,
                        has_totp=second_factor.totp_factor(attempt.user) is not None,
-                       status=422 if form.errors else 200)
+                       has_passkeys=bool(second_factor.passkeys(attempt.user)), passkey_form=PasskeySignInForm(),
+                       status=status, **context)
+
+
+from . import passkey_views  # noqa: E402  (attaches the passkey views to bp)
