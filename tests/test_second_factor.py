@@ -214,7 +214,7 @@ def test_reset_second_factor_command_is_audited_and_mails_the_owner(app):
     assert client.get("/account").status_code == 303  # every login ended
     with app.app_context():
         assert not second_factor.has_second_factor(user(app))
-        assert db.session.query(AuditEvent).filter_by(action="second_factor.reset").count() == 1
+        assert db.session.query(AuditEvent).filter_by(action="account.factors_reset").count() == 1
     assert any("press office" in mail.body_text for mail in outbox(app, ANN) if "removed" in mail.subject)
     missing = app.test_cli_runner().invoke(args=["users", "reset-second-factor", "nobody@example.org"])
     assert missing.exit_code != 0

@@ -149,7 +149,7 @@ def factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> lis
     db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))
     db.session.flush()
     twofactor_email.queue_factor_notice(user, kind=kind, added=added, when=now)
-    audit.record("second_factor.add" if added else "second_factor.remove", actor=user, subject=user, detail=kind)
+    audit.record("account.factor_added" if added else "account.factor_removed", actor=user, subject=user, detail=kind)
     if added and recovery_codes_left(user) == 0:
         return new_recovery_codes(user, now=now)
     if not has_second_factor(user):
@@ -181,7 +181,7 @@ def regenerate_recovery_codes(user: User, *, now: datetime | None = None) -> lis
     if not has_second_factor(user):
         return None
     plain = new_recovery_codes(user, now=now)
-    audit.record("second_factor.recovery_codes", actor=user, subject=user)
+    audit.record("account.recovery_codes", actor=user, subject=user)
     db.session.commit()
     return plain
 
@@ -256,7 +256,7 @@ def _use_recovery_code(user: User, code: str, now: datetime) -> tuple[Outcome, i
 
     left = recovery_codes_left(user)
     twofactor_email.queue_recovery_code_used_notice(user, left=left, when=now)
-    audit.record("second_factor.recovery_code_used", actor=user, subject=user)
+    audit.record("account.recovery_code_used", actor=user, subject=user)
     return Outcome.ACCEPTED, left
 
 
@@ -270,7 +270,7 @@ def reset_second_factor(user: User, *, now: datetime | None = None) -> None:
 
     login_sessions.end_every_login(user)
     twofactor_email.queue_factor_notice(user, kind="all", added=False, when=now)
-    audit.record("second_factor.reset", subject=user, now=now)
+    audit.record("account.factors_reset", subject=user, now=now)
     db.session.commit()
 
 
