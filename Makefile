@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HTMX   := app/static/vendor/htmx.min.js
 TUS    := app/static/vendor/tus.min.js
+WEBAUTHN := app/static/vendor/simplewebauthn-browser.min.js
 AXE    := tests/browser/vendor/axe.min.js
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 HOST   ?= 127.0.0.1
@@ -20,7 +21,7 @@ run: setup
 	$(BIN)/flask --app wsgi --debug jobs worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi --debug run --host $(HOST) --port $(PORT)
 
-setup: $(VENV)/.installed $(HTMX) $(TUS) $(CATALOGUES)
+setup: $(VENV)/.installed $(HTMX) $(TUS) $(WEBAUTHN) $(CATALOGUES)
 
 # Compiled translations (.mo) are built from the committed .po files.
 %.mo: %.po $(VENV)/.installed
@@ -37,14 +38,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# htmx and tus-js-client come from their npm packages, pinned by package-lock.json, and are
+# htmx, tus-js-client and @simplewebauthn/browser (passkeys) come from their npm packages, pinned by package-lock.json, and are
 # served from app/static.
 # axe-core (a devDependency) is for the browser tests only: it goes beside them, never into app/static.
-$(HTMX) $(TUS) $(AXE) &: package.json package-lock.json
+$(HTMX) $(TUS) $(WEBAUTHN) $(AXE) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	mkdir -p $(dir $(HTMX)) $(dir $(AXE))
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 	cp node_modules/tus-js-client/dist/tus.min.js $(TUS)
+	cp node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js $(WEBAUTHN)
 	cp node_modules/axe-core/axe.min.js $(AXE)
 
 $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
@@ -77,4 +79,4 @@ jobs-worker: setup
 	$(BIN)/flask --app wsgi jobs worker
 
 clean:
-	rm -rf $(VENV) node_modules $(HTMX) $(TUS) $(AXE) .pytest_cache test-artifacts
+	rm -rf $(VENV) node_modules $(HTMX) $(TUS) $(WEBAUTHN) $(AXE) .pytest_cache test-artifacts

@@ -71,9 +71,10 @@ def _register_blueprints(app: Flask) -> None:
     from .extensions import limiter
     from .health import bp as health_bp
     from .staff import routes as staff
+    from .twofactor import routes as twofactor
     from .uploads import routes as uploads
 
-    for routes in (auth, verification, reset, account, newsletter, media):
+    for routes in (auth, verification, reset, account, twofactor, newsletter, media):
         app.register_blueprint(routes.bp)
     # Reading pages and files changes nothing and has no limit (the app sets no default limits and
     # none on these views): the limiter's hooks would only spend time there on every request

@@ -129,6 +129,25 @@ def demote(email) -> None:
     _set_staff(email, False)
 
 
+@users_cli.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email) -> None:
+    """Remove every second factor of an account whose owner lost them all (after checking who
+    asks): its passkeys, authenticator, recovery codes and logins go; the owner is mailed; audited."""
+    from .flows.accounts import find_user
+    from .flows.emails import InvalidEmail, normalize_email
+    from .flows.second_factor import reset_second_factor as reset
+
+    try:
+        user = find_user(normalize_email(email))
+    except InvalidEmail:
+        user = None
+    if user is None:
+        raise click.ClickException(f"no account has the address {email}")
+    reset(user)
+    click.echo(f"every second factor of {user.email} is removed; it signs in with its password alone")
+
+
 def _set_staff(email: str, staff: bool) -> None:
     from .flows.staff import StaffError, set_staff
 

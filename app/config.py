@@ -53,6 +53,9 @@ class DefaultConfig:
     PASSWORD_REQUIRE_CHARACTER_CLASSES = True  # switch off to follow NIST 800-63B
     PASSWORD_REJECT_COMMON = True
 
+    # Second factors: staff enter /staff/ only with one set up (app/staff/access.py)
+    STAFF_REQUIRE_SECOND_FACTOR = True
+
     # Emailed codes (docs/security.md, Codes)
     CODE_LIFETIME_SECONDS = 30 * 60
     CODE_MAX_WRONG_ENTRIES = 5

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 from blinker import Namespace
 from flask_login import UserMixin
-from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event, text
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, LargeBinary, String, Text, event, text
 from sqlalchemy import false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,6 +61,62 @@ class LoginSession(db.Model):
     they carry is kept."""
 
     __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class TotpFactor(db.Model):
+    """An authenticator app's secret (app/flows/second_factor.py): one per account. Until
+    ``confirmed_at`` it is a set-up in progress and signs no one in. ``last_step`` is the 30-second
+    step of the last code accepted: a code of that step or an earlier one is refused (no replay)."""
+
+    __tablename__ = "totp_factors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (app/flows/passkeys.py): several per account, each named by its owner."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # base64url of the credential id, as browsers send it back
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code, kept only as a keyed hash; a new set replaces the old one."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class TrustedBrowser(db.Model):
+    """"Remember this browser": a browser that may skip the second factor until ``expires_at``.
+    Its cookie carries the key (signed); only the key's hash is kept, so deleting the row revokes it."""
+
+    __tablename__ = "trusted_browsers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

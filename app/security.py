@@ -14,7 +14,7 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account"}
+ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account", "twofactor"}
 STAFF_BLUEPRINTS = {"staff", "uploads"}  # the staff area (app/staff/, app/uploads/)
 
 

@@ -7,6 +7,7 @@ from app.flows.staff import set_staff
 from app.models import Story
 
 from .conftest import register_and_verify
+from .second_factor_helpers import set_up_authenticator
 
 STAFF = "press.officer@example.org"
 
@@ -18,10 +19,12 @@ def promote(app, email: str) -> None:
 
 
 def staff_client(app, email: str = STAFF):
-    """A browser logged in as a staff account (registered and verified like anyone, then promoted)."""
+    """A browser logged in as a staff account (registered and verified like anyone, then promoted,
+    with an authenticator app set up: the staff area asks for a second factor)."""
     client = app.test_client()
     register_and_verify(client, app, email)
     promote(app, email)
+    set_up_authenticator(client, app, email)
     return client
 
 

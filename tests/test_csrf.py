@@ -27,6 +27,7 @@ EXPIRED = "This form has expired"
 FORM = {
     "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
     "delete_password": GOOD_PASSWORD, "new_email": "mallory@example.org", "email_password": GOOD_PASSWORD,
+    "factor_password": GOOD_PASSWORD,
     "first_name": "Mallory", "last_name": "Attacker",
     "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
     "next": "/conditions", "List-Unsubscribe": "One-Click",
@@ -46,7 +47,8 @@ def app_config():
 def state_changing_routes(app, story_id: int = 1):
     samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
                **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id),
-               "staff.demote": {"user_id": 1}}
+               "staff.demote": {"user_id": 1}, "twofactor.rename_passkey": {"passkey_id": 1},
+               "twofactor.remove_passkey": {"passkey_id": 1}}
     found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
              for method in sorted(rule.methods & STATE_CHANGING)]
     # the discovery works: the account dialog's and account page's posts are all among them
@@ -54,7 +56,10 @@ def state_changing_routes(app, story_id: int = 1):
             "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
             "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
             "account.email_resend", "account.email_cancel", "newsletter.subscribe",
-            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state"} <= {endpoint for endpoint, _, _ in found}
+            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
+            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers",
+            "twofactor.add_passkey", "twofactor.passkey_options", "twofactor.remove_passkey", "twofactor.sign_in_passkey"
+            } <= {endpoint for endpoint, _, _ in found}
     return found
 
 

@@ -42,6 +42,7 @@ from app.outbox import ACCOUNT_MAIL, CODE_MAIL, NEWSLETTER, STAND_IN_MAIL
 
 from .catalogue_data import STORIES, load
 from .conftest import GOOD_PASSWORD, age_codes, csrf_token, post, register_and_verify, registration
+from .second_factor_helpers import set_up_authenticator
 from .staff_data import promote
 from .test_bad_input import nothing_written
 from .test_reset import reset_code
@@ -108,7 +109,8 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
 PAGES = ["/", "/privacy", "/account/register", "/account/login", "/account/reset", "/account/verify",
          "/account/reset/code", "/account/reset/password", "/account", "/account/welcome",
          "/stories/foreign-ministers-meet-in-antalya", "/staff/", "/staff/stories/new", "/staff/stories/1",
-         "/staff/stories/1/preview", "/staff/people"]
+         "/staff/stories/1/preview", "/staff/people", "/account/two-step", "/account/two-step/authenticator",
+         "/account/two-step/sign-in"]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
 
@@ -132,8 +134,9 @@ MEMBER, UNVERIFIED, GRANTED = "fuzz-member@example.org", "fuzz-unverified@exampl
 STAFF = "fuzz-staff@example.org"
 MOVER = "fuzz-mover@example.org"  # waits for the code that moves the account to MOVED
 MOVED = "fuzz-moved@example.org"
+TWO_STEP = "fuzz-two-step@example.org"  # has an authenticator app; its browser has typed the password
 STATES = ("none", "anonymous", "registered-unverified", "logged-in-verified", "reset-in-progress", "reset-granted",
-          "staff", "email-change-waiting")
+          "staff", "email-change-waiting", "second-factor-waiting")
 
 
 @dataclass
@@ -151,6 +154,11 @@ def build_sessions(app) -> dict[str, Session]:
     register_and_verify(clients["logged-in-verified"], app, MEMBER)
     register_and_verify(clients["staff"], app, STAFF)
     promote(app, STAFF)
+    set_up_authenticator(clients["staff"], app, STAFF)  # the staff area asks for a second factor
+    two_step = app.test_client()
+    register_and_verify(two_step, app, TWO_STEP)
+    set_up_authenticator(two_step, app, TWO_STEP)
+    post(clients["second-factor-waiting"], "/account/login", {"email": TWO_STEP, "password": GOOD_PASSWORD})
     register_and_verify(clients["email-change-waiting"], app, MOVER)
     register_and_verify(app.test_client(), app, GRANTED)
     age_codes(app, minutes=2)  # past the send throttle
@@ -298,7 +306,8 @@ PLAUSIBLE = {
     "first_name": ["Ann"], "last_name": ["Lee"], "organisation": ["Example Broadcasting"],
     "accept_conditions": ["y"], "remember": ["y"],
     "next": ["/conditions", "//evil.example/", "javascript:alert(1)", "/\\evil.example"],
-    "code": ["123456", "000000", "12 34 56", "123-456", "1234567"],
+    "code": ["123456", "000000", "12 34 56", "123-456", "1234567", "abcde-fghjk", "ABCDE FGHJK"],
+    "factor_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"], "remember_browser": ["y"],
     "subscribe": ["on", "off"],
     "List-Unsubscribe": ["One-Click"],
     # the story editor and its publication buttons

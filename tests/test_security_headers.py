@@ -20,6 +20,7 @@ from app.models import Caption, Category, Rendition, Story, User, Video
 
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
+from .second_factor_helpers import set_up_authenticator
 from .staff_data import staff_client
 
 MEMBER = "walk.member@example.org"
@@ -185,8 +186,13 @@ def browser_states(app) -> dict[str, object]:
     resetting = app.test_client()
     post(resetting, "/account/reset", {"email": MEMBER, "next": "/conditions"})
     staff = staff_client(app, "walk.staff@example.org")
+    two_step = app.test_client()  # the password typed, the second factor asked for
+    register_and_verify(two_step, app, "walk.two-step@example.org")
+    set_up_authenticator(two_step, app, "walk.two-step@example.org")
+    assert post(two_step, "/account/login", {"email": "walk.two-step@example.org", "password": GOOD_PASSWORD}
+                ).headers["Location"] == "/account/two-step/sign-in"
     return {"anonymous": anonymous, "verifying": verifying, "member": member, "resetting": resetting,
-            "granted": granted, "staff": staff}
+            "granted": granted, "staff": staff, "second factor": two_step}
 
 
 def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
@@ -217,7 +223,8 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     assert {endpoint for endpoint, codes in answered.items() if not codes & {200, 206}} == set(), answered
     assert {"media.index", "auth.register", "verification.verify", "verification.welcome", "reset.code",
             "reset.new_password", "account.index", "newsletter.unsubscribe", "staff.index", "staff.new", "staff.edit",
-            "staff.preview", "media.conditions", "media.privacy", "media.accessibility"} <= set(answered)
+            "staff.preview", "media.conditions", "media.privacy", "media.accessibility", "twofactor.settings",
+            "twofactor.authenticator", "twofactor.sign_in"} <= set(answered)
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):
@@ -236,7 +243,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
             "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
             "newsletter.unsubscribe": {"token": "not-a-token"},
             **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES},
-            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999)}
+            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999),
+            "twofactor.rename_passkey": {"passkey_id": 999}, "twofactor.remove_passkey": {"passkey_id": 999}}
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):

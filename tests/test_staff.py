@@ -17,6 +17,7 @@ from app.models import AuditEvent, Story, User
 
 from .catalogue_data import STORIES, load
 from .conftest import csrf_token, post, register_and_verify
+from .second_factor_helpers import set_up_authenticator
 from .staff_data import STAFF, make_draft, staff_client, story_row
 from .test_french import assert_french, visible
 
@@ -349,6 +350,9 @@ def test_users_promote_and_demote(app):
     assert member.get("/staff/").status_code == 404
     result = runner.invoke(args=["users", "promote", " Reader@Example.org "])
     assert result.exit_code == 0 and "reader@example.org is now staff" in result.output
+    # staff now: walked to set up a second factor first (STAFF_REQUIRE_SECOND_FACTOR), then in
+    assert member.get("/staff/").headers["Location"].startswith("/account/two-step?next=")
+    set_up_authenticator(member, app, MEMBER)
     assert member.get("/staff/").status_code == 200
     result = runner.invoke(args=["users", "demote", MEMBER])
     assert result.exit_code == 0 and "no longer staff" in result.output

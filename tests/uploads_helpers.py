@@ -22,6 +22,7 @@ from app.models import Story
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, csrf_token, post
 from .faults import process_env
+from .second_factor_helpers import set_up_authenticator
 
 STAFF = "press@example.org"
 # Tiny rungs keep the tests fast; the 216p rung is taller than the 108p test master: never made.
@@ -75,6 +76,7 @@ def staff_browser(app):
         db.session.remove()
     client = app.test_client()
     assert post(client, "/account/login", {"email": STAFF, "password": GOOD_PASSWORD}).status_code == 303
+    set_up_authenticator(client, app, STAFF)  # the staff area asks for a second factor
     return client, csrf_token(client)
 
 

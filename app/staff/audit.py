@@ -18,7 +18,9 @@ ACTIONS = {
     "user.promote": _l("Made staff"), "user.demote": _l("No longer staff"),
     "account.verified": _l("Address verified"), "account.password_reset": _l("Password reset"),
     "account.password_change": _l("Password changed"), "account.delete": _l("Account deleted"),
-    "login.failed": _l("Failed log-in"),
+    "login.failed": _l("Failed log-in"), "account.factor_added": _l("Second factor added"),
+    "account.factor_removed": _l("Second factor removed"), "account.recovery_codes": _l("New recovery codes"),
+    "account.recovery_code_used": _l("Recovery code used"), "account.factors_reset": _l("Second factors reset by staff"),
 }
 
 

@@ -80,6 +80,9 @@ def journey(page, url: str, lang: str, javascript: bool, live_portal) -> list[st
     found += violations(page, "welcome step")
     page.goto(url + "/account")
     found += violations(page, "account page")
+    for path in ("/account/two-step", "/account/two-step/authenticator"):  # two-step sign-in (issue #19)
+        page.goto(url + path)
+        found += violations(page, path)
     return found
 
 

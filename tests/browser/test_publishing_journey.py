@@ -19,6 +19,7 @@ from app.models import Story, Upload
 
 from ..catalogue_data import STORIES, load
 from ..conftest import GOOD_PASSWORD
+from ..second_factor_helpers import give_second_factor
 from ..staff_data import staff_client
 from ..uploads_helpers import UPLOAD_CONFIG, make_video, worker
 from .conftest import settled
@@ -39,11 +40,12 @@ def app_config():
     return {**UPLOAD_CONFIG, "UPLOAD_CHUNK_BYTES": CHUNK}
 
 
-def log_in(page, email: str) -> None:
+def log_in(page, app, email: str) -> None:
     page.goto("/account/login?next=/staff/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
     page.locator("#account-step form button[type=submit]").click()
+    give_second_factor(page, app, email)
     expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
@@ -73,7 +75,7 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     assert master.stat().st_size > 2 * CHUNK
 
     desk = new_page(base_url=live_portal.url)
-    log_in(desk, staff_email)
+    log_in(desk, app, staff_email)
 
     desk.get_by_role("link", name="New story").first.click()
     desk.get_by_label("Title", exact=True).fill(TITLE)
@@ -168,7 +170,7 @@ def test_captions_are_added_refused_and_removed_without_javascript(live_portal, 
         db.session.remove()
     staff_client(app, "desk@example.org")
     desk = new_page(java_script_enabled=False, base_url=live_portal.url)
-    log_in(desk, "desk@example.org")
+    log_in(desk, app, "desk@example.org")
     desk.goto(f"/staff/uploads/story/{story_id}")
     broken, good = tmp_path / "broken.srt", tmp_path / "good.srt"
     broken.write_text("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", "utf-8")

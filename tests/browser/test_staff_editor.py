@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from ..conftest import GOOD_PASSWORD
 from ..staff_data import staff_client
+from ..second_factor_helpers import give_second_factor
 
 EXPECTED_404 = r"Failed to load resource: .*status of 404"  # the visitor's look at the draft's address
 
@@ -25,6 +26,7 @@ def test_a_staff_member_writes_and_publishes_a_story_in_english_and_french(live_
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
     page.locator("#account-step form button[type=submit]").click()
+    give_second_factor(page, live_portal.app, email)
     expect(page).to_have_url(re.compile(r"/staff/$"))
     expect(page.get_by_role("heading", name="Stories")).to_be_visible()
 

@@ -15,6 +15,7 @@ from app.models import Rendition, User, utcnow
 from ..catalogue_data import load, story_entry
 from ..conftest import GOOD_PASSWORD
 from ..staff_data import staff_client
+from ..second_factor_helpers import give_second_factor
 
 
 @pytest.mark.parametrize("javascript", [True, False])
@@ -35,6 +36,7 @@ def test_the_statistics_page_with_and_without_javascript(live_portal, new_page, 
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
     page.locator("#account-step form button[type=submit]").click()
+    give_second_factor(page, app, email)
     expect(page).to_have_url(re.compile(r"/staff/stats$"))
     expect(page.get_by_role("heading", name="Statistics")).to_be_visible()
     chart = page.locator("svg.chart-svg").first

@@ -2,10 +2,11 @@ from flask import request, url_for
 from flask_babel import gettext as _
 
 from ...account_session import begin_flow, end_browser_session, log_in, note_send
-from ...flows import accounts, codes
+from ...flows import accounts, codes, second_factor
 from ...flows.redirects import safe_next
 from ...limits import account_key, flow_source, form_address_key, limit_posts, per_source
 from ...rendering import redirect_page, redirect_step, render_step
+from ...twofactor import pending, trusted
 from . import bp
 from .forms import LoginForm, RegisterForm
 
@@ -33,6 +34,9 @@ def login():
             flow = begin_flow(user.email, codes.VERIFY, form.next.data)
             note_send(accounts.send_verification_code(user, source=flow_source(flow)))
             return redirect_step(url_for("verification.verify", unverified=1))
+        if user is not None and second_factor.has_second_factor(user) and not trusted.recognised(user):
+            pending.begin(user, remember=form.remember.data, next_url=form.next.data)
+            return redirect_step(url_for("twofactor.sign_in"))
         if user is not None:
             log_in(user, remember=form.remember.data)
             return redirect_page(safe_next(form.next.data, url_for("media.index")))

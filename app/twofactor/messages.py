@@ -1,0 +1,18 @@
+"""What the sign-in step says about a code that was not accepted."""
+from flask_babel import gettext as _, ngettext
+
+from ..blueprints.verification.messages import wait_phrase
+from ..flows.second_factor import Check, Outcome
+
+
+def check_error(check: Check) -> str:
+    if check.outcome is Outcome.LOCKED:
+        return _("Too many wrong codes for this account. Please try again in %(wait)s.", wait=wait_phrase(check.retry_at))
+    if check.outcome is Outcome.EXHAUSTED:
+        return _("Too many wrong codes. Log in again with your password to try once more.")
+    message = (_("This code has already been used. Wait for the next code in your authenticator app.")
+               if check.outcome is Outcome.REPLAYED else _("That code is not correct."))
+    if check.attempts_left:
+        message += " " + ngettext("You have %(num)s more attempt.", "You have %(num)s more attempts.",
+                                  check.attempts_left)
+    return message

@@ -1,0 +1,118 @@
+"""Passkeys: add (named), rename, remove on the settings page; sign in with one at the second step.
+The options are JSON fetched by app/static/js/passkeys.js; what the browser answers comes back in
+an ordinary form post (CSRF token and all)."""
+from __future__ import annotations
+
+import base64
+
+from flask import abort, current_app, flash, jsonify, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..account_session import log_in, return_to
+from ..blueprints.account.routes import keep_this_browser_logged_in
+from ..flows import passkeys
+from ..i18n import localized
+from ..limits import account_key, limit_posts
+from ..rendering import redirect_page
+from . import bp, pending
+from .forms import PasskeyForm, PasskeyNameForm, PasskeySignInForm
+
+CHALLENGE_KEY = "passkey_challenge"
+
+
+def relying_party() -> tuple[str, str]:
+    """The site's own name (the passkey is bound to it) and origin."""
+    host = current_app.config.get("SERVER_NAME") or request.host
+    return host.rsplit(":", 1)[0] if not host.endswith("]") else host, request.host_url.rstrip("/")
+
+
+def keep_challenge(challenge: bytes) -> None:
+    session[CHALLENGE_KEY] = base64.urlsafe_b64encode(challenge).decode()
+
+
+def take_challenge() -> bytes | None:
+    """The challenge of this browser's ceremony, once: a replayed answer finds none."""
+    value = session.pop(CHALLENGE_KEY, None)
+    try:
+        return base64.urlsafe_b64decode(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+@bp.route("/passkeys/options", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def passkey_options():
+    options, challenge = passkeys.registration_options(current_user, rp_id=relying_party()[0],
+                                                       rp_name=localized(current_app.config["PORTAL_NAME"]))
+    keep_challenge(challenge)
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.route("/passkeys", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def add_passkey():
+    from .routes import render_recovery_codes, render_settings
+
+    form, challenge = PasskeyForm(), take_challenge()
+    if form.validate_on_submit() and form.credential.data and challenge:
+        rp_id, origin = relying_party()
+        added = passkeys.register(current_user._get_current_object(), form.name.data, form.credential.data,
+                                  challenge=challenge, rp_id=rp_id, origin=origin)
+        if added is not None:
+            keep_this_browser_logged_in()
+            return render_recovery_codes(added[1], added=True)
+    if not form.errors:
+        form.name.errors.append(_("The passkey could not be added. Try again, or use another passkey."))
+    return render_settings(status=422, passkey_form=form)
+
+
+@bp.route("/passkeys/<id:passkey_id>/rename", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def rename_passkey(passkey_id):
+    form = PasskeyNameForm()
+    if form.validate_on_submit() and not passkeys.rename(current_user, passkey_id, form.name.data):
+        abort(404)
+    return redirect_page(url_for("twofactor.settings"))
+
+
+@bp.route("/passkeys/<id:passkey_id>/remove", methods=["POST"])
+@login_required
+@limit_posts(account_key)
+def remove_passkey(passkey_id):
+    if not passkeys.remove(current_user._get_current_object(), passkey_id):
+        abort(404)
+    keep_this_browser_logged_in()
+    flash(_("The passkey no longer signs in to your account. Every other session has been logged out."))
+    return redirect_page(url_for("twofactor.settings"))
+
+
+@bp.route("/sign-in/passkey/options", methods=["POST"])
+@limit_posts(pending.attempt_account_key)
+def sign_in_options():
+    attempt = pending.current()
+    if attempt is None:
+        return jsonify(error="no sign-in waiting"), 409
+    options, challenge = passkeys.authentication_options(attempt.user, rp_id=relying_party()[0])
+    keep_challenge(challenge)
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.route("/sign-in/passkey", methods=["POST"])
+@limit_posts(pending.attempt_account_key)
+def sign_in_passkey():
+    from .routes import render_sign_in
+
+    attempt, form, challenge = pending.current(), PasskeySignInForm(), take_challenge()
+    if attempt is None:
+        return redirect_page(url_for("auth.login"))
+    rp_id, origin = relying_party()
+    if form.validate_on_submit() and challenge and passkeys.authenticate(
+            attempt.user, form.credential.data, challenge=challenge, rp_id=rp_id, origin=origin):
+        pending.end()
+        log_in(attempt.user, remember=attempt.remember)
+        return redirect_page(return_to(url_for("media.index")))
+    return render_sign_in(attempt, passkey_failed=True, status=422)
