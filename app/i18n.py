@@ -6,6 +6,7 @@ browser's Accept-Language. URLs are the same in both languages.
 """
 from __future__ import annotations
 
+from babel.numbers import parse_pattern
 from flask import current_app, request
 from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
@@ -86,13 +87,16 @@ def long_date(moment) -> str:
     return format_date(moment, "long") if moment else ""
 
 
+SIZE_PATTERN = parse_pattern("#,##0.#")  # parsed once: a statistics page formats hundreds of sizes
+
+
 def filesize(size: int) -> str:
     """1.2 GB / 1,2 Go: decimal units, the number and unit never broken apart."""
     units = ("bytes", "KB", "MB", "GB", "TB") if current_language() == "en" else ("octets", "ko", "Mo", "Go", "To")
     value = float(size or 0)
     for index, unit in enumerate(units):
         if value < 1000 or index == len(units) - 1:
-            number = str(int(value)) if index == 0 else format_decimal(round(value, 1), format="#,##0.#")
+            number = str(int(value)) if index == 0 else format_decimal(round(value, 1), format=SIZE_PATTERN)
             return f"{number}\u00a0{unit}"
         value /= 1000
     raise AssertionError("unreachable")

@@ -34,10 +34,10 @@ class User(UserMixin, db.Model):
     organisation: Mapped[str] = mapped_column(String(200))
     conditions_accepted_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    verified_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None] = mapped_column(index=True)  # new accounts a week (app/flows/stats.py)
     # Part of get_id(): rotating it ends every session and remember-me cookie of the account.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
-    newsletter_opt_in_at: Mapped[datetime | None]
+    newsletter_opt_in_at: Mapped[datetime | None] = mapped_column(index=True)  # as verified_at
     newsletter_opt_in_source: Mapped[str | None] = mapped_column(String(32))
     is_staff: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # "en" or "fr": the site and the mails in this language (set at registration and by the switch)
@@ -484,33 +484,55 @@ class DownloadDay(db.Model):
     __tablename__ = "download_days"
     __table_args__ = (
         db.UniqueConstraint("day", "story_id", "label", name="uq_download_days_day_story_label"),
-        # the statistics' sums over a period read this index alone, not the table
+        # the statistics' sums over a period read these indexes alone, not the table: by day from
+        # the first; by story and by label from the others in their order, skipping from one story
+        # (label) to the next over the days outside the period, so no sort of the period's rows
         Index("ix_download_days_covering", "day", "story_id", "label", "downloads", "bytes_sent"),
+        Index("ix_download_days_story", "story_id", "day", "downloads", "bytes_sent"),
+        Index("ix_download_days_label", "label", "day", "downloads", "bytes_sent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date]
-    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     label: Mapped[str] = mapped_column(String(120))
     downloads: Mapped[int] = mapped_column(default=0)
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class DownloadOrganisationDay(db.Model):
+class OrganisationSums:
+    """The columns of the roll-ups by organisation (by day, by month), beside their day or month."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    downloads: Mapped[int] = mapped_column(default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DownloadOrganisationDay(OrganisationSums, db.Model):
     """The daily roll-up by organisation (as the account named it when it downloaded), kept with DownloadDay."""
 
     __tablename__ = "download_organisation_days"
     __table_args__ = (
         db.UniqueConstraint("day", "organisation", name="uq_download_organisation_days_day_organisation"),
-        # organisation first: the sums by organisation come in its order, read from the index alone
-        Index("ix_download_organisation_days_covering", "organisation", "day", "downloads", "bytes_sent"),
+        # the days at the ends of a period (its whole months are read by month) from the index alone
+        Index("ix_download_organisation_days_by_day", "day", "organisation", "downloads", "bytes_sent"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date]
-    organisation: Mapped[str] = mapped_column(String(200))
-    downloads: Mapped[int] = mapped_column(default=0)
-    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DownloadOrganisationMonth(OrganisationSums, db.Model):
+    """DownloadOrganisationDay summed by calendar month (``month``: its first day), kept with it: a
+    year by organisation reads twelve months and the odd days at its ends, not 365 days of rows."""
+
+    __tablename__ = "download_organisation_months"
+    __table_args__ = (
+        db.UniqueConstraint("month", "organisation", name="uq_download_organisation_months_month_organisation"),
+        Index("ix_download_organisation_months_covering", "month", "organisation", "downloads", "bytes_sent"),
+    )
+
+    month: Mapped[date]
 
 
 class NewsletterIssue(db.Model):

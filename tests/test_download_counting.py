@@ -9,7 +9,8 @@ import pytest
 
 from app.extensions import db
 from app.flows import downloads
-from app.models import Download, DownloadDay, DownloadOrganisationDay, Rendition, User, utcnow
+from app.models import (Download, DownloadDay, DownloadOrganisationDay, DownloadOrganisationMonth, Rendition, User,
+                        utcnow)
 
 from .catalogue_data import load, story_entry
 from .conftest import register_and_verify
@@ -185,6 +186,20 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
         assert sorted(tuple(row) for row in days) == [(day.date(), "HD", 5, 350 + 7 + 70 + 11), (day.date(), "SD", 1, 1000)]
         # the accounts' organisation is "o"; a deleted account's is not known
         assert sorted(tuple(row) for row in organisations) == [("", 2, 11), ("o", 4, 1427)] and kept == {"", "o"}
+        # the next revision sums them by month (app/flows/stats.py reads whole months there)
+        with db.engine.begin() as connection:
+            insert_row(connection, "download_organisation_days", day=datetime(2026, 1, 31).date(), organisation="o",
+                       downloads=3, bytes_sent=30)
+            insert_row(connection, "download_organisation_days", day=datetime(2026, 2, 1).date(), organisation="o",
+                       downloads=1, bytes_sent=5)
+        upgrade(directory=str(ROOT / "migrations"), revision="3b7e9d2c4a10")
+        with db.engine.connect() as connection:
+            months = connection.execute(select(DownloadOrganisationMonth.month, DownloadOrganisationMonth.organisation,
+                                               DownloadOrganisationMonth.downloads,
+                                               DownloadOrganisationMonth.bytes_sent)).all()
+        january, february = datetime(2026, 1, 1).date(), datetime(2026, 2, 1).date()
+        assert sorted(tuple(row) for row in months) == [(january, "", 2, 11), (january, "o", 7, 1457),
+                                                        (february, "o", 1, 5)]
         db.engine.dispose()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.flows import downloads, stats
-from app.models import Rendition, Story, User, utcnow
+from app.models import DownloadOrganisationMonth, Rendition, Story, User, utcnow
 
 from .catalogue_data import load, story_entry
 from .conftest import register_and_verify
@@ -83,6 +83,37 @@ def test_the_numbers_match_the_hand_counted_log(app, log):
         assert [(title, n) for _, title, _, n in stats.newest_stories(month)] == [("Ships", 1), ("Summit", 4)]
         weeks = stats.weekly_signups(month)
         assert sum(accounts for _, accounts, _ in weeks) == 2 and all(week.weekday() == 0 for week, _, _ in weeks)
+
+
+def test_organisations_from_whole_months_and_the_days_around_them(app, catalogue):
+    """Periods of whole months and odd days at their ends (or none whole) give what the log gives."""
+    with app.app_context():
+        people = [person(f"p{n}@example.org", f"Org {n % 3}") for n in range(6)]
+        hd = rendition("summit", "HD 1080p25")
+        moments = [at(days_ago) for days_ago in range(199, -1, -3)]  # in the order they happen
+        for index, moment in enumerate(moments):
+            downloads.record(people[index % 6], hd, bytes_sent=100 + index, range_header=None, window=WINDOW,
+                             now=moment)
+        months = {(row.month, row.organisation): (row.downloads, row.bytes_sent)
+                  for row in db.session.query(DownloadOrganisationMonth)}
+        assert sum(n for n, _ in months.values()) == len(moments) and all(month.day == 1 for month, _ in months)
+        for start_ago, end_ago in ((199, 0), (150, 40), (20, 5), (75, 75), (100, 35)):
+            period = stats.Period(TODAY - timedelta(days=start_ago), TODAY - timedelta(days=end_ago))
+            expected = {}
+            for index, moment in enumerate(moments):
+                if period.start <= moment.date() <= period.end:
+                    n, sent = expected.get(f"Org {index % 3}", (0, 0))
+                    expected[f"Org {index % 3}"] = (n + 1, sent + 100 + index)
+            found = stats.per_organisation(period)
+            assert sorted(found) == sorted((name, n, sent) for name, (n, sent) in expected.items()), period
+
+
+def test_the_whole_months_of_a_period():
+    assert stats.whole_months(stats.Period(date(2026, 1, 15), date(2026, 4, 30))) == (date(2026, 2, 1), date(2026, 5, 1))
+    assert stats.whole_months(stats.Period(date(2026, 1, 1), date(2026, 1, 31))) == (date(2026, 1, 1), date(2026, 2, 1))
+    assert stats.whole_months(stats.Period(date(2025, 12, 1), date(2026, 2, 27))) == (date(2025, 12, 1), date(2026, 2, 1))
+    first, after = stats.whole_months(stats.Period(date(2026, 1, 15), date(2026, 2, 10)))  # none whole
+    assert first >= after
 
 
 def test_periods_from_the_query():

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -243,13 +245,65 @@ def test_panel_states_cancel_and_retry(app, staff, story, tmp_path):
     assert jobs(app)[0].state == "running"
 
 
+def story_without_video(app, slug: str) -> int:
+    """A story as the editor makes it, before any upload."""
+    with app.app_context():
+        story = Story(slug=slug, title=slug.capitalize(), published_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        db.session.add(story)
+        db.session.commit()
+        found = story.id
+        db.session.remove()
+    return found
+
+
 def test_the_panel_page_for_staff(app, staff, story):
     client, _ = staff
-    page = client.get(f"/staff/uploads/story/{story}")
+    bare = story_without_video(app, "no-video-yet")
+    page = client.get(f"/staff/uploads/story/{bare}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "vendor/tus.min.js" in text and "js/uploads.js" in text
-    assert "No master has been uploaded for this story yet." in text
+    assert "No master has been uploaded for this story yet." in text and "No video" in text
+    # a story from `flask media import` has files but no master: the panel says so
+    imported = client.get(f"/staff/uploads/story/{story}").get_data(as_text=True)
+    assert "No master has been uploaded" not in imported
+    assert "was imported with its 2 files, not made here from an uploaded master" in imported
     assert client.get("/staff/uploads/story/999999").status_code == 404
+
+
+def test_the_panel_follows_the_master_until_its_files_are_the_story_video(app, staff, tmp_path):
+    """The state polled by the panel says "busy" until the files are published (all jobs ready is
+    not yet that), then "ready"; each swap brings the page head's video state along (out of band)."""
+    client, token = staff
+    story = story_without_video(app, "fresh")
+    url = f"/staff/uploads/story/{story}"
+    assert 'data-phase="none"' in client.get(url, headers=HTMX).get_data(as_text=True)
+    editor = client.get(f"/staff/stories/{story}").get_data(as_text=True)
+    assert re.search(f'<span id="video-state-{story}">\\s*<span class="video-state video-none">No video</span>', editor)
+    assert "hx-swap-oob" not in editor  # only a swapped-in state brings the head along
+
+    upload_master(client, token, story, make_video(tmp_path / "m.mp4", seconds=1, size="192x108"))
+    busy = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert 'data-phase="busy"' in busy and 'hx-trigger="every 2s"' in busy
+    assert re.search(f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-waiting">'
+                     'Transcoding the video</span>', busy)
+    assert "Transcoding the video" in client.get(f"/staff/stories/{story}").get_data(as_text=True)
+    with app.app_context():  # every job done, the publishing not yet: still polled
+        for job in db.session.query(TranscodeJob):
+            job.state = "ready"
+        db.session.commit()
+        db.session.remove()
+    assert 'data-phase="busy"' in client.get(url, headers=HTMX).get_data(as_text=True)
+    with app.app_context():
+        for job in db.session.query(TranscodeJob):
+            job.state = "waiting"
+        db.session.commit()
+        db.session.remove()
+    run_all(app)
+    ready = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert 'data-phase="ready"' in ready and 'hx-trigger="refresh"' in ready
+    assert re.search(f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-ready">'
+                     'Ready, 3 files', ready)
+    assert "Ready, 3 files" in client.get(f"/staff/stories/{story}").get_data(as_text=True)
 
 
 def test_non_square_pixels_keep_the_picture_shape(app, staff, story, tmp_path):

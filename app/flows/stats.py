@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Download, DownloadDay, DownloadOrganisationDay, Rendition, Story, User, Video
+from ..models import (Download, DownloadDay, DownloadOrganisationDay, DownloadOrganisationMonth, Rendition, Story,
+                      User, Video)
 from . import publishing
 
 PRESETS = (30, 90, 365)
@@ -27,11 +28,13 @@ def add_download(at: datetime, story_id: int | None, label: str, organisation: s
                  bytes_sent: int) -> None:
     """Add a new download (downloads=1) or more bytes of one (downloads=0) to its day's rows."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for table, key in ((DownloadDay, {"story_id": story_id, "label": label[:120]}),
-                       (DownloadOrganisationDay, {"organisation": organisation[:200]})):
-        statement = insert(table).values(day=at.date(), downloads=downloads, bytes_sent=bytes_sent, **key)
+    organisation = {"organisation": organisation[:200]}
+    for table, key in ((DownloadDay, {"day": at.date(), "story_id": story_id, "label": label[:120]}),
+                       (DownloadOrganisationDay, {"day": at.date(), **organisation}),
+                       (DownloadOrganisationMonth, {"month": at.date().replace(day=1), **organisation})):
+        statement = insert(table).values(downloads=downloads, bytes_sent=bytes_sent, **key)
         db.session.execute(statement.on_conflict_do_update(
-            index_elements=["day", *key],
+            index_elements=list(key),
             set_={"downloads": table.downloads + statement.excluded.downloads,
                   "bytes_sent": table.bytes_sent + statement.excluded.bytes_sent}))
 
@@ -108,12 +111,12 @@ def per_rendition(period: Period, story_id: int | None = None) -> list[tuple[str
 def per_organisation(period: Period, story_id: int | None = None, limit: int = 50) -> list[tuple[str, int, int]]:
     """The organisations that downloaded most (as each account named it when it downloaded); for
     one story read from the log itself (a story's downloads in a period are few), else from the
-    organisations' roll-up."""
+    organisations' roll-ups: the whole calendar months of the period by month, its other days by day."""
     if story_id is None:
-        column = DownloadOrganisationDay.organisation
-        downloads = func.sum(DownloadOrganisationDay.downloads).label("downloads")
-        query = (select(column, downloads, func.sum(DownloadOrganisationDay.bytes_sent))
-                 .where(DownloadOrganisationDay.day.between(period.start, period.end)))
+        rows = _organisation_rows(period).subquery()
+        column = rows.c.organisation
+        downloads = func.sum(rows.c.downloads).label("downloads")
+        query = select(column, downloads, func.sum(rows.c.bytes_sent))
     else:
         column = Download.organisation
         downloads = func.count().label("downloads")
@@ -123,6 +126,31 @@ def per_organisation(period: Period, story_id: int | None = None, limit: int = 5
                         Download.at < _midnight(period.end + timedelta(days=1))))
     rows = db.session.execute(query.group_by(column).order_by(downloads.desc(), column).limit(limit))
     return [(organisation, int(n), int(sent or 0)) for organisation, n, sent in rows]
+
+
+def _organisation_rows(period: Period):
+    """The roll-up rows that make up the period: its whole months, then the days before and after them."""
+    days = DownloadOrganisationDay
+    columns = (days.organisation, days.downloads, days.bytes_sent)
+    first, after = whole_months(period)
+    if first >= after:
+        return select(*columns).where(days.day.between(period.start, period.end))
+    months = DownloadOrganisationMonth
+    return union_all(
+        select(months.organisation, months.downloads, months.bytes_sent).where(months.month >= first, months.month < after),
+        select(*columns).where(days.day >= period.start, days.day < first),
+        select(*columns).where(days.day >= after, days.day <= period.end))
+
+
+def whole_months(period: Period) -> tuple[date, date]:
+    """The first day of the period's first whole calendar month and the first day after its last
+    (the same day, or the first after the second, when the period holds no whole month)."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    return first, (period.end + timedelta(days=1)).replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _midnight(day: date) -> datetime:

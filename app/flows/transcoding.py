@@ -231,6 +231,20 @@ def current_upload(story_id: int) -> Upload | None:
                               .order_by(Upload.completed_at.desc(), Upload.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def phase(upload: Upload) -> str:
+    """Where a master stands for the people watching it: "busy" until its files are the story's
+    video (all jobs ready is not yet that: publish_if_done follows the last one), "ready" once
+    they are, "failed" when a job failed or was cancelled, "replaced" by a newer master."""
+    if upload.published_at is not None:
+        return "ready"
+    if upload.superseded_at is not None:
+        return "replaced"
+    states = {job.state for job in upload.jobs}
+    if states & {FAILED, CANCELLED} and not states & set(UNFINISHED):
+        return "failed"
+    return "busy"
+
+
 # --- the worker's side ----------------------------------------------------------------------
 
 def worker_name() -> str:

@@ -80,8 +80,12 @@ def story_block(story_id: int) -> dict:
     """What the staff story page shows of the story's downloads: the last 30 days."""
     period = stats.period({}, utcnow().date())
     found = tables(period, story_id)
-    return {"period": period, "tables": found, "charts": charts(found), "totals": stats.totals(period, story_id),
-            "story_id": story_id}
+    return {"period": period, "tables": found, "charts": charts(found), "totals": _totals(found), "story_id": story_id}
+
+
+def _totals(found: dict[str, Table]) -> tuple[int, int]:
+    """The period's downloads and bytes: the sum of its days (one query fewer than stats.totals)."""
+    return sum(row[1] for row in found["days"].rows), sum(row[2] for row in found["days"].rows)
 
 
 @bp.route("/stats")
@@ -89,7 +93,7 @@ def statistics():
     period = stats.period(request.args, utcnow().date())
     found = tables(period)
     return render_template("staff/stats.html", period=period, tables=found, charts=charts(found),
-                           totals=stats.totals(period), presets=stats.PRESETS)
+                           totals=_totals(found), presets=stats.PRESETS)
 
 
 @bp.route("/stats/<key>.csv")

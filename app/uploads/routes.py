@@ -128,11 +128,16 @@ def transcode_state(story):
     return transcoding.current_upload(story.id)
 
 
+@bp.app_template_global("upload_phase")
+def upload_phase(upload):
+    return transcoding.phase(upload)
+
+
 @bp.route("/story/<id:story_id>")
 def story(story_id):
     found = db.session.get(Story, story_id) or abort(404)
     if wants_partial():
-        return render_template("uploads/state.html", story=found)
+        return render_template("uploads/state.html", story=found, swapped=True)
     return render_template("uploads/story.html", story=found)
 
 
@@ -195,7 +200,7 @@ def _back_to_panel(story_id, poster_form=None):
     status = 422 if poster_form is not None and poster_form.errors else 200
     if wants_partial():
         story = db.session.get(Story, story_id)
-        return render_template("uploads/state.html", story=story, poster_form=poster_form), status
+        return render_template("uploads/state.html", story=story, poster_form=poster_form, swapped=True), status
     if status == 422:
         return render_template("uploads/story.html", story=db.session.get(Story, story_id), poster_form=poster_form), 422
     return redirect(url_for(".story", story_id=story_id), 303)

@@ -96,8 +96,13 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
         expect(desk.locator(".transcode-state")).to_contain_text(re.compile("Waiting|Transcoding|Ready"))
         shot(desk, "01-uploaded")
         expect(desk.locator(".transcode-job.transcode-ready")).to_have_count(4, timeout=90_000)
+        # the status line and the page head follow without a reload
+        expect(desk.locator(".upload-status")).to_have_text(
+            "Upload complete. The video is ready: its files are on the story’s page.", timeout=20_000)
+        expect(desk.locator(".staff-head-state .video-state")).to_have_text("Ready, 3 files")
     said = desk.evaluate("window.__said")
     assert any(re.match(r"\d+ % · [\d.]+ MB/s · .+ left", line) for line in said), said
+    assert "Upload complete. The files are being made from it: see each one below." in said, said
     assert cut.cut and cut.offsets[:3] == [0, CHUNK, CHUNK], cut.offsets  # the cut chunk was sent again
     with app.app_context():
         [upload] = db.session.query(Upload).all()  # resumed: one upload, not a second

@@ -54,7 +54,7 @@ def test_the_statistics_page_with_and_without_javascript(live_portal, new_page, 
     page.get_by_label("From", exact=True).fill((utcnow().date() - timedelta(days=1)).isoformat())
     page.get_by_label("To", exact=True).fill(utcnow().date().isoformat())
     page.get_by_role("button", name="Show").click()
-    expect(page.locator(".stats-summary")).to_contain_text("1 downloads")
+    expect(page.locator(".stats-summary")).to_contain_text("1 download, ")
     href = page.locator("#figures-organisations a.figures-csv").get_attribute("href")
     assert href.startswith("/staff/stats/organisations.csv?from=")
     assert page.log.problems() == []

@@ -29,8 +29,17 @@
     var pause = box.querySelector("[data-upload=pause]");
     var resume = box.querySelector("[data-upload=resume]");
     var upload = null, percent = 0, since = 0, sentBefore = 0;  // speed: bytes since this (re)start
+    var sent = false;  // the whole file is on the server: the status line follows its transcoding
+    var phases = { busy: text.textTranscoding, ready: text.textReady, failed: text.textStopped };
 
     function say(message) { box.hidden = false; status.textContent = message; }
+    function followPhase() {
+      var state = panel.querySelector(".transcode-state");
+      var words = state && phases[state.dataset.phase];
+      if (sent && words && status.textContent !== words) { say(words); }
+    }
+    // the state below is swapped in again every 2 s while the files are being made (htmx)
+    panel.addEventListener("htmx:load", followPhase);
     function paused(yes) { pause.hidden = yes; resume.hidden = !yes; }
     function start() {
       since = 0;
@@ -66,6 +75,7 @@
         },
         onSuccess: function () {
           bar.value = 100;
+          sent = true;
           say(text.textChecking);
           pause.hidden = resume.hidden = true;
           refreshState(panel);
@@ -80,6 +90,7 @@
       });
       box.hidden = false;
       bar.value = 0;
+      sent = false;
       upload.findPreviousUploads().then(function (previous) {
         if (previous.length) {
           say(text.textResuming);
