@@ -145,8 +145,8 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes(app, staff, st
     [killed] = [job for job in jobs(app) if job.kind == "preview"]
     assert killed.state == "running" and killed.attempts == 1
     assert story_files(app, story) == old_files
-    # its ffmpeg died with it (at its next progress line): no process writes the file any more
-    wait_until(lambda: not any(str(part) in command for command in commands()), 60, "no ffmpeg left writing the file")
+    # its ffmpeg died with it (killed by the kernel with its parent): no process writes the file any more
+    wait_until(lambda: not any(str(part) in command for command in commands()), 10, "no ffmpeg left writing the file")
 
     with worker(app, database_url, tmp_path / "worker.log", **settings):
         wait_until(lambda: set(states(app)) == {"ready"}, 120, "every job ready after the restart", interval=0.3)

@@ -12,11 +12,14 @@ binary for both keeps FFMPEG_BINARY the only thing an operator sets.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import deque
@@ -385,12 +388,24 @@ class FfmpegFailed(Exception):
     pass
 
 
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, between fork and exec: be killed when the thread that started us dies."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: float) -> None:
     """Run ffmpeg, writing its progress (``-progress``) and a heartbeat to the job's row."""
     with tempfile.TemporaryFile("w+", errors="replace") as errors:
-        # ffmpeg writes its progress to our pipe: if this worker is killed (-9), the next write
-        # kills ffmpeg (SIGPIPE), so no orphan goes on writing a file nobody will use.
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace")
+        # If this worker is killed (-9), its ffmpeg must not go on writing a file nobody will use:
+        # on Linux the kernel kills it at once (PR_SET_PDEATHSIG); elsewhere its next progress
+        # write to our closed pipe does (SIGPIPE), which on a busy machine may take a minute.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
+                                   preexec_fn=_die_with_parent)
         last_beat = 0.0
         try:
             for line in process.stdout:
