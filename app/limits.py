@@ -1,8 +1,6 @@
 """Rate limits on the account steps' POSTs: one per client IP, one per email address."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 
 from flask import current_app, request
 from flask_login import current_user
@@ -11,6 +9,7 @@ from .account_session import Flow, current_flow
 from .extensions import limiter
 from .flows.codes import Source
 from .flows.emails import InvalidEmail, normalize_email
+from .flows.keyed_hash import keyed_hash
 from .network import client_network
 
 
@@ -87,6 +86,4 @@ def per_source(key_func):
 def flow_source(flow: Flow) -> Source:
     """This browser's flow and network, as the code rules count them; the network as a keyed
     hash, so that no IP address is stored with the codes."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    network = hmac.new(secret, f"network\x00{client_network()}".encode(), hashlib.sha256).hexdigest()[:32]
-    return Source(flow.id, network)
+    return Source(flow.id, keyed_hash("network", client_network())[:32])

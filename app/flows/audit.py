@@ -7,17 +7,16 @@ searched for an address, but not read back into one. Rows are kept AUDIT_RETENTI
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, g, has_app_context
+from flask import g, has_app_context
 from sqlalchemy import delete, or_, select, update
 
 from ..extensions import db
 from ..models import AuditEvent, Story, User, utcnow
 from .emails import InvalidEmail, normalize_email
+from .keyed_hash import keyed_hash
 
 ADDRESS_PREFIX = "address #"
 
@@ -49,8 +48,7 @@ def address_key(typed: str) -> str:
         address = normalize_email(typed)
     except InvalidEmail:
         address = typed.strip().lower()
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"audit-address\x00{address}".encode(), hashlib.sha256).hexdigest()[:20]
+    return keyed_hash("audit-address", address)[:20]
 
 
 def login_failed(typed: str) -> None:

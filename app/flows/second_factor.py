@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import Passkey, RecoveryCode, TotpFactor, TrustedBrowser, User, WrongCodeEntry, utcnow
 from . import audit, codes, login_sessions
 from .accounts import code_policy
+from .keyed_hash import keyed_hash
 
 STEP_SECONDS = 30
 VALID_WINDOW = 1  # the step before and after now too: a phone's clock a little off still works
@@ -160,8 +160,7 @@ def factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> lis
 # --- recovery codes -----------------------------------------------------------------------------
 
 def _hash_recovery(code: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"recovery\x00{code}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash("recovery", code)
 
 
 def tidy_recovery_code(typed: str) -> str:
