@@ -55,7 +55,7 @@ def give_second_factor(page, app, email: str) -> None:
     """In a browser that has just typed a staff account's password: the authenticator's code."""
     from playwright.sync_api import expect
 
-    field = page.get_by_label("Code from your authenticator app, or a recovery code")
+    field = page.locator("#account-step input[name=code]")  # by name: the page may be in French
     expect(field).to_be_visible()
     field.fill(totp_code(app, email))
     page.locator("#account-step form button[type=submit]").click()
