@@ -11,7 +11,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run setup test test-fast bench worker jobs-worker clean messages
+.PHONY: run setup test test-fast lint format bench worker jobs-worker clean messages
 
 ## First command: a fresh machine to a running portal on http://127.0.0.1:5000 (SQLite, mail in the log).
 ## The transcoding worker runs in the background and stops with the server.
@@ -61,6 +61,19 @@ test: setup $(VENV)/.test-installed $(AXE)
 ## `make test` (and CI) still runs everything.
 test-fast: setup $(VENV)/.test-installed $(AXE)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## Lint, format and type checks (CI runs this before the tests; any finding fails): ruff (Flask's rule
+## set, import order, format), mypy over app/, djlint over the templates. Config: pyproject.toml.
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/djlint app/templates --lint
+
+## Rewrite what ruff can fix by itself (import order, format).
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## Benchmarks (numbers, not pass/fail): see bench/README.md.
 bench: setup $(VENV)/.test-installed

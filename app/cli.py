@@ -40,7 +40,7 @@ def send_command(loop: bool, interval: float, batch: int) -> None:
             if not database_unavailable(exc):
                 raise
             if not loop:
-                raise click.ClickException(f"the database is unavailable: {database_error_text(exc)}")
+                raise click.ClickException(f"the database is unavailable: {database_error_text(exc)}") from exc
             log.warning("Outbox worker: the database is unavailable (%s); trying again in %ss",
                         database_error_text(exc), interval)
             time.sleep(interval)
@@ -111,7 +111,7 @@ def create_staff(email, first_name, last_name, organisation, password) -> None:
     try:
         user, created = create_staff_user(email, password, first_name, last_name, organisation)
     except StaffError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{'created' if created else 'updated'} staff account {user.email}")
 
 
@@ -154,7 +154,7 @@ def _set_staff(email: str, staff: bool) -> None:
     try:
         user = set_staff(email, staff)
     except StaffError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{user.email} is {'now' if staff else 'no longer'} staff")
 
 

@@ -9,9 +9,16 @@ from blinker import Namespace
 from flask_login import UserMixin
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, LargeBinary, String, Text, event, text
 from sqlalchemy import false as sa_false, true as sa_true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from typing import TYPE_CHECKING
 
 from .extensions import db
+
+if TYPE_CHECKING:  # db.Model is made at run time from extensions.Base, which is what type checkers see
+    from .extensions import Base as Model
+else:
+    Model = db.Model
 
 
 def utcnow() -> datetime:
@@ -22,7 +29,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,7 +62,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_token}:{self.login_key or ''}"
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One log in of one browser (app/flows/login_sessions.py). Log out deletes its row, which
     ends every copy of that browser's session and remember-me cookies; only a hash of the key
     they carry is kept."""
@@ -69,7 +76,7 @@ class LoginSession(db.Model):
     expires_at: Mapped[datetime]
 
 
-class TotpFactor(db.Model):
+class TotpFactor(Model):
     """An authenticator app's secret (app/flows/second_factor.py): one per account. Until
     ``confirmed_at`` it is a set-up in progress and signs no one in. ``last_step`` is the 30-second
     step of the last code accepted: a code of that step or an earlier one is refused (no replay)."""
@@ -84,7 +91,7 @@ class TotpFactor(db.Model):
     last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class Passkey(db.Model):
+class Passkey(Model):
     """A WebAuthn credential (app/flows/passkeys.py): several per account, each named by its owner."""
 
     __tablename__ = "passkeys"
@@ -100,7 +107,7 @@ class Passkey(db.Model):
     last_used_at: Mapped[datetime | None]
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A single-use recovery code, kept only as a keyed hash; a new set replaces the old one."""
 
     __tablename__ = "recovery_codes"
@@ -112,7 +119,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
-class TrustedBrowser(db.Model):
+class TrustedBrowser(Model):
     """"Remember this browser": a browser that may skip the second factor until ``expires_at``.
     Its cookie carries the key (signed); only the key's hash is kept, so deleting the row revokes it."""
 
@@ -125,7 +132,7 @@ class TrustedBrowser(db.Model):
     expires_at: Mapped[datetime]
 
 
-class VerificationCode(db.Model):
+class VerificationCode(Model):
     """One emailed code, for one address and one purpose ("verify" or "reset").
 
     ``user_id`` is empty for a stand-in code: when the address has no account (or already has
@@ -154,7 +161,7 @@ class VerificationCode(db.Model):
     voided_at: Mapped[datetime | None]
 
 
-class WrongCodeEntry(db.Model):
+class WrongCodeEntry(Model):
     """A wrong code typed for an address; counted for the per-account hourly cap, and for the
     share of it that one browser flow and one network may use."""
 
@@ -168,7 +175,7 @@ class WrongCodeEntry(db.Model):
     network: Mapped[str | None] = mapped_column(String(64))
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """A mail written in the same transaction as the change that causes it (docs/mail.md, Outbox)."""
 
     __tablename__ = "outbox"
@@ -199,7 +206,7 @@ story_categories = db.Table(
 )
 
 
-class Category(db.Model):
+class Category(Model):
     __tablename__ = "categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,7 +217,7 @@ class Category(db.Model):
 DRAFT, PUBLISHED = "draft", "published"
 
 
-class Story(db.Model):
+class Story(Model):
     __tablename__ = "stories"
     __table_args__ = (Index("ix_stories_published", "published_at", "id"),)
 
@@ -235,12 +242,12 @@ class Story(db.Model):
     # The slug follows the title until the story is first published, then never changes (links).
     slug_locked: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
-    categories = db.relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
-    videos = db.relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
+    categories: Mapped[list[Category]] = relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
+    videos: Mapped[list[Video]] = relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
                              lazy="selectin")
-    translations = db.relationship("StoryTranslation", back_populates="story", order_by="StoryTranslation.language",
+    translations: Mapped[list[StoryTranslation]] = relationship("StoryTranslation", back_populates="story", order_by="StoryTranslation.language",
                                    cascade="all, delete-orphan", lazy="selectin")
-    captions = db.relationship("Caption", back_populates="story", order_by="Caption.language",
+    captions: Mapped[list[Caption]] = relationship("Caption", back_populates="story", order_by="Caption.language",
                                cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -292,7 +299,7 @@ class Story(db.Model):
                          in_original=frozenset(in_original))
 
 
-class Video(db.Model):
+class Video(Model):
     __tablename__ = "videos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -302,8 +309,8 @@ class Video(db.Model):
     shotlist: Mapped[str] = mapped_column(Text, default="")
     poster_filename: Mapped[str | None] = mapped_column(String(500))
 
-    story = db.relationship(Story, back_populates="videos")
-    renditions = db.relationship("Rendition", back_populates="video", order_by="Rendition.bytes.desc()",
+    story: Mapped[Story] = relationship(Story, back_populates="videos")
+    renditions: Mapped[list[Rendition]] = relationship("Rendition", back_populates="video", order_by="Rendition.bytes.desc()",
                                  cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -318,7 +325,7 @@ class Video(db.Model):
 ORIGINAL_LANGUAGE = "en"
 
 
-class StoryTranslation(db.Model):
+class StoryTranslation(Model):
     """A story's words in another language; the story's own columns are the English original."""
 
     __tablename__ = "story_translations"
@@ -336,10 +343,10 @@ class StoryTranslation(db.Model):
     # One line a shot, as Video.shotlist: "HH:MM:SS description".
     shotlist: Mapped[str] = mapped_column(Text, default="")
 
-    story = db.relationship(Story, back_populates="translations")
+    story: Mapped[Story] = relationship(Story, back_populates="translations")
 
 
-class Caption(db.Model):
+class Caption(Model):
     """A story's captions in one language (app/flows/captions.py): a WebVTT file, public like
     the preview it goes with."""
 
@@ -354,7 +361,7 @@ class Caption(db.Model):
     bytes: Mapped[int] = mapped_column(default=0)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    story = db.relationship(Story, back_populates="captions")
+    story: Mapped[Story] = relationship(Story, back_populates="captions")
 
 
 @dataclass(frozen=True)
@@ -387,7 +394,7 @@ def split_shots(shotlist: str | None) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
 
 
-class CatalogueVersion(db.Model):
+class CatalogueVersion(Model):
     """One row whose number goes up with every change to stories, their videos, renditions,
     translations or categories: rendered catalogue pages are cached under it."""
 
@@ -431,7 +438,7 @@ def _forget_catalogue_changes(session):
     session.info.pop("catalogue_changed", None)
 
 
-class Rendition(db.Model):
+class Rendition(Model):
     __tablename__ = "renditions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -447,10 +454,10 @@ class Rendition(db.Model):
     mimetype: Mapped[str] = mapped_column(String(80), default="video/mp4")
     is_preview: Mapped[bool] = mapped_column(default=False)
 
-    video = db.relationship(Video, back_populates="renditions")
+    video: Mapped[Video] = relationship(Video, back_populates="renditions")
 
 
-class Download(db.Model):
+class Download(Model):
     """One person fetching one rendition: every request for it by the same account within
     DOWNLOAD_COUNT_WINDOW_HOURS of the first (parallel Range requests, a resumed download) adds
     its bytes here (app/flows/downloads.py). The row stays, without the person, when an account goes."""
@@ -476,7 +483,7 @@ class Download(db.Model):
     organisation: Mapped[str] = mapped_column(String(200), default="")  # the account's, when it downloaded
 
 
-class DownloadDay(db.Model):
+class DownloadDay(Model):
     """The daily roll-up of the download log that the statistics read (app/flows/stats.py): one row
     per day, story and rendition label, kept by app/flows/downloads.py with each download. By story
     and label, not rendition, so that a story's figures outlive renditions replaced by a new upload."""
@@ -509,7 +516,7 @@ class OrganisationSums:
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class DownloadOrganisationDay(OrganisationSums, db.Model):
+class DownloadOrganisationDay(OrganisationSums, Model):
     """The daily roll-up by organisation (as the account named it when it downloaded), kept with DownloadDay."""
 
     __tablename__ = "download_organisation_days"
@@ -522,7 +529,7 @@ class DownloadOrganisationDay(OrganisationSums, db.Model):
     day: Mapped[date]
 
 
-class DownloadOrganisationMonth(OrganisationSums, db.Model):
+class DownloadOrganisationMonth(OrganisationSums, Model):
     """DownloadOrganisationDay summed by calendar month (``month``: its first day), kept with it: a
     year by organisation reads twelve months and the odd days at its ends, not 365 days of rows."""
 
@@ -535,7 +542,7 @@ class DownloadOrganisationMonth(OrganisationSums, db.Model):
     month: Mapped[date]
 
 
-class NewsletterIssue(db.Model):
+class NewsletterIssue(Model):
     """One digest: the stories published in (covers_from, covers_until]."""
 
     __tablename__ = "newsletter_issues"
@@ -548,7 +555,7 @@ class NewsletterIssue(db.Model):
     finished_at: Mapped[datetime | None]
 
 
-class NewsletterDelivery(db.Model):
+class NewsletterDelivery(Model):
     """One digest queued for one subscriber: the unique pair makes a re-run send nothing twice."""
 
     __tablename__ = "newsletter_deliveries"
@@ -560,7 +567,7 @@ class NewsletterDelivery(db.Model):
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One staff action or security event (app/flows/audit.py): people by id only, never by name."""
 
     __tablename__ = "audit_events"
@@ -575,7 +582,7 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
 
 
-class Upload(db.Model):
+class Upload(Model):
     """A master being uploaded with tus (app/flows/tus.py), then transcoded (app/flows/transcoding.py).
 
     Its bytes are in MEDIA_ROOT/uploads/<key>.part while they arrive: the file's size is the tus
@@ -603,12 +610,12 @@ class Upload(db.Model):
     published_at: Mapped[datetime | None]  # its renditions replaced the story's
     superseded_at: Mapped[datetime | None]  # a newer master for the same story came
 
-    story = db.relationship(Story)
-    jobs = db.relationship("TranscodeJob", back_populates="upload", order_by="TranscodeJob.id",
+    story: Mapped[Story | None] = relationship(Story)
+    jobs: Mapped[list[TranscodeJob]] = relationship("TranscodeJob", back_populates="upload", order_by="TranscodeJob.id",
                            cascade="all, delete-orphan", lazy="selectin")
 
 
-class TranscodeJob(db.Model):
+class TranscodeJob(Model):
     """One output of a master: a rendition of the ladder, or the poster. ``state`` is waiting,
     running, ready, failed or cancelled; the queue carries only the id, this row is the truth."""
 
@@ -632,7 +639,7 @@ class TranscodeJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
-    upload = db.relationship(Upload, back_populates="jobs")
+    upload: Mapped[Upload] = relationship(Upload, back_populates="jobs")
 
 
 CATALOGUE_MODELS = (Story, StoryTranslation, Video, Rendition, Category, Caption)

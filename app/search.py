@@ -238,7 +238,7 @@ def tiers(session, words: list[str]) -> list[Tier]:
     key = documents.c.sort_key
     floors = _window_floors(session, key)
     tiers = []
-    for where, floor in zip((in_title, everywhere & not_(in_title)), floors):
+    for where, floor in zip((in_title, everywhere & not_(in_title)), floors, strict=True):
         tiers += _recent_then_older(documents, where, floor)
     return tiers
 

@@ -68,7 +68,7 @@ class IndexedMailbox(Mailbox):
 
     def _index(self) -> None:
         with self._changed:  # re-entrant: wait_for holds it already
-            for message, at in zip(self.messages[self._indexed:], self.messages.times[self._indexed:]):
+            for message, at in zip(self.messages[self._indexed:], self.messages.times[self._indexed:], strict=False):
                 self._by_recipient.setdefault(str(message["To"]).strip().lower(), []).append(message)
                 self._arrived[id(message)] = at
             self._indexed = len(self.messages)

@@ -501,9 +501,9 @@ def render(results: dict) -> str:
         slices = lambda values: ", ".join(f"{v:.2f}" for v in values)  # noqa: E731
         lines += ["", f"2. Login throughput, bcrypt cost {b['rounds']}, {b['processes']} gunicorn workers / processes,"
                   f" {len(b['slices_per_second'])} alternating slices",
-                  f"   {'raw bcrypt.checkpw (%d processes)' % b['processes']:<36}{b['per_second']:7.2f} /s"
+                  f"   {'raw bcrypt.checkpw ({} processes)'.format(b['processes']):<36}{b['per_second']:7.2f} /s"
                   f"   ({b['calls']} calls in {b['seconds']} s; slices {slices(b['slices_per_second'])})",
-                  f"   {'app logins (%d client threads)' % a['clients']:<36}{a['per_second']:7.2f} /s"
+                  f"   {'app logins ({} client threads)'.format(a['clients']):<36}{a['per_second']:7.2f} /s"
                   f"   ({a['successful_logins']} ok in {a['seconds']} s; slices {slices(a['slices_per_second'])};"
                   f" {a['failed_logins']} failed, {a['connection_errors']} conn errors)",
                   f"     login POST latency median / p95 {a['post_median_ms']} / {a['post_p95_ms']} ms;"
@@ -526,7 +526,7 @@ def render(results: dict) -> str:
         lines += ["", "3. Registration POST time, MAIL_DISPATCH=thread; fast and slow set-ups side by side, taking turns",
                   f"   {'fast SMTP (no delay)':<28}median {f['median_ms']:8.1f} ms   max {f['max_ms']:8.1f} ms"
                   f"   ({f['registrations'] - f['failed']}/{f['registrations']} ok)",
-                  f"   {'slow SMTP (%g s per DATA)' % rg['smtp_delay_s']:<28}median {sl['median_ms']:8.1f} ms"
+                  f"   {'slow SMTP ({:g} s per DATA)'.format(rg['smtp_delay_s']):<28}median {sl['median_ms']:8.1f} ms"
                   f"   max {sl['max_ms']:8.1f} ms   ({sl['registrations'] - sl['failed']}/{sl['registrations']} ok)",
                   f"   {'ratio slow / fast':<28}       {rg['ratio']:8.2f}      goal ≈ 1 (≤ {rg['goal']})"
                   f"   {verdict(rg['pass'])}"]

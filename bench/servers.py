@@ -347,7 +347,7 @@ class SmtpServer:
         """Recipient address -> monotonic time its first mail arrived."""
         messages, times = list(self.mailbox.messages), list(self.mailbox.messages.times)
         found: dict[str, float] = {}
-        for message, at in zip(messages, times):
+        for message, at in zip(messages, times, strict=False):
             found.setdefault(str(message["To"]).strip().lower(), at)
         return found
 

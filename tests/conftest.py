@@ -104,6 +104,22 @@ def app(database_url, app_config, tmp_path):
 
 
 @pytest.fixture
+def staff(app):
+    """A logged-in staff browser (second factor set up) and its CSRF token."""
+    from .uploads_helpers import staff_browser
+
+    return staff_browser(app)
+
+
+@pytest.fixture
+def story(app, tmp_path):
+    """The id of one imported story."""
+    from .uploads_helpers import story_id
+
+    return story_id(app, tmp_path)
+
+
+@pytest.fixture
 def smtp():
     with SmtpServer() as server:
         yield server

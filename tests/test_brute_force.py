@@ -189,7 +189,7 @@ def test_one_attacker_cannot_lock_the_owner_out_of_recovery(app, ann):
     password for an hour. Now one source gets three codes and ten wrong entries; Ann gets in."""
     rng, network = random.Random(17), "203.0.113.9"
     attacker = Attacker(app, network)
-    for resend in range(4):
+    for _ in range(4):
         right = reset_code(app)
         for code in wrong_guesses(rng, right, 5):
             attacker.guess(code, network)

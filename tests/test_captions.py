@@ -16,7 +16,7 @@ from app.models import AuditEvent, Caption, Story
 
 from .catalogue_data import STORIES, story_entry, write_manifest
 from .conftest import register_and_verify
-from .uploads_helpers import app_config, staff, story  # fixtures, used by name
+from .uploads_helpers import UPLOAD_CONFIG
 
 SLUG = STORIES[0]["slug"]
 SRT = ("1\r\n00:00:01,000 --> 00:00:03,500\r\nMinisters arrive.\r\n\r\n"
@@ -25,6 +25,13 @@ VTT_FR = ("\ufeffWEBVTT\nKind: captions\n\nNOTE a comment that is not kept\n\n"
           "00:00:01.000 --> 00:00:03.500 align:start\nLes ministres arrivent.\n\n"
           "00:04.000 --> 00:06.000\nIls se serrent la main.\n").encode()
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
+
+
+@pytest.fixture
+def app_config():
+    """The upload tests' settings (storage, ladder, limits) instead of the defaults."""
+    return dict(UPLOAD_CONFIG)
+
 
 
 def send(client, token, story, language, data: bytes | None, name="captions.srt"):

@@ -58,11 +58,11 @@ def test_rate_limits_are_counted_across_both_servers(cluster):
     result = scaleout.limits_across(cluster)
     limit = scaleout.ADDRESS_LIMIT
     assert [(r["server"], r["status"]) for r in result["redis"]] == (
-        list(zip("ABABA", [303] * limit)) + [("A", 429), ("B", 429)])
+        list(zip("ABABA", [303] * limit, strict=True)) + [("A", 429), ("B", 429)])
     # The same POSTs on two servers that count in their own memory: none refused, as neither
     # server saw more than the limit, until one server alone gets its sixth.
     assert [(r["server"], r["status"]) for r in result["memory"]] == (
-        list(zip("ABABAABA", [303] * 8)) + [("A", 429)])
+        list(zip("ABABAABA", [303] * 8, strict=True)) + [("A", 429)])
     assert result["pass"]
 
 

@@ -21,9 +21,15 @@ from app.models import AuditEvent, CatalogueVersion, Story, TranscodeJob, Upload
 
 from .faults import wait_until
 from .uploads_helpers import TEST_LADDER, TUS, UPLOAD_CONFIG, ffmpeg_binary, make_video, metadata, probe_file, worker
-from .uploads_helpers import app_config, staff, story  # fixtures, used by name
 
 HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app_config():
+    """The upload tests' settings (storage, ladder, limits) instead of the defaults."""
+    return dict(UPLOAD_CONFIG)
+
 
 
 def upload_master(client, token, story: int, path: Path, filename="master.mp4"):

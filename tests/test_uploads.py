@@ -14,7 +14,13 @@ from app.flows import tus
 from app.models import AuditEvent, TranscodeJob, Upload, utcnow
 
 from .uploads_helpers import TUS, UPLOAD_CONFIG, LiveServer, make_video, metadata, staff_headers
-from .uploads_helpers import app_config, staff, story  # fixtures, used by name
+
+
+@pytest.fixture
+def app_config():
+    """The upload tests' settings (storage, ladder, limits) instead of the defaults."""
+    return dict(UPLOAD_CONFIG)
+
 
 
 def uploads_folder(app) -> Path:

@@ -80,22 +80,6 @@ def staff_browser(app):
     return client, csrf_token(client)
 
 
-# Fixtures of the upload tests (imported by their modules).
-@pytest.fixture
-def app_config():
-    return dict(UPLOAD_CONFIG)
-
-
-@pytest.fixture
-def staff(app):
-    return staff_browser(app)
-
-
-@pytest.fixture
-def story(app, tmp_path):
-    return story_id(app, tmp_path)
-
-
 def staff_headers(client, token: str) -> dict[str, str]:
     """What a browser of ``client`` sends to a live server: its cookie and the CSRF header."""
     return {"Cookie": f"session={client.get_cookie('session').value}", "X-CSRFToken": token,

@@ -113,7 +113,7 @@ def statistics_csv(key):
 
 def _csv_row(table: Table, row: list) -> list:
     cells = []
-    for (_, kind), value in zip(table.columns, row):
+    for (_, kind), value in zip(table.columns, row, strict=True):
         if kind == "story":
             value = value[1] or "(removed)"
         elif kind == "date":

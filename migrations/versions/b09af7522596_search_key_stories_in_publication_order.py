@@ -127,7 +127,7 @@ def _rebuild_search():
             key += 1
         taken.add(key)
         bind.execute(sa.text("UPDATE stories SET search_key = :key WHERE id = :id"), {"key": key, "id": story_id})
-        values = {"id": story_id, "key": key, **{name: _clean(value) for name, value in zip(FIELDS, texts)}}
+        values = {"id": story_id, "key": key, **{name: _clean(value) for name, value in zip(FIELDS, texts, strict=True)}}
         own = translations.get(story_id, {})
         if sqlite:
             for translation in own.values():

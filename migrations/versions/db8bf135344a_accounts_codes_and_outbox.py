@@ -1,7 +1,7 @@
 """accounts, codes and outbox
 
 Revision ID: db8bf135344a
-Revises: 
+Revises:
 Create Date: 2026-11-27 21:15:10.041371
 
 """

@@ -18,7 +18,7 @@ def _import(folder: Path, skip_existing: bool) -> None:
     except ManifestError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
-        raise click.ClickException(f"nothing was imported ({len(exc.problems)} problem(s) in the manifest)")
+        raise click.ClickException(f"nothing was imported ({len(exc.problems)} problem(s) in the manifest)") from None
     click.echo(f"imported {len(result.imported)} stories" + (f", {len(result.skipped)} already there" if result.skipped else ""))
 
 
