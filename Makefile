@@ -53,14 +53,18 @@ $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## Second command: install what the tests need and run them all.
+## Second command: install what the tests need and run them all: first all but the slow ones, one
+## worker per CPU (pytest-xdist; each test file runs whole on one worker, so its module fixtures
+## start once), then the slow ones (load, scale-out, slow clients) alone, since they measure the
+## machine under their own load. JUNIT_DIR=dir writes dir/junit-fast.xml and dir/junit-slow.xml.
 test: setup $(VENV)/.test-installed $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow" $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-fast.xml) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-slow.xml) $(PYTEST_ARGS)
 
 ## For local work: the suite without the tests marked slow (load, scale-out, slow clients).
 ## `make test` (and CI) still runs everything.
 test-fast: setup $(VENV)/.test-installed $(AXE)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 ## Lint, format and type checks (CI runs this before the tests; any finding fails): ruff (Flask's rule
 ## set, import order, format), mypy over app/, djlint over the templates. Config: pyproject.toml.
