@@ -132,6 +132,15 @@ class TrustedBrowser(Model):
     expires_at: Mapped[datetime]
 
 
+# What an emailed code is for (verification_codes.purpose). Defined here, at the bottom, because
+# the rules (app/flows/codes.py) and the mails (app/mails.py) both name them.
+CODE_VERIFY = "verify"
+CODE_RESET = "reset"
+# a code to the address an account asks to move to (app/flows/email_change.py): the code's address
+# is that new address, its user the account that asked
+CODE_EMAIL_CHANGE = "email-change"
+
+
 class VerificationCode(Model):
     """One emailed code, for one address and one purpose ("verify" or "reset").
 

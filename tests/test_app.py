@@ -169,6 +169,35 @@ def test_migrations_stand_alone():
             assert not [name for name in names if name == "app" or name.startswith("app.")], path.name
 
 
+WEB_LAYER = ("blueprints", "staff", "twofactor", "uploads", "rendering", "account_session", "security", "limits",
+             "errors", "templating", "forms")
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The app modules ``path`` imports, as dotted names below ``app``."""
+    import ast
+
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]  # ("app", "flows") for app/flows/x.py
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {name for name in found if name == "app" or name.startswith("app.")}
+
+
+def test_rules_and_mails_never_import_the_web_layer():
+    """Layers point one way (docs/architecture.md): views call rules, rules queue mails; a rule or a
+    mail that imported a view module would run web code where none belongs, and make cycles."""
+    for path in sorted((ROOT / "app" / "flows").glob("[!_]*.py")) + [ROOT / "app" / "mails.py"]:
+        upward = sorted(name for name in _app_imports(path) if (name.split(".") + [""])[1] in WEB_LAYER)
+        assert not upward, f"{path.relative_to(ROOT)} imports {upward}"
+    assert "app.mails" in _app_imports(ROOT / "app" / "flows" / "accounts.py")  # the parser sees relative imports
+
+
 def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp_path):
     """A catalogue from before the search key (e409c8b8e7ee) is indexed again on upgrade, with its
     shotlist and French translation, by SQL the revision carries itself. On SQLite the way down and

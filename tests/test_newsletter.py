@@ -91,9 +91,9 @@ def test_an_interrupted_run_resumes_without_duplicates(app, tmp_path, monkeypatc
     for n in range(5):
         subscriber(app, f"user{n}@example.org")
     load(app, tmp_path, [recent("fresh", 1)])
-    from app.blueprints.newsletter import email as newsletter_email
+    from app import mails
 
-    real, calls = newsletter_email.queue_digest, []
+    real, calls = mails.queue_digest, []
 
     def crash_on_fourth(user, stories, token):
         calls.append(user.email)
@@ -101,9 +101,9 @@ def test_an_interrupted_run_resumes_without_duplicates(app, tmp_path, monkeypatc
             raise RuntimeError("killed")
         real(user, stories, token)
 
-    monkeypatch.setattr(newsletter_email, "queue_digest", crash_on_fourth)
+    monkeypatch.setattr(mails, "queue_digest", crash_on_fourth)
     assert send(app, "--batch-size", "2").exit_code != 0
-    monkeypatch.setattr(newsletter_email, "queue_digest", real)
+    monkeypatch.setattr(mails, "queue_digest", real)
     assert len(digests(app)) == 2  # the first batch was committed, the second rolled back
     assert "Queued 3 digests" in send(app, "--batch-size", "2").output
     assert sorted(m.recipient for m in digests(app)) == [f"user{n}@example.org" for n in range(5)]

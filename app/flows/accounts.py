@@ -15,9 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import outbox
-from ..blueprints.auth import email as auth_email
-from ..blueprints.verification import email as verification_email
+from .. import mails, outbox
 from ..extensions import db
 from ..i18n import current_language
 from ..models import User, utcnow
@@ -73,7 +71,7 @@ def register(data: Registration, *, source: codes.Source, now: datetime | None =
             send_code(user, codes.VERIFY, source, now)
         else:
             issue_stand_in(data.email, codes.VERIFY, source, now)
-            auth_email.queue_registration_attempt_notice(existing)
+            mails.queue_registration_attempt_notice(existing)
     db.session.commit()
     return blocked_until
 
@@ -144,7 +142,7 @@ def send_code(user: User, purpose: str, source: codes.Source, now: datetime) -> 
         user.email, purpose, user=user, source=source,
         secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
-    verification_email.queue_code_mail(user, code, purpose)
+    mails.queue_code_mail(user, code, purpose)
 
 
 def issue_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
@@ -161,7 +159,7 @@ def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetim
     sender ever picks it up, and the outbox's clean-up removes it with the others."""
     issue_stand_in(address, purpose, source, now)
     reader = User(email=address, first_name="", language=current_language())
-    mail = verification_email.queue_code_mail(reader, codes.generate_code(), purpose)
+    mail = mails.queue_code_mail(reader, codes.generate_code(), purpose)
     for name, value in outbox.redacted(mail).items():  # its code matches nothing; kept like a sent one's
         setattr(mail, name, value)
     mail.kind, mail.failed_at, mail.last_error = outbox.STAND_IN_MAIL, now, "stand-in: never sent"

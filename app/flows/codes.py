@@ -23,13 +23,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 
 from ..extensions import db
-from ..models import User, VerificationCode, WrongCodeEntry
+from ..models import CODE_EMAIL_CHANGE, CODE_RESET, CODE_VERIFY, User, VerificationCode, WrongCodeEntry
 
-VERIFY = "verify"
-RESET = "reset"
-# a code to the address an account asks to move to (app/flows/email_change.py): the code's address
-# is that new address, its user the account that asked
-EMAIL_CHANGE = "email-change"
+VERIFY, RESET, EMAIL_CHANGE = CODE_VERIFY, CODE_RESET, CODE_EMAIL_CHANGE
 PURPOSES = (VERIFY, RESET, EMAIL_CHANGE)
 CODE_DIGITS = 6
 HOUR = timedelta(hours=1)

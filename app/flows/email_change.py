@@ -16,8 +16,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from ..blueprints.account import email as account_email
-from ..blueprints.verification import email as verification_email
+from .. import mails
 from ..extensions import db
 from ..models import User, utcnow
 from . import codes, login_sessions
@@ -52,12 +51,12 @@ def send_code(user: User, new_address: str, *, source: codes.Source, resend: boo
         if owner is None:
             code = codes.issue_code(new_address, codes.EMAIL_CHANGE, user=user, source=source,
                                     secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now)
-            verification_email.queue_code_mail(user, code, codes.EMAIL_CHANGE, to=new_address)
+            mails.queue_code_mail(user, code, codes.EMAIL_CHANGE, to=new_address)
         elif resend:
             send_stand_in(new_address, codes.EMAIL_CHANGE, source, now)
         else:
             issue_stand_in(new_address, codes.EMAIL_CHANGE, source, now)
-            account_email.queue_address_taken_notice(owner)
+            mails.queue_address_taken_notice(owner)
     db.session.commit()
     return blocked_until
 
@@ -97,6 +96,6 @@ def confirm(user: User, new_address: str, submitted: str, *, source: codes.Sourc
     codes.void_codes(old_address, None, now=now)
     codes.void_codes(new_address, None, now=now)
     login_sessions.end_every_login(user)
-    account_email.queue_address_changed_notice(user, old_address=old_address, when=now)
+    mails.queue_address_changed_notice(user, old_address=old_address, when=now)
     db.session.commit()
     return Confirmation(check, changed=True)

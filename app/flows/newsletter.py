@@ -13,7 +13,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, exists, select
 
-from ..blueprints.newsletter import email as newsletter_email
+from .. import mails
 from ..extensions import db
 from ..models import NewsletterDelivery, NewsletterIssue, OutboxMessage, Story, User, utcnow
 from . import publishing
@@ -102,7 +102,7 @@ def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime |
         batch_stories = db.session.execute(select(Story).where(Story.id.in_(story_ids))
                                            .order_by(Story.published_at.desc())).scalars().all()
         for user in subscribers:
-            newsletter_email.queue_digest(user, batch_stories, unsubscribe_token(user))
+            mails.queue_digest(user, batch_stories, unsubscribe_token(user))
             db.session.add(NewsletterDelivery(issue_id=issue_id, user_id=user.id, queued_at=now))
         last_id = subscribers[-1].id
         db.session.commit()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, update
 
-from ..blueprints.reset import email as reset_email
+from .. import mails
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import audit, codes
@@ -125,7 +125,7 @@ def change_password(user: User, current: str, new_password: str, *, now: datetim
 def _replace_password(user: User, new_password: str, now: datetime, *, session_token: str | None = None) -> None:
     user.password_hash = hash_password(new_password, current_app.config["BCRYPT_ROUNDS"])
     user.session_token = session_token or new_session_token()  # every other session and remember-me cookie ends
-    reset_email.queue_password_changed_notice(user, when=now)
+    mails.queue_password_changed_notice(user, when=now)
 
 
 def update_profile(user: User, *, first_name: str, last_name: str, organisation: str) -> None:

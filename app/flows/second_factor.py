@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import pyotp
 from sqlalchemy import delete, func, select, update
 
+from .. import mails
 from ..extensions import db
 from ..models import Passkey, RecoveryCode, TotpFactor, TrustedBrowser, User, WrongCodeEntry, utcnow
 from . import audit, codes, login_sessions
@@ -143,12 +144,10 @@ def factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> lis
     """After a factor was added or removed (in the caller's transaction): other logins end,
     remembered browsers are forgotten, the owner is mailed. The first factor brings recovery
     codes (returned), the last one gone takes them away."""
-    from ..twofactor import email as twofactor_email
-
     login_sessions.end_every_login(user)
     db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))
     db.session.flush()
-    twofactor_email.queue_factor_notice(user, kind=kind, added=added, when=now)
+    mails.queue_factor_notice(user, kind=kind, added=added, when=now)
     audit.record("account.factor_added" if added else "account.factor_removed", actor=user, subject=user, detail=kind)
     if added and recovery_codes_left(user) == 0:
         return new_recovery_codes(user, now=now)
@@ -251,10 +250,8 @@ def _use_recovery_code(user: User, code: str, now: datetime) -> tuple[Outcome, i
     ).rowcount
     if used != 1:
         return Outcome.WRONG, None
-    from ..twofactor import email as twofactor_email
-
     left = recovery_codes_left(user)
-    twofactor_email.queue_recovery_code_used_notice(user, left=left, when=now)
+    mails.queue_recovery_code_used_notice(user, left=left, when=now)
     audit.record("account.recovery_code_used", actor=user, subject=user)
     return Outcome.ACCEPTED, left
 
@@ -265,10 +262,8 @@ def reset_second_factor(user: User, *, now: datetime | None = None) -> None:
     now = now or utcnow()
     for model in (TotpFactor, Passkey, RecoveryCode, TrustedBrowser):
         db.session.execute(delete(model).where(model.user_id == user.id))
-    from ..twofactor import email as twofactor_email
-
     login_sessions.end_every_login(user)
-    twofactor_email.queue_factor_notice(user, kind="all", added=False, when=now)
+    mails.queue_factor_notice(user, kind="all", added=False, when=now)
     audit.record("account.factors_reset", subject=user, now=now)
     db.session.commit()
 

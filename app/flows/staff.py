@@ -3,9 +3,9 @@ or on /staff/people. Each change is audited and mailed to the person."""
 from flask import current_app
 from sqlalchemy import func, select
 
+from .. import mails
 from ..extensions import db
 from ..models import User, utcnow
-from ..staff.email import queue_staff_notice
 from . import audit, codes
 from .accounts import find_user
 from .emails import InvalidEmail, normalize_email
@@ -77,7 +77,7 @@ def _changed(address: str, staff: bool, actor: User | None, keep_one: bool) -> U
         user.is_staff = staff
         audit.record("user.promote" if staff else "user.demote", actor=actor, subject=user,
                      detail="" if actor else "command line")
-        queue_staff_notice(user, staff)
+        mails.queue_staff_notice(user, staff)
     return user
 
 
