@@ -19,10 +19,11 @@ def create_app(config: dict | None = None) -> Flask:
     _configure_logging(app)
     _trust_proxies(app)
 
-    from . import cli, database, errors, i18n, jobs, limits, outbox, requests, security, templating
+    from . import cli, database, errors, i18n, jobs, limits, outbox, requests, search, security, templating
 
     app.url_map.converters["id"] = IdConverter
     database.init_app(app)
+    search.init_app(app)
     requests.init_app(app)
     security.init_app(app)  # sessions and CSRF first: the CSRF check runs before the limits count
     limits.init_app(app)
@@ -60,8 +61,8 @@ def _trust_proxies(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    # Importing a blueprint's routes attaches its views to its ``bp``. The package __init__
-    # files hold only ``bp``, so flow modules can use a blueprint's email.py without a cycle.
+    # Importing a blueprint's routes attaches its views to its ``bp``; the package __init__
+    # files hold only ``bp``.
     from .blueprints.account import routes as account
     from .blueprints.auth import routes as auth
     from .blueprints.media import routes as media

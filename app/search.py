@@ -31,6 +31,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from sqlalchemy import (BigInteger, Integer, Text, and_, bindparam, case, cast, column, func, literal, not_, or_, select,
                         table, text)
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -52,7 +53,7 @@ TOKEN = re.compile(r"\w+", re.UNICODE)
 RECENT_WINDOWS = (10_000, 1_000)
 # How long the floors of those windows are kept (see _window_floors), per database.
 FLOOR_SECONDS = 60.0
-_floors: dict[tuple, tuple[float, tuple[int | None, ...]]] = {}
+FLOORS = "search_floors"  # app.extensions[FLOORS]: {database: (when, floors)}
 # search_key = minutes since 1970 * KEY_SLOTS + a slot, so keys sort like publication dates.
 KEY_SLOTS = 64
 
@@ -263,6 +264,7 @@ def _window_floors(session, key) -> tuple[int | None, ...]:
     that has fallen behind the catalogue only moves where a tier is split, never what the tier
     holds or its order, so results stay exact."""
     cache_key = (session.get_bind().url.render_as_string(), RECENT_WINDOWS)
+    _floors = current_app.extensions.setdefault(FLOORS, {}) if has_app_context() else {}
     kept = _floors.get(cache_key)
     if kept is not None and time.monotonic() - kept[0] < FLOOR_SECONDS:
         return kept[1]
@@ -272,9 +274,17 @@ def _window_floors(session, key) -> tuple[int | None, ...]:
     return floors
 
 
-@catalogue_changed.connect
+def init_app(app) -> None:
+    """The app keeps its window floors (_window_floors) and forgets them when this process changes
+    the catalogue."""
+    app.extensions[FLOORS] = {}
+    catalogue_changed.connect(_forget_floors)
+
+
 def _forget_floors(sender, **extra) -> None:
-    _floors.clear()  # this process changed the catalogue: look again at the next search
+    floors = current_app.extensions.get(FLOORS) if has_app_context() else None
+    if floors is not None:
+        floors.clear()  # this process changed the catalogue: look again at the next search
 
 
 def _postgres_query(session, words: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
+from flask_login import current_user, user_accessed, user_logged_in
 
 from .account_session import mark_browser
 from .extensions import csrf, login_manager
@@ -26,6 +27,14 @@ def init_app(app) -> None:
     login_manager.session_protection = "basic"
     app.after_request(set_security_headers)
     app.before_request(_mark_browser_on_account_pages)
+    # Flask-Login says when it looks up who is logged in, or logs someone in: only then can an
+    # answer be made for that person (made_for_a_logged_in_person).
+    user_accessed.connect(_note_login_looked_up, app)
+    user_logged_in.connect(_note_login_looked_up, app)
+
+
+def _note_login_looked_up(sender, **extra) -> None:
+    g.login_looked_up = True
 
 
 @login_manager.user_loader
@@ -61,8 +70,7 @@ def set_security_headers(response):
 def made_for_a_logged_in_person() -> bool:
     """Whether this answer looked at who is logged in (the header, a download button) and found
     someone; files and pages that never asked are the same for everyone."""
-    user = g.get("_login_user")  # where Flask-Login keeps the request's user once it is loaded
-    return user is not None and user.is_authenticated
+    return bool(g.get("login_looked_up")) and current_user.is_authenticated
 
 
 def is_account_request() -> bool:

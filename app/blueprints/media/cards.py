@@ -87,9 +87,9 @@ def _create_cache(state) -> None:
     config = state.app.config
     state.app.extensions["catalogue_cache"] = CatalogueCache(config["CATALOGUE_CACHE_ENTRIES"],
                                                              config["CATALOGUE_VERSION_RECHECK_SECONDS"])
+    catalogue_changed.connect(_forget_version)
 
 
-@catalogue_changed.connect
 def _forget_version(sender, **extra) -> None:
     cache = current_app.extensions.get("catalogue_cache") if has_app_context() else None
     if cache is not None:
