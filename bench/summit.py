@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import http.client
 import os
 import random
 import re
@@ -210,7 +211,7 @@ def combine(slices: list[dict]) -> dict:
         "slices_per_second": [round(s["in_time"] / s["seconds"]) for s in slices],
         "statuses": statuses, "cache": cache, "errors": sum(len(s["errors"]) for s in slices),
         "first_error": next((s["errors"][0] for s in slices if s["errors"]), None),
-        "body_bytes": sum(s["bytes"] for s in slices) // max(sum(len(v) for s in slices for v in s["latencies"].values()), 1),
+        "body_bytes": sum(s["bytes"] for s in slices) // max(len(latencies), 1),
         "latency_p50_ms": aio.percentile_ms(latencies, 0.5), "latency_p99_ms": aio.percentile_ms(latencies, 0.99),
         "client_cpus": round(sum(s["cpu_seconds"] for s in slices) / seconds, 2),
         "nginx_cpu_us_per_request": round(sum(s["nginx_cpu"] for s in slices) * 1e6 / answered, 1) if answered else None,
@@ -301,7 +302,7 @@ def downloader(port: int, cookie: str, downloads: list[Download], start: float, 
         try:
             answer = fetch("127.0.0.1", port, raw_request("127.0.0.1", port, f"/download/{item.rendition_id}", headers),
                            buffer, timeout=aio.TIMEOUT)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             mine["errors"].append(f"download {item.rendition_id}: {type(exc).__name__}: {exc}")
         else:
             if answer.status != expect or answer.body_bytes != size:
@@ -335,13 +336,30 @@ def registrant(base_url: str, outbox: Outbox, tag: str, number: int, start: floa
         try:
             register(base_url, outbox, address, lambda: time.sleep(rng.uniform(*think)), steps)
             done += 1
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, http.client.HTTPException) as exc:
             errors.append(f"{address}: {type(exc).__name__}: {exc}")
         time.sleep(rng.uniform(*think))
     with lock:
         out["completed"] += done
         out["errors"] += errors
         out["steps"] += steps
+
+
+def register_members(base_url: str, outbox: Outbox, count: int, tag: str) -> list[str]:
+    """``count`` people register through the dialog, 8 at a time; their Cookie headers."""
+    members, errors = [None] * count, []
+
+    def member(n: int) -> None:
+        try:
+            members[n] = register(base_url, outbox, f"summit-member-{tag}-{n}@example.org").cookie_header()
+        except Exception as exc:  # noqa: BLE001 - reported below, the part fails
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(member, range(count)))
+    if errors:
+        raise RuntimeError(f"{len(errors)} download accounts could not register: {errors[:3]}")
+    return members
 
 
 def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int, registrants: int, seconds: float,
@@ -353,22 +371,7 @@ def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int,
         downloads = demo_downloads(database_url, f.media)
         progress(f"summit: {downloaders} people register and log in (the download accounts)")
         tag = secrets.token_hex(3)
-        members, errors = [None] * downloaders, []
-
-        def member(n: int) -> None:
-            try:
-                members[n] = register(f.nginx.url, outbox, f"summit-member-{tag}-{n}@example.org").cookie_header()
-            except Exception as exc:  # noqa: BLE001 - reported below, the part fails
-                errors.append(f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=member, args=(n,)) for n in range(downloaders)]
-        for i in range(0, len(threads), 8):
-            for t in threads[i:i + 8]:
-                t.start()
-            for t in threads[i:i + 8]:
-                t.join()
-        if errors:
-            raise RuntimeError(f"{len(errors)} download accounts could not register: {errors[:3]}")
+        members = register_members(f.nginx.url, outbox, downloaders, tag)
         for path in ["/", *stories]:  # the pages a visitor sees, in nginx's cache
             Browser(f.nginx.url).get(path, headers=VISITOR)
         pages = [("catalogue", aio.request_bytes(f.nginx.port, "/"))] * max(1, len(stories) // 2)
@@ -379,68 +382,79 @@ def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int,
         lock = threading.Lock()
         dl = {"times": [], "bytes": 0, "errors": [], "ranges": 0, "in_time": 0, "count_in_time": 0}
         reg = {"completed": 0, "errors": [], "steps": []}
-        pool = aio.pool(processes)
         start = time.time() + 5.0  # the visitor processes are spawned and importing meanwhile
         until = start + seconds
         people = [threading.Thread(target=downloader, args=(f.nginx.port, members[n], downloads, start, until,
                                                           download_think, n, dl, lock)) for n in range(downloaders)]
-        people += [threading.Thread(target=registrant, args=(f.nginx.url, outbox, tag, n, start, until, think, reg, lock))
-                   for n in range(registrants)]
-        try:
-            with LoadAverage() as load_average:
-                for person in people:
-                    person.start()
-                visiting = concurrent.futures.ThreadPoolExecutor(1).submit(
-                    aio.in_processes, processes, f.nginx.port, pages, visitors, seconds, pool=pool, think=think,
-                    start_within=think[1], start=start)
-                time.sleep(max(start - time.time(), 0))
-                main_cpu, machine_before = time.process_time(), cpu.snapshot()
-                app_before, nginx_before = f.app.workers_cpu_seconds(), nginx_cpu(f.nginx)
-                visits = visiting.result()
-                for person in people:
-                    person.join()
-                ended = time.time()
-                machine = cpu.busy_cpus(machine_before, cpu.snapshot()) or {}
-                used = {"gunicorn": f.app.workers_cpu_seconds() - app_before, "nginx": nginx_cpu(f.nginx) - nginx_before,
-                        "visitor clients": visits["cpu_seconds"], "downloaders and registrants": time.process_time() - main_cpu}
-        finally:
-            pool.shutdown()
+        people += [threading.Thread(target=registrant, args=(f.nginx.url, outbox, tag, n, start, until, think, reg,
+                                                             lock)) for n in range(registrants)]
+        with aio.pool(processes) as pool, concurrent.futures.ThreadPoolExecutor(1) as waiter, LoadAverage() as load:
+            for person in people:
+                person.start()
+            visiting = waiter.submit(aio.in_processes, processes, f.nginx.port, pages, visitors, seconds, pool=pool,
+                                     think=think, start_within=think[1], start=start)
+            time.sleep(max(start - time.time(), 0))
+            main_cpu, machine_before = time.process_time(), cpu.snapshot()
+            app_before, nginx_before = f.app.workers_cpu_seconds(), nginx_cpu(f.nginx)
+            visits = visiting.result()
+            for person in people:
+                person.join()
+            ended = time.time()
+            machine = cpu.busy_cpus(machine_before, cpu.snapshot()) or {}
+            used = {"gunicorn": f.app.workers_cpu_seconds() - app_before, "nginx": nginx_cpu(f.nginx) - nginx_before,
+                    "visitor clients": visits["cpu_seconds"],
+                    "downloaders and registrants": time.process_time() - main_cpu}
         log = scan_log(f.app.log_path)
         outbox.engine.dispose()
-    wall = ended - start  # the people's last requests end a little after ``until``
-    latencies = [v for values in visits["latencies"].values() for v in values]
-    bad_status = {k: v for k, v in visits["statuses"].items() if not k.endswith(" 200")}
     report = {
         "database": "sqlite" if database_url.startswith("sqlite") else "postgresql", "workers": workers,
-        "wall_seconds": round(wall, 1), "visitors": visitors, "downloaders": downloaders, "registrants": registrants, "seconds": seconds,
-        "think_s": list(think), "download_think_s": list(download_think), "processes": processes, "stories": len(stories), "renditions": len(downloads),
-        "visits": {
-            "requests": len(latencies), "per_second": round(len(latencies) / seconds, 1),
-            "statuses": visits["statuses"], "cache": visits["cache"], "errors": len(visits["errors"]) + sum(bad_status.values()),
-            "error_examples": visits["errors"][:5] + list(bad_status)[:5], "connects": visits["connects"],
-            "p50_ms": aio.percentile_ms(latencies, 0.5), "p95_ms": aio.percentile_ms(latencies, 0.95),
-            "p99_ms": aio.percentile_ms(latencies, 0.99), "max_ms": aio.percentile_ms(latencies, 1.0),
-            "by_page": {name: {"requests": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
-                        for name, v in visits["latencies"].items()},
-            "loop_lag_max_ms": round(visits["loop_lag_max_ms"], 1),
-        },
-        "downloads": {
-            "completed": len(dl["times"]), "ranges": dl["ranges"], "mb": round(dl["bytes"] / 1e6, 1),
-            "mb_per_s": round(dl["in_time"] / 1e6 / seconds, 2), "per_second": round(dl["count_in_time"] / seconds, 1),
-            "p50_ms": aio.percentile_ms(dl["times"], 0.5), "p99_ms": aio.percentile_ms(dl["times"], 0.99),
-            "errors": len(dl["errors"]), "error_examples": dl["errors"][:5],
-        },
-        "registrations": {
-            "completed": reg["completed"], "errors": len(reg["errors"]), "error_examples": reg["errors"][:5],
-            "steps": {name: {"count": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
-                      for name in dict.fromkeys(n for n, _ in reg["steps"])
-                      for v in [[s for n2, s in reg["steps"] if n2 == name]]},
-        },
+        "wall_seconds": round(ended - start, 1),  # the people's last requests end a little after the summit
+        "visitors": visitors, "downloaders": downloaders, "registrants": registrants, "seconds": seconds,
+        "think_s": list(think), "download_think_s": list(download_think), "processes": processes,
+        "stories": len(stories), "renditions": len(downloads),
+        "visits": summarize_visits(visits, seconds), "downloads": summarize_downloads(dl, seconds),
+        "registrations": summarize_registrations(reg),
         "log": {k: v for k, v in log.items() if k != "examples"}, "log_examples": log["examples"][:5],
         "busy_cpus": machine.get("busy_cpus"),
         "cpus_used": {k: round(v / machine["seconds"], 2) for k, v in used.items()} if machine else {},
-        **load_average.summary(),
+        **load.summary(),
     }
     report["errors"] = (report["visits"]["errors"] + report["downloads"]["errors"] + report["registrations"]["errors"]
-                        + sum(v for k, v in report["log"].items()))
+                        + sum(report["log"].values()))
     return report
+
+
+def summarize_visits(visits: dict, seconds: float) -> dict:
+    latencies = [v for values in visits["latencies"].values() for v in values]
+    bad_status = {k: v for k, v in visits["statuses"].items() if not k.endswith(" 200")}
+    return {
+        "requests": len(latencies), "per_second": round(len(latencies) / seconds, 1),
+        "statuses": visits["statuses"], "cache": visits["cache"],
+        "errors": len(visits["errors"]) + sum(bad_status.values()),
+        "error_examples": visits["errors"][:5] + list(bad_status)[:5], "connects": visits["connects"],
+        "p50_ms": aio.percentile_ms(latencies, 0.5), "p95_ms": aio.percentile_ms(latencies, 0.95),
+        "p99_ms": aio.percentile_ms(latencies, 0.99), "max_ms": aio.percentile_ms(latencies, 1.0),
+        "by_page": {name: {"requests": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
+                    for name, v in visits["latencies"].items()},
+        "loop_lag_max_ms": round(visits["loop_lag_max_ms"], 1),
+    }
+
+
+def summarize_downloads(dl: dict, seconds: float) -> dict:
+    return {
+        "completed": len(dl["times"]), "ranges": dl["ranges"], "mb": round(dl["bytes"] / 1e6, 1),
+        "mb_per_s": round(dl["in_time"] / 1e6 / seconds, 2), "per_second": round(dl["count_in_time"] / seconds, 1),
+        "p50_ms": aio.percentile_ms(dl["times"], 0.5), "p99_ms": aio.percentile_ms(dl["times"], 0.99),
+        "errors": len(dl["errors"]), "error_examples": dl["errors"][:5],
+    }
+
+
+def summarize_registrations(reg: dict) -> dict:
+    by_step: dict[str, list[float]] = {}
+    for name, took in reg["steps"]:
+        by_step.setdefault(name, []).append(took)
+    return {
+        "completed": reg["completed"], "errors": len(reg["errors"]), "error_examples": reg["errors"][:5],
+        "steps": {name: {"count": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
+                  for name, v in by_step.items()},
+    }
