@@ -100,15 +100,14 @@ async def _client(port: int, requests: list[tuple[str, bytes]], until: float, th
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             connection.close()
             out["errors"].append(f"{name}: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.1)  # not a tight loop of failures when there is no think time
         else:
-            finished = time.perf_counter()
-            if finished <= until + TIMEOUT:
-                out["latencies"].setdefault(name, []).append(finished - sent)
-                out["statuses"][f"{name} {status}"] = out["statuses"].get(f"{name} {status}", 0) + 1
-                cache = headers.get("x-cache-status", "-")
-                out["cache"][cache] = out["cache"].get(cache, 0) + 1
-                out["bytes"] += size
-                out["in_time"] += time.time() <= until
+            out["latencies"].setdefault(name, []).append(time.perf_counter() - sent)
+            out["statuses"][f"{name} {status}"] = out["statuses"].get(f"{name} {status}", 0) + 1
+            cache = headers.get("x-cache-status", "-")
+            out["cache"][cache] = out["cache"].get(cache, 0) + 1
+            out["bytes"] += size
+            out["in_time"] += time.time() <= until  # throughput counts answers finished within the time
         if think[1]:
             await asyncio.sleep(rng.uniform(*think))
     out["connects"] += connection.connects
