@@ -21,8 +21,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import (catalogue, download, load, login, newsletter, registration, scaleout, search, sizes, stats, transcode,
-               uploads)
+from . import (aio, catalogue, download, load, login, newsletter, registration, scaleout, search, sizes, stats, summit,
+               transcode, uploads)
 from .servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -42,8 +42,11 @@ UPLOAD_RATIO_GOAL = 0.8  # the portal's tus endpoint at least 80 % of a bare str
 UPLOAD_RSS_GOAL_MB = 30.0  # worker memory growth while receiving a 2 GiB master
 TRANSCODE_RATIO_GOAL = 1.05  # a job through the queue at most 5 % slower than its ffmpeg command run directly
 TRANSCODE_WAIT_GOAL_S = 2.0  # from the last byte of an upload to its job running
+NGINX_CACHE_RATIO_GOAL = 0.8  # issue #16: a story page from nginx's proxy_cache vs the same bytes as a static file
+SUMMIT_ERRORS_GOAL = 0  # issue #16, summit day: no failed request of any kind
+SUMMIT_P99_GOAL_MS = 100.0  # issue #16, summit day: visitors' p99 below this
 PARTS = ["sizes", "login", "registration", "catalogue", "search", "download", "newsletter", "load", "scaleout",
-         "uploads", "transcode", "stats"]
+         "uploads", "transcode", "stats", "nginx", "summit"]
 
 
 def parse_args(argv):
@@ -87,6 +90,19 @@ def parse_args(argv):
     p.add_argument("--transcode-size", default="1280x720", help="picture size of the test master (1280x720)")
     scaleout.add_arguments(p)
     p.add_argument("--stats-downloads", type=int, default=1_000_000, help="download rows for part stats (1,000,000)")
+    p.add_argument("--nginx-connections", type=int, default=32, help="keep-alive connections in part nginx (32)")
+    p.add_argument("--nginx-seconds", type=float, default=12.0, help="seconds on each of the static file and the"
+                   " cached page in part nginx, split into --slices alternating slices (12)")
+    p.add_argument("--summit-visitors", type=int, default=2000, help="concurrent anonymous visitors (2,000)")
+    p.add_argument("--summit-downloaders", type=int, default=50, help="logged-in people downloading (50)")
+    p.add_argument("--summit-registrants", type=int, default=20, help="people registering (20)")
+    p.add_argument("--summit-seconds", type=float, default=60.0, help="length of the summit (60; 10 for a check)")
+    p.add_argument("--summit-think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
+                   help="each visitor's and registrant's think time between requests, uniform (1 3 s)")
+    p.add_argument("--summit-download-think", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+                   help="think time between one person's downloads (0 0: back to back)")
+    p.add_argument("--client-processes", type=int, default=2, help="load generator processes in parts nginx and"
+                   " summit (2)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, gunicorn logs)")
     return p.parse_args(argv)
 
@@ -125,6 +141,10 @@ def main(argv=None) -> int:
             run_part(results, "transcode", lambda: run_transcode(args, template, workdir))
         if "stats" in wanted:
             run_part(results, "stats", lambda: run_stats(args, template, workdir))
+        if "nginx" in wanted:
+            run_part(results, "nginx", lambda: run_nginx(args, workdir))
+        if "summit" in wanted:
+            run_part(results, "summit", lambda: run_summit(args, workdir))
     finally:
         results["meta"]["total_seconds"] = round(time.monotonic() - started, 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +329,82 @@ def run_stats(args, template: Path, workdir: Path) -> dict:
 
     out["postgresql"] = optional_postgres(on_postgres)
     return out
+
+
+def run_nginx(args, workdir: Path) -> dict:
+    with summit.database(workdir) as (url, label):
+        progress(f"nginx: the demo catalogue on {label}, gunicorn -w {args.workers}, nginx with the README's proxy_cache")
+        out = summit.measure_cache(workdir / "nginx-part", url, connections=args.nginx_connections,
+                                   seconds=args.nginx_seconds, slices=args.slices, processes=args.client_processes,
+                                   workers=args.workers, progress=progress)
+    errors = out["cached"]["errors"] + out["static"]["errors"]
+    return {**out, "database": label, "goal": NGINX_CACHE_RATIO_GOAL,
+            "pass": out["ratio"] >= NGINX_CACHE_RATIO_GOAL and not errors}
+
+
+def render_nginx(r: dict | None) -> list[str]:
+    if not r:
+        return []
+
+    def row(label, x):
+        return (f"   {label:<34}{x['per_second']:8.0f} req/s   ({x['requests']:,} in {x['seconds']:g} s; slices "
+                + ", ".join(str(v) for v in x["slices_per_second"]) + f"; p50 {x['latency_p50_ms']} ms,"
+                f" p99 {x['latency_p99_ms']} ms; {x['body_bytes']:,} B; nginx CPU {x['nginx_cpu_us_per_request']} µs a"
+                f" request; {x['errors']} errors; X-Cache-Status " + ", ".join(f"{k} {v:,}" for k, v in x["cache"].items()) + ")")
+
+    s, c = r["static"], r["cached"]
+    return ["", f"nginx. Story page {r['path']} through nginx's proxy_cache (README) vs the same bytes as a static file,"
+            f" same nginx (1 worker), {r['connections']} keep-alive connections from {r['processes']} client processes,"
+            f" new visitors (no cookie), {r['slices']} alternating slices",
+            row("static file (baseline)", s), row("story page from the cache", c),
+            f"   {'ratio cached / static':<34}{r['ratio']:8.2f}         goal ≥ {r['goal']}   {verdict(r['pass'])}",
+            f"   nginx CPU a request: static {s['nginx_cpu_us_per_request']} µs, cached {c['nginx_cpu_us_per_request']} µs"
+            " -> CPU ratio " + (f"{r['cpu_ratio']:.2f}" if r["cpu_ratio"] else "n/a") + " (steadier under other load)",
+            f"   load generator {s['client_cpus']} / {c['client_cpus']} CPUs, machine busy {s['busy_cpus']} / {c['busy_cpus']}"
+            f" CPUs (static / cached slices); gunicorn CPU in the cached slices {c['app_cpu_seconds']} s"
+            f" (revalidations); load average {r['load_1min_min']}–{r['load_1min_max']}"]
+
+
+def run_summit(args, workdir: Path) -> dict:
+    aio.raise_fd_limit()
+    with summit.database(workdir) as (url, label):
+        progress(f"summit: the demo catalogue on {label}, gunicorn -w {args.workers}, nginx with the README's proxy_cache")
+        out = summit.summit(workdir / "summit-part", url, visitors=args.summit_visitors,
+                            downloaders=args.summit_downloaders, registrants=args.summit_registrants,
+                            seconds=args.summit_seconds, think=tuple(args.summit_think),
+                            download_think=tuple(args.summit_download_think),
+                            processes=args.client_processes, workers=args.workers, progress=progress)
+    v = out["visits"]
+    return {**out, "p99_goal_ms": SUMMIT_P99_GOAL_MS, "errors_goal": SUMMIT_ERRORS_GOAL,
+            "errors_pass": out["errors"] <= SUMMIT_ERRORS_GOAL,
+            "p99_pass": v["p99_ms"] is not None and v["p99_ms"] < SUMMIT_P99_GOAL_MS}
+
+
+def render_summit(r: dict | None) -> list[str]:
+    if not r:
+        return []
+    v, d, g = r["visits"], r["downloads"], r["registrations"]
+    lines = ["", f"summit. {r['visitors']:,} visitors + {r['downloaders']} downloading + {r['registrants']} registering"
+             f" for {r['seconds']:g} s through nginx (README proxy_cache), gunicorn -w {r['workers']}, {r['database']},"
+             f" think time {r['think_s'][0]:g}–{r['think_s'][1]:g} s (downloads: {r['download_think_s'][0]:g}–"
+             f"{r['download_think_s'][1]:g} s), visitors keep-alive",
+             f"   visitors: {v['requests']:,} requests ({v['per_second']} /s), p50 {v['p50_ms']} ms, p95 {v['p95_ms']} ms,"
+             f" p99 {v['p99_ms']} ms, max {v['max_ms']} ms   goal p99 < {r['p99_goal_ms']:g} ms   {verdict(r['p99_pass'])}",
+             "     " + "; ".join(f"{k}: {x['requests']:,}, p50 {x['p50_ms']} ms, p99 {x['p99_ms']} ms"
+                               for k, x in v["by_page"].items())
+             + f"; cache " + ", ".join(f"{k} {n:,}" for k, n in v["cache"].items())
+             + f"; {v['connects']:,} connections; client event-loop lag up to {v['loop_lag_max_ms']} ms",
+             f"   downloads: {d['completed']:,} ({d['ranges']:,} of them Range), {d['mb']:,} MB, {d['mb_per_s']} MB/s,"
+             f" {d['per_second']} /s; p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms",
+             f"   registrations completed: {g['completed']:,}; steps " + "; ".join(
+                 f"{k} p50 {x['p50_ms']} / p99 {x['p99_ms']} ms" for k, x in g["steps"].items()),
+             f"   errors: visitors {v['errors']}, downloads {d['errors']}, registrations {g['errors']}, gunicorn log "
+             + ", ".join(f"{k} {n}" for k, n in r["log"].items())
+             + f"   goal {r['errors_goal']}   {verdict(r['errors_pass'])}",
+             f"   CPUs busy {r['busy_cpus']} of 2: " + ", ".join(f"{k} {n}" for k, n in r["cpus_used"].items())
+             + f"; load average {r['load_1min_min']}–{r['load_1min_max']} (mean {r['load_1min_mean']})"]
+    lines += [f"     {e}" for e in v["error_examples"] + d["error_examples"] + g["error_examples"] + r["log_examples"]][:8]
+    return lines
 
 
 def render_stats(s: dict | None) -> list[str]:
@@ -547,6 +643,7 @@ def render(results: dict) -> str:
     lines += scaleout.render(results.get("scaleout"))
     lines += render_uploads(results.get("uploads")) + render_transcode(results.get("transcode"))
     lines += render_stats(results.get("stats"))
+    lines += render_nginx(results.get("nginx")) + render_summit(results.get("summit"))
     if results["errors"]:
         lines += ["", "ERRORS (these parts did not run to the end):"]
         lines += [f"   {name}: {error}" for name, error in results["errors"].items()]

@@ -226,8 +226,10 @@ class Nginx:
     stays in ``directory``; stopped with SIGQUIT, killed if need be.
     """
 
-    def __init__(self, directory: Path, locations: str, port: int | None = None, http: str = ""):
+    def __init__(self, directory: Path, locations: str, port: int | None = None, http: str = "",
+                 worker_connections: int = 64):
         self.directory, self.locations, self.http = directory, locations, http
+        self.worker_connections = worker_connections
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -239,9 +241,10 @@ class Nginx:
         return f"""{user}daemon off;
 master_process on;
 worker_processes 1;
+worker_rlimit_nofile {2 * self.worker_connections + 64};
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections {self.worker_connections}; }}
 http {{
     access_log off;
     client_body_temp_path {d}/client_body;
