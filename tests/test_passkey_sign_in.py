@@ -22,6 +22,7 @@ from .conftest import GOOD_PASSWORD, post, register_and_verify
 from .second_factor_helpers import set_up_authenticator, totp_code
 from .staff_data import promote
 from .test_enumeration import normalised
+from .test_security_headers import assert_security_headers
 
 ANN = "ann@example.org"
 STORY = "/stories/summit-in-brussels"
@@ -124,7 +125,8 @@ def test_a_passkey_alone_meets_the_staff_areas_second_factor(app):
     assert client.get("/staff/").status_code == 200
 
 
-def test_unknown_forged_or_unverified_answers_get_one_clear_message_and_no_login(app):
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "100 per minute"}])
+def test_unknown_forged_or_unverified_answers_get_one_clear_message_and_no_login(app, app_config):
     passkey = ann_with_passkey(app)
     stranger = SoftPasskey(b"nobody-has-this")
     client = visitor(app)
@@ -136,7 +138,9 @@ def test_unknown_forged_or_unverified_answers_get_one_clear_message_and_no_login
         assert 'id="account-step"' in response.get_data(as_text=True)  # the dialog's own step, its alert
     # the same words whether the passkey is anybody's or not (no account is told apart)
     assert normalised(unknown, ANN) == normalised(forged, ANN)
-    for junk in ("", "{}", "[]", '{"id": 5}', "x" * 30000, '{"id": "' + passkey.id + '", "response": null}'):
+    nested = "[" * 9000 + "]" * 9000  # deeper than Python's JSON parser goes
+    for junk in ("", "{}", "[]", '{"id": 5}', "x" * 30000, '{"id": "' + passkey.id + '", "response": null}', nested,
+                 '{"id": "' + passkey.id + '", "response": ' + nested + "}"):
         assert sign_in(client, junk).status_code == 422
     assert not logged_in(client)
 
@@ -282,3 +286,27 @@ def test_new_passkeys_are_made_discoverable_and_unlocked(app):
     made = options(client, "/account/two-step/passkeys/options")
     assert made["authenticatorSelection"]["residentKey"] == "required"
     assert made["authenticatorSelection"]["userVerification"] == "required"
+
+
+def test_the_new_answers_have_the_security_headers(app):
+    passkey = ann_with_passkey(app)
+    client = visitor(app)
+    answers = {"options": post(client, "/account/login/passkey/options"),
+               "refused": sign_in(client, "{}", htmx=True),
+               "no token": post(client, "/account/login/passkey", {"credential": "{}"}, token=False)}
+    answers["signed in"] = sign_in(client, passkey.answer(options(client)["challenge"]))
+    answers["removal refused"] = post(client, "/account/two-step/passkeys/1/remove", {"factor_password": "x"})
+    assert [response.status_code for response in answers.values()] == [200, 422, 400, 303, 422]
+    for name, response in answers.items():
+        assert_security_headers(response, name, https=False)
+
+
+def test_a_passkey_is_removed_only_by_its_owner_logged_in(app):
+    ann_with_passkey(app)
+    anonymous = visitor(app)
+    response = post(anonymous, "/account/two-step/passkeys/1/remove", {"factor_password": GOOD_PASSWORD})
+    assert response.status_code in (302, 303) and "/account/login" in response.headers["Location"]
+    mallory = app.test_client()
+    register_and_verify(mallory, app, "mallory@example.org")
+    assert post(mallory, "/account/two-step/passkeys/1/remove", {"factor_password": GOOD_PASSWORD}).status_code == 404
+    assert passkeys_left(app) == 1

@@ -74,7 +74,7 @@ def register(user: User, name: str, credential: str, *, challenge: bytes, rp_id:
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id, expected_origin=origin,
             require_user_verification=True)
     # every malformed or wrong answer (WebAuthnException covers the library's own), never a 500
-    except (WebAuthnException, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError):
         return None
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.session.execute(select(Passkey.id).where(Passkey.credential_id == credential_id)).first():
@@ -105,7 +105,7 @@ def _passkey_of(credential: str, user: User | None = None) -> Passkey | None:
     """The passkey an answer names by its id (of ``user``, when one is given)."""
     try:
         credential_id = json.loads(credential)["id"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: a deeply nested JSON
         return None
     query = select(Passkey).where(Passkey.credential_id == str(credential_id))
     if user is not None:
@@ -125,7 +125,7 @@ def _verify(key: Passkey | None, credential: str, *, challenge: bytes | None, rp
             credential_public_key=key.public_key, credential_current_sign_count=key.sign_count,
             require_user_verification=user_verification)
     # every malformed or wrong answer (WebAuthnException covers the library's own), never a 500
-    except (WebAuthnException, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError):
         return Outcome.WRONG
     key.sign_count, key.last_used_at = verified.new_sign_count, now
     return Outcome.ACCEPTED
