@@ -310,3 +310,11 @@ def test_a_passkey_is_removed_only_by_its_owner_logged_in(app):
     register_and_verify(mallory, app, "mallory@example.org")
     assert post(mallory, "/account/two-step/passkeys/1/remove", {"factor_password": GOOD_PASSWORD}).status_code == 404
     assert passkeys_left(app) == 1
+
+
+def test_the_page_to_return_to_is_only_ever_a_local_one(app):
+    passkey = ann_with_passkey(app)
+    client = visitor(app)
+    answer = passkey.answer(options(client)["challenge"])
+    response = post(client, "/account/login/passkey", {"credential": answer, "next": "https://evil.example/"})
+    assert response.status_code == 303 and response.headers["Location"] in ("/", "http://localhost/")
