@@ -92,6 +92,7 @@ def test_a_passkey_is_added_named_and_signs_in(live_portal, new_page, shot):
     entry = page.locator(".passkey-list li").filter(has_text="Work laptop")
     entry.get_by_role("button", name="Remove the passkey Work laptop").click()  # without the password: refused
     expect(entry.get_by_text("Enter your password.")).to_be_visible()
+    shot(page, "passkey-removal-needs-the-password")
     entry = page.locator(".passkey-list li").filter(has_text="Work laptop")
     entry.get_by_label("Your password").fill(GOOD_PASSWORD)
     entry.get_by_role("button", name="Remove the passkey Work laptop").click()
