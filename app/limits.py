@@ -45,6 +45,12 @@ def account_key() -> str:
     return "ip:" + client_network()
 
 
+def network_key() -> str:
+    """Where a form names neither address nor account (a passkey on its own): the client's
+    network, in a bucket of its own."""
+    return "network:" + client_network()
+
+
 def address_key(address: str) -> str:
     """The one key of every per-address limit: the address as the account stores it, so that
     each way of writing it (full-width letters, capitals, spaces) counts in the same bucket.

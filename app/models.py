@@ -107,6 +107,19 @@ class Passkey(Model):
     last_used_at: Mapped[datetime | None]
 
 
+class PasskeyChallenge(Model):
+    """A passkey ceremony's challenge, as a hash, until it is answered (app/flows/passkeys.py):
+    the session cookie carries the challenge, but only this row makes it good once, and the
+    row's deletion is what an answer spends, so a replayed cookie and answer find nothing."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class RecoveryCode(Model):
     """A single-use recovery code, kept only as a keyed hash; a new set replaces the old one."""
 

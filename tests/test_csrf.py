@@ -58,8 +58,8 @@ def state_changing_routes(app, story_id: int = 1):
             "account.email_resend", "account.email_cancel", "newsletter.subscribe",
             "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
             "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers",
-            "twofactor.add_passkey", "twofactor.passkey_options", "twofactor.remove_passkey", "twofactor.sign_in_passkey"
-            } <= {endpoint for endpoint, _, _ in found}
+            "twofactor.add_passkey", "twofactor.passkey_options", "twofactor.remove_passkey", "twofactor.sign_in_passkey",
+            "twofactor.sign_in_options", "auth.passkey_options", "auth.login_passkey"} <= {endpoint for endpoint, _, _ in found}
     return found
 
 

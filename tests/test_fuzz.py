@@ -533,6 +533,8 @@ def test_routes_and_fields_are_discovered(fuzz_target):
     assert {"code"} <= from_views["/account/verify"] and {"code"} <= from_views["/account/reset/code"]
     assert {"new_email", "email_password"} <= from_views["/account/email"]
     pages = rendered_forms(app, sessions)
+    assert {"credential", "next"} <= from_views["/account/login/passkey"] and "/account/login/passkey" in pages
+    assert {"factor_password"} <= from_views["/account/two-step/passkeys/<id:passkey_id>/remove"]
     assert {"code"} <= from_views["/account/email/code"] and "/account/email/code" in pages  # a state that waits for it
     assert len(pages) >= 12, sorted(pages)
     for action, names in pages.items():

@@ -196,8 +196,23 @@ def check_second_factor(user: User, submitted: str, *, source: codes.Source, now
     """Check an authenticator code (6 digits) or a recovery code for ``user``'s sign-in attempt
     (``source.flow_id`` names the attempt). The account is locked first, so guesses sent at once
     are counted one after the other; the caller commits nothing: this does."""
-    now, policy = now or utcnow(), policy or code_policy()
-    key = _caps_key(user)
+    now = now or utcnow()
+
+    def answer() -> tuple[Outcome, int | None]:
+        digits = "".join(submitted.split())
+        if digits.isdigit() and len(digits) == 6:
+            return _check_totp(user, digits, now), None
+        return _use_recovery_code(user, tidy_recovery_code(submitted), now)
+
+    return counted_check(user, answer, source=source, now=now, policy=policy)
+
+
+def counted_check(user: User | None, answer, *, source: codes.Source, now: datetime,
+                  policy: codes.CodePolicy | None = None, caps_key: str | None = None) -> Check:
+    """Every answer to a second factor (a code, a passkey): ``answer()`` says ACCEPTED, WRONG or
+    REPLAYED (and the recovery codes left), under the caps of wrong entries. ``caps_key`` names
+    what the entries count for when there is no account (a passkey nobody has, on its own)."""
+    policy, key = policy or code_policy(), caps_key or _caps_key(user)
     codes.lock(key)
     locked_until = codes.wrong_entries_blocked_until(key, now, policy, source)
     if locked_until is not None:
@@ -210,12 +225,7 @@ def check_second_factor(user: User, submitted: str, *, source: codes.Source, now
     if wrong_here >= policy.max_wrong_entries:
         db.session.commit()
         return Check(Outcome.EXHAUSTED)
-    digits = "".join(submitted.split())
-    if digits.isdigit() and len(digits) == 6:
-        outcome = _check_totp(user, digits, now)
-        left = None
-    else:
-        outcome, left = _use_recovery_code(user, tidy_recovery_code(submitted), now)
+    outcome, left = answer()
     if outcome is Outcome.ACCEPTED:
         db.session.commit()
         return Check(outcome, recovery_codes_left=left)

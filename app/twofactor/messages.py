@@ -16,3 +16,19 @@ def check_error(check: Check) -> str:
         message += " " + ngettext("You have %(num)s more attempt.", "You have %(num)s more attempts.",
                                   check.attempts_left)
     return message
+
+
+def passkey_error(check: Check, *, alone: bool = False) -> str:
+    """A passkey answer not accepted: at the second step (where a code is the other way), or on
+    its own at the log-in step (where the password is). Never which account it was for."""
+    if check.outcome is Outcome.LOCKED:
+        return _("Too many failed passkey attempts. Please try again in %(wait)s.", wait=wait_phrase(check.retry_at))
+    if check.outcome is Outcome.EXHAUSTED:
+        return (_("Too many failed passkey attempts. Log in with your email address and password.") if alone
+                else _("Too many failed attempts. Log in again with your password to try once more."))
+    message = (_("The passkey was not accepted. Try again, or log in with your email address and password.") if alone
+               else _("The passkey was not accepted. Try again, or enter a code."))
+    if check.attempts_left and not alone:  # alone, the count would tell a known passkey from a stranger's
+        message += " " + ngettext("You have %(num)s more attempt.", "You have %(num)s more attempts.",
+                                  check.attempts_left)
+    return message

@@ -1,4 +1,5 @@
-"""Passkeys: add (named), rename, remove on the settings page; sign in with one at the second step.
+"""Passkeys: add (named), rename, remove (with the password) on the settings page; sign in with
+one at the second step (here) or on its own from the log-in step (app/blueprints/auth/routes.py).
 The options are JSON fetched by app/static/js/passkeys.js; what the browser answers comes back in
 an ordinary form post (CSRF token and all)."""
 from __future__ import annotations
@@ -9,16 +10,18 @@ from flask import abort, current_app, flash, jsonify, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..account_session import log_in, return_to
+from ..account_session import Flow, log_in, return_to
 from ..blueprints.account.routes import keep_this_browser_logged_in
 from ..flows import passkeys
 from ..i18n import localized
-from ..limits import account_key, limit_posts
+from ..limits import account_key, flow_source, limit_posts
 from ..rendering import redirect_page
 from . import bp, pending
-from .forms import PasskeyForm, PasskeyNameForm, PasskeySignInForm
+from .forms import PasskeyForm, PasskeyNameForm, PasskeySignInForm, PasswordConfirmForm
+from .messages import passkey_error
 
 CHALLENGE_KEY = "passkey_challenge"
+REGISTER, SECOND_FACTOR, SIGN_IN = "register", "second-factor", "sign-in"  # the ceremonies
 
 
 def relying_party() -> tuple[str, str]:
@@ -27,17 +30,24 @@ def relying_party() -> tuple[str, str]:
     return host.rsplit(":", 1)[0] if not host.endswith("]") else host, request.host_url.rstrip("/")
 
 
-def keep_challenge(challenge: bytes) -> None:
-    session[CHALLENGE_KEY] = base64.urlsafe_b64encode(challenge).decode()
+def keep_challenge(challenge: bytes, purpose: str) -> None:
+    """The challenge goes with this browser's session, for one ceremony (``purpose``); the
+    server records it too, so that it is good once and for a few minutes (flows/passkeys.py)."""
+    passkeys.keep_challenge(challenge, purpose)
+    session[CHALLENGE_KEY] = {"purpose": purpose, "challenge": base64.urlsafe_b64encode(challenge).decode()}
 
 
-def take_challenge() -> bytes | None:
-    """The challenge of this browser's ceremony, once: a replayed answer finds none."""
+def take_challenge(purpose: str) -> bytes | None:
+    """The challenge of this browser's ``purpose`` ceremony, spent: a replayed answer (even with
+    a copy of the old cookie), a late one or one to another ceremony finds none."""
     value = session.pop(CHALLENGE_KEY, None)
+    if not isinstance(value, dict) or value.get("purpose") != purpose or not isinstance(value.get("challenge"), str):
+        return None
     try:
-        return base64.urlsafe_b64decode(value) if isinstance(value, str) else None
+        challenge = base64.urlsafe_b64decode(value["challenge"])
     except ValueError:
         return None
+    return challenge if passkeys.spend_challenge(challenge, purpose) else None
 
 
 @bp.route("/passkeys/options", methods=["POST"])
@@ -46,7 +56,7 @@ def take_challenge() -> bytes | None:
 def passkey_options():
     options, challenge = passkeys.registration_options(current_user, rp_id=relying_party()[0],
                                                        rp_name=localized(current_app.config["PORTAL_NAME"]))
-    keep_challenge(challenge)
+    keep_challenge(challenge, REGISTER)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -56,7 +66,7 @@ def passkey_options():
 def add_passkey():
     from .routes import render_recovery_codes, render_settings
 
-    form, challenge = PasskeyForm(), take_challenge()
+    form, challenge = PasskeyForm(), take_challenge(REGISTER)
     if form.validate_on_submit() and form.credential.data and challenge:
         rp_id, origin = relying_party()
         added = passkeys.register(current_user._get_current_object(), form.name.data, form.credential.data,
@@ -83,6 +93,11 @@ def rename_passkey(passkey_id):
 @login_required
 @limit_posts(account_key)
 def remove_passkey(passkey_id):
+    from .routes import password_confirmed, render_settings
+
+    form = PasswordConfirmForm()
+    if not password_confirmed(form):  # rate-limited per account like every bcrypt check
+        return render_settings(status=422, removing=passkey_id, remove_form=form)
     if not passkeys.remove(current_user._get_current_object(), passkey_id):
         abort(404)
     keep_this_browser_logged_in()
@@ -97,7 +112,7 @@ def sign_in_options():
     if attempt is None:
         return jsonify(error="no sign-in waiting"), 409
     options, challenge = passkeys.authentication_options(attempt.user, rp_id=relying_party()[0])
-    keep_challenge(challenge)
+    keep_challenge(challenge, SECOND_FACTOR)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -106,13 +121,18 @@ def sign_in_options():
 def sign_in_passkey():
     from .routes import render_sign_in
 
-    attempt, form, challenge = pending.current(), PasskeySignInForm(), take_challenge()
+    attempt, form, challenge = pending.current(), PasskeySignInForm(), take_challenge(SECOND_FACTOR)
     if attempt is None:
         return redirect_page(url_for("auth.login"))
+    if not form.validate_on_submit():
+        return render_sign_in(attempt, passkey_error=_("The passkey was not accepted. Try again, or enter a code."),
+                              status=422)
     rp_id, origin = relying_party()
-    if form.validate_on_submit() and challenge and passkeys.authenticate(
-            attempt.user, form.credential.data, challenge=challenge, rp_id=rp_id, origin=origin):
+    source = flow_source(Flow(attempt.attempt, attempt.user.email, "second-factor"))
+    check = passkeys.authenticate(attempt.user, form.credential.data, challenge=challenge, rp_id=rp_id,
+                                  origin=origin, source=source)
+    if check.ok:
         pending.end()
         log_in(attempt.user, remember=attempt.remember)
         return redirect_page(return_to(url_for("media.index")))
-    return render_sign_in(attempt, passkey_failed=True, status=422)
+    return render_sign_in(attempt, passkey_error=passkey_error(check), status=422)

@@ -21,6 +21,8 @@ def render_settings(status: int = 200, **context):
     context.setdefault("confirm", PasswordConfirmForm(formdata=None))
     context.setdefault("passkey_form", PasskeyForm(formdata=None))
     context.setdefault("name_form", PasskeyNameForm(formdata=None))
+    context.setdefault("remove_form", None)
+    context.setdefault("removing", None)
     user = current_user._get_current_object()
     return render_step("twofactor/settings.html", block="main", status=status, totp=second_factor.totp_factor(user),
                        passkeys=second_factor.passkeys(user), codes_left=second_factor.recovery_codes_left(user),

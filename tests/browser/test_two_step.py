@@ -89,7 +89,13 @@ def test_a_passkey_is_added_named_and_signs_in(live_portal, new_page, shot):
 
     # removed: sign-in asks for nothing more (no factor left), and the owner was mailed both times
     page.goto("/account/two-step")
-    page.get_by_role("button", name="Remove the passkey Work laptop").click()
+    entry = page.locator(".passkey-list li").filter(has_text="Work laptop")
+    entry.get_by_role("button", name="Remove the passkey Work laptop").click()  # without the password: refused
+    expect(entry.get_by_text("Enter your password.")).to_be_visible()
+    shot(page, "passkey-removal-needs-the-password")
+    entry = page.locator(".passkey-list li").filter(has_text="Work laptop")
+    entry.get_by_label("Your password").fill(GOOD_PASSWORD)
+    entry.get_by_role("button", name="Remove the passkey Work laptop").click()
     expect(page.locator(".passkey-list")).to_have_count(0)
     subjects = [mail["Subject"] for mail in live_portal.mailbox.wait_for(EMAIL, count=3, timeout=15)]
     assert any("added" in s for s in subjects) and any("removed" in s for s in subjects)

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ...forms import NextField, PortalForm, email_field, password_pair, strip, text_field
@@ -34,4 +34,11 @@ class LoginForm(PortalForm):
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField(_l("Keep me logged in on this device"))
+    next = NextField()
+
+
+class PasskeyLoginForm(PortalForm):
+    """Sign in with a passkey alone; ``credential`` is filled by app/static/js/passkeys.js."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=20000)])
     next = NextField()

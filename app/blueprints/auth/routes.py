@@ -1,14 +1,20 @@
-from flask import request, url_for
+import secrets
+
+from flask import current_app, request, session, url_for
 from flask_babel import gettext as _
 
-from ...account_session import begin_flow, end_browser_session, log_in, note_send
-from ...flows import accounts, codes, second_factor
+from ...account_session import Flow, begin_flow, end_browser_session, log_in, note_send
+from ...flows import accounts, codes, passkeys, second_factor
 from ...flows.redirects import safe_next
-from ...limits import account_key, flow_source, form_address_key, limit_posts, per_source
+from ...limits import account_key, flow_source, form_address_key, limit_posts, network_key, per_source
 from ...rendering import redirect_page, redirect_step, render_step
 from ...twofactor import pending, trusted
+from ...twofactor.messages import passkey_error
+from ...twofactor.passkey_views import SIGN_IN, keep_challenge, relying_party, take_challenge
 from . import bp
-from .forms import LoginForm, RegisterForm
+from .forms import LoginForm, PasskeyLoginForm, RegisterForm
+
+PASSKEY_ATTEMPT_KEY = "passkey_sign_in"
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -42,6 +48,38 @@ def login():
             return redirect_page(safe_next(form.next.data, url_for("media.index")))
         form.form_errors.append(_("Email or password is incorrect."))
     return render_step("auth/login.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login/passkey/options", methods=["POST"])
+@limit_posts(network_key)
+def passkey_options():
+    """Sign in with a passkey on its own: the browser offers the ones it has for the site."""
+    options, challenge = passkeys.authentication_options(None, rp_id=relying_party()[0])
+    keep_challenge(challenge, SIGN_IN)
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.route("/login/passkey", methods=["POST"])
+@limit_posts(network_key)
+def login_passkey():
+    """A passkey (unlocked by its owner) is both factors: logged in as after the password and the
+    second factor; failed answers count as wrong entries (app/flows/passkeys.py)."""
+    form, challenge = PasskeyLoginForm(), take_challenge(SIGN_IN)
+    login_form = LoginForm(formdata=None, next=form.next.data)
+    if form.validate_on_submit():
+        rp_id, origin = relying_party()
+        # the wrong entries of this browser's tries, until a log in starts a new session
+        attempt = session.setdefault(PASSKEY_ATTEMPT_KEY, secrets.token_urlsafe(18))
+        check, user = passkeys.sign_in_alone(form.credential.data, challenge=challenge, rp_id=rp_id, origin=origin,
+                                             source=flow_source(Flow(str(attempt), "", "passkey-sign-in")))
+        if user is not None:
+            log_in(user)
+            return redirect_page(safe_next(form.next.data, url_for("media.index")))
+        login_form.form_errors.append(passkey_error(check, alone=True))
+    else:
+        login_form.form_errors.append(_("The passkey was not accepted. Try again, or log in with your email address "
+                                        "and password."))
+    return render_step("auth/login.html", form=login_form, status=422)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,7 +1,8 @@
 // Passkeys (app/twofactor/passkey_views.py): a form marked data-passkey="register" or
 // "authenticate" fetches its options, lets the browser make or use the passkey
 // (@simplewebauthn/browser, app/static/vendor), puts the answer in its "credential" field and is
-// then posted as any form. Without JavaScript or passkey support the button stays hidden.
+// then posted as any form (by htmx in the account dialog). Without JavaScript or passkey support
+// the button stays hidden: "Sign in with a passkey" on the log-in step is such a form.
 (function () {
   "use strict";
   var lib = window.SimpleWebAuthnBrowser;
@@ -36,7 +37,9 @@
       })
       .then(function (answer) {
         form.elements.credential.value = JSON.stringify(answer);
-        form.submit();
+        // a form in the account dialog is posted by htmx, which waits for this event (hx-trigger)
+        if (form.hasAttribute("hx-post") && window.htmx) window.htmx.trigger(form, "passkey-answer");
+        else form.submit();
       })
       .catch(function () { failed(form); });
   });
