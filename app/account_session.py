@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import session
+from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 
 from .flows import login_sessions
@@ -88,3 +88,10 @@ def end_browser_session() -> None:
     # after the clear: logout_user marks the remember-me cookie for deletion in the session, and a
     # clear after it would drop that mark, leaving the cookie to log the person straight back in
     logout_user()
+
+
+def keep_this_browser_logged_in() -> None:
+    """After a change that ended every login of the account: this browser's goes on, remembered
+    if it was."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    log_in(current_user._get_current_object(), remember=remembered)

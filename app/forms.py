@@ -7,7 +7,7 @@ from flask import current_app, request
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from .flows.emails import InvalidEmail, check_deliverable, normalize_email
 from .flows.passwords import PasswordPolicy
@@ -101,3 +101,23 @@ class NextField(HiddenField):
 
     def _value(self):
         return self.data or request.args.get("next", "")[:2000]
+
+
+def tidy_code(value):
+    """People paste codes with spaces or a dash in the middle ("123 456"); take the digits."""
+    if not isinstance(value, str):
+        return value
+    return "".join(value.split()).replace("-", "")[:64]
+
+
+def code_field(label) -> StringField:
+    return StringField(
+        label,
+        filters=[tidy_code],
+        validators=[
+            DataRequired(_l("Enter the 6-digit code from the email.")),
+            Regexp(r"^[0-9]{6}\Z", message=_l("The code is 6 digits (numbers only), as in the email.")),
+        ],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12",
+                   "pattern": r"[0-9 \-]*", "spellcheck": "false"},
+    )

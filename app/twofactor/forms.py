@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..blueprints.verification.forms import code_field
+from ..forms import code_field
 from ..forms import NextField, PortalForm, strip
 
 

@@ -1,7 +1,7 @@
 """What the sign-in step says about a code that was not accepted."""
 from flask_babel import gettext as _, ngettext
 
-from ..blueprints.verification.messages import wait_phrase
+from ..messages import wait_phrase
 from ..flows.second_factor import Check, Outcome
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..account_session import Flow, log_in, return_to
-from ..blueprints.account.routes import keep_this_browser_logged_in
+from ..account_session import keep_this_browser_logged_in
 from ..flows import passkeys
 from ..i18n import localized
 from ..limits import account_key, flow_source, limit_posts

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..account_session import Flow, log_in, return_to
-from ..blueprints.account.routes import keep_this_browser_logged_in
+from ..account_session import keep_this_browser_logged_in
 from ..flows import second_factor
 from ..flows.passwords import verify_password
 from ..flows.redirects import safe_next
@@ -128,4 +128,4 @@ def render_sign_in(attempt, *, form=None, status: int = 200, **context):
                        status=status, **context)
 
 
-from . import passkey_views  # noqa: E402  (attaches the passkey views to bp)
+from . import passkey_views  # noqa: E402, F401  (attaches the passkey views to bp)

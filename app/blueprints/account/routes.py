@@ -4,7 +4,8 @@ from flask import current_app, flash, make_response, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ...account_session import begin_flow, current_flow, end_browser_session, end_flow, log_in, note_send
+from ...account_session import (begin_flow, current_flow, end_browser_session, end_flow, keep_this_browser_logged_in,
+                               note_send)
 from ...flows import (account_data, accounts, codes, email_change, login_sessions, newsletter as newsletter_flow,
                       recovery)
 from ...flows.downloads import content_disposition
@@ -35,13 +36,6 @@ def render_account(block: str = "main", status: int = 200, *, profile_saved: boo
                                             current_app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"])
     return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved,
                        email_flow=email_flow, email_message=email_message, downloads=downloads)
-
-
-def keep_this_browser_logged_in() -> None:
-    """After a change that ended every login of the account: this browser's goes on, remembered
-    if it was."""
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    log_in(current_user._get_current_object(), remember=remembered)
 
 
 @bp.route("")

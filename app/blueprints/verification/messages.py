@@ -1,28 +1,12 @@
 """What the code step says about a checked code or a send that has to wait."""
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from flask_babel import gettext as _, ngettext
 
 from ...flows.codes import CodeCheck, Outcome
-from ...models import utcnow
-
-
-COUNTDOWN_LIMIT = 90  # a wait shorter than this is said in seconds (and counted down live)
-
-
-def wait_seconds(until: datetime, now: datetime | None = None) -> int:
-    return max(1, math.ceil((until - (now or utcnow())).total_seconds()))
-
-
-def wait_phrase(until: datetime, now: datetime | None = None) -> str:
-    seconds = wait_seconds(until, now)
-    if seconds < COUNTDOWN_LIMIT:
-        return ngettext("%(num)s second", "%(num)s seconds", seconds)
-    minutes = math.ceil(seconds / 60)
-    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
+from ...messages import COUNTDOWN_LIMIT, wait_phrase, wait_seconds
 
 
 def send_wait(until: datetime) -> dict:
