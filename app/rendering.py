@@ -12,15 +12,25 @@ def wants_partial() -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
+def varies_with_htmx(response):
+    """An answer that differs for an HTMX request (a partial) and a page: caches must keep both."""
+    response.vary.add("HX-Request")
+    return response
+
+
+def form_status(form) -> int:
+    """The status of a page that shows a form: 422 when it was sent and refused (HTMX swaps it
+    into place all the same, tests and tools see the refusal), 200 otherwise."""
+    return 422 if form is not None and form.errors else 200
+
+
 def render_step(template: str, *, block: str = "step", status: int = 200, **context):
     """Render ``block`` of ``template`` for HTMX, the whole page otherwise."""
     if wants_partial():
         body = render_block(template, block, partial=True, **context)
     else:
         body = render_template(template, partial=False, **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+    return varies_with_htmx(make_response(body, status))
 
 
 def redirect_step(url: str):
@@ -34,6 +44,5 @@ def redirect_page(url: str):
         response = make_response("", 200)
         # as redirect() does for Location: a header is ASCII, so "/é" goes as "/%C3%A9"
         response.headers["HX-Redirect"] = iri_to_uri(url)
-        response.vary.add("HX-Request")
-        return response
+        return varies_with_htmx(response)
     return redirect(url, 303)

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..flows import staff as staff_rules
 from ..forms import PortalForm
 from ..models import User
+from ..rendering import form_status
 from . import bp
 
 REFUSALS = {
@@ -35,7 +36,7 @@ def people():
             return redirect(url_for(".people"), 303)
         form.email.errors = [refusal]
     return render_template("staff/people.html", form=form, members=staff_rules.staff_members()), \
-        422 if form.errors else 200
+        form_status(form)
 
 
 @bp.route("/people/<id:user_id>/demote", methods=["POST"])

@@ -9,7 +9,7 @@ from ..flows.passwords import verify_password
 from ..flows.redirects import safe_next
 from ..i18n import localized
 from ..limits import account_key, flow_source, limit_posts
-from ..rendering import redirect_page, render_step
+from ..rendering import form_status, redirect_page, render_step
 from . import bp, pending, trusted
 from .forms import (PasskeyForm, PasskeyNameForm, PasskeySignInForm, PasswordConfirmForm, SecondFactorForm,
                     TotpSetupForm)
@@ -50,7 +50,7 @@ def authenticator():
             return render_recovery_codes(recovery, added=True)
         form.code.errors.append(_("That code is not correct. Check the time on your phone and try again."))
     uri = second_factor.provisioning_uri(factor, user, localized(current_app.config["PORTAL_NAME"]))
-    return render_step("twofactor/authenticator.html", block="main", status=422 if form.errors else 200, form=form,
+    return render_step("twofactor/authenticator.html", block="main", status=form_status(form), form=form,
                        secret=factor.secret, qr=qr_svg(uri), next_url=safe_next(request.args.get("next"), ""))
 
 
@@ -118,7 +118,7 @@ def sign_in():
                 trusted.remember(response, attempt.user)
             return response
         form.code.errors.append(check_error(check))
-    return render_sign_in(attempt, form=form, status=422 if form.errors else 200)
+    return render_sign_in(attempt, form=form, status=form_status(form))
 
 
 def render_sign_in(attempt, *, form=None, status: int = 200, **context):

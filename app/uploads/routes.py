@@ -12,7 +12,7 @@ from ..extensions import db, limiter
 from ..flows import audit, captions, transcoding, tus
 from ..jobs import enqueue
 from ..models import Story, TranscodeJob, utcnow
-from ..rendering import wants_partial
+from ..rendering import form_status, wants_partial
 from . import bp
 from .forms import CaptionForm, PosterForm
 
@@ -197,7 +197,7 @@ def remove_captions(story_id, language):
 
 def _back_to_panel(story_id, poster_form=None):
     """The panel's state for HTMX; a page otherwise: the panel again, or with the form's error."""
-    status = 422 if poster_form is not None and poster_form.errors else 200
+    status = form_status(poster_form)
     if wants_partial():
         story = db.session.get(Story, story_id)
         return render_template("uploads/state.html", story=story, poster_form=poster_form, swapped=True), status

@@ -12,7 +12,7 @@ from ...flows.downloads import content_disposition
 from ...flows.recovery import PasswordChange
 from ...i18n import localized
 from ...limits import account_key, flow_source, limit_posts
-from ...rendering import redirect_page, render_step
+from ...rendering import form_status, redirect_page, render_step
 from ..verification.forms import CodeForm, ResendForm
 from ..verification.messages import code_error, send_wait_message
 from . import bp
@@ -65,7 +65,7 @@ def profile():
     if form.validate_on_submit():
         recovery.update_profile(current_user, first_name=form.first_name.data, last_name=form.last_name.data,
                                 organisation=form.organisation.data)
-    return render_account("profile", status=422 if form.errors else 200, profile=form, profile_saved=not form.errors)
+    return render_account("profile", status=form_status(form), profile=form, profile_saved=not form.errors)
 
 
 @bp.route("/newsletter", methods=["POST"])
@@ -78,7 +78,7 @@ def newsletter():
             newsletter_flow.subscribe(current_user, source="account page")
         else:
             newsletter_flow.unsubscribe(current_user)
-    return render_account("newsletter", status=422 if form.errors else 200)
+    return render_account("newsletter", status=form_status(form))
 
 
 @bp.route("/password", methods=["POST"])

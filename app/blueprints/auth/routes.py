@@ -7,7 +7,7 @@ from ...account_session import Flow, begin_flow, end_browser_session, log_in, no
 from ...flows import accounts, codes, passkeys, second_factor
 from ...flows.redirects import safe_next
 from ...limits import account_key, flow_source, form_address_key, limit_posts, network_key, per_source
-from ...rendering import redirect_page, redirect_step, render_step
+from ...rendering import form_status, redirect_page, redirect_step, render_step
 from ...twofactor import pending, trusted
 from ...twofactor.messages import passkey_error
 from ...twofactor.passkey_views import SIGN_IN, keep_challenge, relying_party, take_challenge
@@ -27,7 +27,7 @@ def register():
                                      form.last_name.data, form.organisation.data)
         note_send(accounts.register(data, source=flow_source(flow)))
         return redirect_step(url_for("verification.verify"))
-    return render_step("auth/register.html", form=form, status=422 if form.errors else 200)
+    return render_step("auth/register.html", form=form, status=form_status(form))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,7 +47,7 @@ def login():
             log_in(user, remember=form.remember.data)
             return redirect_page(safe_next(form.next.data, url_for("media.index")))
         form.form_errors.append(_("Email or password is incorrect."))
-    return render_step("auth/login.html", form=form, status=422 if form.errors else 200)
+    return render_step("auth/login.html", form=form, status=form_status(form))
 
 
 @bp.route("/login/passkey/options", methods=["POST"])

@@ -27,7 +27,7 @@ from ...extensions import db
 from ...flows import catalogue, publishing
 from ...i18n import current_language
 from ...models import CatalogueVersion, catalogue_changed
-from ...rendering import wants_partial
+from ...rendering import varies_with_htmx, wants_partial
 from . import bp
 
 TEMPLATE = "media/index.html"
@@ -139,6 +139,4 @@ def page_for_visitor(render: Callable):
         return response.get_data(as_text=True), response.status_code
 
     body, status = _cached(("page", request.full_path), render_for_visitors)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+    return varies_with_htmx(make_response(body, status))

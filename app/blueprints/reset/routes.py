@@ -5,7 +5,7 @@ from ...account_session import begin_flow, current_flow, end_flow, note_send, re
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
 from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts, per_source
-from ...rendering import redirect_page, redirect_step, render_step
+from ...rendering import form_status, redirect_page, redirect_step, render_step
 from ..verification.forms import ResetCodeForm
 from ..verification.messages import code_error
 from ..verification.steps import render_code_step, resend_code_step
@@ -23,7 +23,7 @@ def request_code():
         flow = begin_flow(form.email.data, codes.RESET, form.next.data)
         note_send(recovery.request_reset(flow.address, source=flow_source(flow)))
         return redirect_step(url_for("reset.code"))
-    return render_step("reset/request.html", form=form, status=422 if form.errors else 200)
+    return render_step("reset/request.html", form=form, status=form_status(form))
 
 
 @bp.route("/code", methods=["GET", "POST"])
@@ -41,7 +41,7 @@ def code():
             end_flow()
             return redirect_step(url_for("reset.new_password"))
         form.code.errors.append(code_error(result))
-    return render_code_step(codes.RESET, flow, form, status=422 if form.errors else 200)
+    return render_code_step(codes.RESET, flow, form, status=form_status(form))
 
 
 @bp.route("/code/resend", methods=["POST"])
@@ -71,7 +71,7 @@ def new_password():
         if change is PasswordChange.GRANT_SPENT:
             return render_step("reset/password.html", form=form, no_grant=True, status=409)
         form.password.errors.append(_("The new password must be different from your current password."))
-    return render_step("reset/password.html", form=form, status=422 if form.errors else 200)
+    return render_step("reset/password.html", form=form, status=form_status(form))
 
 
 @bp.route("/done")

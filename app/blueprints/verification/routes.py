@@ -4,7 +4,7 @@ from flask_login import login_required
 from ...account_session import current_flow, end_flow, log_in, return_to
 from ...flows import accounts, codes
 from ...limits import flow_address_key, flow_source, limit_posts, per_source
-from ...rendering import redirect_page, redirect_step, render_step
+from ...rendering import form_status, redirect_page, redirect_step, render_step
 from . import bp
 from .forms import CodeForm
 from .messages import code_error
@@ -28,7 +28,7 @@ def verify():
             return redirect_step(url_for("verification.welcome"))
         form.code.errors.append(code_error(result))
     return render_code_step(codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")),
-                            status=422 if form.errors else 200)
+                            status=form_status(form))
 
 
 @bp.route("/verify/resend", methods=["POST"])
