@@ -25,10 +25,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, event, exists, or_, select, update
+from sqlalchemy import CursorResult, delete, event, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .database import database_error_text, database_unavailable
@@ -182,7 +183,7 @@ def deliver(message_id: int) -> bool | None:
     OUTBOX_CLAIM_SECONDS; the message is then due again for any process."""
     now = utcnow()
     claim_until = now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message_id,
@@ -191,7 +192,7 @@ def deliver(message_id: int) -> bool | None:
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
         .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if claimed != 1:
         return None
@@ -229,15 +230,15 @@ def sweep(now: datetime | None = None) -> tuple[int, int]:
         OutboxMessage.created_at < now - timedelta(seconds=config["CODE_LIFETIME_SECONDS"]))).scalars().all()
     expired = 0
     for message in stale:  # the same conditions again: a sender that claimed it meanwhile keeps it
-        expired += db.session.execute(
+        expired += cast(CursorResult[Any], db.session.execute(
             update(OutboxMessage).where(OutboxMessage.id == message.id, *unsent)
             .values(failed_at=now, last_error="given up: its code expired before it could be sent",
                     **redacted(message))
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False))).rowcount
     cutoff = now - timedelta(days=config["OUTBOX_RETENTION_DAYS"])
-    purged = db.session.execute(
+    purged = cast(CursorResult[Any], db.session.execute(
         delete(OutboxMessage).where(or_(OutboxMessage.sent_at < cutoff, OutboxMessage.failed_at < cutoff))
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     db.session.commit()
     return expired, purged
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import g, has_app_context
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from ..extensions import db
 from ..models import AuditEvent, Story, User, utcnow
@@ -70,7 +71,7 @@ def account_deleted(user: User) -> None:
 def sweep(days: int, now: datetime | None = None) -> int:
     """Delete the rows older than ``days``; how many went."""
     cutoff = (now or utcnow()) - timedelta(days=days)
-    deleted = db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount
+    deleted = cast(CursorResult[Any], db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff))).rowcount
     db.session.commit()
     return deleted
 

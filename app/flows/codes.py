@@ -19,8 +19,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import CursorResult, select, text, update
 
 from ..extensions import db
 from ..models import User, VerificationCode, WrongCodeEntry
@@ -289,11 +290,11 @@ def check_code(
                 return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
             return CodeCheck(Outcome.USED)
     elif matches:
-        consumed = db.session.execute(
+        consumed = cast(CursorResult[Any], db.session.execute(
             update(VerificationCode)
             .where(VerificationCode.id == record.id, VerificationCode.used_at.is_(None))
             .values(used_at=now)
-        ).rowcount
+        )).rowcount
         if consumed == 1:
             return CodeCheck(Outcome.ACCEPTED, user=db.session.get(User, record.user_id))
         return CodeCheck(Outcome.USED)

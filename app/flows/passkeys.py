@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any, cast
 
 import webauthn
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
@@ -95,7 +96,8 @@ def rename(user: User, passkey_id: int, name: str) -> bool:
 
 
 def remove(user: User, passkey_id: int, *, now: datetime | None = None) -> bool:
-    removed = db.session.execute(delete(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)).rowcount
+    removed = cast(CursorResult[Any], db.session.execute(
+        delete(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id))).rowcount
     if removed:
         factors_changed(user, "passkey", added=False, now=now or utcnow())
     db.session.commit()

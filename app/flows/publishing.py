@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, cast
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import search
@@ -156,8 +156,9 @@ def unpublish(story: Story, version: int, actor: Actor) -> Story:
 def _take_version(story: Story, version: int) -> None:
     """Move the story from ``version`` to the next one in the database, or refuse: the UPDATE
     holds the row until commit, so of two saves of one version only the first gets through."""
-    taken = db.session.execute(update(Story).where(Story.id == story.id, Story.version == version)
-                               .values(version=Story.version + 1).execution_options(synchronize_session=False))
+    taken = cast(CursorResult[Any], db.session.execute(
+        update(Story).where(Story.id == story.id, Story.version == version)
+        .values(version=Story.version + 1).execution_options(synchronize_session=False)))
     if taken.rowcount != 1:
         db.session.rollback()
         raise VersionConflict()

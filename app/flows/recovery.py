@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 
 from ..blueprints.reset import email as reset_email
 from ..extensions import db
@@ -95,9 +96,9 @@ def set_new_password(user: User, new_password: str, *, now: datetime | None = No
     if verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
     granted_token, new_token = user.session_token, new_session_token()
-    rotated = db.session.execute(
+    rotated = cast(CursorResult[Any], db.session.execute(
         update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
-    ).rowcount
+    )).rowcount
     if rotated != 1:
         db.session.rollback()
         return PasswordChange.GRANT_SPENT

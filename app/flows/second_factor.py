@@ -19,9 +19,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from ..extensions import db
 from ..models import Passkey, RecoveryCode, TotpFactor, TrustedBrowser, User, WrongCodeEntry, utcnow
@@ -132,7 +133,8 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
 
 def remove_totp(user: User, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    removed = db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id)).rowcount
+    removed = cast(CursorResult[Any], db.session.execute(
+        delete(TotpFactor).where(TotpFactor.user_id == user.id))).rowcount
     if removed:
         factors_changed(user, "authenticator", added=False, now=now)
     db.session.commit()
@@ -232,23 +234,23 @@ def _check_totp(user: User, digits: str, now: datetime) -> Outcome:
     step = matching_step(factor.secret, digits, now) if factor else None
     if step is None:
         return Outcome.WRONG
-    taken = db.session.execute(
+    taken = cast(CursorResult[Any], db.session.execute(
         update(TotpFactor)
         .where(TotpFactor.id == factor.id, (TotpFactor.last_step.is_(None)) | (TotpFactor.last_step < step))
         .values(last_step=step)
-    ).rowcount
+    )).rowcount
     return Outcome.ACCEPTED if taken == 1 else Outcome.REPLAYED
 
 
 def _use_recovery_code(user: User, code: str, now: datetime) -> tuple[Outcome, int | None]:
     if len(code) != 10:
         return Outcome.WRONG, None
-    used = db.session.execute(
+    used = cast(CursorResult[Any], db.session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(code),
                RecoveryCode.used_at.is_(None))
         .values(used_at=now)
-    ).rowcount
+    )).rowcount
     if used != 1:
         return Outcome.WRONG, None
     from ..twofactor import email as twofactor_email
@@ -305,6 +307,7 @@ def browser_trusted(user: User, key: str | None, *, now: datetime | None = None)
 
 def forget_browsers(user: User) -> int:
     """Every remembered browser of the account is asked for the second factor again."""
-    forgotten = db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id)).rowcount
+    forgotten = cast(CursorResult[Any], db.session.execute(
+        delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))).rowcount
     db.session.commit()
     return forgotten

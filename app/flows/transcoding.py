@@ -26,9 +26,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from ..extensions import db
 from ..models import Rendition, TranscodeJob, Upload, Video, utcnow
@@ -257,13 +258,13 @@ def worker_name() -> str:
 def claim(job_id: int, worker: str, *, stale_seconds: float, now: datetime | None = None) -> bool:
     """Take a waiting job (or one whose worker fell silent) for ``worker``: one worker wins."""
     now = now or utcnow()
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(TranscodeJob)
         .where(TranscodeJob.id == job_id,
                (TranscodeJob.state == WAITING)
                | ((TranscodeJob.state == RUNNING) & (TranscodeJob.heartbeat_at < now - timedelta(seconds=stale_seconds))))
         .values(state=RUNNING, worker=worker, heartbeat_at=now, progress=0, attempts=TranscodeJob.attempts + 1)
-    ).rowcount
+    )).rowcount
     db.session.commit()
     return claimed == 1
 
@@ -344,8 +345,9 @@ def _finish(job_id, worker, *, state, error=None, output=None, width=0, height=0
     values = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
     if state == READY:
         values.update(progress=100, output_filename=output, width=width, height=height, bytes=size)
-    done = db.session.execute(update(TranscodeJob).where(TranscodeJob.id == job_id, TranscodeJob.state == RUNNING,
-                                                         TranscodeJob.worker == worker).values(**values)).rowcount
+    done = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
+        TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
+    ).values(**values))).rowcount
     db.session.commit()
     return state if done else _state(job_id)
 
@@ -429,9 +431,9 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
 
 
 def _beat(job_id: int, worker: str, percent: int) -> None:
-    still_ours = db.session.execute(update(TranscodeJob).where(
+    still_ours = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
         TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
-    ).values(progress=percent, heartbeat_at=utcnow())).rowcount
+    ).values(progress=percent, heartbeat_at=utcnow()))).rowcount
     db.session.commit()
     if not still_ours:
         raise JobStopped()
@@ -445,8 +447,9 @@ def publish_if_done(upload_id: int, media_root: Path) -> bool:
     upload = db.session.get(Upload, upload_id)
     if upload is None or upload.superseded_at is not None or any(job.state != READY for job in upload.jobs):
         return False
-    won = db.session.execute(update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None))
-                             .values(published_at=utcnow())).rowcount
+    won = cast(CursorResult[Any], db.session.execute(
+        update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None))
+        .values(published_at=utcnow()))).rowcount
     if not won:
         db.session.rollback()
         return False
