@@ -93,7 +93,7 @@ def parse_probe(text: str) -> Probe:
         return Probe(format="", duration=0)
     duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
     seconds = int(duration[1]) * 3600 + int(duration[2]) * 60 + float(duration[3]) if duration else 0.0
-    values = {}
+    values: dict[str, Any] = {}
     for line in re.findall(r"^\s*Stream #0:\d+.*$", text, re.M):
         if ": Video: " in line and "attached pic" not in line and "video_codec" not in values:
             codec = line.split(": Video: ", 1)[1].split()[0].rstrip(",")
@@ -310,6 +310,8 @@ def run(job_id: int, *, config, worker: str | None = None) -> str:
     if not claim(job_id, worker, stale_seconds=config["JOBS_STALE_SECONDS"]):
         return "skipped"
     job = db.session.get(TranscodeJob, job_id)
+    if job is None:  # its story was deleted since the claim (the cascade took the job)
+        return "gone"
     media_root = Path(config["MEDIA_ROOT"])
     final = output_name(job)
     temporary = media_root / f"{final}.{job.attempts}.part"
@@ -409,6 +411,7 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
                                    preexec_fn=_die_with_parent)
         last_beat = 0.0
+        assert process.stdout is not None  # stdout=PIPE
         try:
             for line in process.stdout:
                 key, _, value = line.strip().partition("=")
@@ -470,7 +473,7 @@ def publish_if_done(upload_id: int, media_root: Path) -> bool:
     video.duration_seconds = upload.duration_seconds
     older_masters = db.session.execute(select(Upload).where(
         Upload.story_id == story.id, Upload.id != upload.id, Upload.master_filename.is_not(None))).scalars().all()
-    stale_masters = [older.master_filename for older in older_masters]
+    stale_masters = [older.master_filename for older in older_masters if older.master_filename is not None]
     for older in older_masters:
         older.master_filename = None
     db.session.commit()
