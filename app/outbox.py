@@ -20,6 +20,7 @@ import re
 import smtplib
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -152,7 +153,7 @@ def init_outbox(app) -> None:
         app.extensions["outbox_dispatcher"] = ThreadDispatcher(app)
 
 
-def pending_ids(now: datetime, limit: int = 100) -> list[int]:
+def pending_ids(now: datetime, limit: int = 100) -> Sequence[int]:
     return db.session.execute(
         select(OutboxMessage.id)
         .where(
@@ -197,6 +198,8 @@ def deliver(message_id: int) -> bool | None:
     if claimed != 1:
         return None
     message = db.session.get(OutboxMessage, message_id)
+    if message is None:  # deleted since the claim (unsubscribed, account deleted): nothing to send
+        return None
     if message.kind == NEWSLETTER and not _still_subscribed(message.recipient):
         message.failed_at, message.claimed_until, message.last_error = utcnow(), None, "cancelled: unsubscribed"
         db.session.commit()
@@ -265,7 +268,7 @@ def _record_sent(message_id: int, claim_until: datetime, redactions: dict) -> No
 def _still_subscribed(address: str) -> bool:
     """Unsubscribing (or deleting the account) stops even a digest already queued."""
     return db.session.execute(select(exists().where(
-        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar()
+        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar_one()
 
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> None:
