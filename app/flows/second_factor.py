@@ -123,7 +123,7 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
         select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_(None))
     ).scalar_one_or_none()
     step = matching_step(factor.secret, submitted, now) if factor else None
-    if step is None:
+    if factor is None or step is None:
         return None
     factor.confirmed_at, factor.last_step = now, step
     recovery = factors_changed(user, "authenticator", added=True, now=now)
@@ -232,7 +232,7 @@ def check_second_factor(user: User, submitted: str, *, source: codes.Source, now
 def _check_totp(user: User, digits: str, now: datetime) -> Outcome:
     factor = totp_factor(user)
     step = matching_step(factor.secret, digits, now) if factor else None
-    if step is None:
+    if factor is None or step is None:
         return Outcome.WRONG
     taken = cast(CursorResult[Any], db.session.execute(
         update(TotpFactor)

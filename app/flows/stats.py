@@ -28,10 +28,10 @@ def add_download(at: datetime, story_id: int | None, label: str, organisation: s
                  bytes_sent: int) -> None:
     """Add a new download (downloads=1) or more bytes of one (downloads=0) to its day's rows."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    organisation = {"organisation": organisation[:200]}
+    by_organisation = {"organisation": organisation[:200]}
     for table, key in ((DownloadDay, {"day": at.date(), "story_id": story_id, "label": label[:120]}),
-                       (DownloadOrganisationDay, {"day": at.date(), **organisation}),
-                       (DownloadOrganisationMonth, {"month": at.date().replace(day=1), **organisation})):
+                       (DownloadOrganisationDay, {"day": at.date(), **by_organisation}),
+                       (DownloadOrganisationMonth, {"month": at.date().replace(day=1), **by_organisation})):
         statement = insert(table).values(downloads=downloads, bytes_sent=bytes_sent, **key)
         db.session.execute(statement.on_conflict_do_update(
             index_elements=list(key),
@@ -89,14 +89,15 @@ def per_day(period: Period, story_id: int | None = None) -> list[tuple[date, int
     return [(day, *found.get(day, (0, 0))) for day in period.days]
 
 
-def per_story(period: Period, limit: int = TOP) -> list[tuple[int | None, str, int, int]]:
+def per_story(period: Period, limit: int = TOP) -> list[tuple[int | None, str | None, int, int]]:
     """The most downloaded stories: id (None for a deleted story), title, downloads, bytes."""
     downloads = COUNTS[0].label("downloads")
     # the sums from the roll-up's index alone; the titles of the few that made it
     top = db.session.execute(select(DownloadDay.story_id, downloads, COUNTS[1]).where(_in(period))
                              .group_by(DownloadDay.story_id).order_by(downloads.desc(), DownloadDay.story_id)
                              .limit(limit)).all()
-    titles = dict(db.session.execute(select(Story.id, Story.title).where(Story.id.in_([row[0] for row in top]))).all())
+    titles: dict[int | None, str] = dict(
+        db.session.execute(select(Story.id, Story.title).where(Story.id.in_([row[0] for row in top]))).all())
     return [(story_id, titles.get(story_id), int(n), int(sent)) for story_id, n, sent in top]
 
 
