@@ -110,7 +110,7 @@ def resend_code(address: str, purpose: str, *, source: codes.Source, now: dateti
     if blocked_until is None:
         user = find_user(address)
         wants_code = user is not None and (purpose == codes.RESET or not user.is_verified)
-        if wants_code:
+        if user is not None and wants_code:
             send_code(user, purpose, source, now)
         else:
             send_stand_in(address, purpose, source, now)
@@ -125,7 +125,7 @@ def confirm_address(address: str, submitted: str, *, source: codes.Source, now: 
         address, codes.VERIFY, submitted,
         source=source, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
-    if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
+    if result.outcome is codes.Outcome.ACCEPTED and result.user is not None and result.user.verified_at is None:
         result.user.verified_at = now
         audit.record("account.verified", subject=result.user, now=now)
     db.session.commit()

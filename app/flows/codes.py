@@ -19,7 +19,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from sqlalchemy import CursorResult, select, text, update
 
@@ -95,8 +95,11 @@ def lock(name: str) -> None:
         digest = hashlib.sha256(name.encode()).digest()
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                            {"key": int.from_bytes(digest[:8], "big", signed=True)})
-    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None  # checked out by the session just above, so open
+        if not dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Outcome(enum.Enum):
@@ -160,6 +163,12 @@ def _hourly_cap(times: list[datetime], cap: int) -> datetime | None:
     return times[-cap] + HOUR if len(times) >= cap else None
 
 
+@overload
+def issue_code(address: str, purpose: str, *, user: User, source: Source, secret: str, policy: CodePolicy,
+               now: datetime) -> str: ...
+@overload
+def issue_code(address: str, purpose: str, *, user: None, source: Source, secret: str, policy: CodePolicy,
+               now: datetime) -> None: ...
 def issue_code(
     address: str,
     purpose: str,
