@@ -103,8 +103,8 @@ def find(search: Search, per_page: int = 50) -> tuple[list[Row], bool]:
     by words of its title or by id."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if search.person:
-        ids = [search.person] if search.person.isdecimal() and len(search.person) < 12 else []
-        ids = [int(i) for i in ids] + list(db.session.scalars(
+        ids = [int(search.person)] if search.person.isdecimal() and len(search.person) < 12 else []
+        ids = ids + list(db.session.scalars(
             select(User.id).where(User.email == _normalised(search.person))))
         query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.subject_user_id.in_(ids),
                                 AuditEvent.detail == ADDRESS_PREFIX + address_key(search.person)))

@@ -104,7 +104,9 @@ def _cues(lines: list[str], *, first: int, webvtt: bool) -> list[Cue]:
 
 def _blocks(lines: list[str], first: int) -> list[tuple[int, list[str]]]:
     """The blank-line separated blocks from ``first`` on, each with its first line's number (from 1)."""
-    blocks, current, start = [], [], 0
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 0
     for number, line in enumerate(lines[first:], start=first + 1):
         if line.strip():
             if not current:
@@ -142,9 +144,10 @@ def webvtt(cues: list[Cue]) -> str:
 # --- a story's captions ---------------------------------------------------------------------
 
 def save(story: Story, language: str, data: bytes, *, config, actor=None, ip=None,
-         now: datetime | None = None) -> Caption:
+         now: datetime | None = None) -> Caption | None:
     """Check ``data`` and make it the story's captions in ``language`` (committed); the file it
-    replaces is removed once the new one is in place. Raises ``CaptionError``."""
+    replaces is removed once the new one is in place. Raises ``CaptionError``. Returns the caption
+    as the database has it after the commit (None if it was removed meanwhile)."""
     text = webvtt(parse(data, config["CAPTION_MAX_BYTES"])).encode("utf-8")
     media_root = Path(config["MEDIA_ROOT"])
     stored = store(media_root, story.id, language, text)

@@ -264,6 +264,7 @@ def _copy(source: Path, stem: str, media_root: Path) -> tuple[str, str]:
     """Copy a checked file to MEDIA_ROOT as ``stem`` and the extension of its type; returns the
     stored name and the type. A file already there is replaced unless it is the same."""
     mimetype = media_types.of_file(source)
+    assert mimetype is not None  # validate() checked every file's type
     stored = stem + media_types.EXTENSIONS[mimetype]
     target = media_root / stored
     target.parent.mkdir(parents=True, exist_ok=True)

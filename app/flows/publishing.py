@@ -168,7 +168,9 @@ def _take_version(story: Story, version: int) -> None:
 
 def _apply(story: Story, entry: dict) -> None:
     story.title = entry["title"].strip()
-    story.published_at = parse_date(entry["published"])
+    published_at = parse_date(entry["published"])
+    assert published_at is not None  # the caller checked the fields (story_fields.story_problems)
+    story.published_at = published_at
     for attribute, key in FIELD_NAMES:
         if attribute != "title":
             setattr(story, attribute, (entry.get(key) or "").strip())

@@ -33,7 +33,7 @@ def create_staff_user(email, password, first_name, last_name, organisation):
         raise StaffError(" ".join(problems))
     user = find_user(address)
     created = user is None
-    if created:
+    if user is None:
         user = User(email=address, first_name=first_name, last_name=last_name, organisation=organisation,
                     conditions_accepted_at=utcnow(), password_hash="")
         db.session.add(user)

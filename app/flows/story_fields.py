@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeGuard
 
 from flask_babel import lazy_gettext as _l
 
@@ -152,7 +153,7 @@ def shotlist_text(shots: list[dict]) -> str:
     return "\n".join(f"{s['at'].strip()} {s['text'].strip()}" for s in shots)
 
 
-def nonempty(value) -> bool:
+def nonempty(value) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 

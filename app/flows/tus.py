@@ -107,6 +107,8 @@ def create(story, user, length: int, metadata: dict[str, str], *, config, now: d
 
 def poster_percent(value: str | None, default: float) -> float:
     """Where the poster is taken, in percent of the duration: a number from 0 to 100, else ``default``."""
+    if value is None:
+        return float(default)
     try:
         number = float(value)
     except (TypeError, ValueError):
