@@ -6,7 +6,7 @@ from ..flows.second_factor import Check, Outcome
 
 
 def check_error(check: Check) -> str:
-    if check.outcome is Outcome.LOCKED:
+    if check.outcome is Outcome.LOCKED and check.retry_at is not None:  # a lock always has its end
         return _("Too many wrong codes for this account. Please try again in %(wait)s.", wait=wait_phrase(check.retry_at))
     if check.outcome is Outcome.EXHAUSTED:
         return _("Too many wrong codes. Log in again with your password to try once more.")
