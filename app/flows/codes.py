@@ -17,6 +17,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast, overload
@@ -48,7 +49,7 @@ class CodePolicy:
     wrong_entries_per_source_per_hour: int = 10
 
     @classmethod
-    def from_config(cls, config) -> "CodePolicy":
+    def from_config(cls, config: Mapping[str, Any]) -> "CodePolicy":
         return cls(
             lifetime=timedelta(seconds=config["CODE_LIFETIME_SECONDS"]),
             max_wrong_entries=config["CODE_MAX_WRONG_ENTRIES"],

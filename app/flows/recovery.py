@@ -55,11 +55,11 @@ class ResetGrant:
     session_token: str
     issued_at: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_token": self.session_token, "issued_at": self.issued_at}
 
     @classmethod
-    def from_dict(cls, data) -> "ResetGrant | None":
+    def from_dict(cls, data: Any) -> "ResetGrant | None":
         try:
             return cls(int(data["user_id"]), str(data["session_token"]), float(data["issued_at"]))
         except (TypeError, KeyError, ValueError):

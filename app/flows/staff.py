@@ -23,7 +23,7 @@ class StaffError(Exception):
         self.reason = reason
 
 
-def create_staff_user(email, password, first_name, last_name, organisation):
+def create_staff_user(email: str, password: str, first_name: str, last_name: str, organisation: str) -> tuple[User, bool]:
     try:
         address = normalize_email(email)
     except InvalidEmail as exc:
