@@ -23,7 +23,8 @@ class StaffError(Exception):
         self.reason = reason
 
 
-def create_staff_user(email: str, password: str, first_name: str, last_name: str, organisation: str) -> tuple[User, bool]:
+def create_staff_user(email: str, password: str, first_name: str, last_name: str,
+                      organisation: str) -> tuple[User, bool]:
     try:
         address = normalize_email(email)
     except InvalidEmail as exc:
