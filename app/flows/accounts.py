@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import select
@@ -167,7 +168,16 @@ def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetim
     mail.kind, mail.failed_at, mail.last_error = outbox.STAND_IN_MAIL, now, "stand-in: never sent"
 
 
-def flow_has_live_code(flow, purpose: str, now: datetime | None = None) -> bool:
+class CodeFlow(Protocol):
+    """What is read of a browser's flow (app/account_session.py, Flow): no web import here."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+
+def flow_has_live_code(flow: CodeFlow, purpose: str, now: datetime | None = None) -> bool:
     return codes.flow_has_live_code(flow.address, purpose, flow.id, now or utcnow(), code_policy())
 
 

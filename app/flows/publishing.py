@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Callable, cast
 
 from flask import current_app, has_app_context
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import search
@@ -63,7 +63,7 @@ def in_state(state: str, at: datetime | None = None):
     return visible(at)
 
 
-def went_live_at():
+def went_live_at() -> ColumnElement[datetime]:
     """When a story appeared: its publication time, or (imported) its date."""
     return func.coalesce(Story.publish_at, Story.published_at)
 
