@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,7 @@ STILL_FORMATS = re.compile(r"^(image2|.*_pipe|gif|apng|webp)$")
 
 
 class NotAVideo(TusError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(415, _("This file is not a video: it has no video stream. "
                                 "Please upload a broadcast master (MP4, MOV or MXF)."))
 
@@ -72,12 +73,15 @@ class Probe:
         return bool(self.video_codec and self.height and self.duration > 0 and not STILL_FORMATS.match(self.format))
 
 
-def ffmpeg_binary(config) -> str:
+def ffmpeg_binary(config: Mapping[str, Any]) -> str:
+    binary: str
     if config.get("FFMPEG_BINARY"):
-        return config["FFMPEG_BINARY"]
+        binary = config["FFMPEG_BINARY"]
+        return binary
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    binary = imageio_ffmpeg.get_ffmpeg_exe()
+    return binary
 
 
 def probe(ffmpeg: str, path: Path) -> Probe:
@@ -124,7 +128,7 @@ class Rung:
     preview: bool
 
 
-def ladder(config) -> list[Rung]:
+def ladder(config: Mapping[str, Any]) -> list[Rung]:
     rungs = [Rung(key=r["key"], label=r["label"], height=int(r["height"]), fps=float(r.get("fps", 25)),
                   crf=int(r.get("crf", 20)), maxrate=str(r.get("maxrate", "")),
                   audio_bitrate=str(r.get("audio_bitrate", "128k")), preview=bool(r.get("preview")))
@@ -145,7 +149,8 @@ def plan(master: Probe, rungs: list[Rung]) -> list[Rung]:
     return planned
 
 
-def accept(upload: Upload, *, config, actor=None, ip=None, now: datetime | None = None) -> list[TranscodeJob]:
+def accept(upload: Upload, *, config: Mapping[str, Any], actor: object = None, ip: str | None = None,
+           now: datetime | None = None) -> list[TranscodeJob]:
     """The last byte of ``upload`` has arrived: check it is a video, keep it as the story's new
     master and plan its jobs (committed; the caller queues them; none if another request is
     already doing this). A file that is no video is removed with its upload, and ``NotAVideo``
@@ -192,7 +197,7 @@ def accept(upload: Upload, *, config, actor=None, ip=None, now: datetime | None 
 
 # --- staff actions on a job ----------------------------------------------------------------
 
-def cancel(job: TranscodeJob, *, actor=None, ip=None) -> bool:
+def cancel(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> bool:
     """Stop a waiting or running job (the worker notices at its next heartbeat)."""
     if job.state not in UNFINISHED:
         return False
@@ -202,7 +207,7 @@ def cancel(job: TranscodeJob, *, actor=None, ip=None) -> bool:
     return True
 
 
-def retry(job: TranscodeJob, *, actor=None, ip=None) -> bool:
+def retry(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> bool:
     """Run a failed or cancelled job again (not one of a master that has since been replaced)."""
     if job.state not in (FAILED, CANCELLED) or job.upload.superseded_at is not None:
         return False
@@ -212,7 +217,8 @@ def retry(job: TranscodeJob, *, actor=None, ip=None) -> bool:
     return True
 
 
-def retake_poster(upload: Upload, percent: float, *, actor=None, ip=None) -> TranscodeJob | None:
+def retake_poster(upload: Upload, percent: float, *, actor: object = None,
+                  ip: str | None = None) -> TranscodeJob | None:
     """Take the poster again at ``percent`` of the duration; the new picture replaces the old
     file in one rename, so the story's card changes with it."""
     job = next((job for job in upload.jobs if job.kind == POSTER), None)
@@ -304,7 +310,7 @@ class JobStopped(Exception):
     """The job was cancelled, or taken over by another worker, while it ran."""
 
 
-def run(job_id: int, *, config, worker: str | None = None) -> str:
+def run(job_id: int, *, config: Mapping[str, Any], worker: str | None = None) -> str:
     """Claim and run one job; its final state (or "skipped" when another worker has it)."""
     worker = worker or worker_name()
     if not claim(job_id, worker, stale_seconds=config["JOBS_STALE_SECONDS"]):
@@ -343,8 +349,9 @@ def run(job_id: int, *, config, worker: str | None = None) -> str:
     return state
 
 
-def _finish(job_id, worker, *, state, error=None, output=None, width=0, height=0, size=0) -> str:
-    values = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
+def _finish(job_id: int, worker: str, *, state: str, error: str | None = None, output: str | None = None,
+            width: int = 0, height: int = 0, size: int = 0) -> str:
+    values: dict[str, object] = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
     if state == READY:
         values.update(progress=100, output_filename=output, width=width, height=height, bytes=size)
     done = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
@@ -369,7 +376,7 @@ def output_name(job: TranscodeJob) -> str:
     return f"{slug}/{key}-{job.kind}-{job.height}p.mp4"
 
 
-def command_for(job: TranscodeJob, ffmpeg: str, master: Path, output: Path, config) -> list[str]:
+def command_for(job: TranscodeJob, ffmpeg: str, master: Path, output: Path, config: Mapping[str, Any]) -> list[str]:
     # Interlaced broadcast masters are deinterlaced; non-square pixels are made square first so
     # the aspect ratio is kept, then the height is set and the width follows (even, for H.264).
     square = "bwdif=deint=interlaced,scale=trunc(iw*sar/2)*2:ih,setsar=1"
