@@ -36,6 +36,7 @@ from sqlalchemy import (BigInteger, ColumnElement, Integer, Text, and_, bindpara
                         not_, or_, select, table, text)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import load_only
+from sqlalchemy.sql import FromClause
 
 from .models import catalogue_changed
 
@@ -208,11 +209,11 @@ class Tier:
     """One step of the ranking: join ``target`` on ``story_key`` (= a Story column), keep
     ``where``, newest first by ``order``. Results list the tiers one after the other."""
 
-    target: object
-    story_key: object
+    target: FromClause
+    story_key: ColumnElement[Any]
     joins_on: str  # the Story attribute ``story_key`` equals
-    where: object
-    order: object
+    where: ColumnElement[Any]
+    order: ColumnElement[Any]
 
 
 def last_word_is_prefix(words: list[str]) -> bool:
