@@ -57,7 +57,8 @@ def _trust_proxies(app: Flask) -> None:
     choose its own address for the rate limits or pretend to be on HTTPS."""
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        # Flask's documented way to add WSGI middleware; its stubs type wsgi_app as a method
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def _register_blueprints(app: Flask) -> None:

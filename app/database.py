@@ -48,7 +48,7 @@ def _tune_postgresql(engine) -> None:
         dbapi_connection.commit()  # a plain SET in a transaction rolled back later would be undone
 
 
-def database_unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException | None) -> bool:
     """Whether ``exc`` says the database cannot be used just now (restarting, a dropped connection,
     SQLite locked past its busy timeout, every pooled connection busy), rather than a wrong query:
     what a later try may well get past."""

@@ -95,6 +95,8 @@ def email_field(label=None, *, new_account: bool = False) -> StringField:
 class NextField(HiddenField):
     """The page to go back to, carried through the dialog's steps."""
 
+    data: str | None
+
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         self.data = (self.data or "")[:2000]

@@ -89,7 +89,8 @@ def tidy(app: Flask) -> tuple[int, int]:
 @click.option("--workers", type=int, default=None, help="Jobs run at once (default: JOBS_WORKERS).")
 def worker_command(workers):
     """Run transcoding jobs until stopped (Ctrl-C finishes the running job first)."""
-    app = current_app._get_current_object()
+    # current_app is typed as the Flask it proxies, without the proxy's own method
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
     _, queued = tidy(app)
     db.session.remove()
@@ -102,5 +103,5 @@ def worker_command(workers):
 @cli.command("sweep")
 def sweep_command():
     """Remove expired unfinished uploads and queue orphaned jobs again (the worker does it every minute)."""
-    swept, queued = tidy(current_app._get_current_object())
+    swept, queued = tidy(current_app._get_current_object())  # type: ignore[attr-defined]  # (as above)
     click.echo(f"jobs: {swept} expired upload(s) removed, {queued} job(s) queued")

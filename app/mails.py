@@ -8,6 +8,7 @@ translates them into the recipient's language; every link is absolute, built fro
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,7 @@ def digest_subject(portal: str, count: int) -> LazyString:
                                        portal=portal))
 
 
-def queue_digest(user: User, stories: list[Story], token: str) -> None:
+def queue_digest(user: User, stories: Sequence[Story], token: str) -> None:
     """One digest mail, with RFC 8058 one-click unsubscribe headers."""
     unsubscribe_url = external_url("newsletter.unsubscribe", token=token)
     queue_mail(

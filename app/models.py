@@ -11,7 +11,7 @@ from sqlalchemy import DDL, BigInteger, ForeignKey, Index, LargeBinary, String, 
 from sqlalchemy import false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .extensions import db
 
@@ -51,6 +51,8 @@ class User(UserMixin, Model):
     language: Mapped[str | None] = mapped_column(String(5))
 
     # The login session (LoginSession) this object was logged in or loaded with; not a column.
+    if TYPE_CHECKING:  # annotated for mypy only: SQLAlchemy would take an annotation for a column
+        login_key: str | None
     login_key = None  # str once logged in or loaded
 
     @property
@@ -306,7 +308,8 @@ class Story(Model):
         translation = self.translation(language) if language != ORIGINAL_LANGUAGE else None
         if translation is None:
             return original
-        values, in_original = {}, set()
+        values: dict[str, Any] = {}
+        in_original = set()
         for name, translated in (("title", translation.title), ("location", translation.location),
                                  ("credit_line", translation.credit_line), ("rights_note", translation.rights_note),
                                  ("summary", translation.summary),
@@ -413,7 +416,7 @@ def split_paragraphs(body: str | None) -> list[str]:
 
 def split_shots(shotlist: str | None) -> list[tuple[str, str]]:
     lines = [line.strip() for line in (shotlist or "").splitlines() if line.strip()]
-    return [tuple(line.split(" ", 1)) if " " in line else (line, "") for line in lines]
+    return [(head, tail) for head, _, tail in (line.partition(" ") for line in lines)]
 
 
 class CatalogueVersion(Model):
@@ -632,7 +635,7 @@ class Upload(Model):
     published_at: Mapped[datetime | None]  # its renditions replaced the story's
     superseded_at: Mapped[datetime | None]  # a newer master for the same story came
 
-    story: Mapped[Story | None] = relationship(Story)
+    story: Mapped[Story] = relationship(Story)
     jobs: Mapped[list[TranscodeJob]] = relationship("TranscodeJob", back_populates="upload", order_by="TranscodeJob.id",
                            cascade="all, delete-orphan", lazy="selectin")
 

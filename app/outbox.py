@@ -20,15 +20,17 @@ import re
 import smtplib
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, event, exists, or_, select, update
+from sqlalchemy import CursorResult, delete, event, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .database import database_error_text, database_unavailable
@@ -151,7 +153,7 @@ def init_outbox(app) -> None:
         app.extensions["outbox_dispatcher"] = ThreadDispatcher(app)
 
 
-def pending_ids(now: datetime, limit: int = 100) -> list[int]:
+def pending_ids(now: datetime, limit: int = 100) -> Sequence[int]:
     return db.session.execute(
         select(OutboxMessage.id)
         .where(
@@ -182,7 +184,7 @@ def deliver(message_id: int) -> bool | None:
     OUTBOX_CLAIM_SECONDS; the message is then due again for any process."""
     now = utcnow()
     claim_until = now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message_id,
@@ -191,11 +193,13 @@ def deliver(message_id: int) -> bool | None:
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
         .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if claimed != 1:
         return None
     message = db.session.get(OutboxMessage, message_id)
+    if message is None:  # deleted since the claim (unsubscribed, account deleted): nothing to send
+        return None
     if message.kind == NEWSLETTER and not _still_subscribed(message.recipient):
         message.failed_at, message.claimed_until, message.last_error = utcnow(), None, "cancelled: unsubscribed"
         db.session.commit()
@@ -229,15 +233,15 @@ def sweep(now: datetime | None = None) -> tuple[int, int]:
         OutboxMessage.created_at < now - timedelta(seconds=config["CODE_LIFETIME_SECONDS"]))).scalars().all()
     expired = 0
     for message in stale:  # the same conditions again: a sender that claimed it meanwhile keeps it
-        expired += db.session.execute(
+        expired += cast(CursorResult[Any], db.session.execute(
             update(OutboxMessage).where(OutboxMessage.id == message.id, *unsent)
             .values(failed_at=now, last_error="given up: its code expired before it could be sent",
                     **redacted(message))
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False))).rowcount
     cutoff = now - timedelta(days=config["OUTBOX_RETENTION_DAYS"])
-    purged = db.session.execute(
+    purged = cast(CursorResult[Any], db.session.execute(
         delete(OutboxMessage).where(or_(OutboxMessage.sent_at < cutoff, OutboxMessage.failed_at < cutoff))
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     db.session.commit()
     return expired, purged
 
@@ -264,7 +268,7 @@ def _record_sent(message_id: int, claim_until: datetime, redactions: dict) -> No
 def _still_subscribed(address: str) -> bool:
     """Unsubscribing (or deleting the account) stops even a digest already queued."""
     return db.session.execute(select(exists().where(
-        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar()
+        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar_one()
 
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> None:

@@ -9,7 +9,7 @@ from werkzeug.urls import iri_to_uri
 def wants_partial() -> bool:
     """An HTMX request that is neither boosted nor a history restore gets just the block."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def varies_with_htmx(response):

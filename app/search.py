@@ -30,12 +30,14 @@ import calendar
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import (BigInteger, Integer, Text, and_, bindparam, case, cast, column, func, literal, not_, or_, select,
-                        table, text)
+from sqlalchemy import (BigInteger, ColumnElement, Integer, Text, and_, bindparam, case, cast, column, func, literal,
+                        not_, or_, select, table, text)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import load_only
+from sqlalchemy.sql import FromClause
 
 from .models import catalogue_changed
 
@@ -208,11 +210,11 @@ class Tier:
     """One step of the ranking: join ``target`` on ``story_key`` (= a Story column), keep
     ``where``, newest first by ``order``. Results list the tiers one after the other."""
 
-    target: object
-    story_key: object
+    target: FromClause
+    story_key: ColumnElement[Any]
     joins_on: str  # the Story attribute ``story_key`` equals
-    where: object
-    order: object
+    where: ColumnElement[Any]
+    order: ColumnElement[Any]
 
 
 def last_word_is_prefix(words: list[str]) -> bool:
@@ -234,12 +236,12 @@ def tiers(session, words: list[str]) -> list[Tier]:
     documents = table("story_search", column("story_id", Integer), column("sort_key", BigInteger),
                       column("document"), column("title_document"))
     query = cast(literal(_postgres_query(session, words)), TSQUERY)
-    in_title = documents.c.title_document.op("@@")(query)
-    everywhere = documents.c.document.op("@@")(query)
+    title_matches = documents.c.title_document.op("@@")(query)
+    document_matches = documents.c.document.op("@@")(query)
     key = documents.c.sort_key
     floors = _window_floors(session, key)
     tiers = []
-    for where, floor in zip((in_title, everywhere & not_(in_title)), floors, strict=True):
+    for where, floor in zip((title_matches, document_matches & not_(title_matches)), floors, strict=True):
         tiers += _recent_then_older(documents, where, floor)
     return tiers
 
@@ -298,7 +300,8 @@ def _postgres_query(session, words: list[str]) -> str:
     when they are at most PREFIX_WORDS."""
     typing = last_word_is_prefix(words)
     whole = words[:-1] if typing else words
-    columns = [cast(_all_of(map(_either_language, whole)), Text) if whole else literal(None, Text)]
+    columns: list[ColumnElement[Any]] = [
+        cast(_all_of(map(_either_language, whole)), Text) if whole else literal(None, Text)]
     if typing:
         last = words[-1]
         english, french = (func.to_tsvector(text(f"'{c}'::regconfig"), last) for c in ("english", "french"))

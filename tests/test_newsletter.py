@@ -4,10 +4,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from app.extensions import db
 from app.flows import newsletter
 from app.models import NewsletterDelivery, OutboxMessage, Story, User, utcnow
+from app.outbox import deliver
 
 from .catalogue_data import load, story_entry
 from .conftest import build_app, dispose, last_code, outbox, post, registration
@@ -183,6 +185,27 @@ def test_the_outbox_skips_a_digest_for_someone_no_longer_subscribed(app, tmp_pat
     with app.app_context():
         digest = db.session.query(OutboxMessage).filter_by(kind="newsletter").one()
         assert digest.sent_at is None and digest.last_error == "cancelled: unsubscribed"
+
+
+def test_a_digest_deleted_just_after_its_claim_is_not_sent(app, tmp_path, monkeypatch):
+    """Unsubscribing deletes queued digests, even one a sender has just claimed: the sender then
+    finds no row, and has nothing to send (no error)."""
+    subscriber(app, "ann@example.org")
+    load(app, tmp_path, [recent("fresh", 1)])
+    send(app)
+    with app.app_context():
+        digest_id = db.session.query(OutboxMessage.id).filter_by(kind="newsletter").scalar()
+        commit = db.session.commit
+
+        def commit_then_unsubscribe():  # the claim is committed; another request deletes the row
+            commit()
+            monkeypatch.setattr(db.session, "commit", commit)
+            with db.engine.begin() as connection:
+                connection.execute(delete(OutboxMessage).where(OutboxMessage.id == digest_id))
+
+        monkeypatch.setattr(db.session, "commit", commit_then_unsubscribe)
+        assert deliver(digest_id) is None
+        assert db.session.get(OutboxMessage, digest_id) is None
 
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete as sa_delete
 
 from app.extensions import db
 from app.flows import transcoding
@@ -401,3 +402,23 @@ def test_a_job_whose_worker_keeps_dying_fails_after_the_last_attempt(app, staff,
     hd, sd, preview, poster = jobs(app)
     assert hd.state == "failed" and "3 attempts" in hd.error
     assert sd.state == "waiting" and queued == [sd.id, preview.id, poster.id]
+
+
+def test_a_job_whose_story_is_deleted_just_after_its_claim_ends_gone(app, staff, story, tmp_path, monkeypatch):
+    """Deleting a story takes its jobs with it (ON DELETE CASCADE), even one a worker has just
+    claimed: the worker then finds no job, and says so instead of failing."""
+    client, token = staff
+    upload_master(client, token, story, make_video(tmp_path / "m.mp4", seconds=1))
+    claim = transcoding.claim
+
+    def claim_then_delete_the_story(*args, **kwargs):
+        claimed = claim(*args, **kwargs)
+        with db.engine.begin() as connection:  # the staff member's request, committed meanwhile
+            connection.execute(sa_delete(Story).where(Story.id == story))
+        return claimed
+
+    monkeypatch.setattr(transcoding, "claim", claim_then_delete_the_story)
+    with app.app_context():
+        assert transcoding.run(jobs(app)[0].id, config=app.config) == "gone"
+        db.session.remove()
+    assert jobs(app) == []

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from ..extensions import db
 from ..models import (AuditEvent, Download, LoginSession, NewsletterDelivery, Rendition, Story, User,
@@ -32,13 +33,13 @@ class DownloadsPage:
     total: int
 
 
-def page_number(raw) -> int:
+def page_number(raw: object) -> int:
     """A page number from a query argument: anything that is not a small positive number is page 1."""
     raw = raw.strip() if isinstance(raw, str) else ""
     return max(int(raw), 1) if raw.isdigit() and len(raw) <= MAX_PAGE_DIGITS else 1
 
 
-def _downloads(user: User):
+def _downloads(user: User) -> Select[datetime, Story, str, int, str | None]:
     return (select(Download.at, Story, Rendition.label, Download.bytes_sent, Download.range_requested)
             .select_from(Download)
             .outerjoin(Rendition, Rendition.id == Download.rendition_id)
@@ -62,7 +63,7 @@ def _when(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z" if moment else None
 
 
-def export(user: User, *, portal: str, now: datetime | None = None) -> dict:
+def export(user: User, *, portal: str, now: datetime | None = None) -> dict[str, Any]:
     """Everything the portal stores that names this account, as plain JSON values (times in UTC)."""
     logins = db.session.execute(select(LoginSession.created_at, LoginSession.expires_at)
                                 .where(LoginSession.user_id == user.id).order_by(LoginSession.created_at)).all()

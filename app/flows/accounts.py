@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import select
@@ -108,7 +109,7 @@ def resend_code(address: str, purpose: str, *, source: codes.Source, now: dateti
     if blocked_until is None:
         user = find_user(address)
         wants_code = user is not None and (purpose == codes.RESET or not user.is_verified)
-        if wants_code:
+        if user is not None and wants_code:
             send_code(user, purpose, source, now)
         else:
             send_stand_in(address, purpose, source, now)
@@ -123,7 +124,7 @@ def confirm_address(address: str, submitted: str, *, source: codes.Source, now: 
         address, codes.VERIFY, submitted,
         source=source, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
     )
-    if result.outcome is codes.Outcome.ACCEPTED and result.user.verified_at is None:
+    if result.outcome is codes.Outcome.ACCEPTED and result.user is not None and result.user.verified_at is None:
         result.user.verified_at = now
         audit.record("account.verified", subject=result.user, now=now)
     db.session.commit()
@@ -165,7 +166,16 @@ def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetim
     mail.kind, mail.failed_at, mail.last_error = outbox.STAND_IN_MAIL, now, "stand-in: never sent"
 
 
-def flow_has_live_code(flow, purpose: str, now: datetime | None = None) -> bool:
+class CodeFlow(Protocol):
+    """What is read of a browser's flow (app/account_session.py, Flow): no web import here."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+
+def flow_has_live_code(flow: CodeFlow, purpose: str, now: datetime | None = None) -> bool:
     return codes.flow_has_live_code(flow.address, purpose, flow.id, now or utcnow(), code_policy())
 
 

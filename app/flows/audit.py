@@ -7,11 +7,13 @@ searched for an address, but not read back into one. Rows are kept AUDIT_RETENTI
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import g, has_app_context
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from ..extensions import db
 from ..models import AuditEvent, Story, User, utcnow
@@ -21,7 +23,8 @@ from .keyed_hash import keyed_hash
 ADDRESS_PREFIX = "address #"
 
 
-def record(action: str, *, actor=None, story=None, subject=None, detail: str = "", ip: str | None = None,
+def record(action: str, *, actor: object = None, story: object = None, subject: object = None, detail: str = "",
+           ip: str | None = None,
            now: datetime | None = None) -> AuditEvent:
     """Add an audit row to the session; the caller's commit writes it with the change it records.
     Without ``ip``, the address of the request being answered (``g.audit_ip``, set for every
@@ -70,7 +73,7 @@ def account_deleted(user: User) -> None:
 def sweep(days: int, now: datetime | None = None) -> int:
     """Delete the rows older than ``days``; how many went."""
     cutoff = (now or utcnow()) - timedelta(days=days)
-    deleted = db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount
+    deleted = cast(CursorResult[Any], db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff))).rowcount
     db.session.commit()
     return deleted
 
@@ -82,7 +85,7 @@ class Search:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args) -> "Search":
+    def from_args(cls, args: Mapping[str, str]) -> "Search":
         page = args.get("page", "")
         return cls(_printable(args.get("person", ""))[:254], _printable(args.get("story", ""))[:200],
                    int(page) if page.isdecimal() and 0 < len(page) < 6 and int(page) > 0 else 1)
@@ -102,8 +105,8 @@ def find(search: Search, per_page: int = 50) -> tuple[list[Row], bool]:
     by words of its title or by id."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if search.person:
-        ids = [search.person] if search.person.isdecimal() and len(search.person) < 12 else []
-        ids = [int(i) for i in ids] + list(db.session.scalars(
+        ids = [int(search.person)] if search.person.isdecimal() and len(search.person) < 12 else []
+        ids = ids + list(db.session.scalars(
             select(User.id).where(User.email == _normalised(search.person))))
         query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.subject_user_id.in_(ids),
                                 AuditEvent.detail == ADDRESS_PREFIX + address_key(search.person)))
@@ -126,7 +129,7 @@ def _printable(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable()).strip()
 
 
-def _by_id(model, ids: set) -> dict:
+def _by_id(model: Any, ids: set[int | None]) -> dict[int | None, Any]:
     ids = {i for i in ids if i is not None}
     return {item.id: item for item in db.session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
 

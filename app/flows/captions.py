@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -104,7 +106,9 @@ def _cues(lines: list[str], *, first: int, webvtt: bool) -> list[Cue]:
 
 def _blocks(lines: list[str], first: int) -> list[tuple[int, list[str]]]:
     """The blank-line separated blocks from ``first`` on, each with its first line's number (from 1)."""
-    blocks, current, start = [], [], 0
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 0
     for number, line in enumerate(lines[first:], start=first + 1):
         if line.strip():
             if not current:
@@ -118,7 +122,7 @@ def _blocks(lines: list[str], first: int) -> list[tuple[int, list[str]]]:
     return blocks
 
 
-def _ms(parts) -> int:
+def _ms(parts: Iterable[str | None]) -> int:
     hours, minutes, seconds, millis = (int(part or 0) for part in parts)
     return ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis
 
@@ -141,10 +145,11 @@ def webvtt(cues: list[Cue]) -> str:
 
 # --- a story's captions ---------------------------------------------------------------------
 
-def save(story: Story, language: str, data: bytes, *, config, actor=None, ip=None,
-         now: datetime | None = None) -> Caption:
+def save(story: Story, language: str, data: bytes, *, config: Mapping[str, Any], actor: object = None,
+         ip: str | None = None, now: datetime | None = None) -> Caption | None:
     """Check ``data`` and make it the story's captions in ``language`` (committed); the file it
-    replaces is removed once the new one is in place. Raises ``CaptionError``."""
+    replaces is removed once the new one is in place. Raises ``CaptionError``. Returns the caption
+    as the database has it after the commit (None if it was removed meanwhile)."""
     text = webvtt(parse(data, config["CAPTION_MAX_BYTES"])).encode("utf-8")
     media_root = Path(config["MEDIA_ROOT"])
     stored = store(media_root, story.id, language, text)
@@ -158,7 +163,8 @@ def save(story: Story, language: str, data: bytes, *, config, actor=None, ip=Non
     return story.caption(language)
 
 
-def _point_at(story: Story, language: str, stored: str, size: int, *, actor, ip, now: datetime) -> str | None:
+def _point_at(story: Story, language: str, stored: str, size: int, *, actor: object, ip: str | None,
+              now: datetime) -> str | None:
     """Make ``stored`` the story's file in ``language`` (committed); returns the file it replaced.
     Of two first uploads of one language at once, the second's unique-index failure is rolled
     back and it replaces the first's."""
@@ -192,7 +198,8 @@ def store(media_root: Path, story_id: int, language: str, text: bytes) -> str:
     return stored
 
 
-def remove(story: Story, language: str, *, config, actor=None, ip=None) -> bool:
+def remove(story: Story, language: str, *, config: Mapping[str, Any], actor: object = None,
+           ip: str | None = None) -> bool:
     caption = story.caption(language)
     if caption is None:
         return False

@@ -1,11 +1,13 @@
 """The catalogue: what a search box, date range, category and page number ask for."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVarTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from .. import search
@@ -13,6 +15,8 @@ from ..extensions import db
 from ..models import Category, Story, Video
 from . import publishing
 from .story_fields import SLUG
+
+Ts = TypeVarTuple("Ts")
 
 MAX_PAGE = 10_000
 MAX_QUERY_LENGTH = 200
@@ -36,7 +40,7 @@ class CatalogueQuery:
         """Whether the last word is still too short to be searched as the start of words."""
         return bool(self.words) and not search.last_word_is_prefix(self.words)
 
-    def args(self, **changes) -> dict:
+    def args(self, **changes: object) -> dict[str, object]:
         """Query-string arguments for links (next page, bookmarks)."""
         values = {"q": self.text, "from": self.date_from.isoformat() if self.date_from else "",
                   "to": self.date_to.isoformat() if self.date_to else "", "category": self.category,
@@ -55,7 +59,7 @@ class CataloguePage:
     total: int | None = None  # how many stories match in all; None: not counted (the staff list)
 
 
-def parse_query(args) -> CatalogueQuery:
+def parse_query(args: Mapping[str, object]) -> CatalogueQuery:
     """Read request arguments leniently: anything odd becomes a message, never an error page."""
     query = CatalogueQuery(text=_text(args.get("q"))[:MAX_QUERY_LENGTH])
     for name, attr in (("from", "date_from"), ("to", "date_to")):
@@ -77,7 +81,8 @@ def parse_query(args) -> CatalogueQuery:
     return query
 
 
-def find_stories(query: CatalogueQuery, per_page: int, only=None, *, count: bool = False) -> CataloguePage:
+def find_stories(query: CatalogueQuery, per_page: int, only: ColumnElement[bool] | None = None, *,
+                 count: bool = False) -> CataloguePage:
     """Newest first; with words, the search's tiers one after the other (see app.search).
     ``only``: which stories may be listed, a condition on Story; the published ones by default
     (the staff list asks for drafts and scheduled ones too, through the same search).
@@ -86,7 +91,7 @@ def find_stories(query: CatalogueQuery, per_page: int, only=None, *, count: bool
     offset, wanted = (query.page - 1) * per_page, per_page + 1
     only = publishing.visible() if only is None else only
     tiers = search.tiers(db.session, query.words) if query.words else None
-    if not query.words:
+    if tiers is None:  # no words
         statement = _filtered(select(Story), query, only).order_by(Story.published_at.desc(), Story.id.desc())
         stories = _cards(statement.offset(offset).limit(wanted))
     else:
@@ -97,14 +102,15 @@ def find_stories(query: CatalogueQuery, per_page: int, only=None, *, count: bool
     return page
 
 
-def _count(query: CatalogueQuery, tiers, only) -> int:
+def _count(query: CatalogueQuery, tiers: list[search.Tier] | None, only: ColumnElement[bool]) -> int:
     if tiers is None:
         return db.session.execute(_filtered(select(func.count(Story.id)), query, only)).scalar_one()
     matches = union_all(*_tier_matches(query, tiers, only)).subquery()
     return db.session.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
-def _search_page(query: CatalogueQuery, tiers, offset: int, limit: int, only):
+def _search_page(query: CatalogueQuery, tiers: list[search.Tier], offset: int, limit: int,
+                 only: ColumnElement[bool]) -> Select[Story]:
     """One statement for a page of search results: the tiers' matches, each newest first, one
     tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
     in turn and stops once it holds the page, so a page in the first tier never reads the others
@@ -115,7 +121,8 @@ def _search_page(query: CatalogueQuery, tiers, offset: int, limit: int, only):
             .order_by(page.c.tier, Story.search_key.desc()))
 
 
-def _tier_matches(query: CatalogueQuery, tiers, only, limit: int | None = None) -> list:
+def _tier_matches(query: CatalogueQuery, tiers: list[search.Tier], only: ColumnElement[bool],
+                  limit: int | None = None) -> list[Select[Any]]:
     """Each search tier's matching stories (id and tier), newest first, at most ``limit`` each."""
     joins_on = getattr(Story, tiers[0].joins_on)
     matches = []
@@ -129,7 +136,8 @@ def _tier_matches(query: CatalogueQuery, tiers, only, limit: int | None = None) 
     return matches
 
 
-def _filtered(statement, query: CatalogueQuery, only):
+def _filtered(statement: Select[*Ts], query: CatalogueQuery,
+              only: ColumnElement[bool]) -> Select[*Ts]:
     statement = statement.where(only)
     if query.date_from and "from" not in query.errors:
         statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
@@ -140,7 +148,7 @@ def _filtered(statement, query: CatalogueQuery, only):
     return statement
 
 
-def _cards(statement) -> list[Story]:
+def _cards(statement: Select[Story]) -> list[Story]:
     """The stories a page of cards shows, with what a card shows loaded and nothing more: videos
     and translations (one or none each) in the same statement, categories in a second one."""
     statement = statement.options(
@@ -166,7 +174,7 @@ def all_visible(limit: int) -> list[Story]:
                        .order_by(publishing.went_live_at().desc(), Story.id.desc()).limit(limit))
 
 
-def _with_media(statement) -> list[Story]:
+def _with_media(statement: Select[Story]) -> list[Story]:
     statement = statement.options(joinedload(Story.videos), joinedload(Story.translations))
     return list(db.session.execute(statement).unique().scalars())
 
@@ -188,5 +196,5 @@ def story_by_slug(slug: str) -> Story | None:
     return db.session.execute(select(Story).where(Story.slug == slug, publishing.visible())).scalar_one_or_none()
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""

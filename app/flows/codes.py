@@ -17,10 +17,12 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast, overload
 
-from sqlalchemy import select, text, update
+from sqlalchemy import CursorResult, select, text, update
 
 from ..extensions import db
 from ..models import CODE_EMAIL_CHANGE, CODE_RESET, CODE_VERIFY, User, VerificationCode, WrongCodeEntry
@@ -43,7 +45,7 @@ class CodePolicy:
     wrong_entries_per_source_per_hour: int = 10
 
     @classmethod
-    def from_config(cls, config) -> "CodePolicy":
+    def from_config(cls, config: Mapping[str, Any]) -> "CodePolicy":
         return cls(
             lifetime=timedelta(seconds=config["CODE_LIFETIME_SECONDS"]),
             max_wrong_entries=config["CODE_MAX_WRONG_ENTRIES"],
@@ -90,8 +92,11 @@ def lock(name: str) -> None:
         digest = hashlib.sha256(name.encode()).digest()
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                            {"key": int.from_bytes(digest[:8], "big", signed=True)})
-    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None  # checked out by the session just above, so open
+        if not dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Outcome(enum.Enum):
@@ -155,6 +160,12 @@ def _hourly_cap(times: list[datetime], cap: int) -> datetime | None:
     return times[-cap] + HOUR if len(times) >= cap else None
 
 
+@overload
+def issue_code(address: str, purpose: str, *, user: User, source: Source, secret: str, policy: CodePolicy,
+               now: datetime) -> str: ...
+@overload
+def issue_code(address: str, purpose: str, *, user: None, source: Source, secret: str, policy: CodePolicy,
+               now: datetime) -> None: ...
 def issue_code(
     address: str,
     purpose: str,
@@ -285,11 +296,11 @@ def check_code(
                 return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
             return CodeCheck(Outcome.USED)
     elif matches:
-        consumed = db.session.execute(
+        consumed = cast(CursorResult[Any], db.session.execute(
             update(VerificationCode)
             .where(VerificationCode.id == record.id, VerificationCode.used_at.is_(None))
             .values(used_at=now)
-        ).rowcount
+        )).rowcount
         if consumed == 1:
             return CodeCheck(Outcome.ACCEPTED, user=db.session.get(User, record.user_id))
         return CodeCheck(Outcome.USED)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.http import parse_range_header
 
 from ..extensions import db
-from ..models import Download, Rendition, utcnow
+from ..models import Download, Rendition, User, utcnow
 from . import codes, media_types, stats
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def range_bytes(range_header: str | None, size: int) -> int | None:
     return None if bounds is None else bounds[1] - bounds[0]
 
 
-def record(user, rendition: Rendition, *, bytes_sent: int, range_header: str | None, window: timedelta,
+def record(user: User, rendition: Rendition, *, bytes_sent: int, range_header: str | None, window: timedelta,
            now: datetime | None = None) -> Download:
     """Log one request that sent (part of) a rendition. Requests by the same account for the same
     rendition within ``window`` of the first are one download, their bytes added up: a download

@@ -6,9 +6,12 @@ only through a server that offers SMTPUTF8 (RFC 6531)."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
+from flask_babel import gettext
+
+_: Callable[..., str] = gettext  # flask_babel is untyped; its gettext gives a str
 
 MAX_EMAIL_LENGTH = 254
 

@@ -9,6 +9,7 @@ import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -43,7 +44,7 @@ class ImportResult:
     skipped: list[str]
 
 
-def load_manifest(folder: Path) -> dict:
+def load_manifest(folder: Path) -> Any:  # the JSON as read; validate() says what is wrong with it
     path = folder / MANIFEST
     if not path.is_file():
         raise ManifestError([f"{path}: no manifest.json in this folder"])
@@ -55,7 +56,7 @@ def load_manifest(folder: Path) -> dict:
         raise ManifestError([f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
 
 
-def validate(manifest, folder: Path) -> list[str]:
+def validate(manifest: Any, folder: Path) -> list[str]:
     """Every problem, each naming where it is (``stories[2].video.renditions[0].file``)."""
     problems: list[str] = []
     stories = manifest.get("stories") if isinstance(manifest, dict) else None
@@ -82,7 +83,7 @@ def validate(manifest, folder: Path) -> list[str]:
     return problems
 
 
-def _validate_captions(entries, where: str, folder: Path) -> list[str]:
+def _validate_captions(entries: object, where: str, folder: Path) -> list[str]:
     """Each captions file by the staff upload's rules (app/flows/captions.py), one per language."""
     if not isinstance(entries, list):
         return [f"{where}: must be a list"]
@@ -121,7 +122,7 @@ def _read_captions(path: Path) -> bytes:
 RENDITION_TEXTS = {"label": 120, "container": 40, "codec": 40}
 
 
-def _rendition_text_problems(rendition: dict, where: str) -> list[str]:
+def _rendition_text_problems(rendition: dict[str, Any], where: str) -> list[str]:
     """The story fields' text rule (app/flows/story_fields.py) for a rendition's labels; a missing
     label has been reported as required."""
     problems = []
@@ -133,7 +134,7 @@ def _rendition_text_problems(rendition: dict, where: str) -> list[str]:
     return problems
 
 
-def _validate_video(video, where: str, folder: Path) -> list[str]:
+def _validate_video(video: object, where: str, folder: Path) -> list[str]:
     if not isinstance(video, dict):
         return [f"{where}: must be an object"]
     problems = []
@@ -170,7 +171,8 @@ def _validate_video(video, where: str, folder: Path) -> list[str]:
     return problems
 
 
-def _check_rendition_file(rendition: dict, j: int, at: str, folder: Path, files: dict[Path, int]) -> list[str]:
+def _check_rendition_file(rendition: dict[str, Any], j: int, at: str, folder: Path,
+                          files: dict[Path, int]) -> list[str]:
     """A rendition's file is a video of its own; a preview's, one that a web page can play."""
     source = (folder / rendition["file"]).resolve()
     if source in files:
@@ -221,7 +223,7 @@ def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False
     return result
 
 
-def _build_story(entry: dict, categories: dict) -> Story:
+def _build_story(entry: dict[str, Any], categories: dict[str, Category]) -> Story:
     story = Story(
         slug=entry["slug"], title=entry["title"].strip(), published_at=_parse_date(entry["published"]),
         location=entry.get("location", ""), summary=entry.get("summary", ""), body=entry.get("body", ""),
@@ -242,7 +244,7 @@ def _build_story(entry: dict, categories: dict) -> Story:
     return story
 
 
-def _build_video(entry: dict, slug: str, folder: Path, media_root: Path) -> Video:
+def _build_video(entry: dict[str, Any], slug: str, folder: Path, media_root: Path) -> Video:
     video = Video(
         duration_seconds=float(entry.get("duration") or 0),
         shotlist=_shotlist(entry.get("shotlist", [])),
@@ -264,6 +266,7 @@ def _copy(source: Path, stem: str, media_root: Path) -> tuple[str, str]:
     """Copy a checked file to MEDIA_ROOT as ``stem`` and the extension of its type; returns the
     stored name and the type. A file already there is replaced unless it is the same."""
     mimetype = media_types.of_file(source)
+    assert mimetype is not None  # validate() checked every file's type
     stored = stem + media_types.EXTENSIONS[mimetype]
     target = media_root / stored
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -280,7 +283,7 @@ def _plain_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name).strip("-.")[:100] or "file"
 
 
-def _file_ok(folder: Path, relative) -> bool:
+def _file_ok(folder: Path, relative: object) -> bool:
     if not _nonempty(relative):
         return False
     path = (folder / relative).resolve()

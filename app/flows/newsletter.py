@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Table, delete, exists, select
 
 from .. import mails
 from ..extensions import db
@@ -108,7 +109,7 @@ def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime |
         db.session.commit()
         report.queued += len(subscribers)
         db.session.expunge_all()  # keep memory flat whatever the list's size
-    db.session.execute(NewsletterIssue.__table__.update().where(NewsletterIssue.id == issue_id)
+    db.session.execute(cast(Table, NewsletterIssue.__table__).update().where(NewsletterIssue.id == issue_id)
                        .values(finished_at=utcnow()))
     db.session.commit()
     return report
@@ -126,4 +127,4 @@ def _subscriber_count() -> int:
     from sqlalchemy import func
 
     return db.session.execute(select(func.count(User.id)).where(
-        User.newsletter_opt_in_at.is_not(None), User.verified_at.is_not(None))).scalar()
+        User.newsletter_opt_in_at.is_not(None), User.verified_at.is_not(None))).scalar_one()

@@ -10,6 +10,7 @@ another site.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ class OperatorPage:
     language: str  # the language of the file: the one asked for, or another when that one has none
 
 
-def operator_page(folder: str | Path, name: str, language: str, languages) -> OperatorPage | None:
+def operator_page(folder: str | Path, name: str, language: str, languages: Iterable[str]) -> OperatorPage | None:
     """The operator's text of page ``name``: in ``language`` if there is one, else in the first of
     ``languages`` that has one (their own text in another language rather than our default)."""
     assert name in NAMES

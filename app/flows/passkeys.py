@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import webauthn
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
@@ -41,9 +42,9 @@ def spend_challenge(challenge: bytes | None, purpose: str, *, now: datetime | No
     before; it is answered now, right or wrong."""
     if not challenge:
         return False
-    spent = db.session.execute(delete(PasskeyChallenge).where(
+    spent = cast(CursorResult[Any], db.session.execute(delete(PasskeyChallenge).where(
         PasskeyChallenge.challenge_hash == hashlib.sha256(challenge).hexdigest(),
-        PasskeyChallenge.purpose == purpose, PasskeyChallenge.expires_at > (now or utcnow()))).rowcount
+        PasskeyChallenge.purpose == purpose, PasskeyChallenge.expires_at > (now or utcnow())))).rowcount
     db.session.commit()
     return spent == 1
 
@@ -170,7 +171,8 @@ def rename(user: User, passkey_id: int, name: str) -> bool:
 
 
 def remove(user: User, passkey_id: int, *, now: datetime | None = None) -> bool:
-    removed = db.session.execute(delete(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)).rowcount
+    removed = cast(CursorResult[Any], db.session.execute(
+        delete(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id))).rowcount
     if removed:
         factors_changed(user, "passkey", added=False, now=now or utcnow())
     db.session.commit()

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import bcrypt
 from flask_babel import gettext as _
@@ -33,7 +35,7 @@ class PasswordPolicy:
     reject_common: bool = True
 
     @classmethod
-    def from_config(cls, config) -> "PasswordPolicy":
+    def from_config(cls, config: Mapping[str, Any]) -> "PasswordPolicy":
         return cls(
             min_length=config["PASSWORD_MIN_LENGTH"],
             max_length=config["PASSWORD_MAX_LENGTH"],
@@ -45,9 +47,9 @@ class PasswordPolicy:
     def text(self) -> str:
         """The policy in one sentence, in the current language (a form field's hint)."""
         if self.require_character_classes:
-            return _("The password must be at least %(count)s characters long, no spaces, "
-                     "include upper/lowercase letters, numbers and symbols.", count=self.min_length)
-        return _("The password must be at least %(count)s characters long, with no spaces.", count=self.min_length)
+            return str(_("The password must be at least %(count)s characters long, no spaces, "
+                         "include upper/lowercase letters, numbers and symbols.", count=self.min_length))
+        return str(_("The password must be at least %(count)s characters long, with no spaces.", count=self.min_length))
 
     def problems(self, password: str) -> list[str]:
         """Every rule the password breaks, as sentences for the form; empty when it is fine."""

@@ -13,20 +13,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, ParamSpec, TypeVar, cast
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .. import search
 from ..extensions import db
-from ..models import DRAFT, PUBLISHED, Category, Story, StoryTranslation, Video, utcnow
+from ..models import DRAFT as DRAFT  # with SCHEDULED: the states, read here by the views
+from ..models import PUBLISHED as PUBLISHED
+from ..models import Category, Story, StoryTranslation, Video, utcnow
 from . import audit
 from .story_fields import TRANSLATION_LANGUAGES, parse_date, shotlist_text, slugify
 
 SCHEDULED = "scheduled"  # a published story whose time has not come: shown, never stored
 STATES = (DRAFT, SCHEDULED, PUBLISHED)
+P = ParamSpec("P")
+R = TypeVar("R")
 CLOCK = "publishing_clock"
 
 
@@ -37,7 +42,7 @@ def now() -> datetime:
     return clock() if clock else utcnow()
 
 
-def visible(at: datetime | None = None):
+def visible(at: datetime | None = None) -> ColumnElement[bool]:
     """The condition on Story for what visitors see: published, and its time has come."""
     at = at or now()
     return and_(Story.state == PUBLISHED, or_(Story.publish_at.is_(None), Story.publish_at <= at))
@@ -53,7 +58,7 @@ def is_visible(story: Story, at: datetime | None = None) -> bool:
     return state_of(story, at) == PUBLISHED
 
 
-def in_state(state: str, at: datetime | None = None):
+def in_state(state: str, at: datetime | None = None) -> ColumnElement[bool]:
     """The condition on Story for one of STATES (the staff list's filter)."""
     at = at or now()
     if state == DRAFT:
@@ -63,7 +68,7 @@ def in_state(state: str, at: datetime | None = None):
     return visible(at)
 
 
-def went_live_at():
+def went_live_at() -> ColumnElement[datetime]:
     """When a story appeared: its publication time, or (imported) its date."""
     return func.coalesce(Story.publish_at, Story.published_at)
 
@@ -86,11 +91,11 @@ class Actor:
     ip: str | None = None
 
 
-def _retried(write: Callable) -> Callable:
+def _retried(write: Callable[P, R]) -> Callable[P, R]:
     """Two people saving stories of one title at once may both find its slug free (or a new
     category's); the second commit then breaks the unique index. Its transaction is rolled back
     whole (the version it took included) and the write runs again, finding the next free slug."""
-    def run(*args, **kwargs):
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
         for _ in range(ATTEMPTS - 1):
             try:
                 return write(*args, **kwargs)
@@ -105,7 +110,7 @@ ATTEMPTS = 3
 
 
 @_retried
-def create_story(entry: dict, actor: Actor) -> Story:
+def create_story(entry: dict[str, Any], actor: Actor) -> Story:
     """A new draft from the editor's fields (already checked with story_fields.story_problems)."""
     story = Story(state=DRAFT, slug_locked=False, version=1, slug=_free_slug(entry["title"], None),
                   title="", published_at=parse_date(entry["published"]))
@@ -119,7 +124,7 @@ def create_story(entry: dict, actor: Actor) -> Story:
 
 
 @_retried
-def save_story(story: Story, entry: dict, version: int, actor: Actor) -> Story:
+def save_story(story: Story, entry: dict[str, Any], version: int, actor: Actor) -> Story:
     """Save the editor's fields over ``version``; VersionConflict if it is no longer the latest."""
     _take_version(story, version)
     _apply(story, entry)
@@ -156,8 +161,9 @@ def unpublish(story: Story, version: int, actor: Actor) -> Story:
 def _take_version(story: Story, version: int) -> None:
     """Move the story from ``version`` to the next one in the database, or refuse: the UPDATE
     holds the row until commit, so of two saves of one version only the first gets through."""
-    taken = db.session.execute(update(Story).where(Story.id == story.id, Story.version == version)
-                               .values(version=Story.version + 1).execution_options(synchronize_session=False))
+    taken = cast(CursorResult[Any], db.session.execute(
+        update(Story).where(Story.id == story.id, Story.version == version)
+        .values(version=Story.version + 1).execution_options(synchronize_session=False)))
     if taken.rowcount != 1:
         db.session.rollback()
         raise VersionConflict()
@@ -165,9 +171,11 @@ def _take_version(story: Story, version: int) -> None:
     db.session.flush()
 
 
-def _apply(story: Story, entry: dict) -> None:
+def _apply(story: Story, entry: dict[str, Any]) -> None:
     story.title = entry["title"].strip()
-    story.published_at = parse_date(entry["published"])
+    published_at = parse_date(entry["published"])
+    assert published_at is not None  # the caller checked the fields (story_fields.story_problems)
+    story.published_at = published_at
     for attribute, key in FIELD_NAMES:
         if attribute != "title":
             setattr(story, attribute, (entry.get(key) or "").strip())
@@ -188,7 +196,7 @@ FIELD_NAMES = (("title", "title"), ("location", "location"), ("summary", "summar
                ("credit_line", "credit"), ("rights_note", "rights"))
 
 
-def _apply_translation(story: Story, language: str, fields: dict | None) -> None:
+def _apply_translation(story: Story, language: str, fields: dict[str, Any] | None) -> None:
     translation = story.translation(language)
     if not fields:
         if translation is not None:
@@ -221,7 +229,7 @@ def _free_category_slug(base: str) -> str:
     return _free(base, Category.slug, None)
 
 
-def _free(base: str, column, other) -> str:
+def _free(base: str, column: InstrumentedAttribute[str], other: ColumnElement[bool] | None) -> str:
     condition = column.like(base[:60] + "%")  # base, base-2, and the shortened ones of a long base
     taken = set(db.session.execute(select(column).where(condition if other is None else and_(condition, other))).scalars())
     candidate, number = base, 1

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 
 from .. import mails
 from ..extensions import db
@@ -54,11 +55,11 @@ class ResetGrant:
     session_token: str
     issued_at: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_token": self.session_token, "issued_at": self.issued_at}
 
     @classmethod
-    def from_dict(cls, data) -> "ResetGrant | None":
+    def from_dict(cls, data: Any) -> "ResetGrant | None":
         try:
             return cls(int(data["user_id"]), str(data["session_token"]), float(data["issued_at"]))
         except (TypeError, KeyError, ValueError):
@@ -95,9 +96,9 @@ def set_new_password(user: User, new_password: str, *, now: datetime | None = No
     if verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
     granted_token, new_token = user.session_token, new_session_token()
-    rotated = db.session.execute(
+    rotated = cast(CursorResult[Any], db.session.execute(
         update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
-    ).rowcount
+    )).rowcount
     if rotated != 1:
         db.session.rollback()
         return PasswordChange.GRANT_SPENT

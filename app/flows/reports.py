@@ -1,5 +1,6 @@
 """Reports for the press office."""
 import csv
+from collections.abc import Iterator
 from itertools import chain
 from typing import IO, Iterable
 
@@ -12,14 +13,14 @@ from ..models import Download, Rendition, Story, User, Video
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def spreadsheet_safe(value):
+def spreadsheet_safe(value: object) -> object:
     """Text that a spreadsheet would run as a formula, with a leading ' so that it shows as text."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
-def write_csv(output: IO[str], header: list[str], rows: Iterable[list]) -> None:
+def write_csv(output: IO[str], header: list[str], rows: Iterable[Iterable[object]]) -> None:
     """Every CSV the app writes goes through here, so no cell of it is a formula."""
     writer = csv.writer(output)
     for row in chain([header], rows):
@@ -33,7 +34,7 @@ DOWNLOAD_COLUMNS = ["downloaded_at_utc", "email", "name", "organisation", "story
                     "requests", "last_request_at_utc"]
 
 
-def download_rows(batch: int = 1000):
+def download_rows(batch: int = 1000) -> Iterator[list[object]]:
     """Every download, oldest first, streamed in batches (no whole log in memory)."""
     statement = (
         select(Download.at, User.email, User.first_name, User.last_name, User.organisation, Story.title,

@@ -19,9 +19,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from collections.abc import Callable
+from typing import Any, cast
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from .. import mails
 from ..extensions import db
@@ -123,7 +125,7 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
         select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_(None))
     ).scalar_one_or_none()
     step = matching_step(factor.secret, submitted, now) if factor else None
-    if step is None:
+    if factor is None or step is None:
         return None
     factor.confirmed_at, factor.last_step = now, step
     recovery = factors_changed(user, "authenticator", added=True, now=now)
@@ -133,7 +135,8 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
 
 def remove_totp(user: User, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    removed = db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id)).rowcount
+    removed = cast(CursorResult[Any], db.session.execute(
+        delete(TotpFactor).where(TotpFactor.user_id == user.id))).rowcount
     if removed:
         factors_changed(user, "authenticator", added=False, now=now)
     db.session.commit()
@@ -207,12 +210,16 @@ def check_second_factor(user: User, submitted: str, *, source: codes.Source, now
     return counted_check(user, answer, source=source, now=now, policy=policy)
 
 
-def counted_check(user: User | None, answer, *, source: codes.Source, now: datetime,
+def counted_check(user: User | None, answer: Callable[[], tuple[Outcome, int | None]], *, source: codes.Source,
+                  now: datetime,
                   policy: codes.CodePolicy | None = None, caps_key: str | None = None) -> Check:
     """Every answer to a second factor (a code, a passkey): ``answer()`` says ACCEPTED, WRONG or
     REPLAYED (and the recovery codes left), under the caps of wrong entries. ``caps_key`` names
     what the entries count for when there is no account (a passkey nobody has, on its own)."""
-    policy, key = policy or code_policy(), caps_key or _caps_key(user)
+    if caps_key is None:
+        assert user is not None, "without an account, the caller names what the entries count for"
+        caps_key = _caps_key(user)
+    policy, key = policy or code_policy(), caps_key
     codes.lock(key)
     locked_until = codes.wrong_entries_blocked_until(key, now, policy, source)
     if locked_until is not None:
@@ -239,25 +246,25 @@ def counted_check(user: User | None, answer, *, source: codes.Source, now: datet
 def _check_totp(user: User, digits: str, now: datetime) -> Outcome:
     factor = totp_factor(user)
     step = matching_step(factor.secret, digits, now) if factor else None
-    if step is None:
+    if factor is None or step is None:
         return Outcome.WRONG
-    taken = db.session.execute(
+    taken = cast(CursorResult[Any], db.session.execute(
         update(TotpFactor)
         .where(TotpFactor.id == factor.id, (TotpFactor.last_step.is_(None)) | (TotpFactor.last_step < step))
         .values(last_step=step)
-    ).rowcount
+    )).rowcount
     return Outcome.ACCEPTED if taken == 1 else Outcome.REPLAYED
 
 
 def _use_recovery_code(user: User, code: str, now: datetime) -> tuple[Outcome, int | None]:
     if len(code) != 10:
         return Outcome.WRONG, None
-    used = db.session.execute(
+    used = cast(CursorResult[Any], db.session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(code),
                RecoveryCode.used_at.is_(None))
         .values(used_at=now)
-    ).rowcount
+    )).rowcount
     if used != 1:
         return Outcome.WRONG, None
     left = recovery_codes_left(user)
@@ -310,6 +317,7 @@ def browser_trusted(user: User, key: str | None, *, now: datetime | None = None)
 
 def forget_browsers(user: User) -> int:
     """Every remembered browser of the account is asked for the second factor again."""
-    forgotten = db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id)).rowcount
+    forgotten = cast(CursorResult[Any], db.session.execute(
+        delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))).rowcount
     db.session.commit()
     return forgotten

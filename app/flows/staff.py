@@ -23,7 +23,8 @@ class StaffError(Exception):
         self.reason = reason
 
 
-def create_staff_user(email, password, first_name, last_name, organisation):
+def create_staff_user(email: str, password: str, first_name: str, last_name: str,
+                      organisation: str) -> tuple[User, bool]:
     try:
         address = normalize_email(email)
     except InvalidEmail as exc:
@@ -33,7 +34,7 @@ def create_staff_user(email, password, first_name, last_name, organisation):
         raise StaffError(" ".join(problems))
     user = find_user(address)
     created = user is None
-    if created:
+    if user is None:
         user = User(email=address, first_name=first_name, last_name=last_name, organisation=organisation,
                     conditions_accepted_at=utcnow(), password_hash="")
         db.session.add(user)

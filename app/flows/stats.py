@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Mapping
+from typing import Any, Mapping
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -28,10 +28,10 @@ def add_download(at: datetime, story_id: int | None, label: str, organisation: s
                  bytes_sent: int) -> None:
     """Add a new download (downloads=1) or more bytes of one (downloads=0) to its day's rows."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    organisation = {"organisation": organisation[:200]}
+    by_organisation = {"organisation": organisation[:200]}
     for table, key in ((DownloadDay, {"day": at.date(), "story_id": story_id, "label": label[:120]}),
-                       (DownloadOrganisationDay, {"day": at.date(), **organisation}),
-                       (DownloadOrganisationMonth, {"month": at.date().replace(day=1), **organisation})):
+                       (DownloadOrganisationDay, {"day": at.date(), **by_organisation}),
+                       (DownloadOrganisationMonth, {"month": at.date().replace(day=1), **by_organisation})):
         statement = insert(table).values(downloads=downloads, bytes_sent=bytes_sent, **key)
         db.session.execute(statement.on_conflict_do_update(
             index_elements=list(key),
@@ -69,7 +69,7 @@ def _day(value: str | None) -> date | None:
     return day if date(2000, 1, 1) <= day <= date(2999, 12, 31) else None
 
 
-def _in(period: Period, story_id: int | None = None):
+def _in(period: Period, story_id: int | None = None) -> ColumnElement[bool]:
     condition = DownloadDay.day.between(period.start, period.end)
     return condition if story_id is None else condition & (DownloadDay.story_id == story_id)
 
@@ -89,14 +89,15 @@ def per_day(period: Period, story_id: int | None = None) -> list[tuple[date, int
     return [(day, *found.get(day, (0, 0))) for day in period.days]
 
 
-def per_story(period: Period, limit: int = TOP) -> list[tuple[int | None, str, int, int]]:
+def per_story(period: Period, limit: int = TOP) -> list[tuple[int | None, str | None, int, int]]:
     """The most downloaded stories: id (None for a deleted story), title, downloads, bytes."""
     downloads = COUNTS[0].label("downloads")
     # the sums from the roll-up's index alone; the titles of the few that made it
     top = db.session.execute(select(DownloadDay.story_id, downloads, COUNTS[1]).where(_in(period))
                              .group_by(DownloadDay.story_id).order_by(downloads.desc(), DownloadDay.story_id)
                              .limit(limit)).all()
-    titles = dict(db.session.execute(select(Story.id, Story.title).where(Story.id.in_([row[0] for row in top]))).all())
+    titles: dict[int | None, str] = dict(
+        db.session.execute(select(Story.id, Story.title).where(Story.id.in_([row[0] for row in top]))).all())
     return [(story_id, titles.get(story_id), int(n), int(sent)) for story_id, n, sent in top]
 
 
@@ -112,11 +113,12 @@ def per_organisation(period: Period, story_id: int | None = None, limit: int = 5
     """The organisations that downloaded most (as each account named it when it downloaded); for
     one story read from the log itself (a story's downloads in a period are few), else from the
     organisations' roll-ups: the whole calendar months of the period by month, its other days by day."""
+    column: Any  # the roll-ups' column or the log's
     if story_id is None:
-        rows = _organisation_rows(period).subquery()
-        column = rows.c.organisation
-        downloads = func.sum(rows.c.downloads).label("downloads")
-        query = select(column, downloads, func.sum(rows.c.bytes_sent))
+        rolled = _organisation_rows(period).subquery()
+        column = rolled.c.organisation
+        downloads = func.sum(rolled.c.downloads).label("downloads")
+        query = select(column, downloads, func.sum(rolled.c.bytes_sent))
     else:
         column = Download.organisation
         downloads = func.count().label("downloads")
@@ -128,7 +130,7 @@ def per_organisation(period: Period, story_id: int | None = None, limit: int = 5
     return [(organisation, int(n), int(sent or 0)) for organisation, n, sent in rows]
 
 
-def _organisation_rows(period: Period):
+def _organisation_rows(period: Period) -> Select[str, int, int] | CompoundSelect[str, int, int]:
     """The roll-up rows that make up the period: its whole months, then the days before and after them."""
     days = DownloadOrganisationDay
     columns = (days.organisation, days.downloads, days.bytes_sent)
@@ -184,6 +186,6 @@ def weekly_signups(period: Period) -> list[tuple[date, int, int]]:
     return [(week, accounts, subscribers) for week, (accounts, subscribers) in weeks.items()]
 
 
-def _as_date(value) -> date:
+def _as_date(value: object) -> date:
     """A day as the database gives it (SQLite: text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

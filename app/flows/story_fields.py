@@ -13,8 +13,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeGuard
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from ..models import ORIGINAL_LANGUAGE
 
@@ -39,7 +41,7 @@ BAD_CHARACTERS = _l("contains characters that are not allowed")
 SHOT_NEEDS = _l("needs \"at\" (HH:MM:SS) and \"text\"")
 
 
-def too_long(limit: int):
+def too_long(limit: int) -> LazyString:
     return _l("at most %(count)s characters", count=limit)
 
 
@@ -52,7 +54,7 @@ class Problem:
         return f"{self.field}: {self.message}"
 
 
-def story_problems(story: dict, *, slug_required: bool = True) -> list[Problem]:
+def story_problems(story: dict[str, Any], *, slug_required: bool = True) -> list[Problem]:
     """Every problem of one story's fields (not of its files: the importer checks those)."""
     problems = []
     for key in ("slug", "title", "published") if slug_required else ("title", "published"):
@@ -83,7 +85,7 @@ def story_problems(story: dict, *, slug_required: bool = True) -> list[Problem]:
 ONE_LINE = ("title", "location", "credit")
 
 
-def text_problem(value, limit: int, *, one_line: bool):
+def text_problem(value: object, limit: int, *, one_line: bool) -> LazyString | None:
     """What is wrong with one text field (a lazy message), or None: not text, longer than its
     column, or a control character (PostgreSQL refuses NUL; a line break would split a one-line
     field). The importer's rendition fields follow it too."""
@@ -96,7 +98,7 @@ def text_problem(value, limit: int, *, one_line: bool):
     return None
 
 
-def _text_problems(fields: dict, at: str) -> list[Problem]:
+def _text_problems(fields: dict[str, Any], at: str) -> list[Problem]:
     problems = []
     for key, limit in TEXT_LIMITS.items():
         if fields.get(key) is not None:
@@ -106,7 +108,7 @@ def _text_problems(fields: dict, at: str) -> list[Problem]:
     return problems
 
 
-def translation_problems(translations, where: str) -> list[Problem]:
+def translation_problems(translations: object, where: str) -> list[Problem]:
     if not isinstance(translations, dict):
         return [Problem(where, _l("must be an object like {\"fr\": {\"title\": ...}}"))]
     problems = []
@@ -132,7 +134,7 @@ def translation_problems(translations, where: str) -> list[Problem]:
     return problems
 
 
-def shotlist_problems(shots, where: str) -> list[Problem]:
+def shotlist_problems(shots: object, where: str) -> list[Problem]:
     if not isinstance(shots, list):
         return [Problem(where, _l("must be a list"))]
     problems = []
@@ -147,16 +149,16 @@ def shotlist_problems(shots, where: str) -> list[Problem]:
     return problems
 
 
-def shotlist_text(shots: list[dict]) -> str:
+def shotlist_text(shots: list[dict[str, Any]]) -> str:
     """A checked shotlist as stored (Video.shotlist, StoryTranslation.shotlist): "HH:MM:SS text" lines."""
     return "\n".join(f"{s['at'].strip()} {s['text'].strip()}" for s in shots)
 
 
-def nonempty(value) -> bool:
+def nonempty(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 
-def parse_date(value) -> datetime | None:
+def parse_date(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:

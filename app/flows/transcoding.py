@@ -23,12 +23,14 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from ..extensions import db
 from ..models import Rendition, TranscodeJob, Upload, Video, utcnow
@@ -48,7 +50,7 @@ STILL_FORMATS = re.compile(r"^(image2|.*_pipe|gif|apng|webp)$")
 
 
 class NotAVideo(TusError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(415, _("This file is not a video: it has no video stream. "
                                 "Please upload a broadcast master (MP4, MOV or MXF)."))
 
@@ -71,12 +73,15 @@ class Probe:
         return bool(self.video_codec and self.height and self.duration > 0 and not STILL_FORMATS.match(self.format))
 
 
-def ffmpeg_binary(config) -> str:
+def ffmpeg_binary(config: Mapping[str, Any]) -> str:
+    binary: str
     if config.get("FFMPEG_BINARY"):
-        return config["FFMPEG_BINARY"]
+        binary = config["FFMPEG_BINARY"]
+        return binary
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    binary = imageio_ffmpeg.get_ffmpeg_exe()
+    return binary
 
 
 def probe(ffmpeg: str, path: Path) -> Probe:
@@ -92,7 +97,7 @@ def parse_probe(text: str) -> Probe:
         return Probe(format="", duration=0)
     duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
     seconds = int(duration[1]) * 3600 + int(duration[2]) * 60 + float(duration[3]) if duration else 0.0
-    values = {}
+    values: dict[str, Any] = {}
     for line in re.findall(r"^\s*Stream #0:\d+.*$", text, re.M):
         if ": Video: " in line and "attached pic" not in line and "video_codec" not in values:
             codec = line.split(": Video: ", 1)[1].split()[0].rstrip(",")
@@ -123,7 +128,7 @@ class Rung:
     preview: bool
 
 
-def ladder(config) -> list[Rung]:
+def ladder(config: Mapping[str, Any]) -> list[Rung]:
     rungs = [Rung(key=r["key"], label=r["label"], height=int(r["height"]), fps=float(r.get("fps", 25)),
                   crf=int(r.get("crf", 20)), maxrate=str(r.get("maxrate", "")),
                   audio_bitrate=str(r.get("audio_bitrate", "128k")), preview=bool(r.get("preview")))
@@ -144,7 +149,8 @@ def plan(master: Probe, rungs: list[Rung]) -> list[Rung]:
     return planned
 
 
-def accept(upload: Upload, *, config, actor=None, ip=None, now: datetime | None = None) -> list[TranscodeJob]:
+def accept(upload: Upload, *, config: Mapping[str, Any], actor: object = None, ip: str | None = None,
+           now: datetime | None = None) -> list[TranscodeJob]:
     """The last byte of ``upload`` has arrived: check it is a video, keep it as the story's new
     master and plan its jobs (committed; the caller queues them; none if another request is
     already doing this). A file that is no video is removed with its upload, and ``NotAVideo``
@@ -191,7 +197,7 @@ def accept(upload: Upload, *, config, actor=None, ip=None, now: datetime | None 
 
 # --- staff actions on a job ----------------------------------------------------------------
 
-def cancel(job: TranscodeJob, *, actor=None, ip=None) -> bool:
+def cancel(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> bool:
     """Stop a waiting or running job (the worker notices at its next heartbeat)."""
     if job.state not in UNFINISHED:
         return False
@@ -201,7 +207,7 @@ def cancel(job: TranscodeJob, *, actor=None, ip=None) -> bool:
     return True
 
 
-def retry(job: TranscodeJob, *, actor=None, ip=None) -> bool:
+def retry(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> bool:
     """Run a failed or cancelled job again (not one of a master that has since been replaced)."""
     if job.state not in (FAILED, CANCELLED) or job.upload.superseded_at is not None:
         return False
@@ -211,7 +217,8 @@ def retry(job: TranscodeJob, *, actor=None, ip=None) -> bool:
     return True
 
 
-def retake_poster(upload: Upload, percent: float, *, actor=None, ip=None) -> TranscodeJob | None:
+def retake_poster(upload: Upload, percent: float, *, actor: object = None,
+                  ip: str | None = None) -> TranscodeJob | None:
     """Take the poster again at ``percent`` of the duration; the new picture replaces the old
     file in one rename, so the story's card changes with it."""
     job = next((job for job in upload.jobs if job.kind == POSTER), None)
@@ -257,13 +264,13 @@ def worker_name() -> str:
 def claim(job_id: int, worker: str, *, stale_seconds: float, now: datetime | None = None) -> bool:
     """Take a waiting job (or one whose worker fell silent) for ``worker``: one worker wins."""
     now = now or utcnow()
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(TranscodeJob)
         .where(TranscodeJob.id == job_id,
                (TranscodeJob.state == WAITING)
                | ((TranscodeJob.state == RUNNING) & (TranscodeJob.heartbeat_at < now - timedelta(seconds=stale_seconds))))
         .values(state=RUNNING, worker=worker, heartbeat_at=now, progress=0, attempts=TranscodeJob.attempts + 1)
-    ).rowcount
+    )).rowcount
     db.session.commit()
     return claimed == 1
 
@@ -303,12 +310,14 @@ class JobStopped(Exception):
     """The job was cancelled, or taken over by another worker, while it ran."""
 
 
-def run(job_id: int, *, config, worker: str | None = None) -> str:
+def run(job_id: int, *, config: Mapping[str, Any], worker: str | None = None) -> str:
     """Claim and run one job; its final state (or "skipped" when another worker has it)."""
     worker = worker or worker_name()
     if not claim(job_id, worker, stale_seconds=config["JOBS_STALE_SECONDS"]):
         return "skipped"
     job = db.session.get(TranscodeJob, job_id)
+    if job is None:  # its story was deleted since the claim (the cascade took the job)
+        return "gone"
     media_root = Path(config["MEDIA_ROOT"])
     final = output_name(job)
     temporary = media_root / f"{final}.{job.attempts}.part"
@@ -340,12 +349,14 @@ def run(job_id: int, *, config, worker: str | None = None) -> str:
     return state
 
 
-def _finish(job_id, worker, *, state, error=None, output=None, width=0, height=0, size=0) -> str:
-    values = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
+def _finish(job_id: int, worker: str, *, state: str, error: str | None = None, output: str | None = None,
+            width: int = 0, height: int = 0, size: int = 0) -> str:
+    values: dict[str, object] = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
     if state == READY:
         values.update(progress=100, output_filename=output, width=width, height=height, bytes=size)
-    done = db.session.execute(update(TranscodeJob).where(TranscodeJob.id == job_id, TranscodeJob.state == RUNNING,
-                                                         TranscodeJob.worker == worker).values(**values)).rowcount
+    done = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
+        TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
+    ).values(**values))).rowcount
     db.session.commit()
     return state if done else _state(job_id)
 
@@ -365,7 +376,7 @@ def output_name(job: TranscodeJob) -> str:
     return f"{slug}/{key}-{job.kind}-{job.height}p.mp4"
 
 
-def command_for(job: TranscodeJob, ffmpeg: str, master: Path, output: Path, config) -> list[str]:
+def command_for(job: TranscodeJob, ffmpeg: str, master: Path, output: Path, config: Mapping[str, Any]) -> list[str]:
     # Interlaced broadcast masters are deinterlaced; non-square pixels are made square first so
     # the aspect ratio is kept, then the height is set and the width follows (even, for H.264).
     square = "bwdif=deint=interlaced,scale=trunc(iw*sar/2)*2:ih,setsar=1"
@@ -407,6 +418,7 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
                                    preexec_fn=_die_with_parent)
         last_beat = 0.0
+        assert process.stdout is not None  # stdout=PIPE
         try:
             for line in process.stdout:
                 key, _, value = line.strip().partition("=")
@@ -429,9 +441,9 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
 
 
 def _beat(job_id: int, worker: str, percent: int) -> None:
-    still_ours = db.session.execute(update(TranscodeJob).where(
+    still_ours = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
         TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
-    ).values(progress=percent, heartbeat_at=utcnow())).rowcount
+    ).values(progress=percent, heartbeat_at=utcnow()))).rowcount
     db.session.commit()
     if not still_ours:
         raise JobStopped()
@@ -445,8 +457,9 @@ def publish_if_done(upload_id: int, media_root: Path) -> bool:
     upload = db.session.get(Upload, upload_id)
     if upload is None or upload.superseded_at is not None or any(job.state != READY for job in upload.jobs):
         return False
-    won = db.session.execute(update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None))
-                             .values(published_at=utcnow())).rowcount
+    won = cast(CursorResult[Any], db.session.execute(
+        update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None))
+        .values(published_at=utcnow()))).rowcount
     if not won:
         db.session.rollback()
         return False
@@ -467,7 +480,7 @@ def publish_if_done(upload_id: int, media_root: Path) -> bool:
     video.duration_seconds = upload.duration_seconds
     older_masters = db.session.execute(select(Upload).where(
         Upload.story_id == story.id, Upload.id != upload.id, Upload.master_filename.is_not(None))).scalars().all()
-    stale_masters = [older.master_filename for older in older_masters]
+    stale_masters = [older.master_filename for older in older_masters if older.master_filename is not None]
     for older in older_masters:
         older.master_filename = None
     db.session.commit()

@@ -13,16 +13,18 @@ import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
 from ..i18n import filesize
-from ..models import Upload
+from ..models import Story, Upload
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
@@ -73,7 +75,7 @@ def checking_path(media_root: str | Path, upload: Upload) -> Path:
     return part_path(media_root, upload).with_suffix(".checking")
 
 
-def offset(media_root, upload: Upload) -> int:
+def offset(media_root: str | Path, upload: Upload) -> int:
     """How many bytes have arrived: the size of the part file, or all of them once complete."""
     if upload.completed_at is not None:
         return upload.length
@@ -83,7 +85,8 @@ def offset(media_root, upload: Upload) -> int:
         return 0
 
 
-def create(story, user, length: int, metadata: dict[str, str], *, config, now: datetime) -> Upload:
+def create(story: Story, user: object, length: int, metadata: dict[str, str], *, config: Mapping[str, Any],
+           now: datetime) -> Upload:
     """A new, empty upload of ``length`` bytes for ``story``, if it may be and there is room."""
     if length <= 0:
         raise TusError(400, "Upload-Length must be more than 0 bytes")
@@ -107,6 +110,8 @@ def create(story, user, length: int, metadata: dict[str, str], *, config, now: d
 
 def poster_percent(value: str | None, default: float) -> float:
     """Where the poster is taken, in percent of the duration: a number from 0 to 100, else ``default``."""
+    if value is None:
+        return float(default)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -114,7 +119,7 @@ def poster_percent(value: str | None, default: float) -> float:
     return number if 0 <= number <= 100 else float(default)
 
 
-def bytes_promised(media_root) -> int:
+def bytes_promised(media_root: str | Path) -> int:
     """Bytes that the unfinished uploads still have to write to disk."""
     rows = db.session.execute(select(Upload).where(Upload.completed_at.is_(None))).scalars()
     return sum(max(0, upload.length - offset(media_root, upload)) for upload in rows)
@@ -130,7 +135,7 @@ def find(key: str, now: datetime) -> Upload | None:
     return upload
 
 
-def append(upload: Upload, stream, at: int, *, config, now: datetime) -> int:
+def append(upload: Upload, stream: IO[bytes], at: int, *, config: Mapping[str, Any], now: datetime) -> int:
     """Write the bytes of ``stream`` at ``at``, which must be the current offset; the new offset.
 
     What arrives before a dropped connection is kept (the client asks for the offset with HEAD
@@ -156,7 +161,7 @@ def append(upload: Upload, stream, at: int, *, config, now: datetime) -> int:
     return upload.received
 
 
-def _copy(stream, file, room: int) -> None:
+def _copy(stream: IO[bytes], file: BinaryIO, room: int) -> None:
     while room > 0:
         chunk = stream.read(min(CHUNK_BYTES, room))
         if not chunk:
@@ -166,7 +171,7 @@ def _copy(stream, file, room: int) -> None:
 
 
 @contextmanager
-def _locked(path: Path):
+def _locked(path: Path) -> Iterator[BinaryIO]:
     with path.open("r+b") as file:
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -176,14 +181,14 @@ def _locked(path: Path):
         yield file
 
 
-def remove(media_root, upload: Upload) -> None:
+def remove(media_root: str | Path, upload: Upload) -> None:
     """Forget an upload and its bytes (termination, expiry, a refused file)."""
     part_path(media_root, upload).unlink(missing_ok=True)
     checking_path(media_root, upload).unlink(missing_ok=True)
     db.session.delete(upload)
 
 
-def sweep_expired(media_root, now: datetime) -> int:
+def sweep_expired(media_root: str | Path, now: datetime) -> int:
     """Remove the unfinished uploads past their expiry time; how many."""
     expired = db.session.execute(
         select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at <= now)).scalars().all()

@@ -4,6 +4,7 @@ rules find beside its field."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import zip_longest
 
 from flask_babel import lazy_gettext as _l
 from wtforms import Field, HiddenField, StringField, TextAreaField
@@ -80,9 +81,9 @@ class StoryForm(PortalForm):
 
     def typed_rows(self) -> list[tuple[str, str, str]]:
         """The shotlist rows as typed, empty ones left out."""
-        columns = [self.shot_at.data or [], self.shot_text.data or [], self.fr_shot_text.data or []]
-        count = max(map(len, columns))
-        rows = [tuple((column[i] if i < len(column) else "").strip() for column in columns) for i in range(count)]
+        columns = zip_longest(self.shot_at.data or [], self.shot_text.data or [], self.fr_shot_text.data or [],
+                              fillvalue="")
+        rows = [(at.strip(), text.strip(), fr.strip()) for at, text, fr in columns]
         return [row for row in rows if any(row)]
 
     def rows(self, blank: int) -> list[dict]:
@@ -110,7 +111,7 @@ class StoryForm(PortalForm):
         valid = super().validate(extra_validators)
         if self.adds_rows:
             return False
-        self.row_errors = {}
+        self.row_errors: dict[int, str] = {}
         french_rows = [i for i, row in enumerate(self.typed_rows()) if row[2]]
         for problem in story_fields.story_problems(self.entry(), slug_required=False):
             valid = False

@@ -98,8 +98,8 @@ def statistics():
 
 @bp.route("/stats/<key>.csv")
 def statistics_csv(key):
-    story_id = request.args.get("story", "")
-    story_id = int(story_id) if story_id.isdecimal() and len(story_id) < 12 else None
+    asked = request.args.get("story", "")
+    story_id = int(asked) if asked.isdecimal() and len(asked) < 12 else None
     if key not in TABLES or (story_id is not None and not TABLES[key][3]):
         abort(404)
     period = stats.period(request.args, utcnow().date())

@@ -6,7 +6,7 @@ from ..flows.second_factor import Check, Outcome
 
 
 def check_error(check: Check) -> str:
-    if check.outcome is Outcome.LOCKED:
+    if check.outcome is Outcome.LOCKED and check.retry_at is not None:  # a lock always has its end
         return _("Too many wrong codes for this account. Please try again in %(wait)s.", wait=wait_phrase(check.retry_at))
     if check.outcome is Outcome.EXHAUSTED:
         return _("Too many wrong codes. Log in again with your password to try once more.")
@@ -21,7 +21,7 @@ def check_error(check: Check) -> str:
 def passkey_error(check: Check, *, alone: bool = False) -> str:
     """A passkey answer not accepted: at the second step (where a code is the other way), or on
     its own at the log-in step (where the password is). Never which account it was for."""
-    if check.outcome is Outcome.LOCKED:
+    if check.outcome is Outcome.LOCKED and check.retry_at is not None:  # a lock always has its end
         return _("Too many failed passkey attempts. Please try again in %(wait)s.", wait=wait_phrase(check.retry_at))
     if check.outcome is Outcome.EXHAUSTED:
         return (_("Too many failed passkey attempts. Log in with your email address and password.") if alone

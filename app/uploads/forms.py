@@ -1,7 +1,7 @@
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import DecimalField, StringField
 from wtforms.validators import AnyOf, InputRequired, NumberRange
 
@@ -23,7 +23,7 @@ class CaptionForm(PortalForm):
         def wrap_formdata(self, form, formdata):
             if not form.is_submitted():
                 return None
-            data = MultiDict(request.form)
+            data: MultiDict[str, str | FileStorage] = MultiDict(request.form)
             data.setlist("file", request.files.getlist("file"))
             return data
 

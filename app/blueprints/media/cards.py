@@ -41,7 +41,8 @@ class CategoryChoice(NamedTuple):
 
 class LRU:
     def __init__(self, size: int):
-        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
+        self.size, self.lock = size, threading.Lock()
+        self.entries: OrderedDict[object, object] = OrderedDict()
 
     def get(self, key, make: Callable):
         with self.lock:
@@ -65,9 +66,10 @@ class CatalogueCache(LRU):
 
     def __init__(self, size: int, recheck_seconds: float):
         super().__init__(size)
-        self.recheck_seconds, self.version, self.read_at = recheck_seconds, None, 0.0
+        self.recheck_seconds, self.read_at = recheck_seconds, 0.0
+        self.version: tuple[int | None, datetime | None] | None = None
 
-    def current_version(self) -> tuple[int, datetime | None]:
+    def current_version(self) -> tuple[int | None, datetime | None]:
         if self.version is None or time.monotonic() - self.read_at >= self.recheck_seconds:
             self.version = db.session.execute(VERSION).scalar(), publishing.next_publication()
             self.read_at = time.monotonic()

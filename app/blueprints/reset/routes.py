@@ -36,7 +36,7 @@ def code():
         if flow is None:
             return render_code_step(codes.RESET, None, form, no_flow=True, status=409)
         result = recovery.confirm_reset_code(flow.address, form.code.data, source=flow_source(flow))
-        if result.outcome is codes.Outcome.ACCEPTED:
+        if result.outcome is codes.Outcome.ACCEPTED and result.user is not None:  # accepted: the code's account
             session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
             end_flow()
             return redirect_step(url_for("reset.new_password"))

@@ -40,7 +40,7 @@ def code_error(result: CodeCheck) -> str:
     if outcome is Outcome.OTHER_BROWSER:
         return _("A newer code was asked for in another browser or tab. Enter the code from the newest email "
                  "where you asked for it, or use “Send new code” to get a code for this browser.")
-    if outcome is Outcome.LOCKED:
+    if outcome is Outcome.LOCKED and result.retry_at is not None:  # a lock always has its end
         return _("Too many wrong codes for this address. Please try again in %(wait)s.",
                  wait=wait_phrase(result.retry_at))
     return _("There is no valid code for this step any more. Use “Send new code” to get a new one.")
