@@ -1,7 +1,6 @@
 """Fields and validators shared by the account forms."""
 from __future__ import annotations
 
-import unicodedata
 
 from flask import current_app, request
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -11,6 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 
 from .flows.emails import InvalidEmail, check_deliverable, normalize_email
 from .flows.passwords import PasswordPolicy
+from .flows.text import has_control_characters
 
 
 class PortalForm(FlaskForm):
@@ -32,7 +32,7 @@ def strip(value):
 def plain_text(form, field):
     """Names and the like: no control characters, nothing that failed to decode."""
     value = field.data or ""
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if has_control_characters(value):
         raise ValidationError(_("This field contains characters that are not allowed."))
     if "\ufffd" in value:
         raise ValidationError(_("This field contains characters that could not be read. Please type it again."))

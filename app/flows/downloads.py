@@ -14,17 +14,14 @@ from werkzeug.http import parse_range_header
 from ..extensions import db
 from ..models import Download, Rendition, User, utcnow
 from . import codes, media_types, stats
+from .text import file_inside
 
 log = logging.getLogger(__name__)
 
 
 def file_path(media_root: str, stored_name: str) -> Path | None:
     """A stored file (a rendition's or a poster's), only if it exists inside the media folder."""
-    root = Path(media_root).resolve()
-    path = (root / stored_name).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return file_inside(media_root, stored_name)
 
 
 def media_file(media_root: str, stored_name: str, types: frozenset[str]) -> tuple[Path, str] | None:

@@ -5,11 +5,12 @@ travels: the domain in IDNA ASCII (``xn--bcher-kva.example``) and, for a local p
 only through a server that offers SMTPUTF8 (RFC 6531)."""
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext
+
+from .text import has_control_characters
 
 _: Callable[..., str] = gettext  # flask_babel is untyped; its gettext gives a str
 
@@ -25,7 +26,7 @@ def normalize_email(raw: str) -> str:
     value = (raw or "").strip()
     if not value:
         raise InvalidEmail(_("Enter your email address."))
-    if any(unicodedata.category(ch) == "Cc" for ch in value) or "\ufffd" in value:
+    if has_control_characters(value) or "\ufffd" in value:
         raise InvalidEmail(_("The email address contains characters that are not allowed."))
     if len(value) > MAX_EMAIL_LENGTH:
         raise InvalidEmail(_("The email address is too long (at most %(count)s characters).", count=MAX_EMAIL_LENGTH))

@@ -28,6 +28,7 @@ from ..models import (
 from . import captions, media_types, story_fields
 from .story_fields import nonempty as _nonempty, parse_date as _parse_date, shotlist_text as _shotlist
 from .story_fields import slugify as _slugify, story_problems
+from .text import file_inside
 
 MANIFEST = "manifest.json"
 
@@ -286,5 +287,4 @@ def _plain_name(name: str) -> str:
 def _file_ok(folder: Path, relative: object) -> bool:
     if not _nonempty(relative):
         return False
-    path = (folder / relative).resolve()
-    return folder.resolve() in path.parents and path.is_file()
+    return file_inside(folder, relative) is not None

@@ -1,8 +1,9 @@
 """"The page you were on": only ever a path on this site (docs/security.md, Redirects)."""
 from __future__ import annotations
 
-import unicodedata
 from urllib.parse import unquote, urlsplit
+
+from .text import has_control_characters
 
 MAX_NEXT_LENGTH = 2000
 
@@ -16,12 +17,12 @@ def safe_next(target: object, default: str = "/") -> str:
     """
     if not isinstance(target, str) or not target or len(target) > MAX_NEXT_LENGTH:
         return default
-    if any(unicodedata.category(ch) == "Cc" for ch in target) or "\\" in target:
+    if has_control_characters(target) or "\\" in target:
         return default
     for candidate in (target, unquote(target)):
         if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
             return default
-        if any(unicodedata.category(ch) == "Cc" for ch in candidate):
+        if has_control_characters(candidate):
             return default
         parts = urlsplit(candidate)
         if parts.scheme or parts.netloc:
