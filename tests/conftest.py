@@ -249,5 +249,6 @@ def age_codes(app, minutes):
 
 
 def register_and_verify(client, app, email="ann@example.org"):
-    post(client, "/account/register", registration(email))
+    registered = post(client, "/account/register", registration(email))
+    assert registered.status_code == 303, (registered.status_code, registered.get_data(as_text=True)[:2000])
     return post(client, "/account/verify", {"code": last_code(app, email)})

@@ -58,4 +58,4 @@ def give_second_factor(page, app, email: str) -> None:
     field = page.locator("#account-step input[name=code]")  # by name: the page may be in French
     expect(field).to_be_visible()
     field.fill(totp_code(app, email))
-    page.locator("#account-step form button[type=submit]").click()
+    page.locator("#account-step form button[type=submit]").first.click()

@@ -99,7 +99,7 @@ def log_in(scope, email: str, password: str) -> None:
     scope.get_by_label(EMAIL).fill(email)
     scope.get_by_label(PASSWORD, exact=True).fill(password)
     scope.get_by_label(REMEMBER).check()
-    scope.get_by_role("button", name=LOG_IN).click()
+    scope.get_by_role("button", name=LOG_IN, exact=True).click()
 
 
 def expect_logged_in(page, path: str) -> None:
@@ -320,7 +320,7 @@ def test_dialog_language_switch(live_portal, new_page, shot):
     dialog, step = open_login_and_switch_to_french(page, shot)
     expect(step.get_by_label(EMAIL)).to_be_visible()
     expect(step.get_by_label(PASSWORD, exact=True)).to_be_visible()
-    expect(step.get_by_role("button", name=LOG_IN)).to_be_visible()
+    expect(step.get_by_role("button", name=LOG_IN, exact=True)).to_be_visible()
     expect(step.get_by_role("link", name=FORGOT)).to_be_visible()
     assert_french(visible(step.evaluate("e => e.outerHTML")), "log-in step after the dialog's FR")
 

@@ -95,7 +95,7 @@ def test_log_out_everywhere_in_french(live_portal, new_page, shot, javascript):
     settled(step)
     step.get_by_label("Adresse e-mail").fill(email)
     step.get_by_label("Mot de passe", exact=True).fill(GOOD_PASSWORD)
-    step.get_by_role("button", name="Se connecter").click()
+    step.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page.get_by_role("heading", name="Votre compte", level=1)).to_be_visible()
     section = page.locator("#account-sessions")
     expect(section.get_by_role("heading", name="Se déconnecter partout")).to_be_visible()
