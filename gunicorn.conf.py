@@ -9,6 +9,7 @@ likes; nginx in front reads every request whole first (``client_header_timeout``
 ``client_body_timeout``) and hands gunicorn only complete ones (README, "Security").
 tests/test_slow_clients.py shows both.
 """
+
 import os
 
 # Unless told otherwise on the command line, only this machine can connect.

@@ -1,4 +1,5 @@
 """Entry point: ``gunicorn wsgi:app`` and ``flask --app wsgi ...``."""
+
 import sys
 
 from app import create_app

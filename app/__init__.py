@@ -1,4 +1,5 @@
 """The multimedia portal: ``create_app`` builds and configures the Flask application."""
+
 from __future__ import annotations
 
 import logging

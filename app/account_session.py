@@ -1,4 +1,5 @@
 """What this browser is in the middle of: the account flow kept in the signed session cookie."""
+
 from __future__ import annotations
 
 import secrets

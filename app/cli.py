@@ -1,4 +1,5 @@
 """Command-line tools: ``flask --app wsgi outbox send``."""
+
 from __future__ import annotations
 
 import logging
@@ -10,9 +11,9 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
-from .flows import audit
 from .database import database_error_text, database_unavailable
 from .extensions import db
+from .flows import audit
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ def send_command(loop: bool, interval: float, batch: int) -> None:
                 raise
             if not loop:
                 raise click.ClickException(f"the database is unavailable: {database_error_text(exc)}") from exc
-            log.warning("Outbox worker: the database is unavailable (%s); trying again in %ss",
-                        database_error_text(exc), interval)
+            log.warning(
+                "Outbox worker: the database is unavailable (%s); trying again in %ss",
+                database_error_text(exc),
+                interval,
+            )
             time.sleep(interval)
             continue
         if sent or failed or not loop:
@@ -85,8 +89,14 @@ downloads_cli = AppGroup("downloads", help="The download log, for the press offi
 
 
 @downloads_cli.command("export")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
-              help="CSV file to write; - for standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    show_default=True,
+    help="CSV file to write; - for standard output.",
+)
 def export_downloads(output) -> None:
     """Write every download as CSV: when, who, organisation, story, rendition, the bytes sent and
     the requests that made it (one account's requests of one file within DOWNLOAD_COUNT_WINDOW_HOURS)."""

@@ -3,6 +3,7 @@
 Every number of the security model (docs/security.md) is a setting here, so an operator can change it
 without touching code.
 """
+
 from __future__ import annotations
 
 import logging
@@ -155,12 +156,36 @@ class DefaultConfig:
     # Renditions made from a master, largest first; rungs taller than the master are left out
     # (never upscaled), except the one preview, which is then made at the master's height.
     TRANSCODE_LADDER = [
-        {"key": "hd", "label": "HD 1080p25", "height": 1080, "fps": 25, "crf": 18, "maxrate": "12M",
-         "audio_bitrate": "192k", "preview": False},
-        {"key": "sd", "label": "SD 576p25", "height": 576, "fps": 25, "crf": 20, "maxrate": "4M",
-         "audio_bitrate": "160k", "preview": False},
-        {"key": "preview", "label": "Preview 360p", "height": 360, "fps": 25, "crf": 26, "maxrate": "1M",
-         "audio_bitrate": "96k", "preview": True},
+        {
+            "key": "hd",
+            "label": "HD 1080p25",
+            "height": 1080,
+            "fps": 25,
+            "crf": 18,
+            "maxrate": "12M",
+            "audio_bitrate": "192k",
+            "preview": False,
+        },
+        {
+            "key": "sd",
+            "label": "SD 576p25",
+            "height": 576,
+            "fps": 25,
+            "crf": 20,
+            "maxrate": "4M",
+            "audio_bitrate": "160k",
+            "preview": False,
+        },
+        {
+            "key": "preview",
+            "label": "Preview 360p",
+            "height": 360,
+            "fps": 25,
+            "crf": 26,
+            "maxrate": "1M",
+            "audio_bitrate": "96k",
+            "preview": True,
+        },
     ]
     POSTER_PERCENT = 10  # where in the video the poster is taken unless the staff member says
 
@@ -185,9 +210,11 @@ def configure(app, overrides: dict | None = None) -> None:
         # `flask --app wsgi ...` (make worker, the README's commands) in a fresh checkout: the
         # same development defaults as `make run`, not a refusal to start.
         app.debug = True
-        log.warning("Development mode: nothing is configured for production (FLASK_SECRET_KEY, "
-                    "FLASK_SERVER_NAME), so a key is kept in instance/secret_key and links point to http://%s",
-                    app.config["DEVELOPMENT_SERVER"])
+        log.warning(
+            "Development mode: nothing is configured for production (FLASK_SECRET_KEY, "
+            "FLASK_SERVER_NAME), so a key is kept in instance/secret_key and links point to http://%s",
+            app.config["DEVELOPMENT_SERVER"],
+        )
     _configure_database_uri(app)
     if not app.config.get("MEDIA_ROOT"):
         app.config["MEDIA_ROOT"] = os.path.join(app.instance_path, "media")
@@ -221,9 +248,11 @@ def _configure_https(app) -> None:
 def _check_mail(app) -> None:
     """Mail written to the log is for a newcomer's machine only: it carries the codes."""
     if not app.config.get("MAIL_SERVER") and not (app.debug or app.testing):
-        log.warning("No MAIL_SERVER is configured: no mail is sent (mails wait in the outbox and are retried; a "
-                    "code mail is given up once its code expires). Set FLASK_MAIL_SERVER (and FLASK_MAIL_PORT, "
-                    "...). Mails are written to the log only in development (flask run --debug).")
+        log.warning(
+            "No MAIL_SERVER is configured: no mail is sent (mails wait in the outbox and are retried; a "
+            "code mail is given up once its code expires). Set FLASK_MAIL_SERVER (and FLASK_MAIL_PORT, "
+            "...). Mails are written to the log only in development (flask run --debug)."
+        )
 
 
 def _configure_database_uri(app) -> None:
@@ -233,7 +262,7 @@ def _configure_database_uri(app) -> None:
     # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
     for prefix in ("postgresql://", "postgres://"):
         if uri.startswith(prefix):
-            uri = "postgresql+psycopg://" + uri[len(prefix):]
+            uri = "postgresql+psycopg://" + uri[len(prefix) :]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
         # SQLite does not take pool_pre_ping-style options that PostgreSQL needs; keep ours small.

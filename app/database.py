@@ -1,9 +1,11 @@
 """The database: Flask-SQLAlchemy and Flask-Migrate set up for SQLite or PostgreSQL, and what the
 app makes of a database error (unavailable for now, or a fault)."""
+
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from .extensions import db, migrate
 from .models import track_catalogue_changes
@@ -60,4 +62,3 @@ def database_unavailable(exc: BaseException | None) -> bool:
 def database_error_text(exc: BaseException) -> str:
     """What the database driver said, without the statement and its parameters (a password hash)."""
     return str(getattr(exc, "orig", None) or exc)
-

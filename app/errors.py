@@ -5,6 +5,7 @@ swapped into the form's alert area (``#step-alert``, ``#account-profile-alert``,
 replacing the form. Everything else gets a readable page
 (or, for HTMX, the same page's block). Nothing here shows a stack trace.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,14 +25,24 @@ log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: (_l("Something in that request could not be read"), _l("Please go back, check what you typed and try again.")),
-    404: (_l("Page not found"), _l("There is no page at this address. It may have moved, or the link may be mistyped.")),
-    405: (_l("That did not work"), _l("This page cannot be used that way. Please start again from the page you were on.")),
-    413: (_l("That was too much"),
-          _l("What you sent was larger than this form accepts. Please shorten it and try again.")),
+    404: (
+        _l("Page not found"),
+        _l("There is no page at this address. It may have moved, or the link may be mistyped."),
+    ),
+    405: (
+        _l("That did not work"),
+        _l("This page cannot be used that way. Please start again from the page you were on."),
+    ),
+    413: (
+        _l("That was too much"),
+        _l("What you sent was larger than this form accepts. Please shorten it and try again."),
+    ),
     429: (_l("Please wait a moment"), _l("Too many attempts in a short time. Please wait a minute, then try again.")),
     500: (_l("Something went wrong on our side"), _l("The problem has been logged. Please try again in a moment.")),
-    503: (_l("The portal is busy"),
-          _l("The portal could not reach its database just now. Please try again in a few seconds.")),
+    503: (
+        _l("The portal is busy"),
+        _l("The portal could not reach its database just now. Please try again in a few seconds."),
+    ),
 }
 CSRF_MESSAGE = (_l("This form has expired"), _l("For your security, please reload the page and try again."))
 
@@ -47,8 +58,12 @@ def init_app(app) -> None:
 
 # Where an HTMX form's error goes, by what the form swaps (its HX-Target): into the form's own
 # alert area, so the form keeps what was typed. Other targets get the error page's block.
-ALERT_AREAS = {"account-step": "#step-alert",
-               **{f"account-{part}": f"#account-{part}-alert" for part in ("profile", "newsletter", "email", "password", "delete")}}
+ALERT_AREAS = {
+    "account-step": "#step-alert",
+    **{
+        f"account-{part}": f"#account-{part}-alert" for part in ("profile", "newsletter", "email", "password", "delete")
+    },
+}
 
 
 def error_response(status: int, title=None, message=None):
@@ -109,5 +124,3 @@ def _unexpected(exc):
 
 def _login_required():
     return redirect_page(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-

@@ -1,5 +1,6 @@
 """The extension objects, created unbound. Each is bound to the app by the module of its concern
 (database.py, requests.py, security.py, i18n.py, limits.py), called in order by ``create_app``."""
+
 from __future__ import annotations
 
 from flask_babel import Babel

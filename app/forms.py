@@ -1,9 +1,10 @@
 """Fields and validators shared by the account forms."""
+
 from __future__ import annotations
 
-
 from flask import current_app, request
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
@@ -63,11 +64,14 @@ def password_policy(form, field):
 
 def password_pair(label, confirm_label, *, missing, missing_again):
     """A new password under the policy, and the same typed again (labels and messages: lazy strings)."""
-    password = PasswordField(label, validators=[DataRequired(missing), password_policy],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField(confirm_label,
-                            validators=[DataRequired(missing_again), EqualTo("password", _l("The two passwords do not match."))],
-                            render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        label, validators=[DataRequired(missing), password_policy], render_kw={"autocomplete": "new-password"}
+    )
+    confirm = PasswordField(
+        confirm_label,
+        validators=[DataRequired(missing_again), EqualTo("password", _l("The two passwords do not match."))],
+        render_kw={"autocomplete": "new-password"},
+    )
     return password, confirm
 
 
@@ -87,9 +91,12 @@ def text_field(label, max_length: int, required_message, *, autocomplete: str) -
 
 def email_field(label=None, *, new_account: bool = False) -> StringField:
     checks = [valid_email, deliverable_email] if new_account else [valid_email]
-    return StringField(_l("Email address") if label is None else label, filters=[strip],
-                       validators=[DataRequired(_l("Enter your email address.")), *checks],
-                       render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
+    return StringField(
+        _l("Email address") if label is None else label,
+        filters=[strip],
+        validators=[DataRequired(_l("Enter your email address.")), *checks],
+        render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"},
+    )
 
 
 class NextField(HiddenField):
@@ -120,6 +127,11 @@ def code_field(label) -> StringField:
             DataRequired(_l("Enter the 6-digit code from the email.")),
             Regexp(r"^[0-9]{6}\Z", message=_l("The code is 6 digits (numbers only), as in the email.")),
         ],
-        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "12",
-                   "pattern": r"[0-9 \-]*", "spellcheck": "false"},
+        render_kw={
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "maxlength": "12",
+            "pattern": r"[0-9 \-]*",
+            "spellcheck": "false",
+        },
     )

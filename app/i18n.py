@@ -4,6 +4,7 @@ The language is chosen, in this order, by: a ``lang`` argument on the URL (what 
 switch links to; it is then remembered, see ``remember_switch``), the ``lang`` cookie, the account's language, and the
 browser's Accept-Language. URLs are the same in both languages.
 """
+
 from __future__ import annotations
 
 from babel.numbers import parse_pattern
@@ -45,7 +46,7 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    """"en" or "fr": the request's language, or the one a mail is being written in."""
+    """ "en" or "fr": the request's language, or the one a mail is being written in."""
     locale = get_locale()
     language = locale.language if locale is not None else DEFAULT
     return language if language in LANGUAGES else DEFAULT
@@ -70,8 +71,14 @@ def remember_switch(response):
     of this site's pages was used."""
     chosen = _valid(request.args.get("lang"))
     if chosen:
-        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
-                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+        response.set_cookie(
+            COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
         if current_user.is_authenticated and current_user.language != chosen and from_this_site():
             current_user.language = chosen
             db.session.commit()
@@ -107,14 +114,19 @@ def category(name: str) -> str:
 
 
 def init_app(app) -> None:
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations",
-                   default_domain="messages")
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories="translations", default_domain="messages"
+    )
     app.after_request(remember_switch)
 
     @app.context_processor
     def language_context():
-        return {"current_language": current_language(), "languages": LANGUAGES, "switch_url": switch_url,
-                "locale": get_locale}
+        return {
+            "current_language": current_language(),
+            "languages": LANGUAGES,
+            "switch_url": switch_url,
+            "locale": get_locale,
+        }
 
     app.add_template_filter(long_date)
     app.add_template_filter(filesize)

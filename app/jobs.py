@@ -8,6 +8,7 @@ the worker's housekeeping every minute.
 
 The worker: ``flask --app wsgi jobs worker`` (``make run`` starts one beside the web server).
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,7 @@ def build_queue(app: Flask):
     if url.startswith(("redis://", "rediss://", "unix://")):
         queue = RedisHuey(name, url=url, results=False)
     elif url.startswith("sqlite:///") or not url:
-        path = url[len("sqlite:///"):] if url else os.path.join(app.instance_path, "jobs.db")
+        path = url[len("sqlite:///") :] if url else os.path.join(app.instance_path, "jobs.db")
         queue = SqliteHuey(name, filename=path, results=False)
     else:
         raise RuntimeError(f"JOBS_URL must be empty, sqlite:///PATH or redis://HOST:PORT/DB, not {url!r}")
@@ -79,8 +80,9 @@ def tidy(app: Flask) -> tuple[int, int]:
     swept = tus.sweep_expired(app.config["MEDIA_ROOT"], utcnow())
     if swept:
         log.info("Swept %d expired uploads", swept)
-    job_ids = transcoding.orphaned_jobs(stale_seconds=app.config["JOBS_STALE_SECONDS"],
-                                        max_attempts=app.config["JOBS_MAX_ATTEMPTS"])
+    job_ids = transcoding.orphaned_jobs(
+        stale_seconds=app.config["JOBS_STALE_SECONDS"], max_attempts=app.config["JOBS_MAX_ATTEMPTS"]
+    )
     enqueue(job_ids)
     return swept, len(job_ids)
 
@@ -95,8 +97,9 @@ def worker_command(workers):
     _, queued = tidy(app)
     db.session.remove()
     click.echo(f"jobs worker {transcoding.worker_name()}: {queued} job(s) waiting")
-    consumer = app.extensions["jobs"].create_consumer(workers=workers or app.config["JOBS_WORKERS"],
-                                                      worker_type="thread", max_delay=1.0)
+    consumer = app.extensions["jobs"].create_consumer(
+        workers=workers or app.config["JOBS_WORKERS"], worker_type="thread", max_delay=1.0
+    )
     consumer.run()
 
 

@@ -1,6 +1,6 @@
 """Rate limits on the account steps' POSTs: one per client IP, one per email address."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from flask import current_app, request
 from flask_login import current_user
@@ -25,8 +25,9 @@ def limit_posts(address_key):
         view = limiter.limit(
             lambda: current_app.config["RATELIMIT_PER_ADDRESS"], key_func=address_key, methods=["POST"]
         )(view)
-        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_network,
-                             methods=["POST"])(view)
+        return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_network, methods=["POST"])(
+            view
+        )
 
     return decorate
 

@@ -6,6 +6,7 @@ its feature (``<feature>/mail/<name>.html`` and ``.txt``). Subjects are lazy str
 translates them into the recipient's language; every link is absolute, built from SERVER_NAME
 (app/urls.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,7 +48,10 @@ def queue_code_mail(user: User, code: str, purpose: str, *, to: str | None = Non
         "verification/mail/code",
         language=user.language,
         kind=CODE_MAIL,  # the outbox keeps no code once it is sent
-        user=user, code=code, purpose=purpose, minutes=minutes,
+        user=user,
+        code=code,
+        purpose=purpose,
+        minutes=minutes,
     )
 
 
@@ -104,38 +108,71 @@ def queue_address_changed_notice(user: User, *, old_address: str, when: datetime
 
 # Second factor
 
+
 def queue_factor_notice(user: User, *, kind: str, added: bool, when: datetime) -> None:
     """The owner learns that a second factor was added or removed (``kind``: "authenticator",
     "passkey", or "all" when staff reset them)."""
-    subject = (_l("A second factor was added to your %(portal)s account", portal=_portal(user)) if added
-               else _l("A second factor was removed from your %(portal)s account", portal=_portal(user)))
-    queue_mail(user.email, subject, "twofactor/mail/factor_changed", language=user.language, user=user, factor=kind,
-               added=added, when=when, settings_url=external_url("twofactor.settings"))
+    subject = (
+        _l("A second factor was added to your %(portal)s account", portal=_portal(user))
+        if added
+        else _l("A second factor was removed from your %(portal)s account", portal=_portal(user))
+    )
+    queue_mail(
+        user.email,
+        subject,
+        "twofactor/mail/factor_changed",
+        language=user.language,
+        user=user,
+        factor=kind,
+        added=added,
+        when=when,
+        settings_url=external_url("twofactor.settings"),
+    )
 
 
 def queue_recovery_code_used_notice(user: User, *, left: int, when: datetime) -> None:
-    queue_mail(user.email, _l("A recovery code was used to sign in to your %(portal)s account", portal=_portal(user)),
-               "twofactor/mail/recovery_code_used", language=user.language, user=user, left=left, when=when,
-               settings_url=external_url("twofactor.settings"))
+    queue_mail(
+        user.email,
+        _l("A recovery code was used to sign in to your %(portal)s account", portal=_portal(user)),
+        "twofactor/mail/recovery_code_used",
+        language=user.language,
+        user=user,
+        left=left,
+        when=when,
+        settings_url=external_url("twofactor.settings"),
+    )
 
 
 # Staff
 
+
 def queue_staff_notice(user: User, staff: bool) -> None:
     """The notice a person gets when they join or leave the press office team (app/flows/staff.py)."""
     portal = _portal(user)
-    subject = (_l("You can now publish on %(portal)s", portal=portal) if staff
-               else _l("You no longer publish on %(portal)s", portal=portal))
-    queue_mail(user.email, subject, "staff/mail/staff_changed", language=user.language, user=user, staff=staff,
-               staff_url=external_url("staff.index"))
+    subject = (
+        _l("You can now publish on %(portal)s", portal=portal)
+        if staff
+        else _l("You no longer publish on %(portal)s", portal=portal)
+    )
+    queue_mail(
+        user.email,
+        subject,
+        "staff/mail/staff_changed",
+        language=user.language,
+        user=user,
+        staff=staff,
+        staff_url=external_url("staff.index"),
+    )
 
 
 # Newsletter
 
+
 def digest_subject(portal: str, count: int) -> LazyString:
     """A lazy subject (with a plural): queue_mail translates it into the recipient's language."""
-    return LazyString(lambda: ngettext("%(portal)s: %(num)s new story", "%(portal)s: %(num)s new stories", count,
-                                       portal=portal))
+    return LazyString(
+        lambda: ngettext("%(portal)s: %(num)s new story", "%(portal)s: %(num)s new stories", count, portal=portal)
+    )
 
 
 def queue_digest(user: User, stories: Sequence[Story], token: str) -> None:

@@ -1,5 +1,6 @@
 """Phrases more than one feature says: how long someone must wait (the code steps, the second
 factor's caps)."""
+
 from __future__ import annotations
 
 import math

@@ -1,17 +1,18 @@
 """Database models. Times are naive UTC (``utcnow``) so SQLite and PostgreSQL agree."""
+
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 from blinker import Namespace
 from flask_login import UserMixin
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, LargeBinary, String, Text, event, text
-from sqlalchemy import false as sa_false, true as sa_true
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from typing import TYPE_CHECKING, Any
 
 from .extensions import db
 
@@ -22,7 +23,7 @@ else:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_session_token() -> str:
@@ -135,7 +136,7 @@ class RecoveryCode(Model):
 
 
 class TrustedBrowser(Model):
-    """"Remember this browser": a browser that may skip the second factor until ``expires_at``.
+    """ "Remember this browser": a browser that may skip the second factor until ``expires_at``.
     Its cookie carries the key (signed); only the key's hash is kept, so deleting the row revokes it."""
 
     __tablename__ = "trusted_browsers"
@@ -165,8 +166,10 @@ class VerificationCode(Model):
     """
 
     __tablename__ = "verification_codes"
-    __table_args__ = (Index("ix_verification_codes_address_created", "address", "created_at"),
-                      Index("ix_verification_codes_mailbox_created", "mailbox", "created_at"))
+    __table_args__ = (
+        Index("ix_verification_codes_address_created", "address", "created_at"),
+        Index("ix_verification_codes_mailbox_created", "mailbox", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(254))
@@ -266,13 +269,22 @@ class Story(Model):
     # The slug follows the title until the story is first published, then never changes (links).
     slug_locked: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
-    categories: Mapped[list[Category]] = relationship(Category, secondary=story_categories, order_by=Category.name, lazy="selectin")
-    videos: Mapped[list[Video]] = relationship("Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan",
-                             lazy="selectin")
-    translations: Mapped[list[StoryTranslation]] = relationship("StoryTranslation", back_populates="story", order_by="StoryTranslation.language",
-                                   cascade="all, delete-orphan", lazy="selectin")
-    captions: Mapped[list[Caption]] = relationship("Caption", back_populates="story", order_by="Caption.language",
-                               cascade="all, delete-orphan", lazy="selectin")
+    categories: Mapped[list[Category]] = relationship(
+        Category, secondary=story_categories, order_by=Category.name, lazy="selectin"
+    )
+    videos: Mapped[list[Video]] = relationship(
+        "Video", back_populates="story", order_by="Video.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+    translations: Mapped[list[StoryTranslation]] = relationship(
+        "StoryTranslation",
+        back_populates="story",
+        order_by="StoryTranslation.language",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+    captions: Mapped[list[Caption]] = relationship(
+        "Caption", back_populates="story", order_by="Caption.language", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def video(self):
@@ -282,11 +294,11 @@ class Story(Model):
     def paragraphs(self) -> list[str]:
         return split_paragraphs(self.body)
 
-    def rendition(self, rendition_id) -> "Rendition | None":
+    def rendition(self, rendition_id) -> Rendition | None:
         """One of this story's renditions, or None (also for another story's)."""
         return next((r for v in self.videos for r in v.renditions if r.id == rendition_id), None)
 
-    def caption(self, language: str | None) -> "Caption | None":
+    def caption(self, language: str | None) -> Caption | None:
         return next((c for c in self.captions if c.language == language), None)
 
     def translation(self, language: str | None) -> StoryTranslation | None:
@@ -301,27 +313,40 @@ class Story(Model):
 
             language = current_language()
         shotlist = self.video.shotlist if self.video else ""
-        original = StoryText(title=self.title, location=self.location, credit_line=self.credit_line,
-                             rights_note=self.rights_note, summary=self.summary, paragraphs=split_paragraphs(self.body),
-                             shots=split_shots(shotlist), language=ORIGINAL_LANGUAGE,
-                             is_fallback=language != ORIGINAL_LANGUAGE, requested=language)
+        original = StoryText(
+            title=self.title,
+            location=self.location,
+            credit_line=self.credit_line,
+            rights_note=self.rights_note,
+            summary=self.summary,
+            paragraphs=split_paragraphs(self.body),
+            shots=split_shots(shotlist),
+            language=ORIGINAL_LANGUAGE,
+            is_fallback=language != ORIGINAL_LANGUAGE,
+            requested=language,
+        )
         translation = self.translation(language) if language != ORIGINAL_LANGUAGE else None
         if translation is None:
             return original
         values: dict[str, Any] = {}
         in_original = set()
-        for name, translated in (("title", translation.title), ("location", translation.location),
-                                 ("credit_line", translation.credit_line), ("rights_note", translation.rights_note),
-                                 ("summary", translation.summary),
-                                 ("paragraphs", split_paragraphs(translation.body)),
-                                 ("shots", split_shots(translation.shotlist))):
+        for name, translated in (
+            ("title", translation.title),
+            ("location", translation.location),
+            ("credit_line", translation.credit_line),
+            ("rights_note", translation.rights_note),
+            ("summary", translation.summary),
+            ("paragraphs", split_paragraphs(translation.body)),
+            ("shots", split_shots(translation.shotlist)),
+        ):
             if translated or not getattr(original, name):
                 values[name] = translated
             else:
                 values[name] = getattr(original, name)
                 in_original.add(name)
-        return StoryText(**values, language=language, is_fallback=False, requested=language,
-                         in_original=frozenset(in_original))
+        return StoryText(
+            **values, language=language, is_fallback=False, requested=language, in_original=frozenset(in_original)
+        )
 
 
 class Video(Model):
@@ -335,8 +360,13 @@ class Video(Model):
     poster_filename: Mapped[str | None] = mapped_column(String(500))
 
     story: Mapped[Story] = relationship(Story, back_populates="videos")
-    renditions: Mapped[list[Rendition]] = relationship("Rendition", back_populates="video", order_by="Rendition.bytes.desc()",
-                                 cascade="all, delete-orphan", lazy="selectin")
+    renditions: Mapped[list[Rendition]] = relationship(
+        "Rendition",
+        back_populates="video",
+        order_by="Rendition.bytes.desc()",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
 
     @property
     def preview(self):
@@ -429,8 +459,9 @@ class CatalogueVersion(Model):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-event.listen(CatalogueVersion.__table__, "after_create",
-             DDL("INSERT INTO catalogue_version (id, version) VALUES (1, 0)"))
+event.listen(
+    CatalogueVersion.__table__, "after_create", DDL("INSERT INTO catalogue_version (id, version) VALUES (1, 0)")
+)
 
 
 # Sent after a commit that changed the catalogue (caches in this process look again at once).
@@ -441,8 +472,11 @@ def track_catalogue_changes(session) -> None:
     """Count catalogue changes in the sessions of ``session`` (the app's ``db.session``), and only
     there: a listener on SQLAlchemy's Session class would fire for any session in the process.
     Bound once, however many apps are built (tests build one per test)."""
-    for name, listener in (("before_flush", _count_catalogue_changes), ("after_commit", _announce_catalogue_changes),
-                           ("after_rollback", _forget_catalogue_changes)):
+    for name, listener in (
+        ("before_flush", _count_catalogue_changes),
+        ("after_commit", _announce_catalogue_changes),
+        ("after_rollback", _forget_catalogue_changes),
+    ):
         if not event.contains(session, name, listener):
             event.listen(session, name, listener)
 
@@ -636,8 +670,13 @@ class Upload(Model):
     superseded_at: Mapped[datetime | None]  # a newer master for the same story came
 
     story: Mapped[Story] = relationship(Story)
-    jobs: Mapped[list[TranscodeJob]] = relationship("TranscodeJob", back_populates="upload", order_by="TranscodeJob.id",
-                           cascade="all, delete-orphan", lazy="selectin")
+    jobs: Mapped[list[TranscodeJob]] = relationship(
+        "TranscodeJob",
+        back_populates="upload",
+        order_by="TranscodeJob.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
 
 
 class TranscodeJob(Model):

@@ -1,4 +1,5 @@
 """Who a request comes from, as every per-client limit and cap counts it."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -10,6 +10,7 @@ number of workers never send one message twice at the same time.
 A code mail (``kind="code"``) keeps no code once it is sent or given up, nor once its code has
 expired unsent; sent and given-up mails are deleted after OUTBOX_RETENTION_DAYS (``sweep``).
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,16 @@ class MailNotConfigured(Exception):
     """Production with no MAIL_SERVER: the mail waits in the outbox (it is never written to the log)."""
 
 
-def queue_mail(recipient: str, subject: str, template: str, *, headers: dict | None = None, kind: str = ACCOUNT_MAIL,
-               language: str | None = None, **context) -> OutboxMessage:
+def queue_mail(
+    recipient: str,
+    subject: str,
+    template: str,
+    *,
+    headers: dict | None = None,
+    kind: str = ACCOUNT_MAIL,
+    language: str | None = None,
+    **context,
+) -> OutboxMessage:
     """Render ``template``.txt and .html and add the mail to the current transaction.
 
     Account mails (notices, and ``kind="code"`` for codes) are sent right after the commit; bulk
@@ -132,8 +141,10 @@ class ThreadDispatcher:
                 if not database_unavailable(exc):
                     log.exception("Outbox dispatcher failed; pending mails stay in the outbox")
                 else:
-                    log.warning("Outbox dispatcher: the database is unavailable (%s); the worker will send "
-                                "what is pending", database_error_text(exc))
+                    log.warning(
+                        "Outbox dispatcher: the database is unavailable (%s); the worker will send what is pending",
+                        database_error_text(exc),
+                    )
             finally:
                 self._queue.task_done()
 
@@ -145,8 +156,11 @@ class ThreadDispatcher:
 def init_outbox(app) -> None:
     # Mails committed by the app's sessions go out at once (the listeners above); bound to
     # db.session, not SQLAlchemy's Session class, and once however many apps are built.
-    for name, listener in (("after_flush", _remember_ids), ("after_commit", _dispatch_after_commit),
-                           ("after_rollback", _forget_after_rollback)):
+    for name, listener in (
+        ("after_flush", _remember_ids),
+        ("after_commit", _dispatch_after_commit),
+        ("after_rollback", _forget_after_rollback),
+    ):
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
     if app.config["MAIL_DISPATCH"] == "thread":
@@ -154,17 +168,21 @@ def init_outbox(app) -> None:
 
 
 def pending_ids(now: datetime, limit: int = 100) -> Sequence[int]:
-    return db.session.execute(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    return (
+        db.session.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
         )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
 
 
 def deliver_pending(limit: int = 100) -> tuple[int, int]:
@@ -184,16 +202,19 @@ def deliver(message_id: int) -> bool | None:
     OUTBOX_CLAIM_SECONDS; the message is then due again for any process."""
     now = utcnow()
     claim_until = now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
-    claimed = cast(CursorResult[Any], db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        )
-        .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
-    )).rowcount
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(claimed_until=claim_until, attempts=OutboxMessage.attempts + 1)
+        ),
+    ).rowcount
     db.session.commit()
     if claimed != 1:
         return None
@@ -226,22 +247,44 @@ def sweep(now: datetime | None = None) -> tuple[int, int]:
     delete the mails sent or given up more than OUTBOX_RETENTION_DAYS ago. Returns (expired, purged)."""
     config = current_app.config
     now = now or utcnow()
-    unsent = (OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
-              or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-    stale = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.kind == CODE_MAIL, *unsent,
-        OutboxMessage.created_at < now - timedelta(seconds=config["CODE_LIFETIME_SECONDS"]))).scalars().all()
+    unsent = (
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+    stale = (
+        db.session.execute(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == CODE_MAIL,
+                *unsent,
+                OutboxMessage.created_at < now - timedelta(seconds=config["CODE_LIFETIME_SECONDS"]),
+            )
+        )
+        .scalars()
+        .all()
+    )
     expired = 0
     for message in stale:  # the same conditions again: a sender that claimed it meanwhile keeps it
-        expired += cast(CursorResult[Any], db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message.id, *unsent)
-            .values(failed_at=now, last_error="given up: its code expired before it could be sent",
-                    **redacted(message))
-            .execution_options(synchronize_session=False))).rowcount
+        expired += cast(
+            CursorResult[Any],
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, *unsent)
+                .values(
+                    failed_at=now, last_error="given up: its code expired before it could be sent", **redacted(message)
+                )
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
     cutoff = now - timedelta(days=config["OUTBOX_RETENTION_DAYS"])
-    purged = cast(CursorResult[Any], db.session.execute(
-        delete(OutboxMessage).where(or_(OutboxMessage.sent_at < cutoff, OutboxMessage.failed_at < cutoff))
-        .execution_options(synchronize_session=False))).rowcount
+    purged = cast(
+        CursorResult[Any],
+        db.session.execute(
+            delete(OutboxMessage)
+            .where(or_(OutboxMessage.sent_at < cutoff, OutboxMessage.failed_at < cutoff))
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     db.session.commit()
     return expired, purged
 
@@ -252,23 +295,30 @@ def _record_sent(message_id: int, claim_until: datetime, redactions: dict) -> No
     at least once, never lost.)"""
     while True:
         try:
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                               .values(sent_at=utcnow(), claimed_until=None, last_error=None, **redactions))
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(sent_at=utcnow(), claimed_until=None, last_error=None, **redactions)
+            )
             db.session.commit()
             return
         except SQLAlchemyError as exc:
             db.session.rollback()
             if not database_unavailable(exc) or utcnow() + RECORD_RETRY_INTERVAL >= claim_until:
                 raise
-            log.warning("Mail %s was sent, but the database is unavailable to note it (%s); trying again",
-                        message_id, database_error_text(exc))
+            log.warning(
+                "Mail %s was sent, but the database is unavailable to note it (%s); trying again",
+                message_id,
+                database_error_text(exc),
+            )
             time.sleep(RECORD_RETRY_INTERVAL.total_seconds())
 
 
 def _still_subscribed(address: str) -> bool:
     """Unsubscribing (or deleting the account) stops even a digest already queued."""
-    return db.session.execute(select(exists().where(
-        User.email == address, User.newsletter_opt_in_at.is_not(None)))).scalar_one()
+    return db.session.execute(
+        select(exists().where(User.email == address, User.newsletter_opt_in_at.is_not(None)))
+    ).scalar_one()
 
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> None:
@@ -283,8 +333,13 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     else:
         delay = config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1)
         message.next_attempt_at = utcnow() + timedelta(seconds=min(delay, 6 * 3600))
-        log.warning("Mail %s to %s not sent (attempt %s): %s", message.id, message.recipient,
-                    message.attempts, message.last_error)
+        log.warning(
+            "Mail %s to %s not sent (attempt %s): %s",
+            message.id,
+            message.recipient,
+            message.attempts,
+            message.last_error,
+        )
     db.session.commit()
 
 
@@ -292,8 +347,10 @@ def _transport(message: OutboxMessage) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         if not (current_app.debug or current_app.testing):
-            raise MailNotConfigured("no MAIL_SERVER is configured (set FLASK_MAIL_SERVER); outside development "
-                                    "no mail is written to the log")
+            raise MailNotConfigured(
+                "no MAIL_SERVER is configured (set FLASK_MAIL_SERVER); outside development "
+                "no mail is written to the log"
+            )
         # Development without an SMTP server: the log is the mailbox, codes and all (README).
         log.info("Mail to %s — %s\n%s", message.recipient, message.subject, message.body_text)
         return
@@ -313,13 +370,19 @@ def _transport(message: OutboxMessage) -> None:
         smtp.ehlo_or_helo_if_needed()
         utf8 = sender_utf8 or recipient_utf8
         if utf8 and not smtp.has_extn("smtputf8"):
-            raise Undeliverable(f"{message.recipient} has letters beyond ASCII before the @-sign, which needs "
-                                f"SMTPUTF8, and the SMTP server {config['MAIL_SERVER']} does not offer it")
+            raise Undeliverable(
+                f"{message.recipient} has letters beyond ASCII before the @-sign, which needs "
+                f"SMTPUTF8, and the SMTP server {config['MAIL_SERVER']} does not offer it"
+            )
         options = []
         if utf8:
             options = ["SMTPUTF8", "BODY=8BITMIME"] if smtp.has_extn("8bitmime") else ["SMTPUTF8"]
-        smtp.sendmail(sender, [recipient], compose(message, Address(name, addr_spec=sender), recipient, utf8=utf8),
-                      mail_options=options)
+        smtp.sendmail(
+            sender,
+            [recipient],
+            compose(message, Address(name, addr_spec=sender), recipient, utf8=utf8),
+            mail_options=options,
+        )
     finally:
         _say_goodbye(smtp)
 

@@ -1,4 +1,5 @@
 """One place decides between a full page and a partial (an HTMX swap)."""
+
 from __future__ import annotations
 
 from flask import make_response, redirect, render_template, request

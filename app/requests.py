@@ -1,4 +1,5 @@
 """The request class: htmx-flask's (``request.htmx``), with a form parser that survives nameless parts."""
+
 from __future__ import annotations
 
 from htmx_flask.requests import HtmxAwareRequest

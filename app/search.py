@@ -24,6 +24,7 @@ accents or not). PostgreSQL: the French text is indexed twice, with the 'french'
 even where the two stemmers disagree, and French stop words such as "avions" stay searchable);
 the query asks, word by word, for the 'english' or the 'french' form.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -33,8 +34,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import (BigInteger, ColumnElement, Integer, Text, and_, bindparam, case, cast, column, func, literal,
-                        not_, or_, select, table, text)
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import load_only
 from sqlalchemy.sql import FromClause
@@ -74,8 +91,7 @@ POSTGRES_DDL = [
     "CREATE INDEX IF NOT EXISTS ix_story_search_title_document ON story_search USING GIN (title_document)",
     # Finer word statistics: with the default, a rare word is guessed to be in ~1 % of stories, and
     # the planner walks the newest stories one by one looking for it instead of using the index.
-    "ALTER TABLE story_search ALTER COLUMN document SET STATISTICS 300,"
-    " ALTER COLUMN title_document SET STATISTICS 300",
+    "ALTER TABLE story_search ALTER COLUMN document SET STATISTICS 300, ALTER COLUMN title_document SET STATISTICS 300",
     # Searches are small and frequent, imports rare: no parallel workers to start for a page of
     # results, and no GIN pending list for every search to read through.
     "ALTER TABLE story_search SET (parallel_workers = 0)",
@@ -137,8 +153,13 @@ def assign_key(session, story) -> None:
     from .models import Story
 
     key = base + story.id % KEY_SLOTS
-    taken = set(session.execute(select(Story.search_key).where(
-        Story.search_key >= key, Story.search_key < key + 4 * KEY_SLOTS, Story.id != story.id)).scalars())
+    taken = set(
+        session.execute(
+            select(Story.search_key).where(
+                Story.search_key >= key, Story.search_key < key + 4 * KEY_SLOTS, Story.id != story.id
+            )
+        ).scalars()
+    )
     while key in taken:
         key += 1
     story.search_key = key
@@ -167,8 +188,13 @@ def index_story(session, story) -> None:
                 if extra.strip():
                     values[name] = f"{values[name]}\n\n{extra}" if values[name] else extra
         session.execute(text("DELETE FROM story_search WHERE rowid IN (:key, :old_key)"), values)
-        session.execute(text("INSERT INTO story_search (rowid, title, summary, body, shotlist) "
-                             "VALUES (:key, :title, :summary, :body, :shotlist)"), values)
+        session.execute(
+            text(
+                "INSERT INTO story_search (rowid, title, summary, body, shotlist) "
+                "VALUES (:key, :title, :summary, :body, :shotlist)"
+            ),
+            values,
+        )
     else:
         document, title_document = POSTGRES_DOCUMENT, POSTGRES_TITLE_DOCUMENT
         for language, config in TRANSLATION_CONFIGS.items():
@@ -176,11 +202,14 @@ def index_story(session, story) -> None:
                 document += " || " + _translation_document(language, config)
                 title_document += " || " + _translation_document(language, config, ("title",))
                 values.update({f"{language}_{name}": _clean(getattr(translations[language], name)) for name in FIELDS})
-        session.execute(text(
-            f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
-            f"VALUES (:id, :key, {title_document}, {document}) ON CONFLICT (story_id) DO UPDATE SET "
-            "sort_key = EXCLUDED.sort_key, title_document = EXCLUDED.title_document, document = EXCLUDED.document"),
-            values)
+        session.execute(
+            text(
+                f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
+                f"VALUES (:id, :key, {title_document}, {document}) ON CONFLICT (story_id) DO UPDATE SET "
+                "sort_key = EXCLUDED.sort_key, title_document = EXCLUDED.title_document, document = EXCLUDED.document"
+            ),
+            values,
+        )
         session.execute(text(POSTGRES_REMEMBER_WORDS.format(where="story_id = :id")), values)
 
 
@@ -190,8 +219,9 @@ def reindex_all(session) -> int:
 
     # Only the columns the index reads: the search key's migration runs this on a schema that
     # does not have Story's later columns yet.
-    columns = load_only(Story.id, Story.slug, Story.title, Story.published_at, Story.summary, Story.body,
-                        Story.search_key)
+    columns = load_only(
+        Story.id, Story.slug, Story.title, Story.published_at, Story.summary, Story.body, Story.search_key
+    )
     count = 0
     for story in session.execute(select(Story).options(columns).order_by(Story.id)).scalars():
         index_story(session, story)
@@ -231,10 +261,17 @@ def tiers(session, words: list[str]) -> list[Tier]:
             phrases[-1] += "*"
         everywhere = " ".join(phrases)
         in_title = f"{{title}} : ({everywhere})"
-        return [Tier(fts, fts.c.rowid, "search_key", _fts_match(in_title), fts.c.rowid.desc()),
-                Tier(fts, fts.c.rowid, "search_key", _fts_match(f"({everywhere}) NOT {in_title}"), fts.c.rowid.desc())]
-    documents = table("story_search", column("story_id", Integer), column("sort_key", BigInteger),
-                      column("document"), column("title_document"))
+        return [
+            Tier(fts, fts.c.rowid, "search_key", _fts_match(in_title), fts.c.rowid.desc()),
+            Tier(fts, fts.c.rowid, "search_key", _fts_match(f"({everywhere}) NOT {in_title}"), fts.c.rowid.desc()),
+        ]
+    documents = table(
+        "story_search",
+        column("story_id", Integer),
+        column("sort_key", BigInteger),
+        column("document"),
+        column("title_document"),
+    )
     query = cast(literal(_postgres_query(session, words)), TSQUERY)
     title_matches = documents.c.title_document.op("@@")(query)
     document_matches = documents.c.document.op("@@")(query)
@@ -256,8 +293,10 @@ def _recent_then_older(documents, where, floor: int | None) -> list[Tier]:
     key = documents.c.sort_key
     if floor is None:
         return [Tier(documents, documents.c.story_id, "id", where, key.desc())]
-    return [Tier(documents, documents.c.story_id, "id", where & (key >= floor), key.desc()),
-            Tier(documents, documents.c.story_id, "id", where & (key < floor), (key + 0).desc())]
+    return [
+        Tier(documents, documents.c.story_id, "id", where & (key >= floor), key.desc()),
+        Tier(documents, documents.c.story_id, "id", where & (key < floor), (key + 0).desc()),
+    ]
 
 
 def _window_floors(session, key) -> tuple[int | None, ...]:
@@ -270,8 +309,16 @@ def _window_floors(session, key) -> tuple[int | None, ...]:
     kept = _floors.get(cache_key)
     if kept is not None and time.monotonic() - kept[0] < FLOOR_SECONDS:
         return kept[1]
-    floors = tuple(session.execute(select(*(select(key).order_by(key.desc()).offset(window - 1).limit(1)
-                                            .scalar_subquery() for window in RECENT_WINDOWS))).one())
+    floors = tuple(
+        session.execute(
+            select(
+                *(
+                    select(key).order_by(key.desc()).offset(window - 1).limit(1).scalar_subquery()
+                    for window in RECENT_WINDOWS
+                )
+            )
+        ).one()
+    )
     _floors[cache_key] = (time.monotonic(), floors)
     return floors
 
@@ -301,13 +348,16 @@ def _postgres_query(session, words: list[str]) -> str:
     typing = last_word_is_prefix(words)
     whole = words[:-1] if typing else words
     columns: list[ColumnElement[Any]] = [
-        cast(_all_of(map(_either_language, whole)), Text) if whole else literal(None, Text)]
+        cast(_all_of(map(_either_language, whole)), Text) if whole else literal(None, Text)
+    ]
     if typing:
         last = words[-1]
         english, french = (func.to_tsvector(text(f"'{c}'::regconfig"), last) for c in ("english", "french"))
-        columns += [cast(_either_language(f"{last}:*"), Text),
-                    func.tsvector_to_array(english.op("||")(french)),
-                    and_(func.length(english) == 1, func.length(french) <= 1)]
+        columns += [
+            cast(_either_language(f"{last}:*"), Text),
+            func.tsvector_to_array(english.op("||")(french)),
+            and_(func.length(english) == 1, func.length(french) <= 1),
+        ]
     found = session.execute(select(*columns)).one()
     parts = [found[0]]
     if typing:
@@ -322,8 +372,11 @@ def _words_starting(session, stems: list[str]) -> list[str]:
     """The words of the index that start with one of ``stems`` (PREFIX_WORDS + 1 at most)."""
     word = column("word", Text)
     starting = or_(*(and_(word >= stem, word < stem + "\U0010ffff") for stem in stems))
-    return list(session.execute(select(word).select_from(table("search_words", word)).where(starting)
-                                .order_by(word).limit(PREFIX_WORDS + 1)).scalars())
+    return list(
+        session.execute(
+            select(word).select_from(table("search_words", word)).where(starting).order_by(word).limit(PREFIX_WORDS + 1)
+        ).scalars()
+    )
 
 
 def _quoted(word: str) -> str:

@@ -1,5 +1,6 @@
 """Response headers (docs/security.md, Headers) and the session loader: a login counts while its server-side row
 (app/flows/login_sessions.py) and the account's session token say so."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -77,8 +78,12 @@ def is_account_request() -> bool:
     """An account page, or an error at an account URL that matched no route (404, 405)."""
     if request.url_rule is not None:
         return request.blueprint in ACCOUNT_BLUEPRINTS
-    prefixes = (current_app.blueprints[name].url_prefix for name in ACCOUNT_BLUEPRINTS if name in current_app.blueprints)
-    return any(request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix)
+    prefixes = (
+        current_app.blueprints[name].url_prefix for name in ACCOUNT_BLUEPRINTS if name in current_app.blueprints
+    )
+    return any(
+        request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix
+    )
 
 
 def from_this_site() -> bool:

@@ -1,4 +1,5 @@
 """Values every template sees."""
+
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
@@ -7,8 +8,8 @@ from werkzeug.exceptions import HTTPException
 
 from .account_session import return_to
 from .flows.passwords import PasswordPolicy
-from .i18n import localized
 from .flows.redirects import safe_next
+from .i18n import localized
 from .security import ACCOUNT_BLUEPRINTS
 from .urls import external_url, this_page
 
@@ -47,8 +48,9 @@ def init_app(app) -> None:
             "portal_name": localized(config["PORTAL_NAME"]),
             "dialog_title": localized(config["ACCOUNT_DIALOG_TITLE"]),
             "organisation": organisation,
-            "tagline": _("Access %(organisation)s’s broadcast-quality video content free of charge",
-                         organisation=organisation),
+            "tagline": _(
+                "Access %(organisation)s’s broadcast-quality video content free of charge", organisation=organisation
+            ),
             "password_policy_text": PasswordPolicy.from_config(config).text,
         }
         if has_request_context():  # mails rendered by a command have no request

@@ -1,6 +1,7 @@
 """Links the portal makes: absolute ones for mails, built from SERVER_NAME and
 PREFERRED_URL_SCHEME, never from the Host header of the request that happens to cause the mail;
 and a page's links to itself, built from its route, never copied from the request's path."""
+
 from urllib.parse import quote, urlencode
 
 from flask import current_app, has_request_context, request, url_for
@@ -11,8 +12,11 @@ from .flows.redirects import safe_next
 def external_url(endpoint: str, **values) -> str:
     config = current_app.config
     if config.get("SERVER_NAME"):
-        adapter = current_app.url_map.bind(config["SERVER_NAME"], url_scheme=config["PREFERRED_URL_SCHEME"],
-                                           script_name=config.get("APPLICATION_ROOT") or "/")
+        adapter = current_app.url_map.bind(
+            config["SERVER_NAME"],
+            url_scheme=config["PREFERRED_URL_SCHEME"],
+            script_name=config.get("APPLICATION_ROOT") or "/",
+        )
         return adapter.build(endpoint, values, force_external=True)
     # Development and tests only: production refuses to start without SERVER_NAME (config.py).
     if has_request_context():

@@ -1,6 +1,7 @@
 """Category names of the demo catalogue, marked for translation. Categories are data, so the
 templates pass a name through gettext (the ``category`` filter): these are found in the French
 catalogue, and a category imported later simply shows as it was written."""
+
 from flask_babel import lazy_gettext as _l
 
 CATEGORY_NAMES = [

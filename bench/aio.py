@@ -5,6 +5,7 @@ server closes it. A request is prebuilt bytes; the answer's body is read by its 
 (or chunked, or to the end) and dropped. Runs in spawned processes (``in_processes``), so the
 load generator uses more than one core and its GIL is not the app's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,13 @@ def raise_fd_limit() -> int:
 
 
 def request_bytes(port: int, path: str, headers: dict | None = None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept: text/html",
-             "Accept-Language: en", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Accept: text/html",
+        "Accept-Language: en",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -87,8 +93,15 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def _client(port: int, requests: list[tuple[str, bytes]], until: float, think: tuple[float, float],
-                  start_within: float, seed: int, out: dict) -> None:
+async def _client(
+    port: int,
+    requests: list[tuple[str, bytes]],
+    until: float,
+    think: tuple[float, float],
+    start_within: float,
+    seed: int,
+    out: dict,
+) -> None:
     rng = random.Random(seed)
     await asyncio.sleep(rng.uniform(0, start_within))  # arrivals spread out, not 2,000 SYNs at once
     connection = Connection(port)
@@ -97,7 +110,7 @@ async def _client(port: int, requests: list[tuple[str, bytes]], until: float, th
         sent = time.perf_counter()
         try:
             status, size, headers = await asyncio.wait_for(connection.get(request), TIMEOUT)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             connection.close()
             out["errors"].append(f"{name}: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.1)  # not a tight loop of failures when there is no think time
@@ -123,8 +136,16 @@ async def _lag_probe(until: float, out: dict) -> None:
 
 
 async def _clients(port, requests, clients, start, until, think, start_within, seed) -> dict:
-    out = {"latencies": {}, "statuses": {}, "cache": {}, "errors": [], "bytes": 0, "in_time": 0, "connects": 0,
-           "loop_lag_max_ms": 0.0}
+    out = {
+        "latencies": {},
+        "statuses": {},
+        "cache": {},
+        "errors": [],
+        "bytes": 0,
+        "in_time": 0,
+        "connects": 0,
+        "loop_lag_max_ms": 0.0,
+    }
     await asyncio.sleep(max(start - time.time(), 0))
     cpu_before = time.process_time()
     tasks = [_client(port, requests, until, think, start_within, seed * 100_003 + n, out) for n in range(clients)]
@@ -133,8 +154,16 @@ async def _clients(port, requests, clients, start, until, think, start_within, s
     return out
 
 
-def run_clients(port: int, requests: list[tuple[str, bytes]], clients: int, start: float, until: float,
-                think: tuple[float, float] = (0.0, 0.0), start_within: float = 0.0, seed: int = 1) -> dict:
+def run_clients(
+    port: int,
+    requests: list[tuple[str, bytes]],
+    clients: int,
+    start: float,
+    until: float,
+    think: tuple[float, float] = (0.0, 0.0),
+    start_within: float = 0.0,
+    seed: int = 1,
+) -> dict:
     """``clients`` connections from ``start`` to ``until`` (time.time()), each request → answer →
     think (uniform seconds) → next; one process. Returns latencies by request name, statuses,
     X-Cache-Status counts, errors, body bytes, the client's CPU time and its event-loop lag."""
@@ -142,8 +171,19 @@ def run_clients(port: int, requests: list[tuple[str, bytes]], clients: int, star
     return asyncio.run(_clients(port, requests, clients, start, until, think, start_within, seed))
 
 
-def in_processes(processes: int, port: int, requests, clients: int, seconds: float, *, pool=None,
-                 think=(0.0, 0.0), start_within: float = 0.0, delay: float = 1.0, start: float | None = None) -> dict:
+def in_processes(
+    processes: int,
+    port: int,
+    requests,
+    clients: int,
+    seconds: float,
+    *,
+    pool=None,
+    think=(0.0, 0.0),
+    start_within: float = 0.0,
+    delay: float = 1.0,
+    start: float | None = None,
+) -> dict:
     """``run_clients`` in ``processes`` spawned processes (clients split among them), merged.
     The load starts at ``start`` (time.time()), by default ``delay`` s from now, in all of them
     at once and lasts ``seconds``."""
@@ -152,14 +192,26 @@ def in_processes(processes: int, port: int, requests, clients: int, seconds: flo
     pool = pool or ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
     try:
         shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-        futures = [pool.submit(run_clients, port, requests, share, start, start + seconds, think, start_within, i + 1)
-                   for i, share in enumerate(shares)]
+        futures = [
+            pool.submit(run_clients, port, requests, share, start, start + seconds, think, start_within, i + 1)
+            for i, share in enumerate(shares)
+        ]
         parts = [f.result() for f in futures]
     finally:
         if own:
             pool.shutdown()
-    merged = {"latencies": {}, "statuses": {}, "cache": {}, "errors": [], "bytes": 0, "in_time": 0, "connects": 0,
-              "cpu_seconds": 0.0, "loop_lag_max_ms": 0.0, "seconds": seconds}
+    merged = {
+        "latencies": {},
+        "statuses": {},
+        "cache": {},
+        "errors": [],
+        "bytes": 0,
+        "in_time": 0,
+        "connects": 0,
+        "cpu_seconds": 0.0,
+        "loop_lag_max_ms": 0.0,
+        "seconds": seconds,
+    }
     for part in parts:
         for key in ("latencies", "statuses", "cache"):
             for name, value in part[key].items():

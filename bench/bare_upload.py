@@ -7,6 +7,7 @@ It reads the body in the portal's read size (app/flows/tus.py CHUNK_BYTES) and s
 the end of each request as the portal does, so the ratio is what the portal adds (routing,
 session and CSRF, the database row, the tus rules), not the disk.
 """
+
 from __future__ import annotations
 
 import os

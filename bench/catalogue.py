@@ -5,6 +5,7 @@ alternates between them in slices, so load from other programs falls on both ali
 is a few threads sending prebuilt requests on raw sockets (cheaper than http.client, so the
 load generator takes as little CPU from the servers as it can).
 """
+
 from __future__ import annotations
 
 import re
@@ -52,13 +53,19 @@ def check_pages(url: str, page_size: int) -> dict:
     partial = Browser(url).get(SEARCH_PATH, headers=HTMX_SEARCH)
     found = partial.text.count('<li class="card">')
     if partial.status != 200 or "<html" in partial.text or 'id="results"' not in partial.text or not found:
-        raise RuntimeError(f"GET {SEARCH_PATH} (HTMX): status {partial.status}, {found} cards, "
-                           f"{'a whole page' if '<html' in partial.text else 'a fragment'}")
-    return {"page_bytes": len(full.body), "cards": cards, "search_partial_bytes": len(partial.body), "search_cards": found}
+        raise RuntimeError(
+            f"GET {SEARCH_PATH} (HTMX): status {partial.status}, {found} cards, "
+            f"{'a whole page' if '<html' in partial.text else 'a fragment'}"
+        )
+    return {
+        "page_bytes": len(full.body),
+        "cards": cards,
+        "search_partial_bytes": len(partial.body),
+        "search_cards": found,
+    }
 
 
-def load(port: int, path: str, clients: int, seconds: float, headers: dict | None = None,
-         server_cpu=None) -> dict:
+def load(port: int, path: str, clients: int, seconds: float, headers: dict | None = None, server_cpu=None) -> dict:
     """``clients`` threads send GET ``path`` back to back for ``seconds``; responses finished in time count."""
     request = raw_request("127.0.0.1", port, path, headers)
     lock = threading.Lock()
@@ -131,8 +138,11 @@ def combine(slices: list[dict]) -> dict:
         "errors": sum(s["errors"] for s in slices),
         "first_error": next((s["first_error"] for s in slices if s["first_error"]), None),
         "body_bytes": slices[-1]["body_bytes"],
-        "latency_median_ms": statistics.median(s["latency_median_ms"] for s in slices if s["latency_median_ms"] is not None)
-        if any(s["latency_median_ms"] is not None for s in slices) else None,
+        "latency_median_ms": statistics.median(
+            s["latency_median_ms"] for s in slices if s["latency_median_ms"] is not None
+        )
+        if any(s["latency_median_ms"] is not None for s in slices)
+        else None,
         "latency_p95_ms": max((s["latency_p95_ms"] for s in slices if s["latency_p95_ms"] is not None), default=None),
         "server_cpu_ms_per_request": round(sum(server) * 1000 / requests, 2) if server and requests else None,
         "client_cpu": round(statistics.mean(s["client_cpu"] for s in slices), 2),
@@ -148,8 +158,17 @@ def story_path(url: str) -> str:
     return found.group(1)
 
 
-def measure(app_server, bare_server, *, clients: int, seconds: float, slices: int, search_seconds: float,
-            visitor_pages: dict[str, str] | None = None, progress=print) -> dict:
+def measure(
+    app_server,
+    bare_server,
+    *,
+    clients: int,
+    seconds: float,
+    slices: int,
+    search_seconds: float,
+    visitor_pages: dict[str, str] | None = None,
+    progress=print,
+) -> dict:
     """Alternating slices of load on the bare app, the catalogue and ``visitor_pages`` (name: path,
     each request a new visitor: no cookie), then the search partial."""
     visitor_pages = visitor_pages or {}
@@ -158,15 +177,23 @@ def measure(app_server, bare_server, *, clients: int, seconds: float, slices: in
         load(server.port, path, clients, 1.0, headers)  # warm-up: every worker renders the page a few times
     bare, app, pages = [], [], {name: [] for name in visitor_pages}
     for i in range(slices):
-        progress(f"4/7 slice {i + 1}/{slices}: bare Flask {seconds / slices:.1f} s, catalogue {seconds / slices:.1f} s"
-                 f" ({clients} clients)")
+        progress(
+            f"4/7 slice {i + 1}/{slices}: bare Flask {seconds / slices:.1f} s, catalogue {seconds / slices:.1f} s"
+            f" ({clients} clients)"
+        )
         bare.append(load(bare_server.port, "/", clients, seconds / slices, server_cpu=bare_server.workers_cpu_seconds))
         app.append(load(app_server.port, "/", clients, seconds / slices, server_cpu=app_server.workers_cpu_seconds))
         for name, path in visitor_pages.items():
-            pages[name].append(load(app_server.port, path, clients, seconds / slices,
-                                    server_cpu=app_server.workers_cpu_seconds))
+            pages[name].append(
+                load(app_server.port, path, clients, seconds / slices, server_cpu=app_server.workers_cpu_seconds)
+            )
     progress(f"4/7 HTMX search partial {SEARCH_PATH} for {search_seconds:g} s")
-    search = load(app_server.port, SEARCH_PATH, clients, search_seconds, HTMX_SEARCH,
-                  server_cpu=app_server.workers_cpu_seconds)
-    return {"bare": combine(bare), "app": combine(app), "search": combine([search]),
-            "visitor_pages": {name: {**combine(runs), "path": visitor_pages[name]} for name, runs in pages.items()}}
+    search = load(
+        app_server.port, SEARCH_PATH, clients, search_seconds, HTMX_SEARCH, server_cpu=app_server.workers_cpu_seconds
+    )
+    return {
+        "bare": combine(bare),
+        "app": combine(app),
+        "search": combine([search]),
+        "visitor_pages": {name: {**combine(runs), "path": visitor_pages[name]} for name, runs in pages.items()},
+    }

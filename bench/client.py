@@ -3,6 +3,7 @@
 Every request says "Connection: close", as the benchmarks have always measured (each request
 a new connection to gunicorn).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -91,6 +92,7 @@ class Browser:
 
 # --- a lean client for throughput: prebuilt request bytes, raw socket, body counted not kept ---
 
+
 def raw_request(host: str, port: int, path: str, headers: dict | None = None) -> bytes:
     """A GET request as bytes, to send many times."""
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close", "Accept: text/html"]
@@ -106,8 +108,7 @@ class RawResponse:
     head: bytes  # the first body bytes (up to one buffer), for checks
 
 
-def fetch(host: str, port: int, request: bytes, buffer: bytearray, timeout: float = 60.0,
-          on_chunk=None) -> RawResponse:
+def fetch(host: str, port: int, request: bytes, buffer: bytearray, timeout: float = 60.0, on_chunk=None) -> RawResponse:
     """Send ``request`` on a new connection and read the answer until the server closes it,
     ``len(buffer)`` bytes at a time into the same buffer (nothing is kept). ``on_chunk(n)`` is
     called after every read."""
@@ -134,4 +135,4 @@ def fetch(host: str, port: int, request: bytes, buffer: bytearray, timeout: floa
             body += n
             if on_chunk is not None:
                 on_chunk(n)
-    return RawResponse(int(status_line.split()[1]), headers, body, first[:len(buffer)])
+    return RawResponse(int(status_line.split()[1]), headers, body, first[: len(buffer)])

@@ -8,6 +8,7 @@ Loading uses SQLAlchemy core inserts (executemany) on a connection of the app's 
 fills the search table in one INSERT ... SELECT with the same columns ``app.search.index_story``
 writes (SQLite FTS5 row = story id; PostgreSQL the same tsvector expressions, and their words).
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,27 +60,96 @@ SHOTS = """
 wide medium close shot shots cutaway pan tilt zoom aerial view exterior interior arrival departure
 handshake podium flags family photo soundbite b-roll footage sequence tracking panning
 """.split()
-CATEGORIES = ["Air policing", "Cyber defence", "Defence spending", "Exercises", "Maritime security",
-              "Ministerial meetings", "Partnerships", "Press conferences", "Summits", "Training",
-              "Innovation", "Resilience"]
-LOCATIONS = ["Brussels, Belgium", "Tallinn, Estonia", "Riga, Latvia", "Vilnius, Lithuania", "Warsaw, Poland",
-             "Antalya, Türkiye", "The Hague, Netherlands", "Washington, United States", "Madrid, Spain",
-             "Oslo, Norway", "Helsinki, Finland", "Bucharest, Romania", "Naples, Italy", "Mons, Belgium",
-             "Norfolk, United States", "Keflavik, Iceland", "Baltic Sea", "Black Sea", "Mediterranean Sea", ""]
+CATEGORIES = [
+    "Air policing",
+    "Cyber defence",
+    "Defence spending",
+    "Exercises",
+    "Maritime security",
+    "Ministerial meetings",
+    "Partnerships",
+    "Press conferences",
+    "Summits",
+    "Training",
+    "Innovation",
+    "Resilience",
+]
+LOCATIONS = [
+    "Brussels, Belgium",
+    "Tallinn, Estonia",
+    "Riga, Latvia",
+    "Vilnius, Lithuania",
+    "Warsaw, Poland",
+    "Antalya, Türkiye",
+    "The Hague, Netherlands",
+    "Washington, United States",
+    "Madrid, Spain",
+    "Oslo, Norway",
+    "Helsinki, Finland",
+    "Bucharest, Romania",
+    "Naples, Italy",
+    "Mons, Belgium",
+    "Norfolk, United States",
+    "Keflavik, Iceland",
+    "Baltic Sea",
+    "Black Sea",
+    "Mediterranean Sea",
+    "",
+]
 
 # Planted words and how many stories carry each: a search for them has a known answer.
 RARE = {
-    "kirkenes": 3, "svalbard": 12, "narva": 25, "hydrographic": 40, "quadrilateral": 60,
-    "bathymetry": 8, "ornithologist": 1, "tundra": 30, "glockenspiel": 2, "lighthouse": 80,
-    "icebreaker": 50, "sonobuoy": 15, "telemetry": 100, "falconry": 5, "zeppelin": 20,
+    "kirkenes": 3,
+    "svalbard": 12,
+    "narva": 25,
+    "hydrographic": 40,
+    "quadrilateral": 60,
+    "bathymetry": 8,
+    "ornithologist": 1,
+    "tundra": 30,
+    "glockenspiel": 2,
+    "lighthouse": 80,
+    "icebreaker": 50,
+    "sonobuoy": 15,
+    "telemetry": 100,
+    "falconry": 5,
+    "zeppelin": 20,
 }
-SYLLABLES = ["ka", "ri", "to", "ven", "mar", "sol", "dan", "lin", "ber", "gan", "ost", "vik", "nor", "hel",
-             "ta", "mi", "ros", "el", "an", "ko", "lu", "pe", "sa", "dor", "wen", "bru", "zel", "fin"]
+SYLLABLES = [
+    "ka",
+    "ri",
+    "to",
+    "ven",
+    "mar",
+    "sol",
+    "dan",
+    "lin",
+    "ber",
+    "gan",
+    "ost",
+    "vik",
+    "nor",
+    "hel",
+    "ta",
+    "mi",
+    "ros",
+    "el",
+    "an",
+    "ko",
+    "lu",
+    "pe",
+    "sa",
+    "dor",
+    "wen",
+    "bru",
+    "zel",
+    "fin",
+]
 
 
 def _scaled(words: list[str], exponent: float, mass: float) -> list[float]:
     """Zipf weights (1 / rank ** exponent) for ``words``, scaled to add up to ``mass``."""
-    raw = [1.0 / rank ** exponent for rank in range(1, len(words) + 1)]
+    raw = [1.0 / rank**exponent for rank in range(1, len(words) + 1)]
     total = sum(raw)
     return [mass * w / total for w in raw]
 
@@ -101,8 +171,12 @@ class StoryMaker:
         content = list(dict.fromkeys(COMMON + MEDIUM))
         general, names = self.names[:15_000], [n.capitalize() for n in self.names[15_000:]]
         self.vocabulary = FILLER + content + general + names
-        weights = ([0.40 / len(FILLER)] * len(FILLER) + _scaled(content, 0.9, 0.15)
-                   + _scaled(general, 1.0, 0.38) + _scaled(names, 1.1, 0.07))
+        weights = (
+            [0.40 / len(FILLER)] * len(FILLER)
+            + _scaled(content, 0.9, 0.15)
+            + _scaled(general, 1.0, 0.38)
+            + _scaled(names, 1.1, 0.07)
+        )
         self.cum_weights, total = [], 0.0
         for w in weights:
             total += w
@@ -124,10 +198,18 @@ class StoryMaker:
         title = " ".join(w.capitalize() if i == 0 or r.random() < 0.3 else w for i, w in enumerate(title_words))
         summary = self.sentence(r.randint(18, 30))
         body = "\n\n".join(self.paragraph(r.randint(2, 4)) for _ in range(r.randint(2, 3)))
-        shots = "\n".join(f"00:00:{i * 7:02d} {' '.join(r.choices(SHOTS, k=3)).capitalize()} {' '.join(self.words(3))}"
-                          for i in range(r.randint(2, 5)))
-        return {"title": title[:290], "summary": summary, "body": body, "shotlist": shots,
-                "location": r.choice(LOCATIONS), "categories": r.sample(range(len(CATEGORIES)), r.randint(1, 2))}
+        shots = "\n".join(
+            f"00:00:{i * 7:02d} {' '.join(r.choices(SHOTS, k=3)).capitalize()} {' '.join(self.words(3))}"
+            for i in range(r.randint(2, 5))
+        )
+        return {
+            "title": title[:290],
+            "summary": summary,
+            "body": body,
+            "shotlist": shots,
+            "location": r.choice(LOCATIONS),
+            "categories": r.sample(range(len(CATEGORIES)), r.randint(1, 2)),
+        }
 
 
 @functools.lru_cache(maxsize=4)
@@ -151,9 +233,18 @@ def slugify(value: str) -> str:
 CHUNK = 10_000  # stories made from one seed: the same ids get the same text however they are loaded
 
 
-def load_stories(connection, count: int, *, newest: datetime, spacing: timedelta = timedelta(hours=1),
-                 seed: int = 20250515, batch: int = 5000, first_id: int = 1, total: int | None = None,
-                 progress=None) -> None:
+def load_stories(
+    connection,
+    count: int,
+    *,
+    newest: datetime,
+    spacing: timedelta = timedelta(hours=1),
+    seed: int = 20250515,
+    batch: int = 5000,
+    first_id: int = 1,
+    total: int | None = None,
+    progress=None,
+) -> None:
     """Insert stories first_id .. first_id + count - 1, each with 1-2 categories, a Video and a Rendition.
 
     Story ``i`` is published ``(i - 1) * spacing`` before ``newest`` (the newest has id 1).
@@ -164,8 +255,10 @@ def load_stories(connection, count: int, *, newest: datetime, spacing: timedelta
     from app.models import Category, Rendition, Story, Video, story_categories
 
     if first_id == 1:
-        connection.execute(Category.__table__.insert(), [
-            {"id": i + 1, "slug": slugify(name), "name": name} for i, name in enumerate(CATEGORIES)])
+        connection.execute(
+            Category.__table__.insert(),
+            [{"id": i + 1, "slug": slugify(name), "name": name} for i, name in enumerate(CATEGORIES)],
+        )
     planted = plant_rare_words(total or first_id + count - 1)
     created = datetime(2025, 1, 1)
     maker = None
@@ -188,15 +281,45 @@ def load_stories(connection, count: int, *, newest: datetime, spacing: timedelta
         if sid in planted:
             body += " " + maker.sentence(6)[:-1] + " " + " ".join(planted[sid]) + "."
         slug = f"{slugify(s['title'])}-{sid}"
-        stories.append({"id": sid, "slug": slug, "title": s["title"], "published_at": newest - (sid - 1) * spacing,
-                        "location": s["location"], "summary": s["summary"], "body": body, "credit_line": "Courtesy of NATO",
-                        "rights_note": "Free of charge for news, documentary and education.", "created_at": created})
+        stories.append(
+            {
+                "id": sid,
+                "slug": slug,
+                "title": s["title"],
+                "published_at": newest - (sid - 1) * spacing,
+                "location": s["location"],
+                "summary": s["summary"],
+                "body": body,
+                "credit_line": "Courtesy of NATO",
+                "rights_note": "Free of charge for news, documentary and education.",
+                "created_at": created,
+            }
+        )
         links += [{"story_id": sid, "category_id": c + 1} for c in s["categories"]]
-        videos.append({"id": sid, "story_id": sid, "duration_seconds": 30.0 + sid % 300, "shotlist": s["shotlist"],
-                       "poster_filename": f"{slug}/poster.jpg"})
-        renditions.append({"id": sid, "video_id": sid, "label": "HD 1080p", "container": "MP4", "codec": "H.264",
-                           "width": 1920, "height": 1080, "bytes": 50_000_000 + sid, "filename": f"{slug}/{slug}-1080p.mp4",
-                           "mimetype": "video/mp4", "is_preview": True})
+        videos.append(
+            {
+                "id": sid,
+                "story_id": sid,
+                "duration_seconds": 30.0 + sid % 300,
+                "shotlist": s["shotlist"],
+                "poster_filename": f"{slug}/poster.jpg",
+            }
+        )
+        renditions.append(
+            {
+                "id": sid,
+                "video_id": sid,
+                "label": "HD 1080p",
+                "container": "MP4",
+                "codec": "H.264",
+                "width": 1920,
+                "height": 1080,
+                "bytes": 50_000_000 + sid,
+                "filename": f"{slug}/{slug}-1080p.mp4",
+                "mimetype": "video/mp4",
+                "is_preview": True,
+            }
+        )
         if len(stories) >= batch:
             flush()
             if progress:
@@ -213,14 +336,21 @@ def index_all(connection, first_id: int = 1, last_id: int | None = None) -> None
 
     where = "WHERE s.id >= :first" + (" AND s.id <= :last" if last_id is not None else "")
     params = {"first": first_id, "last": last_id, "slots": search.KEY_SLOTS}
-    minutes = ("CAST(strftime('%s', published_at) AS INTEGER) / 60" if connection.dialect.name == "sqlite"
-               else "CAST(floor(extract(epoch FROM published_at) / 60) AS BIGINT)")
+    minutes = (
+        "CAST(strftime('%s', published_at) AS INTEGER) / 60"
+        if connection.dialect.name == "sqlite"
+        else "CAST(floor(extract(epoch FROM published_at) / 60) AS BIGINT)"
+    )
     connection.execute(text(f"UPDATE stories AS s SET search_key = {minutes} * :slots + s.id % :slots {where}"), params)
     if connection.dialect.name == "sqlite":
-        connection.execute(text(
-            "INSERT INTO story_search (rowid, title, summary, body, shotlist) "
-            "SELECT s.search_key, s.title, s.summary, s.body, COALESCE(v.shotlist, '') "
-            f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"), params)
+        connection.execute(
+            text(
+                "INSERT INTO story_search (rowid, title, summary, body, shotlist) "
+                "SELECT s.search_key, s.title, s.summary, s.body, COALESCE(v.shotlist, '') "
+                f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"
+            ),
+            params,
+        )
         return
     columns = {"title": "s.title", "summary": "s.summary", "body": "s.body", "shotlist": "COALESCE(v.shotlist, '')"}
     document, title_document = search.POSTGRES_DOCUMENT, search.POSTGRES_TITLE_DOCUMENT
@@ -228,10 +358,14 @@ def index_all(connection, first_id: int = 1, last_id: int | None = None) -> None
         if f":{name}" not in document:
             raise RuntimeError(f"app.search.POSTGRES_DOCUMENT no longer has :{name}; update bench/corpus.py")
         document, title_document = document.replace(f":{name}", column), title_document.replace(f":{name}", column)
-    connection.execute(text(
-        f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
-        f"SELECT s.id, s.search_key, {title_document}, {document} "
-        f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"), params)
+    connection.execute(
+        text(
+            f"INSERT INTO story_search (story_id, sort_key, title_document, document) "
+            f"SELECT s.id, s.search_key, {title_document}, {document} "
+            f"FROM stories s LEFT JOIN videos v ON v.story_id = s.id {where}"
+        ),
+        params,
+    )
     indexed = "story_id >= :first" + (" AND story_id <= :last" if last_id is not None else "")
     connection.execute(text(search.POSTGRES_REMEMBER_WORDS.format(where=indexed)), params)
 
@@ -242,8 +376,10 @@ def check_index_matches_app(session, story_id: int) -> None:
     from app.models import Story
 
     if session.get_bind().dialect.name == "sqlite":
-        read = text("SELECT rowid, title, summary, body, shotlist FROM story_search "
-                    "WHERE rowid = (SELECT search_key FROM stories WHERE id = :id)")
+        read = text(
+            "SELECT rowid, title, summary, body, shotlist FROM story_search "
+            "WHERE rowid = (SELECT search_key FROM stories WHERE id = :id)"
+        )
     else:
         read = text("SELECT sort_key, title_document::text, document::text FROM story_search WHERE story_id = :id")
     before = session.execute(read, {"id": story_id}).one()
@@ -258,5 +394,12 @@ def app_config(database_uri: str, **overrides) -> dict:
     """create_app() settings for a bench process that works on a database directly."""
     from .servers import SECRET_KEY
 
-    return {"SECRET_KEY": SECRET_KEY, "SQLALCHEMY_DATABASE_URI": database_uri, "MAIL_DISPATCH": "worker",
-            "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING", "SERVER_NAME": "localhost", **overrides}
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "MAIL_DISPATCH": "worker",
+        "RATELIMIT_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "SERVER_NAME": "localhost",
+        **overrides,
+    }

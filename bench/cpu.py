@@ -1,4 +1,5 @@
 """Machine-wide CPU use from /proc/stat, to tell "the app is slow" from "the machine was busy"."""
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@ Three set-ups serve the same file, taking turns, ``rounds`` downloads each:
 The client reads and discards the body in 1 MiB chunks on a raw socket. While gunicorn sends,
 a thread samples the worker's VmRSS every 50 ms.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from .client import Browser, HTMX, fetch, raw_request
+from .client import HTMX, Browser, fetch, raw_request
 from .corpus import app_config
 from .servers import BIN, ROOT, rss_kib
 from .sizes import PASSWORD
@@ -40,7 +41,7 @@ def write_file(path: Path, mib: int) -> dict:
     with open(path, "wb") as f:
         for i in range(mib):
             block[:8] = i.to_bytes(8, "big")
-            block[MIB // 2:MIB // 2 + 8] = (i * 2654435761 % 2**64).to_bytes(8, "big")
+            block[MIB // 2 : MIB // 2 + 8] = (i * 2654435761 % 2**64).to_bytes(8, "big")
             f.write(block)
         f.seek(0)
         f.write(MP4_HEAD)
@@ -55,11 +56,27 @@ def register(database: Path, media_root: Path, stored_name: str, size: int) -> i
 
     app = create_app(app_config(f"sqlite:///{database}", MEDIA_ROOT=str(media_root)))
     with app.app_context():
-        story = Story(slug=STORY_SLUG, title="Bench: a large broadcast file", published_at=utcnow(),
-                      summary="One gigabyte.", body="For the download benchmark.")
+        story = Story(
+            slug=STORY_SLUG,
+            title="Bench: a large broadcast file",
+            published_at=utcnow(),
+            summary="One gigabyte.",
+            body="For the download benchmark.",
+        )
         video = Video(duration_seconds=600.0, shotlist="00:00:00 Wide shot")
-        video.renditions.append(Rendition(label="HD 1080p", container="MP4", codec="H.264", width=1920, height=1080,
-                                          bytes=size, filename=stored_name, mimetype="video/mp4", is_preview=False))
+        video.renditions.append(
+            Rendition(
+                label="HD 1080p",
+                container="MP4",
+                codec="H.264",
+                width=1920,
+                height=1080,
+                bytes=size,
+                filename=stored_name,
+                mimetype="video/mp4",
+                is_preview=False,
+            )
+        )
         story.videos.append(video)
         db.session.add(story)
         db.session.commit()
@@ -73,8 +90,14 @@ def create_staff(env: dict[str, str]) -> None:
     """``flask --app wsgi users create-staff``: a verified account, the operator's way."""
     import subprocess
 
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "create-staff", STAFF, "--password", PASSWORD],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "users", "create-staff", STAFF, "--password", PASSWORD],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"flask users create-staff failed:\n{result.stdout}\n{result.stderr}")
 
@@ -88,8 +111,9 @@ def logged_in(base_url: str) -> Browser:
     """A browser logged in as the bench's staff account (create_staff)."""
     browser = Browser(base_url)
     token = browser.csrf_token()
-    response = browser.post("/account/login", {"email": STAFF, "password": PASSWORD, "next": "/", "csrf_token": token},
-                            headers=HTMX)
+    response = browser.post(
+        "/account/login", {"email": STAFF, "password": PASSWORD, "next": "/", "csrf_token": token}, headers=HTMX
+    )
     if response.status != 200 or not response.header("HX-Redirect"):
         raise RuntimeError(f"login at {base_url}: status {response.status}, no HX-Redirect")
     return browser
@@ -111,7 +135,7 @@ class RssSampler:
                 self.samples.append(value)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self.before = rss_kib(self.pid)
         self._thread.start()
         return self
@@ -136,29 +160,46 @@ def download(port: int, path: str, cookie: str | None, expected: int, worker_pid
     finally:
         if sampler:
             sampler.__exit__(None, None, None)
-    if response.status != 200 or response.body_bytes != expected or int(response.headers.get("content-length", -1)) != expected:
-        raise RuntimeError(f"GET {path} on {port}: status {response.status}, {response.body_bytes:,} bytes"
-                           f" (Content-Length {response.headers.get('content-length')}), expected {expected:,}")
+    if (
+        response.status != 200
+        or response.body_bytes != expected
+        or int(response.headers.get("content-length", -1)) != expected
+    ):
+        raise RuntimeError(
+            f"GET {path} on {port}: status {response.status}, {response.body_bytes:,} bytes"
+            f" (Content-Length {response.headers.get('content-length')}), expected {expected:,}"
+        )
     out = {"seconds": round(elapsed, 3), "mb_per_s": round(expected / elapsed / 1e6, 1)}
     if sampler:
         peak = max(sampler.samples + [sampler.after or 0])
-        out.update(rss_before_mb=round(sampler.before / 1024, 1), rss_peak_mb=round(peak / 1024, 1),
-                   rss_growth_mb=round((peak - sampler.before) / 1024, 1), rss_samples=len(sampler.samples))
+        out.update(
+            rss_before_mb=round(sampler.before / 1024, 1),
+            rss_peak_mb=round(peak / 1024, 1),
+            rss_growth_mb=round((peak - sampler.before) / 1024, 1),
+            rss_samples=len(sampler.samples),
+        )
     return out
 
 
 def warm_up(port: int, path: str, cookie: str | None) -> None:
     """The first MiB (a Range request), so the worker has run the code path before we measure."""
-    request = raw_request("127.0.0.1", port, path, {"Cookie": cookie, "Range": f"bytes=0-{MIB - 1}"} if cookie
-                          else {"Range": f"bytes=0-{MIB - 1}"})
+    request = raw_request(
+        "127.0.0.1",
+        port,
+        path,
+        {"Cookie": cookie, "Range": f"bytes=0-{MIB - 1}"} if cookie else {"Range": f"bytes=0-{MIB - 1}"},
+    )
     response = fetch("127.0.0.1", port, request, bytearray(MIB), timeout=60)
     if response.status not in (200, 206):
         raise RuntimeError(f"warm-up GET {path} on {port}: status {response.status}")
 
 
 def summarize(runs: list[dict]) -> dict:
-    out = {"runs": runs, "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
-           "seconds_median": statistics.median(r["seconds"] for r in runs)}
+    out = {
+        "runs": runs,
+        "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
+        "seconds_median": statistics.median(r["seconds"] for r in runs),
+    }
     if "rss_growth_mb" in runs[0]:
         out["rss_growth_mb"] = max(r["rss_growth_mb"] for r in runs)
         out["rss_before_mb"] = runs[0]["rss_before_mb"]

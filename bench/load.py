@@ -15,6 +15,7 @@ load into 429s. Each client, until the time is up, runs journeys:
 A journey started before the deadline runs to its end. Every request's step, status and time is
 recorded; a failed check ends that journey (noted with its reason) and the client starts the next.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -54,6 +55,7 @@ LOG_PROBLEMS = {  # what must never be in gunicorn's log (its own lines and the 
 
 # --- the mailbox: the tests' aiosmtpd server, looked up by recipient --------------------------
 
+
 class IndexedMailbox(Mailbox):
     """The tests' mailbox, but ``to(address)`` is a dict look-up: with thousands of mails and
     hundreds of waiting clients, scanning every message's To header would eat the CPUs. It also
@@ -68,7 +70,7 @@ class IndexedMailbox(Mailbox):
 
     def _index(self) -> None:
         with self._changed:  # re-entrant: wait_for holds it already
-            for message, at in zip(self.messages[self._indexed:], self.messages.times[self._indexed:], strict=False):
+            for message, at in zip(self.messages[self._indexed :], self.messages.times[self._indexed :], strict=False):
                 self._by_recipient.setdefault(str(message["To"]).strip().lower(), []).append(message)
                 self._arrived[id(message)] = at
             self._indexed = len(self.messages)
@@ -99,11 +101,12 @@ class IndexedSmtpServer(SmtpServer):
 
 # --- the database ------------------------------------------------------------------------------
 
+
 def engine_url(database_url: str) -> str:
     """The URL SQLAlchemy needs (psycopg 3 for PostgreSQL, as the app does)."""
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
-            return "postgresql+psycopg://" + database_url[len(prefix):]
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
     return database_url
 
 
@@ -136,7 +139,8 @@ def demo_downloads(database_url: str, media_root: Path) -> list[Download]:
         with engine.connect() as connection:
             rows = connection.exec_driver_sql(
                 "SELECT r.id, s.slug, r.filename, r.bytes FROM renditions r JOIN videos v ON v.id = r.video_id"
-                " JOIN stories s ON s.id = v.story_id WHERE NOT r.is_preview ORDER BY r.id").all()
+                " JOIN stories s ON s.id = v.story_id WHERE NOT r.is_preview ORDER BY r.id"
+            ).all()
     finally:
         engine.dispose()
     downloads = []
@@ -158,21 +162,36 @@ def database_counts(database_url: str, tag: str) -> dict[str, int]:
     like = f"load-{tag}-%"
     try:
         with engine.connect() as connection:
-            pending, sent, failed = connection.execute(sqlalchemy.text(
-                "SELECT COUNT(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 END),"
-                " COUNT(sent_at), COUNT(failed_at) FROM outbox WHERE recipient LIKE :like"), {"like": like}).one()
-            users, verified = connection.execute(sqlalchemy.text(
-                "SELECT COUNT(*), COUNT(verified_at) FROM users WHERE email LIKE :like"), {"like": like}).one()
-            downloads = connection.execute(sqlalchemy.text(
-                "SELECT COUNT(*) FROM downloads d JOIN users u ON u.id = d.user_id WHERE u.email LIKE :like"),
-                {"like": like}).scalar_one()
+            pending, sent, failed = connection.execute(
+                sqlalchemy.text(
+                    "SELECT COUNT(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 END),"
+                    " COUNT(sent_at), COUNT(failed_at) FROM outbox WHERE recipient LIKE :like"
+                ),
+                {"like": like},
+            ).one()
+            users, verified = connection.execute(
+                sqlalchemy.text("SELECT COUNT(*), COUNT(verified_at) FROM users WHERE email LIKE :like"), {"like": like}
+            ).one()
+            downloads = connection.execute(
+                sqlalchemy.text(
+                    "SELECT COUNT(*) FROM downloads d JOIN users u ON u.id = d.user_id WHERE u.email LIKE :like"
+                ),
+                {"like": like},
+            ).scalar_one()
     finally:
         engine.dispose()
-    return {"outbox_pending": pending, "outbox_sent": sent, "outbox_failed": failed, "users": users,
-            "users_verified": verified, "downloads": downloads}
+    return {
+        "outbox_pending": pending,
+        "outbox_sent": sent,
+        "outbox_failed": failed,
+        "users": users,
+        "users_verified": verified,
+        "downloads": downloads,
+    }
 
 
 # --- one browser -------------------------------------------------------------------------------
+
 
 @dataclass
 class Record:
@@ -199,8 +218,15 @@ class JourneyFailed(Exception):
 class Client:
     """One simulated person, doing journeys one after the other."""
 
-    def __init__(self, base_url: str, mailbox: IndexedMailbox, downloads: list[Download], tag: str, number: int,
-                 timeout: float = TIMEOUT):
+    def __init__(
+        self,
+        base_url: str,
+        mailbox: IndexedMailbox,
+        downloads: list[Download],
+        tag: str,
+        number: int,
+        timeout: float = TIMEOUT,
+    ):
         self.base_url, self.mailbox, self.downloads, self.timeout = base_url, mailbox, downloads, timeout
         self.tag, self.number = tag, number
         self.random = random.Random(f"{tag}-{number}")
@@ -223,7 +249,9 @@ class Client:
         try:
             response = call()
         except (OSError, http.client.HTTPException) as exc:  # timeouts are OSErrors too
-            self.result.records.append(Record(step, None, time.perf_counter() - started, f"{type(exc).__name__}: {exc}"))
+            self.result.records.append(
+                Record(step, None, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+            )
             raise JourneyFailed(f"{step}: {type(exc).__name__}: {exc}") from None
         self.result.records.append(Record(step, response.status, time.perf_counter() - started))
         if response.status != expect:
@@ -240,8 +268,10 @@ class Client:
             raise JourneyFailed("page: no CSRF token")
         # what htmx sends from the dialog: its headers, hx-headers' token, the current page
         htmx = {**HTMX, "X-CSRFToken": match.group(1), "HX-Current-URL": f"{self.base_url}/account/register"}
-        form = {**registration(address, next_url=f"/stories/{download.story}?download={download.rendition_id}"),
-                "csrf_token": match.group(1)}
+        form = {
+            **registration(address, next_url=f"/stories/{download.story}?download={download.rendition_id}"),
+            "csrf_token": match.group(1),
+        }
         self.request("register", lambda: browser.post("/account/register", form, headers=htmx), 303, "/account/verify")
         self.result.registered.append(address)
         registered_at = time.monotonic()
@@ -260,17 +290,20 @@ class Client:
 
         cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
         request = raw_request(browser.host, browser.port, f"/download/{download.rendition_id}", {"Cookie": cookie})
-        response = self.request("download", lambda: fetch(browser.host, browser.port, request, self.buffer,
-                                                          timeout=self.timeout), 200)
+        response = self.request(
+            "download", lambda: fetch(browser.host, browser.port, request, self.buffer, timeout=self.timeout), 200
+        )
         length = response.headers.get("content-length")
         if response.body_bytes != download.bytes or length != str(download.bytes):
-            raise JourneyFailed(f"download: {response.body_bytes} bytes (Content-Length {length}),"
-                                f" expected {download.bytes}")
+            raise JourneyFailed(
+                f"download: {response.body_bytes} bytes (Content-Length {length}), expected {download.bytes}"
+            )
         self.result.downloaded_bytes += response.body_bytes
 
 
-def run_clients(base_url: str, mailbox: IndexedMailbox, downloads: list[Download], *, clients: int, seconds: float,
-                tag: str) -> dict:
+def run_clients(
+    base_url: str, mailbox: IndexedMailbox, downloads: list[Download], *, clients: int, seconds: float, tag: str
+) -> dict:
     """``clients`` threads doing journeys for ``seconds``; their records, merged."""
     workers = [Client(base_url, mailbox, downloads, tag, n) for n in range(clients)]
     results: list[ClientResult | None] = [None] * clients
@@ -291,11 +324,16 @@ def run_clients(base_url: str, mailbox: IndexedMailbox, downloads: list[Download
     for thread in threads:
         thread.join()
     wall = time.monotonic() - started
-    return {"results": results, "wall_seconds": wall, "client_cpu_seconds": time.process_time() - cpu_before,
-            "crashed": crashed}
+    return {
+        "results": results,
+        "wall_seconds": wall,
+        "client_cpu_seconds": time.process_time() - cpu_before,
+        "crashed": crashed,
+    }
 
 
 # --- the numbers ---------------------------------------------------------------------------------
+
 
 def percentile(sorted_values: list[float], share: float) -> float | None:
     """Nearest-rank percentile of an already sorted list."""
@@ -343,8 +381,9 @@ def summarize(run: dict, seconds: float, clients: int) -> dict:
     }
 
 
-def check_mail(mailbox: IndexedMailbox, registered: list[str], database_url: str, tag: str,
-               wait: float = DRAIN_SECONDS) -> dict:
+def check_mail(
+    mailbox: IndexedMailbox, registered: list[str], database_url: str, tag: str, wait: float = DRAIN_SECONDS
+) -> dict:
     """Wait (at most ``wait`` s) until no outbox row is pending, then count each address's mails."""
     started = time.monotonic()
     counts = database_counts(database_url, tag)
@@ -386,8 +425,19 @@ def scratch_postgres(base_url: str):
 
 # --- the whole run -----------------------------------------------------------------------------
 
-def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: float = SECONDS, workers: int = WORKERS,
-        rounds: int = ROUNDS, label: str | None = None, progress=print, **settings) -> dict:
+
+def run(
+    database_url: str,
+    workdir: Path,
+    *,
+    clients: int = CLIENTS,
+    seconds: float = SECONDS,
+    workers: int = WORKERS,
+    rounds: int = ROUNDS,
+    label: str | None = None,
+    progress=print,
+    **settings,
+) -> dict:
     """Migrate the database (PostgreSQL: wiped first), load the demo, start SMTP and gunicorn, run
     the clients, wait for the outbox, and read gunicorn's log. Returns the report.
     ``settings`` are more app settings (FLASK_* without the prefix), for experiments."""
@@ -397,8 +447,14 @@ def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: fl
     tag = secrets.token_hex(3)
     if not database_url.startswith("sqlite"):
         wipe_postgres(database_url)
-    env = app_env(workdir / "unused.db", SQLALCHEMY_DATABASE_URI=database_url, MEDIA_ROOT=media_root,
-                  BCRYPT_ROUNDS=rounds, MAIL_DISPATCH="thread", **settings)
+    env = app_env(
+        workdir / "unused.db",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        MEDIA_ROOT=media_root,
+        BCRYPT_ROUNDS=rounds,
+        MAIL_DISPATCH="thread",
+        **settings,
+    )
     progress(f"load ({label}): flask db upgrade, flask media demo")
     flask(env, "db", "upgrade")
     flask(env, "media", "demo")
@@ -407,25 +463,44 @@ def run(database_url: str, workdir: Path, *, clients: int = CLIENTS, seconds: fl
     with IndexedSmtpServer() as smtp:
         env.update(FLASK_MAIL_SERVER="127.0.0.1", FLASK_MAIL_PORT=str(smtp.port))
         with Gunicorn(env, log_path, workers) as server:
-            progress(f"load ({label}): {clients} clients, {seconds:g} s, gunicorn -w {workers} ({WORKER_KIND}),"
-                     f" bcrypt cost {rounds}")
+            progress(
+                f"load ({label}): {clients} clients, {seconds:g} s, gunicorn -w {workers} ({WORKER_KIND}),"
+                f" bcrypt cost {rounds}"
+            )
             machine_before, server_before = cpu.snapshot(), server.workers_cpu_seconds()
             measured = run_clients(server.url, smtp.mailbox, downloads, clients=clients, seconds=seconds, tag=tag)
             machine = cpu.busy_cpus(machine_before, cpu.snapshot())
             if machine:  # how many CPUs gunicorn used, and what else (the database server, other programs)
                 machine["gunicorn_cpus"] = round((server.workers_cpu_seconds() - server_before) / machine["seconds"], 2)
-                machine["other_cpus"] = round(max(machine["busy_cpus"] - machine["gunicorn_cpus"]
-                                                  - measured["client_cpu_seconds"] / machine["seconds"], 0.0), 2)
+                machine["other_cpus"] = round(
+                    max(
+                        machine["busy_cpus"]
+                        - machine["gunicorn_cpus"]
+                        - measured["client_cpu_seconds"] / machine["seconds"],
+                        0.0,
+                    ),
+                    2,
+                )
             progress(f"load ({label}): waiting for the outbox to drain")
             registered = [a for r in measured["results"] for a in r.registered]
             mail = check_mail(smtp.mailbox, registered, database_url, tag)
     summary = summarize(measured, seconds, clients)
     if machine and summary["journeys_completed"]:  # steadier than journeys/s when other programs want the CPUs
         machine["gunicorn_cpu_ms_per_journey"] = round(
-            machine["gunicorn_cpus"] * machine["seconds"] * 1000 / summary["journeys_completed"], 1)
-    report = {"database": label, "workers": workers, "worker_class": WORKER_KIND, "bcrypt_rounds": rounds,
-              "timeout_s": TIMEOUT, "renditions": len(downloads), **summary,
-              "machine": machine, "mail": mail, "log": scan_log(log_path)}
+            machine["gunicorn_cpus"] * machine["seconds"] * 1000 / summary["journeys_completed"], 1
+        )
+    report = {
+        "database": label,
+        "workers": workers,
+        "worker_class": WORKER_KIND,
+        "bcrypt_rounds": rounds,
+        "timeout_s": TIMEOUT,
+        "renditions": len(downloads),
+        **summary,
+        "machine": machine,
+        "mail": mail,
+        "log": scan_log(log_path),
+    }
     return report
 
 
@@ -460,27 +535,33 @@ def faults(report: dict) -> list[str]:
 def render(report: dict) -> list[str]:
     """The report as table lines (bench table and test output)."""
     r, m, g, x = report, report["mail"], report["log"], report["machine"] or {}
-    lines = [f"   {r['database']}: {r['clients']} clients for {r['seconds']:g} s (all done after {r['wall_seconds']} s),"
-             f" gunicorn -w {r['workers']} {r['worker_class']}, bcrypt cost {r['bcrypt_rounds']}",
-             f"     journeys completed {r['journeys_completed']:,} of {r['journeys_started']:,} started:"
-             f" {r['journeys_per_second']} /s; requests {r['requests']:,}: {r['requests_per_second']} /s;"
-             f" {r['downloaded_mb']:,} MB downloaded",
-             f"     {'step':<13}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"]
+    lines = [
+        f"   {r['database']}: {r['clients']} clients for {r['seconds']:g} s (all done after {r['wall_seconds']} s),"
+        f" gunicorn -w {r['workers']} {r['worker_class']}, bcrypt cost {r['bcrypt_rounds']}",
+        f"     journeys completed {r['journeys_completed']:,} of {r['journeys_started']:,} started:"
+        f" {r['journeys_per_second']} /s; requests {r['requests']:,}: {r['requests_per_second']} /s;"
+        f" {r['downloaded_mb']:,} MB downloaded",
+        f"     {'step':<13}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
+    ]
     for step, s in r["steps"].items():
-        lines.append(f"     {step:<13}{s['count']:>8,}{s['p50_ms'] or '-':>10}{s['p99_ms'] or '-':>10}{s['max_ms'] or '-':>10}")
-    lines += ["     statuses: " + ", ".join(f"{k}: {v:,}" for k, v in r["statuses"].items()),
-              f"     5xx {r['status_5xx']}, no answer (timeouts, connection errors) {r['no_answer']},"
-              f" failed journeys {r['failures']}, client crashes {len(r['client_crashes'])}",
-              f"     CPUs busy {x.get('busy_cpus')} of {x.get('cpus')}: gunicorn {x.get('gunicorn_cpus')}, load generator"
-              f" {r['client_cpu']}, everything else {x.get('other_cpus')}"
-              + (" (the PostgreSQL server among it)" if r["database"] == "postgresql" else "")
-              + f"; gunicorn CPU per journey {x.get('gunicorn_cpu_ms_per_journey')} ms",
-              f"     mail: {m['registered']:,} registered, {m['mails_received']:,} mails received,"
-              f" {m['registered_without_mail']} without a mail, {m['registered_with_several']} with more than one,"
-              f" {m['mails_to_others']} to others; outbox sent {m['outbox_sent']:,}, pending {m['outbox_pending']},"
-              f" failed {m['outbox_failed']} (drained in {m['drain_seconds']} s)",
-              f"     database: {m['users']:,} users, {m['users_verified']:,} verified, {m['downloads']:,} download rows",
-              "     gunicorn log: " + ", ".join(f"{k} {g[k]}" for k in LOG_PROBLEMS)]
+        lines.append(
+            f"     {step:<13}{s['count']:>8,}{s['p50_ms'] or '-':>10}{s['p99_ms'] or '-':>10}{s['max_ms'] or '-':>10}"
+        )
+    lines += [
+        "     statuses: " + ", ".join(f"{k}: {v:,}" for k, v in r["statuses"].items()),
+        f"     5xx {r['status_5xx']}, no answer (timeouts, connection errors) {r['no_answer']},"
+        f" failed journeys {r['failures']}, client crashes {len(r['client_crashes'])}",
+        f"     CPUs busy {x.get('busy_cpus')} of {x.get('cpus')}: gunicorn {x.get('gunicorn_cpus')}, load generator"
+        f" {r['client_cpu']}, everything else {x.get('other_cpus')}"
+        + (" (the PostgreSQL server among it)" if r["database"] == "postgresql" else "")
+        + f"; gunicorn CPU per journey {x.get('gunicorn_cpu_ms_per_journey')} ms",
+        f"     mail: {m['registered']:,} registered, {m['mails_received']:,} mails received,"
+        f" {m['registered_without_mail']} without a mail, {m['registered_with_several']} with more than one,"
+        f" {m['mails_to_others']} to others; outbox sent {m['outbox_sent']:,}, pending {m['outbox_pending']},"
+        f" failed {m['outbox_failed']} (drained in {m['drain_seconds']} s)",
+        f"     database: {m['users']:,} users, {m['users_verified']:,} verified, {m['downloads']:,} download rows",
+        "     gunicorn log: " + ", ".join(f"{k} {g[k]}" for k in LOG_PROBLEMS),
+    ]
     lines += [f"       {line}" for line in r["failure_examples"][:5] + g["examples"][:5]]
     return lines
 

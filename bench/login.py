@@ -4,6 +4,7 @@ The two are measured in alternating slices (bcrypt, app, bcrypt, app, ...) while
 up but idle during the bcrypt slices, so load from other programs that comes and goes over tens
 of seconds falls on both sides alike.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -19,8 +20,8 @@ from .client import HTMX, Browser
 from .servers import latest_code
 from .sizes import PASSWORD, registration
 
-
 # --- baseline: plain bcrypt ------------------------------------------------------------------
+
 
 def _checkpw_process(rounds: int, barrier, commands, results) -> None:
     """One baseline process: hash once, then for every command ``seconds`` (None ends it), start
@@ -45,11 +46,14 @@ class BcryptProcesses:
         self.rounds, self.processes = rounds, processes
         self.barrier = context.Barrier(processes + 1)
         self.commands, self.results = context.Queue(), context.Queue()
-        self.workers = [context.Process(target=_checkpw_process, daemon=True,
-                                        args=(rounds, self.barrier, self.commands, self.results))
-                        for _ in range(processes)]
+        self.workers = [
+            context.Process(
+                target=_checkpw_process, daemon=True, args=(rounds, self.barrier, self.commands, self.results)
+            )
+            for _ in range(processes)
+        ]
 
-    def __enter__(self) -> "BcryptProcesses":
+    def __enter__(self) -> BcryptProcesses:
         for worker in self.workers:
             worker.start()
         return self
@@ -72,7 +76,9 @@ class BcryptProcesses:
         results = [self.results.get(timeout=seconds + 60) for _ in self.workers]
         machine = cpu.busy_cpus(machine_before, cpu.snapshot())
         if machine:  # CPUs busy with work that was not ours
-            machine["other_cpus"] = round(max(machine["busy_cpus"] - sum(r[2] for r in results) / machine["seconds"], 0), 2)
+            machine["other_cpus"] = round(
+                max(machine["busy_cpus"] - sum(r[2] for r in results) / machine["seconds"], 0), 2
+            )
         return {
             "per_second": sum(count / elapsed for count, elapsed, _ in results),
             "seconds": max(r[1] for r in results),
@@ -84,15 +90,18 @@ class BcryptProcesses:
 
 # --- the app --------------------------------------------------------------------------------
 
+
 def create_verified_user(base_url: str, db_path: Path, address: str) -> None:
     """Register over HTTP, read the code from the outbox table, post it: the app's real path and hashing."""
     browser = Browser(base_url)
-    response = browser.post("/account/register", {**registration(address), "csrf_token": browser.csrf_token()},
-                            headers=HTMX)
+    response = browser.post(
+        "/account/register", {**registration(address), "csrf_token": browser.csrf_token()}, headers=HTMX
+    )
     if response.status != 303:
         raise RuntimeError(f"register {address}: status {response.status}")
-    response = browser.post("/account/verify", {"code": latest_code(db_path, address),
-                                                "csrf_token": browser.csrf_token()}, headers=HTMX)
+    response = browser.post(
+        "/account/verify", {"code": latest_code(db_path, address), "csrf_token": browser.csrf_token()}, headers=HTMX
+    )
     if response.status != 303 or not response.header("Location", "").endswith("/account/welcome"):
         raise RuntimeError(f"verify {address}: status {response.status} {response.header('Location')}")
 
@@ -106,8 +115,11 @@ def one_login(base_url: str, address: str) -> tuple[bool, float, float, int]:
     started = time.perf_counter()
     token = browser.csrf_token()
     got = time.perf_counter() - started
-    response = browser.post("/account/login", {"email": address, "password": PASSWORD, "next": "/conditions",
-                                               "csrf_token": token}, headers=HTMX)
+    response = browser.post(
+        "/account/login",
+        {"email": address, "password": PASSWORD, "next": "/conditions", "csrf_token": token},
+        headers=HTMX,
+    )
     ok = response.status == 200 and response.header("HX-Redirect") == "/conditions"
     return ok, got, response.elapsed, response.status
 
@@ -172,19 +184,35 @@ def login_slice(base_url: str, address: str, clients: int, seconds: float, serve
 
 # --- both, interleaved ------------------------------------------------------------------------
 
-def interleaved(base_url: str, address: str, *, rounds: int, processes: int, clients: int,
-                bcrypt_seconds: float, login_seconds: float, slices: int, server_cpu, progress=print) -> dict:
+
+def interleaved(
+    base_url: str,
+    address: str,
+    *,
+    rounds: int,
+    processes: int,
+    clients: int,
+    bcrypt_seconds: float,
+    login_seconds: float,
+    slices: int,
+    server_cpu,
+    progress=print,
+) -> dict:
     """``slices`` rounds of (bcrypt slice, app slice); totals are summed over the slices."""
     bcrypt_slices, login_slices = [], []
     with BcryptProcesses(rounds, processes) as pool:
         warm_up(base_url, address, clients)
         for i in range(slices):
-            progress(f"2/7 slice {i + 1}/{slices}: bcrypt {bcrypt_seconds / slices:.1f} s,"
-                     f" logins {login_seconds / slices:.1f} s")
+            progress(
+                f"2/7 slice {i + 1}/{slices}: bcrypt {bcrypt_seconds / slices:.1f} s,"
+                f" logins {login_seconds / slices:.1f} s"
+            )
             bcrypt_slices.append(pool.run(bcrypt_seconds / slices))
             login_slices.append(login_slice(base_url, address, clients, login_seconds / slices, server_cpu))
-    return {"bcrypt": summarize_bcrypt(bcrypt_slices, rounds, processes),
-            "app": summarize_logins(login_slices, clients)}
+    return {
+        "bcrypt": summarize_bcrypt(bcrypt_slices, rounds, processes),
+        "app": summarize_logins(login_slices, clients),
+    }
 
 
 def weighted_other(slices: list[dict]) -> float | None:

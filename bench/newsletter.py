@@ -15,6 +15,7 @@ The baseline is ``queue_mail`` of the same number of one-off account mails (the 
 code mail) in one loop over the same users in batches, one commit per batch: the outbox write
 path without the digest's template, links, unsubscribe tokens and delivery rows.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -42,12 +43,24 @@ def build(template: Path, path: Path, subscribers: int) -> dict:
     started = time.perf_counter()
     app = create_app(app_config(f"sqlite:///{path}"))
     now = utcnow()
-    rows = [{"id": i, "email": f"subscriber-{i:06d}@example.org", "password_hash": "$2b$12$" + "x" * 53,
-             "first_name": "Sam", "last_name": f"Reader {i}", "organisation": "Example Broadcasting",
-             "conditions_accepted_at": now - timedelta(days=30), "created_at": now - timedelta(days=30),
-             "verified_at": now - timedelta(days=30), "session_token": secrets.token_urlsafe(24),
-             "newsletter_opt_in_at": now - timedelta(days=30), "newsletter_opt_in_source": "register",
-             "is_staff": False} for i in range(1, subscribers + 1)]
+    rows = [
+        {
+            "id": i,
+            "email": f"subscriber-{i:06d}@example.org",
+            "password_hash": "$2b$12$" + "x" * 53,
+            "first_name": "Sam",
+            "last_name": f"Reader {i}",
+            "organisation": "Example Broadcasting",
+            "conditions_accepted_at": now - timedelta(days=30),
+            "created_at": now - timedelta(days=30),
+            "verified_at": now - timedelta(days=30),
+            "session_token": secrets.token_urlsafe(24),
+            "newsletter_opt_in_at": now - timedelta(days=30),
+            "newsletter_opt_in_source": "register",
+            "is_staff": False,
+        }
+        for i in range(1, subscribers + 1)
+    ]
     with app.app_context():
         with db.engine.begin() as connection:
             connection.execute(User.__table__.insert(), rows)
@@ -58,6 +71,7 @@ def build(template: Path, path: Path, subscribers: int) -> dict:
 
 
 # --- in the child process --------------------------------------------------------------------
+
 
 def _child(kind: str, database: str, batch: int, trace: bool, results) -> None:
     try:
@@ -76,8 +90,14 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
     from app.flows.newsletter import send_digest
     from app.models import NewsletterDelivery, OutboxMessage, User
 
-    app = create_app(app_config(f"sqlite:///{database}", MAIL_DISPATCH="worker", SERVER_NAME="media.example.org",
-                                PREFERRED_URL_SCHEME="https"))
+    app = create_app(
+        app_config(
+            f"sqlite:///{database}",
+            MAIL_DISPATCH="worker",
+            SERVER_NAME="media.example.org",
+            PREFERRED_URL_SCHEME="https",
+        )
+    )
     with app.app_context():
         db.session.execute(select(func.count(User.id))).scalar()  # connect, compile the simple things
         db.session.remove()
@@ -92,8 +112,13 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
 
         def after_commit(_session) -> None:
             now, peak = tracemalloc.get_traced_memory()
-            curve.append((round((now - traced_start) / 1e6, 2), round((peak - traced_start) / 1e6, 2),
-                          round(rss_kib() / 1024, 1)))
+            curve.append(
+                (
+                    round((now - traced_start) / 1e6, 2),
+                    round((peak - traced_start) / 1e6, 2),
+                    round(rss_kib() / 1024, 1),
+                )
+            )
 
         if trace:
             tracemalloc.start()
@@ -106,7 +131,11 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
         else:  # the baseline: one-off account mails over the same users, one commit per batch
             queued, last_id, stories = 0, 0, 0
             while True:
-                users = db.session.execute(select(User).where(User.id > last_id).order_by(User.id).limit(batch)).scalars().all()
+                users = (
+                    db.session.execute(select(User).where(User.id > last_id).order_by(User.id).limit(batch))
+                    .scalars()
+                    .all()
+                )
                 if not users:
                     break
                 for user in users:
@@ -127,14 +156,20 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
         db.session.remove()
         db.engine.dispose()
     return {
-        "kind": kind, "queued": queued, "stories": stories, "seconds": round(elapsed, 2),
+        "kind": kind,
+        "queued": queued,
+        "stories": stories,
+        "seconds": round(elapsed, 2),
         "per_second": round(queued / elapsed, 1) if elapsed else None,
         "ms_per_message": round(elapsed * 1000 / queued, 3) if queued else None,
         "cpu_ms_per_message": round(cpu * 1000 / queued, 3) if queued else None,
         "tracemalloc_peak_mb": round(traced_peak / 1e6, 2) if traced_peak is not None else None,
-        "rss_before_mb": round(rss_before / 1024, 1), "rss_after_mb": round(rss_after / 1024, 1),
+        "rss_before_mb": round(rss_before / 1024, 1),
+        "rss_after_mb": round(rss_after / 1024, 1),
         "rss_peak_growth_mb": round((hwm - rss_before) / 1024, 1) if hwm_reset else None,
-        "outbox_rows": outbox, "delivery_rows": deliveries, "pid": os.getpid(),
+        "outbox_rows": outbox,
+        "delivery_rows": deliveries,
+        "pid": os.getpid(),
         "commits": curve,
     }
 
@@ -147,8 +182,9 @@ class Run:
         context = multiprocessing.get_context("spawn")
         self.kind, self.timeout = kind, timeout
         self.results = context.Queue()
-        self.process = context.Process(target=_child, args=(kind, str(database), batch, trace, self.results),
-                                       daemon=True)
+        self.process = context.Process(
+            target=_child, args=(kind, str(database), batch, trace, self.results), daemon=True
+        )
         self.process.start()
         self.started = time.monotonic()
 
@@ -160,8 +196,9 @@ class Run:
                     break
                 except queue.Empty:
                     if not self.process.is_alive() and self.results.empty():
-                        raise RuntimeError(f"{self.kind} process exited with {self.process.exitcode}"
-                                           " before reporting") from None
+                        raise RuntimeError(
+                            f"{self.kind} process exited with {self.process.exitcode} before reporting"
+                        ) from None
                     if time.monotonic() - self.started > self.timeout:
                         raise RuntimeError(f"{self.kind} run took longer than {self.timeout:g} s") from None
         finally:
@@ -182,7 +219,9 @@ def measure(template: Path, workdir: Path, subscribers: int, small: int, batch: 
     """The tracemalloc run for the full list (3-7x slower) in the background; meanwhile, one at a
     time, the timed runs (digest, baseline) and the two runs for the short list. Two processes on
     two cores: the CPU time per mail does not depend on the other one, and memory does not either."""
-    built = {size: build(template, workdir / f"newsletter-{size}.db", size) for size in dict.fromkeys((subscribers, small))}
+    built = {
+        size: build(template, workdir / f"newsletter-{size}.db", size) for size in dict.fromkeys((subscribers, small))
+    }
     copies = iter(range(100))
 
     def copy(size: int) -> Path:
@@ -205,8 +244,16 @@ def measure(template: Path, workdir: Path, subscribers: int, small: int, batch: 
     # The big traced run's own curve: the peak after the first ``small`` mails vs at the end.
     commits = big_traced["commits"]  # [issue, batch 1, ..., batch n, finished]
     at_small = commits[min(-(-small // batch), len(commits) - 1)][1] if commits else None
-    return {"subscribers": subscribers, "small_subscribers": small, "batch": batch,
-            "build_seconds": round(sum(b["build_seconds"] for b in built.values()), 1),
-            "digest": digest, "baseline": baseline, "digest_traced": big_traced,
-            "small_traced": small_traced, "small_digest": small_plain,
-            "curve_peak_at_small_mb": at_small, "curve_peak_at_end_mb": commits[-1][1] if commits else None}
+    return {
+        "subscribers": subscribers,
+        "small_subscribers": small,
+        "batch": batch,
+        "build_seconds": round(sum(b["build_seconds"] for b in built.values()), 1),
+        "digest": digest,
+        "baseline": baseline,
+        "digest_traced": big_traced,
+        "small_traced": small_traced,
+        "small_digest": small_plain,
+        "curve_peak_at_small_mb": at_small,
+        "curve_peak_at_end_mb": commits[-1][1] if commits else None,
+    }

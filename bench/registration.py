@@ -4,6 +4,7 @@ Both set-ups (an SMTP server and a gunicorn each) run at the same time and the r
 alternate between them, so load from other programs falls on both alike. Registrations are
 sequential: one request in flight at a time.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -34,7 +35,7 @@ def register_alternating(servers: dict[str, object], count: int, tag: str) -> di
     machine_before, client_before = cpu.snapshot(), time.process_time()
     servers_before = sum(s.workers_cpu_seconds() for s in servers.values())
     for i in range(count):
-        for label in (labels if i % 2 == 0 else labels[::-1]):
+        for label in labels if i % 2 == 0 else labels[::-1]:
             address = f"bench-{label}-{i}-{tag}@example.org"
             ok, elapsed, outcome = register_one(servers[label].url, address)
             if ok:
@@ -44,8 +45,12 @@ def register_alternating(servers: dict[str, object], count: int, tag: str) -> di
                 runs[label]["failures"].append(f"{address}: {outcome}")
     machine = cpu.busy_cpus(machine_before, cpu.snapshot())
     if machine:  # CPUs busy with work that was not ours
-        ours = (sum(s.workers_cpu_seconds() for s in servers.values()) - servers_before
-                + time.process_time() - client_before) / machine["seconds"]
+        ours = (
+            sum(s.workers_cpu_seconds() for s in servers.values())
+            - servers_before
+            + time.process_time()
+            - client_before
+        ) / machine["seconds"]
         machine["other_cpus"] = round(max(machine["busy_cpus"] - ours, 0.0), 2)
 
     out = {}

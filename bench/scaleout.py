@@ -22,6 +22,7 @@ location. Then four proofs, whose functions ``tests/test_scaleout.py`` calls too
 Only the Redis database of ``--scaleout-redis-url`` (default ``redis://127.0.0.1:6379/5``) is flushed,
 before and after. Every process started here is stopped in ``finally`` blocks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,6 +65,7 @@ def progress(message: str) -> None:
 
 # --- the cluster --------------------------------------------------------------------------------
 
+
 class PostgresSchema:
     """``CREATE SCHEMA scaleout_<hex>`` in the given PostgreSQL database, dropped (CASCADE) on exit.
 
@@ -86,7 +88,7 @@ class PostgresSchema:
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as connection:
             connection.execute(sql)
 
-    def __enter__(self) -> "PostgresSchema":
+    def __enter__(self) -> PostgresSchema:
         self._execute(f'CREATE SCHEMA "{self.name}"')
         return self
 
@@ -126,15 +128,29 @@ def import_large_story(env: dict[str, str], folder: Path, mib: int) -> tuple[str
         f.write(download.MP4_HEAD)  # the import reads a file's type from its first bytes
         f.truncate(mib * download.MIB)
     (story / "preview-360p.mp4").write_bytes(download.MP4_HEAD + os.urandom(64 * 1024))
-    manifest = {"stories": [{
-        "slug": STORY_SLUG, "title": "Scale-out: a large broadcast file", "published": "2025-06-01",
-        "summary": "The file the slow downloads of the scale-out benchmark read.",
-        "video": {"duration": 600, "renditions": [
-            {"label": "HD 1080p25", "file": f"{STORY_SLUG}/{big.name}", "width": 1920, "height": 1080},
-            {"label": "Preview 360p", "file": f"{STORY_SLUG}/preview-360p.mp4", "width": 640, "height": 360,
-             "preview": True},
-        ]},
-    }]}
+    manifest = {
+        "stories": [
+            {
+                "slug": STORY_SLUG,
+                "title": "Scale-out: a large broadcast file",
+                "published": "2025-06-01",
+                "summary": "The file the slow downloads of the scale-out benchmark read.",
+                "video": {
+                    "duration": 600,
+                    "renditions": [
+                        {"label": "HD 1080p25", "file": f"{STORY_SLUG}/{big.name}", "width": 1920, "height": 1080},
+                        {
+                            "label": "Preview 360p",
+                            "file": f"{STORY_SLUG}/preview-360p.mp4",
+                            "width": 640,
+                            "height": 360,
+                            "preview": True,
+                        },
+                    ],
+                },
+            }
+        ]
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     flask(env, "media", "import", str(folder))
     return f"{STORY_SLUG}/1-{big.name}", mib * download.MIB  # stored under the rendition's number
@@ -154,8 +170,7 @@ class BalancingNginx(Nginx):
     location, enough connections for the slow downloads, a log of which upstream answered, and
     ``stub_status`` (active connections)."""
 
-    def __init__(self, directory: Path, app_ports: list[int], media_root: Path, port: int,
-                 connections: int = 1024):
+    def __init__(self, directory: Path, app_ports: list[int], media_root: Path, port: int, connections: int = 1024):
         self.app_ports, self.connections = app_ports, connections
         locations = f"""
         location /protected-media/ {{ internal; alias {media_root}/; }}
@@ -177,8 +192,8 @@ class BalancingNginx(Nginx):
         changes = {
             "worker_connections 64;": f"worker_connections {self.connections};",
             "access_log off;": f"log_format upstream '$upstream_addr $status';\n"
-                               f"    access_log {self.directory}/access.log upstream;\n"
-                               f"    upstream portal {{\n{upstream}    }}",
+            f"    access_log {self.directory}/access.log upstream;\n"
+            f"    upstream portal {{\n{upstream}    }}",
         }
         for old, new in changes.items():
             if old not in text:
@@ -228,21 +243,40 @@ def app_server(env: dict[str, str], log_path: Path, workers: int) -> Gunicorn:
     return server
 
 
-def cluster_env(database_url: str, redis_url: str, media_root: Path, smtp_port: int, server_name: str,
-                bcrypt_rounds: int) -> dict[str, str]:
+def cluster_env(
+    database_url: str, redis_url: str, media_root: Path, smtp_port: int, server_name: str, bcrypt_rounds: int
+) -> dict[str, str]:
     """The one environment of every app server and the mail worker."""
-    return app_env(media_root / "unused.db",  # its SQLite URI is replaced by SQLALCHEMY_DATABASE_URI
-                   SQLALCHEMY_DATABASE_URI=database_url, SERVER_NAME=server_name, MEDIA_ROOT=media_root,
-                   RATELIMIT_ENABLED="true", RATELIMIT_STORAGE_URI=redis_url, TRUSTED_PROXIES=1,
-                   RATELIMIT_PER_ADDRESS=f"{ADDRESS_LIMIT} per minute", RATELIMIT_PER_IP="1000 per minute",
-                   DOWNLOAD_ACCEL="nginx", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_port, MAIL_DISPATCH="worker",
-                   BCRYPT_ROUNDS=bcrypt_rounds,
-                   CODE_RESEND_INTERVAL_SECONDS=0)  # the flow mails two codes to one address at once
+    return app_env(
+        media_root / "unused.db",  # its SQLite URI is replaced by SQLALCHEMY_DATABASE_URI
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SERVER_NAME=server_name,
+        MEDIA_ROOT=media_root,
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_STORAGE_URI=redis_url,
+        TRUSTED_PROXIES=1,
+        RATELIMIT_PER_ADDRESS=f"{ADDRESS_LIMIT} per minute",
+        RATELIMIT_PER_IP="1000 per minute",
+        DOWNLOAD_ACCEL="nginx",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        MAIL_DISPATCH="worker",
+        BCRYPT_ROUNDS=bcrypt_rounds,
+        CODE_RESEND_INTERVAL_SECONDS=0,
+    )  # the flow mails two codes to one address at once
 
 
 @contextlib.contextmanager
-def started(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, workers: int = 2, file_mib: int = 64,
-            bcrypt_rounds: int = 12, report=progress):
+def started(
+    workdir: Path,
+    database_url: str,
+    redis_url: str = REDIS_URL,
+    *,
+    workers: int = 2,
+    file_mib: int = 64,
+    bcrypt_rounds: int = 12,
+    report=progress,
+):
     """Start everything; yields a Cluster; stops it all (and flushes the Redis database) on exit."""
     redis = redis_client(redis_url)
     redis.flushdb()
@@ -263,12 +297,24 @@ def started(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, wor
         a = stack.enter_context(app_server(env, workdir / "gunicorn-a.log", workers))
         b = stack.enter_context(app_server(env, workdir / "gunicorn-b.log", workers))
         nginx = stack.enter_context(BalancingNginx(workdir / "nginx", [a.port, b.port], media_root, nginx_port))
-        yield Cluster(a=a, b=b, nginx=nginx, smtp=smtp, env=env, redis_url=redis_url, database_url=url,
-                      workdir=workdir, stored_name=stored_name, size=size,
-                      rendition_id=rendition_id(a.url), workers=workers)
+        yield Cluster(
+            a=a,
+            b=b,
+            nginx=nginx,
+            smtp=smtp,
+            env=env,
+            redis_url=redis_url,
+            database_url=url,
+            workdir=workdir,
+            stored_name=stored_name,
+            size=size,
+            rendition_id=rendition_id(a.url),
+            workers=workers,
+        )
 
 
 # --- 1. a flow across both servers -----------------------------------------------------------------
+
 
 class Jar:
     """One browser whose cookie jar goes with it to every server (no sticky sessions)."""
@@ -283,14 +329,31 @@ class Jar:
     def token(self, label: str) -> str:
         return self.browsers[label].csrf_token()
 
-    def step(self, name: str, label: str, method: str, path: str, form: dict | None = None, *,
-             status: int, goes_to: str | None = None) -> Response:
+    def step(
+        self,
+        name: str,
+        label: str,
+        method: str,
+        path: str,
+        form: dict | None = None,
+        *,
+        status: int,
+        goes_to: str | None = None,
+    ) -> Response:
         browser = self.browsers[label]
         response = browser.post(path, form, headers=HTMX) if method == "POST" else browser.get(path)
         where = response.header("HX-Redirect") or response.header("Location") or ""
         ok = response.status == status and (goes_to is None or where.endswith(goes_to))
-        self.steps.append({"step": name, "server": label, "request": f"{method} {path}", "status": response.status,
-                           "goes_to": where, "ok": ok})
+        self.steps.append(
+            {
+                "step": name,
+                "server": label,
+                "request": f"{method} {path}",
+                "status": response.status,
+                "goes_to": where,
+                "ok": ok,
+            }
+        )
         return response
 
 
@@ -301,55 +364,119 @@ def flow_across(cluster: Cluster, address: str | None = None) -> dict:
     mailbox = cluster.smtp.mailbox
     jar = Jar(cluster.servers())
     token = jar.token("A")  # one token, from A's page, for the POSTs to both servers
-    jar.step("POST with a wrong CSRF token is refused", "B", "POST", "/account/register",
-             {**registration(address), "csrf_token": token[::-1]}, status=400)
-    jar.step("register", "A", "POST", "/account/register", {**registration(address), "csrf_token": token},
-             status=303, goes_to="/account/verify")
+    jar.step(
+        "POST with a wrong CSRF token is refused",
+        "B",
+        "POST",
+        "/account/register",
+        {**registration(address), "csrf_token": token[::-1]},
+        status=400,
+    )
+    jar.step(
+        "register",
+        "A",
+        "POST",
+        "/account/register",
+        {**registration(address), "csrf_token": token},
+        status=303,
+        goes_to="/account/verify",
+    )
     jar.step("the code step, from the session", "B", "GET", "/account/verify", status=200)
     code = code_in(mailbox.wait_for(address, 1)[0])
-    jar.step("verify the mailed code", "B", "POST", "/account/verify", {"code": code, "csrf_token": token},
-             status=303, goes_to="/account/welcome")
+    jar.step(
+        "verify the mailed code",
+        "B",
+        "POST",
+        "/account/verify",
+        {"code": code, "csrf_token": token},
+        status=303,
+        goes_to="/account/welcome",
+    )
     jar.step("account page: logged in", "A", "GET", "/account", status=200)
     token = jar.token("A")  # logging in starts a new session, with a new token
     jar.step("log out", "B", "POST", "/account/logout", {"csrf_token": token}, status=200, goes_to="/")
     jar.step("account page: logged out", "A", "GET", "/account", status=303, goes_to="/account/login?next=/account")
     token = jar.token("B")
-    jar.step("log in", "A", "POST", "/account/login",
-             {"email": address, "password": PASSWORD, "next": "/account", "csrf_token": token},
-             status=200, goes_to="/account")
+    jar.step(
+        "log in",
+        "A",
+        "POST",
+        "/account/login",
+        {"email": address, "password": PASSWORD, "next": "/account", "csrf_token": token},
+        status=200,
+        goes_to="/account",
+    )
     jar.step("account page: logged in again", "B", "GET", "/account", status=200)
     token = jar.token("A")
-    jar.step("ask for a reset code", "B", "POST", "/account/reset",
-             {"email": address, "next": "/", "csrf_token": token}, status=303, goes_to="/account/reset/code")
+    jar.step(
+        "ask for a reset code",
+        "B",
+        "POST",
+        "/account/reset",
+        {"email": address, "next": "/", "csrf_token": token},
+        status=303,
+        goes_to="/account/reset/code",
+    )
     code = code_in(mailbox.wait_for(address, 2)[1])
-    jar.step("enter the reset code", "A", "POST", "/account/reset/code", {"code": code, "csrf_token": token},
-             status=303, goes_to="/account/reset/password")
-    jar.step("set the new password", "A", "POST", "/account/reset/password",
-             {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token},
-             status=303, goes_to="/account/reset/done")
+    jar.step(
+        "enter the reset code",
+        "A",
+        "POST",
+        "/account/reset/code",
+        {"code": code, "csrf_token": token},
+        status=303,
+        goes_to="/account/reset/password",
+    )
+    jar.step(
+        "set the new password",
+        "A",
+        "POST",
+        "/account/reset/password",
+        {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token},
+        status=303,
+        goes_to="/account/reset/done",
+    )
     fresh = Jar(cluster.servers())
     token = fresh.token("A")
-    fresh.step("old password refused", "A", "POST", "/account/login",
-               {"email": address, "password": PASSWORD, "next": "/", "csrf_token": token}, status=422)
-    fresh.step("new password works", "B", "POST", "/account/login",
-               {"email": address, "password": NEW_PASSWORD, "next": "/account", "csrf_token": token},
-               status=200, goes_to="/account")
+    fresh.step(
+        "old password refused",
+        "A",
+        "POST",
+        "/account/login",
+        {"email": address, "password": PASSWORD, "next": "/", "csrf_token": token},
+        status=422,
+    )
+    fresh.step(
+        "new password works",
+        "B",
+        "POST",
+        "/account/login",
+        {"email": address, "password": NEW_PASSWORD, "next": "/account", "csrf_token": token},
+        status=200,
+        goes_to="/account",
+    )
     steps = jar.steps + fresh.steps
     subjects = [str(m["Subject"]) for m in mailbox.wait_for(address, 3)]  # the last: "your password was changed"
-    return {"address": address, "steps": steps, "mail_subjects": subjects,
-            "pass": all(s["ok"] for s in steps) and len(subjects) == 3}
+    return {
+        "address": address,
+        "steps": steps,
+        "mail_subjects": subjects,
+        "pass": all(s["ok"] for s in steps) and len(subjects) == 3,
+    }
 
 
 # --- 2. rate limits counted across both --------------------------------------------------------------
+
 
 def alternate_posts(servers: dict[str, Gunicorn], address: str, order: str) -> list[dict]:
     """One browser POSTs the reset form for ``address`` to the servers in ``order`` ("ABAB...")."""
     jar = Jar(servers)
     token = jar.token(order[0])
     form = {"email": address, "next": "/", "csrf_token": token}
-    return [{"server": label,
-             "status": jar.step(f"POST {i + 1}", label, "POST", "/account/reset", form, status=303).status}
-            for i, label in enumerate(order)]
+    return [
+        {"server": label, "status": jar.step(f"POST {i + 1}", label, "POST", "/account/reset", form, status=303).status}
+        for i, label in enumerate(order)
+    ]
 
 
 def limits_across(cluster: Cluster) -> dict:
@@ -361,19 +488,29 @@ def limits_across(cluster: Cluster) -> dict:
     shared = alternate_posts(cluster.servers(), f"limit-redis-{tag}@example.org", "ABABA" + "AB")
     env = {**cluster.env, "FLASK_RATELIMIT_STORAGE_URI": "memory://"}
     with contextlib.ExitStack() as stack:
-        separate = {label: stack.enter_context(app_server(env, cluster.workdir / f"gunicorn-memory-{label}.log", 1))
-                    for label in "AB"}
+        separate = {
+            label: stack.enter_context(app_server(env, cluster.workdir / f"gunicorn-memory-{label}.log", 1))
+            for label in "AB"
+        }
         per_process = alternate_posts(separate, f"limit-memory-{tag}@example.org", "ABABA" + "AB" + "AA")
     refused = lambda runs: [i + 1 for i, r in enumerate(runs) if r["status"] == 429]  # noqa: E731
-    out = {"limit": f"{ADDRESS_LIMIT} per minute per address", "redis": shared, "memory": per_process,
-           "redis_refused": refused(shared), "memory_refused": refused(per_process)}
-    out["pass"] = (out["redis_refused"] == [ADDRESS_LIMIT + 1, ADDRESS_LIMIT + 2]
-                   and all(r["status"] == 303 for r in shared[:ADDRESS_LIMIT])
-                   and out["memory_refused"] == [len(per_process)])
+    out = {
+        "limit": f"{ADDRESS_LIMIT} per minute per address",
+        "redis": shared,
+        "memory": per_process,
+        "redis_refused": refused(shared),
+        "memory_refused": refused(per_process),
+    }
+    out["pass"] = (
+        out["redis_refused"] == [ADDRESS_LIMIT + 1, ADDRESS_LIMIT + 2]
+        and all(r["status"] == 303 for r in shared[:ADDRESS_LIMIT])
+        and out["memory_refused"] == [len(per_process)]
+    )
     return out
 
 
 # --- 3. downloads handed to nginx ---------------------------------------------------------------
+
 
 def download_handoff(cluster: Cluster) -> dict:
     """The app's own answer (straight from A's port) and nginx's (the bytes), for a verified account."""
@@ -386,24 +523,38 @@ def download_handoff(cluster: Cluster) -> dict:
     internal = Browser(cluster.nginx.url).get(f"/protected-media/{cluster.stored_name}")
     anonymous = _through_nginx(cluster, path)
     out = {
-        "path": path, "size": cluster.size,
-        "app": {"status": app.status, "x_accel_redirect": app.header("X-Accel-Redirect"),
-                "body_bytes": len(app.body), "content_disposition": app.header("Content-Disposition")},
-        "nginx": {"status": front.status, "body_bytes": front.body_bytes,
-                  "content_length": int(front.headers.get("content-length", -1)),
-                  "content_disposition": front.headers.get("content-disposition"),
-                  "x_accel_redirect": front.headers.get("x-accel-redirect"),
-                  "mb_per_s": round(front.body_bytes / seconds / 1e6, 1)},
+        "path": path,
+        "size": cluster.size,
+        "app": {
+            "status": app.status,
+            "x_accel_redirect": app.header("X-Accel-Redirect"),
+            "body_bytes": len(app.body),
+            "content_disposition": app.header("Content-Disposition"),
+        },
+        "nginx": {
+            "status": front.status,
+            "body_bytes": front.body_bytes,
+            "content_length": int(front.headers.get("content-length", -1)),
+            "content_disposition": front.headers.get("content-disposition"),
+            "x_accel_redirect": front.headers.get("x-accel-redirect"),
+            "mb_per_s": round(front.body_bytes / seconds / 1e6, 1),
+        },
         "internal_location_from_outside": internal.status,
         "anonymous": {"status": anonymous.status, "body_bytes": anonymous.body_bytes},
     }
     app_out, nginx_out = out["app"], out["nginx"]
-    out["pass"] = (app.status == 200 and app_out["x_accel_redirect"] == f"/protected-media/{cluster.stored_name}"
-                   and not app.body and (app_out["content_disposition"] or "").startswith("attachment")
-                   and front.status == 200 and front.body_bytes == nginx_out["content_length"] == cluster.size
-                   and nginx_out["x_accel_redirect"] is None
-                   and nginx_out["content_disposition"] == app_out["content_disposition"]
-                   and internal.status == 404 and anonymous.body_bytes < cluster.size)
+    out["pass"] = (
+        app.status == 200
+        and app_out["x_accel_redirect"] == f"/protected-media/{cluster.stored_name}"
+        and not app.body
+        and (app_out["content_disposition"] or "").startswith("attachment")
+        and front.status == 200
+        and front.body_bytes == nginx_out["content_length"] == cluster.size
+        and nginx_out["x_accel_redirect"] is None
+        and nginx_out["content_disposition"] == app_out["content_disposition"]
+        and internal.status == 404
+        and anonymous.body_bytes < cluster.size
+    )
     return out
 
 
@@ -414,6 +565,7 @@ def _through_nginx(cluster: Cluster, path: str, headers: dict | None = None):
 
 
 # --- 4. slow downloads while the catalogue answers ---------------------------------------------------
+
 
 class SlowDownload(threading.Thread):
     """GET the large file through nginx and read it at ``rate`` bytes/s until ``stop`` is set."""
@@ -456,8 +608,13 @@ class SlowDownload(threading.Thread):
 
     def running(self, now: float, within: float = 2.0) -> bool:
         """Still receiving: status 200, no error, not at the end, a read in the last ``within`` s."""
-        return (self.is_alive() and self.status == 200 and self.error is None and not self.ended
-                and now - self.last_read < within)
+        return (
+            self.is_alive()
+            and self.status == 200
+            and self.error is None
+            and not self.ended
+            and now - self.last_read < within
+        )
 
 
 def catalogue_load(base_url: str, clients: int, seconds: float) -> dict:
@@ -489,18 +646,33 @@ def catalogue_load(base_url: str, clients: int, seconds: float) -> dict:
         thread.join(seconds + 60)
     latencies.sort()
     rank = lambda q: latencies[max(math.ceil(q * len(latencies)) - 1, 0)] * 1000 if latencies else None  # noqa: E731
-    return {"requests": len(latencies), "failures": len(failures), "first_failure": failures[0] if failures else None,
-            "per_second": round(len(latencies) / seconds, 1), "p50_ms": _ms(rank(0.50)), "p99_ms": _ms(rank(0.99)),
-            "max_ms": _ms(latencies[-1] * 1000 if latencies else None), "seconds": seconds, "clients": clients}
+    return {
+        "requests": len(latencies),
+        "failures": len(failures),
+        "first_failure": failures[0] if failures else None,
+        "per_second": round(len(latencies) / seconds, 1),
+        "p50_ms": _ms(rank(0.50)),
+        "p99_ms": _ms(rank(0.99)),
+        "max_ms": _ms(latencies[-1] * 1000 if latencies else None),
+        "seconds": seconds,
+        "clients": clients,
+    }
 
 
 def _ms(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
 
-def slow_downloads_and_catalogue(cluster: Cluster, *, downloads: int = 100, rate: int = 64 * 1024,
-                                 seconds: float = 20.0, clients: int = 2, answer_timeout: float = 60.0,
-                                 report=progress) -> dict:
+def slow_downloads_and_catalogue(
+    cluster: Cluster,
+    *,
+    downloads: int = 100,
+    rate: int = 64 * 1024,
+    seconds: float = 20.0,
+    clients: int = 2,
+    answer_timeout: float = 60.0,
+    report=progress,
+) -> dict:
     """Start ``downloads`` slow readers through nginx (all answered within ``answer_timeout``
     seconds, or the proof fails), then load the catalogue through nginx."""
     cookie = download.log_in(cluster.nginx.url)
@@ -518,8 +690,10 @@ def slow_downloads_and_catalogue(cluster: Cluster, *, downloads: int = 100, rate
             reader.headers_received.wait(max(started + answer_timeout - time.monotonic(), 0))
         ramp = time.monotonic() - started
         answered = sum(r.status is not None for r in readers)
-        report(f"{answered} of {downloads} answered in {ramp:.1f} s; catalogue through nginx for {seconds:g} s"
-               f" ({clients} clients)")
+        report(
+            f"{answered} of {downloads} answered in {ramp:.1f} s; catalogue through nginx for {seconds:g} s"
+            f" ({clients} clients)"
+        )
         catalogue = catalogue_load(cluster.nginx.url, clients, seconds)
         now = time.monotonic()
         running = sum(r.running(now) for r in readers)
@@ -532,8 +706,11 @@ def slow_downloads_and_catalogue(cluster: Cluster, *, downloads: int = 100, rate
     received = [r.received for r in readers]
     elapsed = now - started
     out = {
-        "downloads": downloads, "rate_kib_s": rate // 1024, "file_bytes": cluster.size,
-        "answered": answered, "answered_in_s": round(ramp, 2),
+        "downloads": downloads,
+        "rate_kib_s": rate // 1024,
+        "file_bytes": cluster.size,
+        "answered": answered,
+        "answered_in_s": round(ramp, 2),
         "still_running_at_end": running,
         "statuses": {str(s): sum(r.status == s for r in readers) for s in {r.status for r in readers}},
         "errors": sum(r.error is not None for r in readers),
@@ -543,22 +720,42 @@ def slow_downloads_and_catalogue(cluster: Cluster, *, downloads: int = 100, rate
         "mean_kib_s_per_download": round(statistics.mean(received) / 1024 / elapsed, 1) if received else 0,
         "nginx_active_connections": connections,
         "app_workers": 2 * cluster.workers,
-        "requests_by_server": {label: after[server.port] - before[server.port]
-                               for label, server in cluster.servers().items()},
-        "catalogue": catalogue, "p99_goal_ms": P99_GOAL_MS,
+        "requests_by_server": {
+            label: after[server.port] - before[server.port] for label, server in cluster.servers().items()
+        },
+        "catalogue": catalogue,
+        "p99_goal_ms": P99_GOAL_MS,
     }
-    out["pass"] = (running == downloads and catalogue["failures"] == 0 and catalogue["requests"] > 0
-                   and catalogue["p99_ms"] <= P99_GOAL_MS)
+    out["pass"] = (
+        running == downloads
+        and catalogue["failures"] == 0
+        and catalogue["requests"] > 0
+        and catalogue["p99_ms"] <= P99_GOAL_MS
+    )
     return out
 
 
 # --- the whole part -----------------------------------------------------------------------------
 
-def run(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, workers: int = 2, file_mib: int = 64,
-        downloads: int = 100, rate_kib: int = 64, seconds: float = 20.0, clients: int = 2, report=progress) -> dict:
+
+def run(
+    workdir: Path,
+    database_url: str,
+    redis_url: str = REDIS_URL,
+    *,
+    workers: int = 2,
+    file_mib: int = 64,
+    downloads: int = 100,
+    rate_kib: int = 64,
+    seconds: float = 20.0,
+    clients: int = 2,
+    report=progress,
+) -> dict:
     with started(workdir, database_url, redis_url, workers=workers, file_mib=file_mib, report=report) as cluster:
-        out = {"database": "SQLite" if cluster.database_url.startswith("sqlite") else "PostgreSQL",
-               "workers_per_server": workers}
+        out = {
+            "database": "SQLite" if cluster.database_url.startswith("sqlite") else "PostgreSQL",
+            "workers_per_server": workers,
+        }
         report("1 a flow across A and B")
         out["flow"] = flow_across(cluster)
         report("2 rate limits: Redis vs memory:// counters")
@@ -566,8 +763,9 @@ def run(workdir: Path, database_url: str, redis_url: str = REDIS_URL, *, workers
         report("3 a download handed to nginx")
         out["handoff"] = download_handoff(cluster)
         report("4 slow downloads and the catalogue")
-        out["load"] = slow_downloads_and_catalogue(cluster, downloads=downloads, rate=rate_kib * 1024,
-                                                   seconds=seconds, clients=clients, report=report)
+        out["load"] = slow_downloads_and_catalogue(
+            cluster, downloads=downloads, rate=rate_kib * 1024, seconds=seconds, clients=clients, report=report
+        )
     out["pass"] = all(out[k]["pass"] for k in ("flow", "limits", "handoff", "load"))
     return out
 
@@ -584,7 +782,8 @@ def render(s: dict | None) -> list[str]:
     on = lambda label: sum(step["server"] == label for step in flow["steps"])  # noqa: E731
     statuses = lambda runs: " ".join(f"{r['server']}:{r['status']}" for r in runs)  # noqa: E731
     return [
-        "", f"9. Scale-out: app servers A and B (gunicorn -w {s['workers_per_server']} each) behind nginx;"
+        "",
+        f"9. Scale-out: app servers A and B (gunicorn -w {s['workers_per_server']} each) behind nginx;"
         f" {s['database']}, Redis counters, one mail worker",
         f"   {'a flow across both servers':<44}{sum(x['ok'] for x in flow['steps'])}/{len(flow['steps'])} steps as"
         f" expected ({on('A')} on A, {on('B')} on B), {len(flow['mail_subjects'])} mails by SMTP"
@@ -609,18 +808,25 @@ def render(s: dict | None) -> list[str]:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.scaleout", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, nginx.conf)")
     return p.parse_args(argv)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scaleout-database-url", default=os.environ.get("TEST_DATABASE_URL"),
-                   help="scale-out: the PostgreSQL server to make a fresh database on (default: TEST_DATABASE_URL)")
-    p.add_argument("--scaleout-redis-url", default=REDIS_URL,
-                   help=f"scale-out: the Redis database for the rate-limit counters; flushed ({REDIS_URL})")
+    p.add_argument(
+        "--scaleout-database-url",
+        default=os.environ.get("TEST_DATABASE_URL"),
+        help="scale-out: the PostgreSQL server to make a fresh database on (default: TEST_DATABASE_URL)",
+    )
+    p.add_argument(
+        "--scaleout-redis-url",
+        default=REDIS_URL,
+        help=f"scale-out: the Redis database for the rate-limit counters; flushed ({REDIS_URL})",
+    )
     p.add_argument("--scaleout-workers", type=int, default=2, help="gunicorn workers per app server (2)")
     p.add_argument("--scaleout-downloads", type=int, default=100, help="slow downloads (100)")
     p.add_argument("--scaleout-rate-kib", type=int, default=64, help="KiB/s each slow download reads (64)")
@@ -632,9 +838,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run_from_args(args, workdir: Path, report=progress) -> dict:
     if not args.scaleout_database_url:
         raise RuntimeError("set TEST_DATABASE_URL or --scaleout-database-url (a PostgreSQL server)")
-    return run(workdir, args.scaleout_database_url, args.scaleout_redis_url, workers=args.scaleout_workers,
-               file_mib=args.scaleout_file_mib, downloads=args.scaleout_downloads, rate_kib=args.scaleout_rate_kib,
-               seconds=args.scaleout_seconds, clients=args.scaleout_clients, report=report)
+    return run(
+        workdir,
+        args.scaleout_database_url,
+        args.scaleout_redis_url,
+        workers=args.scaleout_workers,
+        file_mib=args.scaleout_file_mib,
+        downloads=args.scaleout_downloads,
+        rate_kib=args.scaleout_rate_kib,
+        seconds=args.scaleout_seconds,
+        clients=args.scaleout_clients,
+        report=report,
+    )
 
 
 def main(argv=None) -> int:

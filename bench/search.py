@@ -11,6 +11,7 @@ over the queries.
 On PostgreSQL (only with TEST_DATABASE_URL) the same happens in a database created for the run
 and dropped after it; the baseline uses ILIKE there (PostgreSQL's LIKE is case-sensitive).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,18 +29,74 @@ PER_PAGE = 24
 
 # (kind, text typed in the search box): about 50 queries.
 QUERIES = [
-    *[("common", q) for q in ("nato", "allies", "defence", "minister", "summit", "security", "secretary",
-                              "exercise", "support")],
-    *[("medium", q) for q in ("baltic", "submarine", "cyber", "ukraine", "helicopter", "arctic", "brussels",
-                              "paratroopers", "icebreaker")],
-    *[("rare", q) for q in ("kirkenes", "svalbard", "narva", "hydrographic", "bathymetry", "ornithologist",
-                            "glockenspiel", "sonobuoy", "falconry", "zeppelin", "xylophone")],
-    *[("two words", q) for q in ("baltic sea", "air policing", "secretary general", "defence ministers",
-                                 "press conference", "cyber defence", "maritime patrol", "lighthouse nato",
-                                 "fighter jets", "svalbard icebreaker")],
+    *[
+        ("common", q)
+        for q in ("nato", "allies", "defence", "minister", "summit", "security", "secretary", "exercise", "support")
+    ],
+    *[
+        ("medium", q)
+        for q in (
+            "baltic",
+            "submarine",
+            "cyber",
+            "ukraine",
+            "helicopter",
+            "arctic",
+            "brussels",
+            "paratroopers",
+            "icebreaker",
+        )
+    ],
+    *[
+        ("rare", q)
+        for q in (
+            "kirkenes",
+            "svalbard",
+            "narva",
+            "hydrographic",
+            "bathymetry",
+            "ornithologist",
+            "glockenspiel",
+            "sonobuoy",
+            "falconry",
+            "zeppelin",
+            "xylophone",
+        )
+    ],
+    *[
+        ("two words", q)
+        for q in (
+            "baltic sea",
+            "air policing",
+            "secretary general",
+            "defence ministers",
+            "press conference",
+            "cyber defence",
+            "maritime patrol",
+            "lighthouse nato",
+            "fighter jets",
+            "svalbard icebreaker",
+        )
+    ],
     # As typed: htmx sends the box after a 300 ms pause, so partial words reach the server.
-    *[("prefix", q) for q in ("m", "mi", "min", "minis", "minist", "ba", "bal", "balt", "sub", "subm", "def",
-                              "secretary ge", "air pol")],
+    *[
+        ("prefix", q)
+        for q in (
+            "m",
+            "mi",
+            "min",
+            "minis",
+            "minist",
+            "ba",
+            "bal",
+            "balt",
+            "sub",
+            "subm",
+            "def",
+            "secretary ge",
+            "air pol",
+        )
+    ],
 ]
 
 
@@ -59,8 +116,12 @@ def build_sqlite(template: Path, path: Path, count: int, progress=print) -> dict
         check_index_matches_app(db.session, 1)
         db.session.remove()
         db.engine.dispose()
-    return {"stories": count, "build_seconds": round(time.perf_counter() - started, 1),
-            "index_seconds": round(index_seconds, 1), "database_mb": round(path.stat().st_size / 1e6, 1)}
+    return {
+        "stories": count,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "index_seconds": round(index_seconds, 1),
+        "database_mb": round(path.stat().st_size / 1e6, 1),
+    }
 
 
 def _every(progress, count: int, label: str):
@@ -108,7 +169,9 @@ def measure(database_uri: str, rounds: int, budget_seconds: float = 30.0, progre
 
         def run_like(q: str) -> tuple[float, int]:
             started = time.perf_counter()
-            stories = list(db.session.execute(like_statement(parse_query({"q": q}).words, dialect)).scalars())[:PER_PAGE]
+            stories = list(db.session.execute(like_statement(parse_query({"q": q}).words, dialect)).scalars())[
+                :PER_PAGE
+            ]
             elapsed = time.perf_counter() - started
             db.session.remove()
             return elapsed, len(stories)
@@ -128,33 +191,47 @@ def measure(database_uri: str, rounds: int, budget_seconds: float = 30.0, progre
         finally:
             db.session.remove()
             db.engine.dispose()
-    per_query = [{"kind": kind, "query": q, "fts_ms": round(statistics.median(samples[q]["fts"]) * 1000, 2),
-                  "like_ms": round(statistics.median(samples[q]["like"]) * 1000, 2),
-                  "fts_results": found[q]["fts"], "like_results": found[q]["like"]} for kind, q in QUERIES]
+    per_query = [
+        {
+            "kind": kind,
+            "query": q,
+            "fts_ms": round(statistics.median(samples[q]["fts"]) * 1000, 2),
+            "like_ms": round(statistics.median(samples[q]["like"]) * 1000, 2),
+            "fts_results": found[q]["fts"],
+            "like_results": found[q]["like"],
+        }
+        for kind, q in QUERIES
+    ]
     return {"dialect": dialect, "rounds": done, "queries": len(QUERIES), **summary(per_query), "per_query": per_query}
 
 
 def summary(per_query: list[dict]) -> dict:
     fts, like = [r["fts_ms"] for r in per_query], [r["like_ms"] for r in per_query]
     out = {
-        "fts_median_ms": round(statistics.median(fts), 2), "fts_p95_ms": round(percentile(fts, 95), 2),
-        "like_median_ms": round(statistics.median(like), 2), "like_p95_ms": round(percentile(like, 95), 2),
-        "fts_max_ms": max(fts), "fts_slowest": max(per_query, key=lambda r: r["fts_ms"])["query"],
+        "fts_median_ms": round(statistics.median(fts), 2),
+        "fts_p95_ms": round(percentile(fts, 95), 2),
+        "like_median_ms": round(statistics.median(like), 2),
+        "like_p95_ms": round(percentile(like, 95), 2),
+        "fts_max_ms": max(fts),
+        "fts_slowest": max(per_query, key=lambda r: r["fts_ms"])["query"],
         "by_kind": {},
     }
     out["speedup_median"] = round(out["like_median_ms"] / out["fts_median_ms"], 2) if out["fts_median_ms"] else None
     out["speedup_p95"] = round(out["like_p95_ms"] / out["fts_p95_ms"], 2) if out["fts_p95_ms"] else None
     for kind in dict.fromkeys(r["kind"] for r in per_query):
         rows = [r for r in per_query if r["kind"] == kind]
-        out["by_kind"][kind] = {"queries": len(rows),
-                                "fts_median_ms": round(statistics.median(r["fts_ms"] for r in rows), 2),
-                                "fts_max_ms": max(r["fts_ms"] for r in rows),
-                                "like_median_ms": round(statistics.median(r["like_ms"] for r in rows), 2),
-                                "like_max_ms": max(r["like_ms"] for r in rows)}
+        out["by_kind"][kind] = {
+            "queries": len(rows),
+            "fts_median_ms": round(statistics.median(r["fts_ms"] for r in rows), 2),
+            "fts_max_ms": max(r["fts_ms"] for r in rows),
+            "like_median_ms": round(statistics.median(r["like_ms"] for r in rows), 2),
+            "like_max_ms": max(r["like_ms"] for r in rows),
+        }
     return out
 
 
 # --- PostgreSQL (optional) ---------------------------------------------------------------------
+
 
 class PostgresDatabase:
     """``CREATE DATABASE bench_search_<hex>`` next to TEST_DATABASE_URL's, dropped again on exit."""
@@ -162,8 +239,11 @@ class PostgresDatabase:
     def __init__(self, base_url: str):
         from sqlalchemy.engine import make_url
 
-        self.base = make_url(base_url.replace("postgresql://", "postgresql+psycopg://", 1)
-                             if base_url.startswith("postgresql://") else base_url)
+        self.base = make_url(
+            base_url.replace("postgresql://", "postgresql+psycopg://", 1)
+            if base_url.startswith("postgresql://")
+            else base_url
+        )
         self.name = f"bench_search_{secrets.token_hex(4)}"
         self.url = self.base.set(database=self.name).render_as_string(hide_password=False)
         self.created = False
@@ -174,7 +254,7 @@ class PostgresDatabase:
         url = self.base.set(drivername="postgresql").render_as_string(hide_password=False)
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
 
-    def __enter__(self) -> "PostgresDatabase":
+    def __enter__(self) -> PostgresDatabase:
         with self._admin() as connection:
             connection.execute(f'CREATE DATABASE "{self.name}"')
         self.created = True

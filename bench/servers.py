@@ -1,4 +1,5 @@
 """Processes the benchmarks need: a migrated SQLite database, gunicorn, nginx, local SMTP servers."""
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,9 @@ def app_env(db_path: Path, **settings) -> dict[str, str]:
 
 def flask(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     """``flask --app wsgi ARGS``, the operator's way, in its own process; returns its output."""
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -97,15 +99,21 @@ class Gunicorn:
     must answer 200 before the server counts as up.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, target: str = "wsgi:app",
-                 ready_path: str = "/healthz"):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 2,
+        target: str = "wsgi:app",
+        ready_path: str = "/healthz",
+    ):
         self.log_path, self.workers, self.target, self.ready_path = log_path, workers, target, ready_path
         self.port = free_port()
         self.env = {**env, "FLASK_SERVER_NAME": f"127.0.0.1:{self.port}"}  # the host links in mails carry
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         self.start()
         return self
 
@@ -116,9 +124,23 @@ class Gunicorn:
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-                 "--graceful-timeout", "5", self.target],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(BIN / "gunicorn"),
+                    "-c",
+                    str(GUNICORN_CONF),
+                    "-w",
+                    str(self.workers),
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "--graceful-timeout",
+                    "5",
+                    self.target,
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         finally:
             log.close()
@@ -226,8 +248,9 @@ class Nginx:
     stays in ``directory``; stopped with SIGQUIT, killed if need be.
     """
 
-    def __init__(self, directory: Path, locations: str, port: int | None = None, http: str = "",
-                 worker_connections: int = 64):
+    def __init__(
+        self, directory: Path, locations: str, port: int | None = None, http: str = "", worker_connections: int = 64
+    ):
         self.directory, self.locations, self.http = directory, locations, http
         self.worker_connections = worker_connections
         self.port = port or free_port()
@@ -264,7 +287,7 @@ http {{
 }}
 """
 
-    def __enter__(self) -> "Nginx":
+    def __enter__(self) -> Nginx:
         self.start()
         return self
 
@@ -279,7 +302,10 @@ http {{
         try:
             self.process = subprocess.Popen(
                 [NGINX, "-c", str(conf), "-p", f"{self.directory}/", "-e", str(self.directory / "error.log")],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             log.close()
         try:
@@ -336,7 +362,7 @@ class SmtpServer:
         self.mailbox.messages = _TimedList()  # the handler appends each mail once its DATA is accepted
         self._started = False
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self._server.__enter__()
         self._started = True
         return self
@@ -363,11 +389,16 @@ class OutboxWorker:
         self.env, self.log_path, self.interval = env, log_path, interval
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "OutboxWorker":
+    def __enter__(self) -> OutboxWorker:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "flask"), "--app", "wsgi", "outbox", "send", "--loop", "--interval", str(self.interval)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def __exit__(self, *exc) -> None:

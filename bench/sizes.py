@@ -1,4 +1,5 @@
 """1. Bytes of each dialog step: the HTMX partial vs the full page at the same URL (Flask test client)."""
+
 from __future__ import annotations
 
 import gzip
@@ -13,24 +14,31 @@ PASSWORD = "Blue-Harbour-42!"
 
 def registration(email: str, next_url: str = "/conditions") -> dict:
     return {
-        "email": email, "password": PASSWORD, "confirm": PASSWORD,
-        "first_name": "Ann", "last_name": "Lee", "organisation": "Example Broadcasting",
-        "accept_conditions": "y", "next": next_url,
+        "email": email,
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "organisation": "Example Broadcasting",
+        "accept_conditions": "y",
+        "next": next_url,
     }
 
 
 def measure(db_path: Path) -> list[dict]:
     from app import create_app
 
-    app = create_app({
-        "SECRET_KEY": SECRET_KEY,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-        "BCRYPT_ROUNDS": 4,  # sizes do not depend on the cost; keep this part fast
-        "MAIL_DISPATCH": "worker",
-        "RATELIMIT_ENABLED": False,
-        "LOG_LEVEL": "WARNING",
-        "SERVER_NAME": "localhost",  # the test client's host; production config requires one
-    })
+    app = create_app(
+        {
+            "SECRET_KEY": SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "BCRYPT_ROUNDS": 4,  # sizes do not depend on the cost; keep this part fast
+            "MAIL_DISPATCH": "worker",
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            "SERVER_NAME": "localhost",  # the test client's host; production config requires one
+        }
+    )
     client = app.test_client()
     rows = []
 
@@ -53,8 +61,15 @@ def measure(db_path: Path) -> list[dict]:
     partial = client.post("/account/register", data=empty, headers=HTMX)
     if full.status_code != 422 or partial.status_code != 422:
         raise RuntimeError(f"register with errors: {full.status_code}/{partial.status_code}, expected 422")
-    rows.append(row("register, all errors", "POST /account/register (empty)", full.get_data(), partial.get_data(),
-                    goal_step=False))
+    rows.append(
+        row(
+            "register, all errors",
+            "POST /account/register (empty)",
+            full.get_data(),
+            partial.get_data(),
+            goal_step=False,
+        )
+    )
 
     address = "sizes@example.org"
     response = client.post("/account/register", data={**registration(address), "csrf_token": token()}, headers=HTMX)
@@ -62,8 +77,9 @@ def measure(db_path: Path) -> list[dict]:
         raise RuntimeError(f"register: {response.status_code}, expected 303")
     compare("verify code", "/account/verify")
 
-    response = client.post("/account/verify", data={"code": latest_code(db_path, address), "csrf_token": token()},
-                           headers=HTMX)
+    response = client.post(
+        "/account/verify", data={"code": latest_code(db_path, address), "csrf_token": token()}, headers=HTMX
+    )
     if response.status_code != 303:
         raise RuntimeError(f"verify: {response.status_code}, expected 303")
     compare("welcome", "/account/welcome")

@@ -11,6 +11,7 @@ on SQLite, or on a new PostgreSQL database beside TEST_DATABASE_URL's; gunicorn 
 gunicorn.conf.py; nginx with the README's server block (``limit_conn perip`` left out: every
 client here is 127.0.0.1) plus an ``X-Cache-Status`` header to count cache hits.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -32,8 +33,9 @@ from .load import Download, demo_downloads, engine_url, scan_log
 from .servers import CODE_RE, Gunicorn, Nginx, app_env, child_pids, flask
 from .sizes import registration
 
-CACHE_ZONE = ("proxy_cache_path {directory}/cache levels=1:2 keys_zone=portal:10m max_size=1g inactive=10m"
-              " use_temp_path=off;")
+CACHE_ZONE = (
+    "proxy_cache_path {directory}/cache levels=1:2 keys_zone=portal:10m max_size=1g inactive=10m use_temp_path=off;"
+)
 # The README's server block (section "Deployment"), paths and ports filled in.
 SERVER = """
         client_max_body_size 1m;
@@ -97,14 +99,24 @@ def front(workdir: Path, database_url: str, *, workers: int = 2, worker_connecti
     """Migrated demo catalogue, gunicorn and nginx in front, stopped on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     media = workdir / "media"
-    env = app_env(workdir / "unused.db", SQLALCHEMY_DATABASE_URI=database_url, MEDIA_ROOT=media,
-                  MAIL_DISPATCH="worker", DOWNLOAD_ACCEL="nginx", TRUSTED_PROXIES=1)
+    env = app_env(
+        workdir / "unused.db",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        MEDIA_ROOT=media,
+        MAIL_DISPATCH="worker",
+        DOWNLOAD_ACCEL="nginx",
+        TRUSTED_PROXIES=1,
+    )
     flask(env, "db", "upgrade")
     flask(env, "media", "demo")
     with Gunicorn(env, workdir / "gunicorn.log", workers) as app_server:
         server = SERVER.format(media=media, port=app_server.port, extra=extra)
-        with Nginx(workdir / "nginx", server, http=CACHE_ZONE.format(directory=workdir / "nginx"),
-                   worker_connections=worker_connections) as nginx:
+        with Nginx(
+            workdir / "nginx",
+            server,
+            http=CACHE_ZONE.format(directory=workdir / "nginx"),
+            worker_connections=worker_connections,
+        ) as nginx:
             yield Front(app_server, nginx, database_url, media)
 
 
@@ -132,7 +144,7 @@ class LoadAverage:
         while not self._stop.wait(self.every):
             self.samples.append(os.getloadavg()[0])
 
-    def __enter__(self) -> "LoadAverage":
+    def __enter__(self) -> LoadAverage:
         self._thread.start()
         return self
 
@@ -142,16 +154,29 @@ class LoadAverage:
         self.samples.append(os.getloadavg()[0])
 
     def summary(self) -> dict:
-        return {"load_1min_min": round(min(self.samples), 2), "load_1min_max": round(max(self.samples), 2),
-                "load_1min_mean": round(statistics.mean(self.samples), 2)}
+        return {
+            "load_1min_min": round(min(self.samples), 2),
+            "load_1min_max": round(max(self.samples), 2),
+            "load_1min_mean": round(statistics.mean(self.samples), 2),
+        }
 
 
 # --- part nginx: the cached story page vs the same bytes as a static file ----------------------
 
-def measure_cache(workdir: Path, database_url: str, *, connections: int, seconds: float, slices: int,
-                  processes: int, workers: int = 2, progress=print) -> dict:
+
+def measure_cache(
+    workdir: Path,
+    database_url: str,
+    *,
+    connections: int,
+    seconds: float,
+    slices: int,
+    processes: int,
+    workers: int = 2,
+    progress=print,
+) -> dict:
     static = workdir / "static-copy" / "story.html"
-    extra = (f'        location = {STATIC_COPY} {{ alias {static}; default_type "text/html; charset=utf-8"; }}\n')
+    extra = f'        location = {STATIC_COPY} {{ alias {static}; default_type "text/html; charset=utf-8"; }}\n'
     with front(workdir, database_url, workers=workers, extra=extra) as f:
         path = story_paths(f.nginx.url)[0]
         for _ in range(20):  # until nginx answers from its cache
@@ -165,8 +190,10 @@ def measure_cache(workdir: Path, database_url: str, *, connections: int, seconds
             raise RuntimeError(f"GET {path}: a visitor's cached page sets a cookie")
         static.parent.mkdir(parents=True, exist_ok=True)
         static.write_bytes(page.body)
-        setups = {"static": aio.request_bytes(f.nginx.port, STATIC_COPY, VISITOR),
-                  "cached": aio.request_bytes(f.nginx.port, path, VISITOR)}
+        setups = {
+            "static": aio.request_bytes(f.nginx.port, STATIC_COPY, VISITOR),
+            "cached": aio.request_bytes(f.nginx.port, path, VISITOR),
+        }
         runs = {label: [] for label in setups}
         pool = aio.pool(processes)
         try:
@@ -174,15 +201,24 @@ def measure_cache(workdir: Path, database_url: str, *, connections: int, seconds
                 for label, request in setups.items():  # warm-up: the processes, the cache, the file
                     aio.in_processes(processes, f.nginx.port, [(label, request)], connections, 1.0, pool=pool)
                 for i in range(slices):
-                    progress(f"nginx slice {i + 1}/{slices}: static file, then cached story page,"
-                             f" {seconds / slices:.1f} s each ({connections} keep-alive connections)")
+                    progress(
+                        f"nginx slice {i + 1}/{slices}: static file, then cached story page,"
+                        f" {seconds / slices:.1f} s each ({connections} keep-alive connections)"
+                    )
                     for label, request in setups.items():
                         runs[label].append(one_slice(f, pool, processes, label, request, connections, seconds / slices))
         finally:
             pool.shutdown()
     out = {label: combine(r) for label, r in runs.items()}
-    out.update(path=path, body_bytes=len(page.body), connections=connections, processes=processes,
-               workers=workers, slices=slices, **load_average.summary())
+    out.update(
+        path=path,
+        body_bytes=len(page.body),
+        connections=connections,
+        processes=processes,
+        workers=workers,
+        slices=slices,
+        **load_average.summary(),
+    )
     out["ratio"] = out["cached"]["per_second"] / out["static"]["per_second"] if out["static"]["per_second"] else 0.0
     cpu_static, cpu_cached = out["static"]["nginx_cpu_us_per_request"], out["cached"]["nginx_cpu_us_per_request"]
     out["cpu_ratio"] = cpu_static / cpu_cached if cpu_static and cpu_cached else None  # steadier under other load
@@ -193,8 +229,12 @@ def one_slice(f: Front, pool, processes: int, label: str, request: bytes, connec
     nginx_before, app_before, machine_before = nginx_cpu(f.nginx), f.app.workers_cpu_seconds(), cpu.snapshot()
     run = aio.in_processes(processes, f.nginx.port, [(label, request)], connections, seconds, pool=pool, delay=0.3)
     machine = cpu.busy_cpus(machine_before, cpu.snapshot()) or {}
-    return {**run, "nginx_cpu": nginx_cpu(f.nginx) - nginx_before, "app_cpu": f.app.workers_cpu_seconds() - app_before,
-            "busy_cpus": machine.get("busy_cpus")}
+    return {
+        **run,
+        "nginx_cpu": nginx_cpu(f.nginx) - nginx_before,
+        "app_cpu": f.app.workers_cpu_seconds() - app_before,
+        "busy_cpus": machine.get("busy_cpus"),
+    }
 
 
 def combine(slices: list[dict]) -> dict:
@@ -207,14 +247,21 @@ def combine(slices: list[dict]) -> dict:
             for name, n in s[key].items():
                 target[name] = target.get(name, 0) + n
     return {
-        "seconds": round(seconds, 1), "requests": answered, "per_second": answered / seconds,
+        "seconds": round(seconds, 1),
+        "requests": answered,
+        "per_second": answered / seconds,
         "slices_per_second": [round(s["in_time"] / s["seconds"]) for s in slices],
-        "statuses": statuses, "cache": cache, "errors": sum(len(s["errors"]) for s in slices),
+        "statuses": statuses,
+        "cache": cache,
+        "errors": sum(len(s["errors"]) for s in slices),
         "first_error": next((s["errors"][0] for s in slices if s["errors"]), None),
         "body_bytes": sum(s["bytes"] for s in slices) // max(len(latencies), 1),
-        "latency_p50_ms": aio.percentile_ms(latencies, 0.5), "latency_p99_ms": aio.percentile_ms(latencies, 0.99),
+        "latency_p50_ms": aio.percentile_ms(latencies, 0.5),
+        "latency_p99_ms": aio.percentile_ms(latencies, 0.99),
         "client_cpus": round(sum(s["cpu_seconds"] for s in slices) / seconds, 2),
-        "nginx_cpu_us_per_request": round(sum(s["nginx_cpu"] for s in slices) * 1e6 / answered, 1) if answered else None,
+        "nginx_cpu_us_per_request": round(sum(s["nginx_cpu"] for s in slices) * 1e6 / answered, 1)
+        if answered
+        else None,
         "app_cpu_seconds": round(sum(s["app_cpu"] for s in slices), 2),
         "busy_cpus": max((s["busy_cpus"] or 0) for s in slices),
     }
@@ -230,6 +277,7 @@ def story_paths(base_url: str) -> list[str]:
 
 
 # --- part summit ---------------------------------------------------------------------------------
+
 
 class Outbox:
     """The code mails in the outbox (MAIL_DISPATCH=worker and no worker: they stay there, readable)."""
@@ -279,13 +327,26 @@ def register(base_url: str, outbox: Outbox, address: str, pause=lambda: None, st
     step("code page", lambda: browser.get("/account/verify", headers=htmx), 200)
     code = outbox.code(address)
     pause()
-    step("verify", lambda: browser.post("/account/verify", {"code": code, "csrf_token": token.group(1)}, headers=htmx), 303)
+    step(
+        "verify",
+        lambda: browser.post("/account/verify", {"code": code, "csrf_token": token.group(1)}, headers=htmx),
+        303,
+    )
     step("welcome", lambda: browser.get("/account/welcome", headers=htmx), 200)
     return browser
 
 
-def downloader(port: int, cookie: str, downloads: list[Download], start: float, until: float, think, seed: int,
-               out: dict, lock: threading.Lock) -> None:
+def downloader(
+    port: int,
+    cookie: str,
+    downloads: list[Download],
+    start: float,
+    until: float,
+    think,
+    seed: int,
+    out: dict,
+    lock: threading.Lock,
+) -> None:
     """A logged-in person: GET /download/<id> of a random demo rendition (every third one a Range
     request for its second half, as a resumed download), read to the end, think, again."""
     rng, buffer = random.Random(seed), bytearray(256 * 1024)
@@ -300,14 +361,21 @@ def downloader(port: int, cookie: str, downloads: list[Download], start: float, 
         expect, size = (206, item.bytes - item.bytes // 2) if ranged else (200, item.bytes)
         started = time.perf_counter()
         try:
-            answer = fetch("127.0.0.1", port, raw_request("127.0.0.1", port, f"/download/{item.rendition_id}", headers),
-                           buffer, timeout=aio.TIMEOUT)
+            answer = fetch(
+                "127.0.0.1",
+                port,
+                raw_request("127.0.0.1", port, f"/download/{item.rendition_id}", headers),
+                buffer,
+                timeout=aio.TIMEOUT,
+            )
         except (OSError, ValueError) as exc:
             mine["errors"].append(f"download {item.rendition_id}: {type(exc).__name__}: {exc}")
         else:
             if answer.status != expect or answer.body_bytes != size:
-                mine["errors"].append(f"download {item.rendition_id}: status {answer.status}, {answer.body_bytes} B,"
-                                      f" expected {expect} and {size} B")
+                mine["errors"].append(
+                    f"download {item.rendition_id}: status {answer.status}, {answer.body_bytes} B,"
+                    f" expected {expect} and {size} B"
+                )
             else:
                 mine["times"].append(time.perf_counter() - started)
                 mine["bytes"] += size
@@ -325,8 +393,17 @@ def downloader(port: int, cookie: str, downloads: list[Download], start: float, 
         out["count_in_time"] += mine["count_in_time"]
 
 
-def registrant(base_url: str, outbox: Outbox, tag: str, number: int, start: float, until: float, think, out: dict,
-               lock: threading.Lock) -> None:
+def registrant(
+    base_url: str,
+    outbox: Outbox,
+    tag: str,
+    number: int,
+    start: float,
+    until: float,
+    think,
+    out: dict,
+    lock: threading.Lock,
+) -> None:
     """A person registering, again and again until the time is up (each time a new address)."""
     rng = random.Random(f"{tag}-{number}")
     steps, done, errors = [], 0, []
@@ -362,9 +439,20 @@ def register_members(base_url: str, outbox: Outbox, count: int, tag: str) -> lis
     return members
 
 
-def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int, registrants: int, seconds: float,
-           think: tuple[float, float], download_think: tuple[float, float], processes: int, workers: int = 2,
-           progress=print) -> dict:
+def summit(
+    workdir: Path,
+    database_url: str,
+    *,
+    visitors: int,
+    downloaders: int,
+    registrants: int,
+    seconds: float,
+    think: tuple[float, float],
+    download_think: tuple[float, float],
+    processes: int,
+    workers: int = 2,
+    progress=print,
+) -> dict:
     with front(workdir, database_url, workers=workers, worker_connections=max(4 * visitors, 1024)) as f:
         outbox = Outbox(database_url)
         stories = story_paths(f.nginx.url)
@@ -377,22 +465,40 @@ def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int,
         pages = [("catalogue", aio.request_bytes(f.nginx.port, "/"))] * max(1, len(stories) // 2)
         pages += [("story", aio.request_bytes(f.nginx.port, p)) for p in stories]
 
-        progress(f"summit: {visitors:,} visitors in {processes} processes, {downloaders} downloading,"
-                 f" {registrants} registering, {seconds:g} s, think {think[0]:g}-{think[1]:g} s")
+        progress(
+            f"summit: {visitors:,} visitors in {processes} processes, {downloaders} downloading,"
+            f" {registrants} registering, {seconds:g} s, think {think[0]:g}-{think[1]:g} s"
+        )
         lock = threading.Lock()
         dl = {"times": [], "bytes": 0, "errors": [], "ranges": 0, "in_time": 0, "count_in_time": 0}
         reg = {"completed": 0, "errors": [], "steps": []}
         start = time.time() + 5.0  # the visitor processes are spawned and importing meanwhile
         until = start + seconds
-        people = [threading.Thread(target=downloader, args=(f.nginx.port, members[n], downloads, start, until,
-                                                          download_think, n, dl, lock)) for n in range(downloaders)]
-        people += [threading.Thread(target=registrant, args=(f.nginx.url, outbox, tag, n, start, until, think, reg,
-                                                             lock)) for n in range(registrants)]
+        people = [
+            threading.Thread(
+                target=downloader, args=(f.nginx.port, members[n], downloads, start, until, download_think, n, dl, lock)
+            )
+            for n in range(downloaders)
+        ]
+        people += [
+            threading.Thread(target=registrant, args=(f.nginx.url, outbox, tag, n, start, until, think, reg, lock))
+            for n in range(registrants)
+        ]
         with aio.pool(processes) as pool, concurrent.futures.ThreadPoolExecutor(1) as waiter, LoadAverage() as load:
             for person in people:
                 person.start()
-            visiting = waiter.submit(aio.in_processes, processes, f.nginx.port, pages, visitors, seconds, pool=pool,
-                                     think=think, start_within=think[1], start=start)
+            visiting = waiter.submit(
+                aio.in_processes,
+                processes,
+                f.nginx.port,
+                pages,
+                visitors,
+                seconds,
+                pool=pool,
+                think=think,
+                start_within=think[1],
+                start=start,
+            )
             time.sleep(max(start - time.time(), 0))
             main_cpu, machine_before = time.process_time(), cpu.snapshot()
             app_before, nginx_before = f.app.workers_cpu_seconds(), nginx_cpu(f.nginx)
@@ -401,26 +507,42 @@ def summit(workdir: Path, database_url: str, *, visitors: int, downloaders: int,
                 person.join()
             ended = time.time()
             machine = cpu.busy_cpus(machine_before, cpu.snapshot()) or {}
-            used = {"gunicorn": f.app.workers_cpu_seconds() - app_before, "nginx": nginx_cpu(f.nginx) - nginx_before,
-                    "visitor clients": visits["cpu_seconds"],
-                    "downloaders and registrants": time.process_time() - main_cpu}
+            used = {
+                "gunicorn": f.app.workers_cpu_seconds() - app_before,
+                "nginx": nginx_cpu(f.nginx) - nginx_before,
+                "visitor clients": visits["cpu_seconds"],
+                "downloaders and registrants": time.process_time() - main_cpu,
+            }
         log = scan_log(f.app.log_path)
         outbox.engine.dispose()
     report = {
-        "database": "sqlite" if database_url.startswith("sqlite") else "postgresql", "workers": workers,
+        "database": "sqlite" if database_url.startswith("sqlite") else "postgresql",
+        "workers": workers,
         "wall_seconds": round(ended - start, 1),  # the people's last requests end a little after the summit
-        "visitors": visitors, "downloaders": downloaders, "registrants": registrants, "seconds": seconds,
-        "think_s": list(think), "download_think_s": list(download_think), "processes": processes,
-        "stories": len(stories), "renditions": len(downloads),
-        "visits": summarize_visits(visits, seconds), "downloads": summarize_downloads(dl, seconds),
+        "visitors": visitors,
+        "downloaders": downloaders,
+        "registrants": registrants,
+        "seconds": seconds,
+        "think_s": list(think),
+        "download_think_s": list(download_think),
+        "processes": processes,
+        "stories": len(stories),
+        "renditions": len(downloads),
+        "visits": summarize_visits(visits, seconds),
+        "downloads": summarize_downloads(dl, seconds),
         "registrations": summarize_registrations(reg),
-        "log": {k: v for k, v in log.items() if k != "examples"}, "log_examples": log["examples"][:5],
+        "log": {k: v for k, v in log.items() if k != "examples"},
+        "log_examples": log["examples"][:5],
         "busy_cpus": machine.get("busy_cpus"),
         "cpus_used": {k: round(v / machine["seconds"], 2) for k, v in used.items()} if machine else {},
         **load.summary(),
     }
-    report["errors"] = (report["visits"]["errors"] + report["downloads"]["errors"] + report["registrations"]["errors"]
-                        + sum(report["log"].values()))
+    report["errors"] = (
+        report["visits"]["errors"]
+        + report["downloads"]["errors"]
+        + report["registrations"]["errors"]
+        + sum(report["log"].values())
+    )
     return report
 
 
@@ -428,24 +550,36 @@ def summarize_visits(visits: dict, seconds: float) -> dict:
     latencies = [v for values in visits["latencies"].values() for v in values]
     bad_status = {k: v for k, v in visits["statuses"].items() if not k.endswith(" 200")}
     return {
-        "requests": len(latencies), "per_second": round(len(latencies) / seconds, 1),
-        "statuses": visits["statuses"], "cache": visits["cache"],
+        "requests": len(latencies),
+        "per_second": round(len(latencies) / seconds, 1),
+        "statuses": visits["statuses"],
+        "cache": visits["cache"],
         "errors": len(visits["errors"]) + sum(bad_status.values()),
-        "error_examples": visits["errors"][:5] + list(bad_status)[:5], "connects": visits["connects"],
-        "p50_ms": aio.percentile_ms(latencies, 0.5), "p95_ms": aio.percentile_ms(latencies, 0.95),
-        "p99_ms": aio.percentile_ms(latencies, 0.99), "max_ms": aio.percentile_ms(latencies, 1.0),
-        "by_page": {name: {"requests": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
-                    for name, v in visits["latencies"].items()},
+        "error_examples": visits["errors"][:5] + list(bad_status)[:5],
+        "connects": visits["connects"],
+        "p50_ms": aio.percentile_ms(latencies, 0.5),
+        "p95_ms": aio.percentile_ms(latencies, 0.95),
+        "p99_ms": aio.percentile_ms(latencies, 0.99),
+        "max_ms": aio.percentile_ms(latencies, 1.0),
+        "by_page": {
+            name: {"requests": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
+            for name, v in visits["latencies"].items()
+        },
         "loop_lag_max_ms": round(visits["loop_lag_max_ms"], 1),
     }
 
 
 def summarize_downloads(dl: dict, seconds: float) -> dict:
     return {
-        "completed": len(dl["times"]), "ranges": dl["ranges"], "mb": round(dl["bytes"] / 1e6, 1),
-        "mb_per_s": round(dl["in_time"] / 1e6 / seconds, 2), "per_second": round(dl["count_in_time"] / seconds, 1),
-        "p50_ms": aio.percentile_ms(dl["times"], 0.5), "p99_ms": aio.percentile_ms(dl["times"], 0.99),
-        "errors": len(dl["errors"]), "error_examples": dl["errors"][:5],
+        "completed": len(dl["times"]),
+        "ranges": dl["ranges"],
+        "mb": round(dl["bytes"] / 1e6, 1),
+        "mb_per_s": round(dl["in_time"] / 1e6 / seconds, 2),
+        "per_second": round(dl["count_in_time"] / seconds, 1),
+        "p50_ms": aio.percentile_ms(dl["times"], 0.5),
+        "p99_ms": aio.percentile_ms(dl["times"], 0.99),
+        "errors": len(dl["errors"]),
+        "error_examples": dl["errors"][:5],
     }
 
 
@@ -454,7 +588,11 @@ def summarize_registrations(reg: dict) -> dict:
     for name, took in reg["steps"]:
         by_step.setdefault(name, []).append(took)
     return {
-        "completed": reg["completed"], "errors": len(reg["errors"]), "error_examples": reg["errors"][:5],
-        "steps": {name: {"count": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
-                  for name, v in by_step.items()},
+        "completed": reg["completed"],
+        "errors": len(reg["errors"]),
+        "error_examples": reg["errors"][:5],
+        "steps": {
+            name: {"count": len(v), "p50_ms": aio.percentile_ms(v, 0.5), "p99_ms": aio.percentile_ms(v, 0.99)}
+            for name, v in by_step.items()
+        },
     }

@@ -14,6 +14,7 @@ every master gets). Per round:
 
 The two alternate, ``rounds`` times. Times come from the database's clock, the one host's.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,36 @@ POLL_SECONDS = 0.02
 def make_master(path: Path, seconds: float, size: str) -> Path:
     from app.flows.transcoding import ffmpeg_binary
 
-    subprocess.run([ffmpeg_binary({}), "-hide_banner", "-loglevel", "error", "-y",
-                    "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration={seconds}",
-                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                    "-t", str(seconds), str(path)], check=True, timeout=600)
+    subprocess.run(
+        [
+            ffmpeg_binary({}),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={size}:rate=25:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-t",
+            str(seconds),
+            str(path),
+        ],
+        check=True,
+        timeout=600,
+    )
     return path
 
 
@@ -50,8 +76,14 @@ def preview_ladder() -> list[dict]:
 
 def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _when(value: str | None) -> datetime | None:
@@ -66,7 +98,8 @@ def follow(database: Path, upload_key: str, timeout: float) -> dict:
             row = connection.execute(
                 "SELECT u.completed_at, j.id, j.state, j.heartbeat_at, j.finished_at FROM uploads u"
                 " JOIN transcode_jobs j ON j.upload_id = u.id WHERE u.key = ? AND j.kind != 'poster'",
-                (upload_key,)).fetchone()
+                (upload_key,),
+            ).fetchone()
             if row:
                 completed, job_id, state, heartbeat, finished = row
                 if state == "running" and claimed is None:
@@ -75,8 +108,11 @@ def follow(database: Path, upload_key: str, timeout: float) -> dict:
                     raise RuntimeError(f"transcode job {job_id} {state}")
                 if state == "ready":
                     claimed = claimed or _when(heartbeat)
-                    return {"job_id": job_id, "wait_s": round((claimed - _when(completed)).total_seconds(), 3),
-                            "seconds": round((_when(finished) - claimed).total_seconds(), 3)}
+                    return {
+                        "job_id": job_id,
+                        "wait_s": round((claimed - _when(completed)).total_seconds(), 3),
+                        "seconds": round((_when(finished) - claimed).total_seconds(), 3),
+                    }
             time.sleep(POLL_SECONDS)
     raise RuntimeError(f"upload {upload_key}: no ready rendition within {timeout:g} s")
 
@@ -91,8 +127,9 @@ def direct(database: Path, media_root: Path, job_id: int, ladder: list[dict], ou
     app = create_app(app_config(f"sqlite:///{database}", MEDIA_ROOT=str(media_root), TRANSCODE_LADDER=ladder))
     with app.app_context():
         job = db.session.get(TranscodeJob, job_id)
-        command = command_for(job, ffmpeg_binary(app.config), media_root / job.upload.master_filename, output,
-                              app.config)
+        command = command_for(
+            job, ffmpeg_binary(app.config), media_root / job.upload.master_filename, output, app.config
+        )
         db.session.remove()
         db.engine.dispose()
     started = time.perf_counter()
@@ -102,8 +139,9 @@ def direct(database: Path, media_root: Path, job_id: int, ladder: list[dict], ou
     return seconds
 
 
-def measure(portal, database: Path, media_root: Path, story_id: int, master: Path, *, rounds: int,
-            ladder: list[dict], progress) -> dict:
+def measure(
+    portal, database: Path, media_root: Path, story_id: int, master: Path, *, rounds: int, ladder: list[dict], progress
+) -> dict:
     uploader, data = Uploader(portal.url), master.read_bytes()
     runs: dict[str, list] = {"queue": [], "direct": []}
     for r in range(rounds):
@@ -116,7 +154,13 @@ def measure(portal, database: Path, media_root: Path, story_id: int, master: Pat
         runs["direct"].append({"seconds": round(seconds, 3)})
     queue = statistics.median(r["seconds"] for r in runs["queue"])
     straight = statistics.median(r["seconds"] for r in runs["direct"])
-    return {"runs": runs, "queue_s": queue, "direct_s": straight, "ratio": queue / straight,
-            "wait_s_max": max(r["wait_s"] for r in runs["queue"]),
-            "wait_s_median": statistics.median(r["wait_s"] for r in runs["queue"]),
-            "master_bytes": len(data), "ladder": json.dumps(ladder)}
+    return {
+        "runs": runs,
+        "queue_s": queue,
+        "direct_s": straight,
+        "ratio": queue / straight,
+        "wait_s_max": max(r["wait_s"] for r in runs["queue"]),
+        "wait_s_median": statistics.median(r["wait_s"] for r in runs["queue"]),
+        "master_bytes": len(data),
+        "ladder": json.dumps(ladder),
+    }

@@ -7,6 +7,7 @@ never completes: what is timed is receiving and writing, not probing a file of r
 (bench/transcode.py times what follows an upload). While the portal receives, a thread samples
 its worker's VmRSS every 50 ms.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,10 +52,15 @@ class Uploader:
         return {**TUS, "X-CSRFToken": self.token, "Cookie": self.browser.cookie_header(), **extra}
 
     def create(self, story_id: int, length: int, filename: str = "bench-master.mp4") -> str:
-        metadata = ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}"
-                            for k, v in {"story": story_id, "filename": filename}.items())
-        response = self.browser.request("POST", "/staff/uploads/", headers=self.headers(
-            **{"Upload-Length": str(length), "Upload-Metadata": metadata}))
+        metadata = ",".join(
+            f"{k} {base64.b64encode(str(v).encode()).decode()}"
+            for k, v in {"story": story_id, "filename": filename}.items()
+        )
+        response = self.browser.request(
+            "POST",
+            "/staff/uploads/",
+            headers=self.headers(**{"Upload-Length": str(length), "Upload-Metadata": metadata}),
+        )
         if response.status != 201:
             raise RuntimeError(f"tus POST: status {response.status}: {response.text[:300]}")
         return response.header("Location")
@@ -72,13 +78,17 @@ def send(port: int, path: str, block: bytes, total: int, chunk: int, headers: di
         while offset < total:
             size = min(chunk, total - offset)
             connection.putrequest("PATCH", path, skip_accept_encoding=True)
-            for name, value in {**headers, "Upload-Offset": str(offset), "Content-Type": BODY,
-                                "Content-Length": str(size)}.items():
+            for name, value in {
+                **headers,
+                "Upload-Offset": str(offset),
+                "Content-Type": BODY,
+                "Content-Length": str(size),
+            }.items():
                 connection.putheader(name, value)
             connection.endheaders()
             left = size
             while left:
-                piece = block[:min(len(block), left)]
+                piece = block[: min(len(block), left)]
                 connection.send(piece)
                 left -= len(piece)
             response = connection.getresponse()
@@ -109,12 +119,18 @@ def measure(portal, bare, story_id: int, *, mib: int, chunk: int, rounds: int, b
             seconds = send(portal.port, location, block, total, chunk, uploader.headers())
         uploader.delete(location)
         peak = max(sampler.samples + [sampler.after or 0])
-        runs["portal"].append({"seconds": round(seconds, 3), "mb_per_s": round(total / seconds / 1e6, 1),
-                               "rss_before_mb": round(sampler.before / 1024, 1),
-                               "rss_growth_mb": round((peak - sampler.before) / 1024, 1)})
-    out = {label: {"runs": found, "mb_per_s": statistics.median(r["mb_per_s"] for r in found)}
-           for label, found in runs.items()}
+        runs["portal"].append(
+            {
+                "seconds": round(seconds, 3),
+                "mb_per_s": round(total / seconds / 1e6, 1),
+                "rss_before_mb": round(sampler.before / 1024, 1),
+                "rss_growth_mb": round((peak - sampler.before) / 1024, 1),
+            }
+        )
+    out = {
+        label: {"runs": found, "mb_per_s": statistics.median(r["mb_per_s"] for r in found)}
+        for label, found in runs.items()
+    }
     out["portal"]["rss_growth_mb"] = max(r["rss_growth_mb"] for r in runs["portal"])
     out.update(mib=mib, chunk_mib=round(chunk / MIB, 2), rounds=rounds)
     return out
-

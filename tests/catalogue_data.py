@@ -1,4 +1,5 @@
 """Building small catalogues for tests: a manifest folder with real files, imported by the app."""
+
 from __future__ import annotations
 
 import copy
@@ -9,17 +10,46 @@ from app.extensions import db
 from app.flows.importer import import_folder
 
 
-def story_entry(slug, title, published="2025-05-15", body="Body text.", summary="Summary.", categories=("Summits",),
-                shotlist=(("00:00:00", "Wide shot"),), sizes=(("HD 1080p25", 1920, 1080, 300_000, False),
-                                                            ("Preview 360p", 640, 360, 40_000, True))):
-    renditions = [{"label": label, "container": "MP4", "codec": "H.264", "width": w, "height": h,
-                   "file": f"{slug}/{label.split()[0].lower()}.mp4", "preview": preview, "_bytes": size}
-                  for label, w, h, size, preview in sizes]
-    return {"slug": slug, "title": title, "published": published, "location": "Brussels, Belgium",
-            "summary": summary, "body": body, "categories": list(categories), "credit": "Courtesy of NATO",
-            "rights": "Free for news use.",
-            "video": {"duration": 8.0, "poster": f"{slug}/poster.jpg",
-                      "shotlist": [{"at": at, "text": text} for at, text in shotlist], "renditions": renditions}}
+def story_entry(
+    slug,
+    title,
+    published="2025-05-15",
+    body="Body text.",
+    summary="Summary.",
+    categories=("Summits",),
+    shotlist=(("00:00:00", "Wide shot"),),
+    sizes=(("HD 1080p25", 1920, 1080, 300_000, False), ("Preview 360p", 640, 360, 40_000, True)),
+):
+    renditions = [
+        {
+            "label": label,
+            "container": "MP4",
+            "codec": "H.264",
+            "width": w,
+            "height": h,
+            "file": f"{slug}/{label.split()[0].lower()}.mp4",
+            "preview": preview,
+            "_bytes": size,
+        }
+        for label, w, h, size, preview in sizes
+    ]
+    return {
+        "slug": slug,
+        "title": title,
+        "published": published,
+        "location": "Brussels, Belgium",
+        "summary": summary,
+        "body": body,
+        "categories": list(categories),
+        "credit": "Courtesy of NATO",
+        "rights": "Free for news use.",
+        "video": {
+            "duration": 8.0,
+            "poster": f"{slug}/poster.jpg",
+            "shotlist": [{"at": at, "text": text} for at, text in shotlist],
+            "renditions": renditions,
+        },
+    }
 
 
 # The first bytes of real files of each kind: the importer types files by their content.
@@ -40,7 +70,7 @@ def write_manifest(folder: Path, stories: list[dict]) -> Path:
             size = rendition.pop("_bytes", 1000)
             # distinct, checkable bytes: the offset pattern lets Range tests verify content
             pattern = bytes((i * 7 + len(rendition["label"])) % 251 for i in range(size))
-            path.write_bytes(MP4_HEAD + pattern[len(MP4_HEAD):])
+            path.write_bytes(MP4_HEAD + pattern[len(MP4_HEAD) :])
         if video.get("poster"):
             (folder / video["poster"]).write_bytes(JPEG_HEAD + b"poster" * 10)
     (folder / "manifest.json").write_text(json.dumps({"stories": stories}, ensure_ascii=False, indent=2), "utf-8")
@@ -56,15 +86,31 @@ def load(app, tmp_path, stories):
 
 
 STORIES = [
-    story_entry("foreign-ministers-meet-in-antalya", "NATO Foreign Ministers meet in Antalya", "2025-05-15",
-                body="NATO Foreign Ministers met in Antalya, Türkiye to discuss deterrence and defence.\n\n"
-                     "The Secretary General said the 2% target “is not nearly enough.”",
-                summary="Ministers prepare the Summit in The Hague.", categories=("Ministerial meetings",),
-                shotlist=(("00:00:00", "Wide shot of the venue"), ("00:00:04", "Ministers shaking hands"))),
-    story_entry("ships-train-in-the-baltic", "Allied ships train in the Baltic Sea", "2025-03-02",
-                body="Frigates and minehunters exercised together.", summary="A naval exercise.",
-                categories=("Exercises",), shotlist=(("00:00:00", "Frigate at sea"), ("00:00:05", "Helicopter landing on deck"))),
-    story_entry("cyber-coalition", "Cyber Coalition exercise in Tallinn", "2024-11-20",
-                body="Cyber defenders from Allied nations trained against simulated attacks.", summary="Cyber defence.",
-                categories=("Exercises",)),
+    story_entry(
+        "foreign-ministers-meet-in-antalya",
+        "NATO Foreign Ministers meet in Antalya",
+        "2025-05-15",
+        body="NATO Foreign Ministers met in Antalya, Türkiye to discuss deterrence and defence.\n\n"
+        "The Secretary General said the 2% target “is not nearly enough.”",
+        summary="Ministers prepare the Summit in The Hague.",
+        categories=("Ministerial meetings",),
+        shotlist=(("00:00:00", "Wide shot of the venue"), ("00:00:04", "Ministers shaking hands")),
+    ),
+    story_entry(
+        "ships-train-in-the-baltic",
+        "Allied ships train in the Baltic Sea",
+        "2025-03-02",
+        body="Frigates and minehunters exercised together.",
+        summary="A naval exercise.",
+        categories=("Exercises",),
+        shotlist=(("00:00:00", "Frigate at sea"), ("00:00:05", "Helicopter landing on deck")),
+    ),
+    story_entry(
+        "cyber-coalition",
+        "Cyber Coalition exercise in Tallinn",
+        "2024-11-20",
+        body="Cyber defenders from Allied nations trained against simulated attacks.",
+        summary="Cyber defence.",
+        categories=("Exercises",),
+    ),
 ]

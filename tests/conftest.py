@@ -1,5 +1,6 @@
 """Fixtures: the app on SQLite and (with TEST_DATABASE_URL) PostgreSQL, a real SMTP server,
 and a live portal served over HTTP for the browser tests."""
+
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from app.extensions import db, limiter
 from app.models import OutboxMessage
 
 from .mailbox import SmtpServer
+
 
 def pytest_sessionstart(session):
     """Tests read the French catalogue as it is in the .po file, never a stale .mo. Written once,
@@ -45,7 +47,10 @@ def _own_database(url: str | None) -> str | None:
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}) is None:
+            if (
+                connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database})
+                is None
+            ):
                 connection.exec_driver_sql(f'CREATE DATABASE "{own.database}"')
     finally:
         engine.dispose()
@@ -91,8 +96,9 @@ def database_url(request, tmp_path):
 
 
 def build_app(database_url: str, instance_path, **overrides):
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path),
-                      **overrides})
+    app = create_app(
+        {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path), **overrides}
+    )
     with app.app_context():
         with db.engine.begin() as connection:
             search.drop_schema(connection)
@@ -154,8 +160,14 @@ def smtp():
 @pytest.fixture
 def live_portal(database_url, smtp, app_config, tmp_path):
     """The portal served over real HTTP, mailing through the real SMTP server."""
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DISPATCH="thread",
-                    **app_config)
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_DISPATCH="thread",
+        **app_config,
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
 """Helpers of the fault tests (issue #7): the mail worker as a real process, registrations in
 parallel, waiting for the database to reach a state."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,11 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.servers import BIN, ROOT, app_env
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import OutboxMessage
+from bench.servers import BIN, ROOT, app_env
 
 from .conftest import post, registration
 
@@ -24,8 +25,14 @@ def process_env(database_url: str, **settings) -> dict[str, str]:
 
 def outbox_send(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """One run of ``flask --app wsgi outbox send`` as its own process."""
-    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "outbox", "send", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "outbox", "send", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
@@ -41,6 +48,7 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
 
 def register_concurrently(app, addresses: list[str], threads: int = 4) -> list[int]:
     """Each address registers from its own browser, ``threads`` at a time; the response statuses."""
+
     def register(address: str) -> int:
         return post(app.test_client(), "/account/register", registration(address)).status_code
 
@@ -50,6 +58,8 @@ def register_concurrently(app, addresses: list[str], threads: int = 4) -> list[i
 
 def unsent_count(app) -> int:
     with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+        count = db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        )
         db.session.remove()
         return count

@@ -1,4 +1,5 @@
 """A real SMTP server (aiosmtpd) on a local port, and what it received."""
+
 from __future__ import annotations
 
 import email
@@ -47,7 +48,9 @@ class Mailbox:
             while len(self.to(address)) < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"no mail #{count} to {address} within {timeout}s; got {len(self.to(address))}")
+                    raise AssertionError(
+                        f"no mail #{count} to {address} within {timeout}s; got {len(self.to(address))}"
+                    )
                 self._changed.wait(remaining)
             return self.to(address)
 
@@ -75,8 +78,7 @@ def code_in(message: email.message.EmailMessage) -> str:
 
 def raw_header(message: email.message.EmailMessage, name: str) -> bytes:
     """A header's line(s) exactly as they came over the wire, unfolding and decoding nothing."""
-    match = re.search(rb"^" + name.encode() + rb":.*\r?\n(?:[ \t].*\r?\n)*", message.envelope.content,
-                      re.M | re.I)
+    match = re.search(rb"^" + name.encode() + rb":.*\r?\n(?:[ \t].*\r?\n)*", message.envelope.content, re.M | re.I)
     assert match, f"no {name} header in {message.envelope.content[:2000]!r}"
     return match.group(0)
 
@@ -89,7 +91,7 @@ class SmtpServer:
         self.port = port or free_port()
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -1,4 +1,5 @@
 """Second factors in tests: set up an authenticator through the pages, and read its codes."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,9 @@ def set_up_authenticator(client, app, email: str) -> list[str]:
 def log_in_with_code(client, app, email: str, password: str = GOOD_PASSWORD, code: str | None = None, **extra):
     """Password, then the second step; the answer of the second step."""
     first = post(client, "/account/login", {"email": email, "password": password, **extra})
-    assert first.status_code == 303 and first.headers["Location"].endswith("/account/two-step/sign-in"), first.status_code
+    assert first.status_code == 303 and first.headers["Location"].endswith("/account/two-step/sign-in"), (
+        first.status_code
+    )
     return post(client, "/account/two-step/sign-in", {"code": code or totp_code(app, email)})
 
 

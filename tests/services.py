@@ -1,6 +1,7 @@
 """What tests that start real servers share: a migrated SQLite database, and a check for the
 outside programs they need (nginx, Redis): missing, such a test fails in CI (REQUIRE_POSTGRES)
 and is skipped elsewhere, saying what is missing."""
+
 from __future__ import annotations
 
 import os

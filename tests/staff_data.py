@@ -1,4 +1,5 @@
 """Staff accounts and stories for the staff-area tests (and the route walks of other tests)."""
+
 from __future__ import annotations
 
 from app.extensions import db
@@ -30,9 +31,17 @@ def staff_client(app, email: str = STAFF):
 
 def story_entry(title: str = "Summit in Brussels", **changes) -> dict:
     """A story as the editor sends it to app.flows.publishing (the manifest's shape)."""
-    entry = {"title": title, "published": "2026-05-14", "location": "Brussels", "summary": "Leaders meet.",
-             "body": "First paragraph.\n\nSecond paragraph.", "credit": "NATO", "rights": "", "categories": [],
-             "video": {"shotlist": []}}
+    entry = {
+        "title": title,
+        "published": "2026-05-14",
+        "location": "Brussels",
+        "summary": "Leaders meet.",
+        "body": "First paragraph.\n\nSecond paragraph.",
+        "credit": "NATO",
+        "rights": "",
+        "categories": [],
+        "video": {"shotlist": []},
+    }
     entry.update(changes)
     return entry
 

@@ -6,6 +6,7 @@ as while a database server restarts; ``restore()`` listens again on the same por
 ``cut_when(marker)`` cuts at the moment the client sends bytes containing ``marker`` (e.g. an SQL
 statement), which breaks a connection in the middle of a request, deterministically.
 """
+
 from __future__ import annotations
 
 import socket
@@ -24,7 +25,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._marker: bytes | None = None
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         self.restore()
         return self
 
@@ -43,8 +44,9 @@ class TcpProxy:
             listener.settimeout(0.05)  # the accept loop notices a cut within this
             self.port = listener.getsockname()[1]
             self._listener = listener
-            self._accepting = threading.Thread(target=self._accept, args=(listener,), name="tcp-proxy-accept",
-                                               daemon=True)
+            self._accepting = threading.Thread(
+                target=self._accept, args=(listener,), name="tcp-proxy-accept", daemon=True
+            )
             self._accepting.start()
 
     def cut(self) -> None:

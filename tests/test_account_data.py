@@ -1,5 +1,6 @@
 """The account's own data (issue #18): the list of the person's downloads on the account page,
 and "Download my data" (GDPR articles 15 and 20)."""
+
 import json
 from datetime import datetime, timedelta
 
@@ -17,8 +18,14 @@ SECTION = {"HX-Request": "true", "HX-Target": "account-downloads"}
 
 @pytest.fixture
 def renditions(app, tmp_path):
-    load(app, tmp_path, [story_entry("antalya", "Ministers meet in Antalya"),
-                         story_entry("baltic", "Ships train in the Baltic", published="2025-03-02")])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry("antalya", "Ministers meet in Antalya"),
+            story_entry("baltic", "Ships train in the Baltic", published="2025-03-02"),
+        ],
+    )
     with app.app_context():
         rows = db.session.query(Rendition).filter_by(is_preview=False).order_by(Rendition.id).all()
         return {row.video.story.slug: row.id for row in rows}
@@ -39,13 +46,15 @@ def log_downloads(app, email, rendition_id, count, start=datetime(2026, 1, 1, 9,
     with app.app_context():
         who = user_id(app, email)
         for n in range(count):
-            db.session.add(Download(user_id=who, rendition_id=rendition_id, at=start + timedelta(hours=n), bytes_sent=n))
+            db.session.add(
+                Download(user_id=who, rendition_id=rendition_id, at=start + timedelta(hours=n), bytes_sent=n)
+            )
         db.session.commit()
 
 
 def section(page: str) -> str:
     start = page.index('<section id="account-downloads"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def test_the_account_page_lists_my_downloads_newest_first(app, ann, renditions):
@@ -102,14 +111,21 @@ def test_download_my_data(app, ann, renditions):
     data = json.loads(response.get_data(as_text=True))
     account = data["account"]
     assert (account["email"], account["first_name"], account["last_name"], account["organisation"]) == (
-        "ann@example.org", "Ann", "Lee", "Example Broadcasting")
+        "ann@example.org",
+        "Ann",
+        "Lee",
+        "Example Broadcasting",
+    )
     assert account["created_at"].endswith("Z") and account["email_verified_at"]
     consents = data["consents"]
     assert consents["conditions_of_use"]["accepted_at"] == account["created_at"]
     assert consents["newsletter"]["subscribed"] is True and consents["newsletter"]["subscribed_at"]
     [download] = data["downloads"]  # mine only
     assert (download["story"], download["story_address"], download["file"]) == (
-        "Ministers meet in Antalya", "antalya", "HD 1080p25")
+        "Ministers meet in Antalya",
+        "antalya",
+        "HD 1080p25",
+    )
     assert download["bytes_sent"] > 0 and download["at"].endswith("Z")
     assert len(data["logins"]) == 1 and [code["purpose"] for code in data["codes_sent"]] == ["verify"]
     text = response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """The account page (docs/portal.md, Account page): profile, newsletter switch, change password, delete."""
+
 import pytest
 
 from app.extensions import db
@@ -40,13 +41,22 @@ def test_account_page_shows_who_you_are(client, ann):
     page = client.get("/account")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    for text in ("ann@example.org", 'value="Ann"', 'value="Lee"', 'value="Example Broadcasting"',
-                 "Change password", "Delete the account", "Newsletter"):
+    for text in (
+        "ann@example.org",
+        'value="Ann"',
+        'value="Lee"',
+        'value="Example Broadcasting"',
+        "Change password",
+        "Delete the account",
+        "Newsletter",
+    ):
         assert text in body
 
 
 def test_edit_names_and_organisation(client, app, ann):
-    response = post(client, "/account/profile", {"first_name": " Anna ", "last_name": "Lee-Smith", "organisation": "ZDF"}, htmx=True)
+    response = post(
+        client, "/account/profile", {"first_name": " Anna ", "last_name": "Lee-Smith", "organisation": "ZDF"}, htmx=True
+    )
     assert response.status_code == 200 and "Saved." in response.get_data(as_text=True)
     assert response.get_data(as_text=True).lstrip().startswith('<section id="account-profile"')
     assert (user(app).first_name, user(app).last_name, user(app).organisation) == ("Anna", "Lee-Smith", "ZDF")
@@ -69,7 +79,12 @@ def test_newsletter_switch(client, app, ann):
 def test_change_password_keeps_this_session_and_ends_the_others(app, client, ann):
     other = app.test_client()
     login(other, remember=True)
-    response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, htmx=True)
+    response = post(
+        client,
+        "/account/password",
+        {"current": GOOD_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        htmx=True,
+    )
     assert response.headers["HX-Redirect"] == "/account"
     page = client.get("/account").get_data(as_text=True)
     assert "Your password has been changed." in page and "Log out" in page
@@ -81,9 +96,13 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, ann
 
 
 def test_change_password_asks_for_the_current_one(client, app, ann):
-    response = post(client, "/account/password", {"current": "Wrong-Password-1!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = post(
+        client, "/account/password", {"current": "Wrong-Password-1!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 422 and "That is not your current password." in response.get_data(as_text=True)
-    response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    response = post(
+        client, "/account/password", {"current": GOOD_PASSWORD, "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}
+    )
     assert "must be different from your current password" in response.get_data(as_text=True)
     response = post(client, "/account/password", {"current": GOOD_PASSWORD, "password": "weak", "confirm": "weak"})
     assert "at least 12 characters" in response.get_data(as_text=True)
@@ -100,8 +119,11 @@ def test_delete_account_removes_personal_data_and_logs_out(client, app, ann):
     assert "Log out" not in client.get("/").get_data(as_text=True)
     with app.app_context():
         assert db.session.query(User).count() == 0
-        for model, column in ((VerificationCode, VerificationCode.address), (WrongCodeEntry, WrongCodeEntry.address),
-                              (OutboxMessage, OutboxMessage.recipient)):
+        for model, column in (
+            (VerificationCode, VerificationCode.address),
+            (WrongCodeEntry, WrongCodeEntry.address),
+            (OutboxMessage, OutboxMessage.recipient),
+        ):
             assert db.session.query(model).filter(column == "ann@example.org").count() == 0
     assert login(app.test_client()).status_code == 422
 
@@ -111,8 +133,13 @@ def test_header_links_to_the_account_page(client, ann):
 
 
 def test_account_forms_without_csrf_are_refused(client, ann):
-    for url in ("/account/profile", "/account/newsletter", "/account/password", "/account/delete",
-                "/account/logout-everywhere"):
+    for url in (
+        "/account/profile",
+        "/account/newsletter",
+        "/account/password",
+        "/account/delete",
+        "/account/logout-everywhere",
+    ):
         response = client.post(url, data={"subscribe": "on", "delete_password": GOOD_PASSWORD})
         assert response.status_code == 400, url
     assert "Log out" in client.get("/").get_data(as_text=True)  # nothing was deleted
@@ -124,10 +151,13 @@ def test_an_error_from_an_account_form_goes_into_its_alert_area_and_keeps_the_fo
     would throw away what was typed: the message goes into the section's own alert area."""
     page = client.get("/account").get_data(as_text=True)
     start = page.index(f'<section id="account-{section}"')
-    own_section = page[start:page.index("</section>", start)]
+    own_section = page[start : page.index("</section>", start)]
     assert f'<div id="account-{section}-alert" class="step-alert" role="alert"></div>' in own_section
-    response = client.post(f"/account/{section}", data={"csrf_token": "stale", "first_name": "Typed"},
-                           headers={"HX-Request": "true", "HX-Target": f"account-{section}"})
+    response = client.post(
+        f"/account/{section}",
+        data={"csrf_token": "stale", "first_name": "Typed"},
+        headers={"HX-Request": "true", "HX-Target": f"account-{section}"},
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert response.headers["HX-Retarget"] == f"#account-{section}-alert"
@@ -153,8 +183,11 @@ WRONG_TRIES = {
 
 def section_post(client, section, data, remote_addr="127.0.0.1"):
     client.environ_base["REMOTE_ADDR"] = remote_addr
-    return client.post(f"/account/{section}", data={**data, "csrf_token": csrf_token(client)},
-                       headers={"HX-Request": "true", "HX-Target": f"account-{section}"})
+    return client.post(
+        f"/account/{section}",
+        data={**data, "csrf_token": csrf_token(client)},
+        headers={"HX-Request": "true", "HX-Target": f"account-{section}"},
+    )
 
 
 @pytest.mark.parametrize("section", sorted(WRONG_TRIES))
@@ -179,13 +212,18 @@ def test_password_checks_on_the_account_page_are_limited_per_ip(app, app_config,
     register_and_verify(other, app, "bob@example.org")
     mine = app.test_client()
     login(mine)
-    answers = [section_post(browser, section, WRONG_TRIES[section], "10.0.0.9") for browser in (mine, other, mine, other)]
+    answers = [
+        section_post(browser, section, WRONG_TRIES[section], "10.0.0.9") for browser in (mine, other, mine, other)
+    ]
     assert [a.status_code for a in answers] == [422, 422, 422, 429]
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
 def test_every_account_form_is_rate_limited(app, app_config, client, ann):
-    forms = {"profile": {"first_name": "Ann", "last_name": "Lee", "organisation": "ZDF"}, "newsletter": {"subscribe": "on"}}
+    forms = {
+        "profile": {"first_name": "Ann", "last_name": "Lee", "organisation": "ZDF"},
+        "newsletter": {"subscribe": "on"},
+    }
     for section, data in forms.items():
         assert [section_post(client, section, data).status_code for _ in range(3)] == [200, 200, 429], section
 

@@ -1,4 +1,5 @@
 """The foundation: configuration, headers, health check, assets, migrations."""
+
 import json
 import re
 from pathlib import Path
@@ -18,7 +19,8 @@ def test_config_order_defaults_then_instance_file_then_environment(tmp_path, mon
     instance.mkdir()
     (instance / "config.py").write_text(
         "SECRET_KEY = 'from-file'\nMAIL_SERVER = 'file.example'\nMAIL_PORT = 2500\nPORTAL_NAME = 'File Portal'\n"
-        "SERVER_NAME = 'file.example'\n")
+        "SERVER_NAME = 'file.example'\n"
+    )
     monkeypatch.setenv("FLASK_MAIL_SERVER", "smtp.env.example")
     monkeypatch.setenv("FLASK_MAIL_PORT", "2525")
     monkeypatch.setenv("FLASK_MAIL_DEFAULT_SENDER", "Press Office <press@env.example>")
@@ -81,8 +83,14 @@ def test_healthz_answers_when_the_database_does(client):
 
 
 def test_healthz_says_503_when_the_database_is_down(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
+        }
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
 
@@ -139,8 +147,9 @@ def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
 
     from app.extensions import db
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": database_url}
+    )
     with app.app_context():
         _empty_database()
         upgrade(directory=str(ROOT / "migrations"))
@@ -149,8 +158,16 @@ def test_migrations_build_exactly_the_models_schema(database_url, tmp_path):
             diff = compare_metadata(context, db.metadata)
         assert diff == []
         tables = set(inspect(db.engine).get_table_names())
-        assert {"users", "verification_codes", "wrong_code_entries", "outbox", "stories", "renditions",
-                "downloads", "story_search"} <= tables
+        assert {
+            "users",
+            "verification_codes",
+            "wrong_code_entries",
+            "outbox",
+            "stories",
+            "renditions",
+            "downloads",
+            "story_search",
+        } <= tables
         downgrade(directory=str(ROOT / "migrations"), revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
@@ -164,13 +181,29 @@ def test_migrations_stand_alone():
     for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             assert not [name for name in names if name == "app" or name.startswith("app.")], path.name
 
 
-WEB_LAYER = ("blueprints", "staff", "twofactor", "uploads", "rendering", "account_session", "security", "limits",
-             "errors", "templating", "forms")
+WEB_LAYER = (
+    "blueprints",
+    "staff",
+    "twofactor",
+    "uploads",
+    "rendering",
+    "account_session",
+    "security",
+    "limits",
+    "errors",
+    "templating",
+    "forms",
+)
 
 
 def _app_imports(path: Path) -> set[str]:
@@ -181,7 +214,7 @@ def _app_imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text("utf-8"))):
         if isinstance(node, ast.ImportFrom):
-            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Import):
@@ -210,8 +243,15 @@ def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp
 
     from .catalogue_data import load, story_entry
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SERVER_NAME": "localhost",
-                      "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path),
+            "SERVER_NAME": "localhost",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
     with app.app_context():
         _empty_database()
         upgrade(directory=str(ROOT / "migrations"))
@@ -222,7 +262,9 @@ def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp
         downgrade(directory=str(ROOT / "migrations"), revision="e409c8b8e7ee")
         upgrade(directory=str(ROOT / "migrations"))
         for words in ("foghorn", "lighthouse", "wide shot", "gardiens", "brume"):
-            assert [s.title for s in find_stories(parse_query({"q": words}), 24).stories] == ["Lighthouse keepers"], words
+            assert [s.title for s in find_stories(parse_query({"q": words}), 24).stories] == ["Lighthouse keepers"], (
+                words
+            )
         db.session.remove()
         downgrade(directory=str(ROOT / "migrations"), revision="base")
         db.engine.dispose()
@@ -240,8 +282,15 @@ def test_upgrade_fills_the_search_vocabulary_of_a_catalogue_indexed_before_it(da
 
     from .catalogue_data import load, story_entry
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SERVER_NAME": "localhost",
-                      "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path),
+            "SERVER_NAME": "localhost",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
     with app.app_context():
         _empty_database()
         upgrade(directory=str(ROOT / "migrations"))

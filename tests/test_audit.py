@@ -1,6 +1,7 @@
 """The audit log (/staff/audit): a row for each staff action and account security event, who,
 what, from where; searchable by person and story; swept after AUDIT_RETENTION_DAYS; nothing in it
 names a deleted account's person, and a failed log-in never keeps the address typed."""
+
 from datetime import timedelta
 
 from app.extensions import db
@@ -17,8 +18,10 @@ IP = "203.0.113.9"
 
 def rows(app, **where):
     with app.app_context():
-        return [(e.action, e.actor_id, e.subject_user_id, e.story_id, e.detail, e.ip)
-                for e in db.session.query(AuditEvent).filter_by(**where).order_by(AuditEvent.id)]
+        return [
+            (e.action, e.actor_id, e.subject_user_id, e.story_id, e.detail, e.ip)
+            for e in db.session.query(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
+        ]
 
 
 def user_id(app, email):
@@ -37,12 +40,25 @@ def test_each_staff_action_is_a_row_with_who_and_where(app):
     change_state(staff, story_id, 4, "publish")
     me = user_id(app, STAFF)
     actions = [(action, actor, story, ip) for action, actor, _, story, _, ip in rows(app, story_id=story_id)]
-    assert [a for a, *_ in actions] == ["story.create", "story.update", "story.schedule", "story.unpublish",
-                                        "story.publish"]
+    assert [a for a, *_ in actions] == [
+        "story.create",
+        "story.update",
+        "story.schedule",
+        "story.unpublish",
+        "story.publish",
+    ]
     assert all((actor, story, ip) == (me, story_id, IP) for _, actor, story, ip in actions)
     page = staff.get("/staff/audit").get_data(as_text=True)
-    for shown in ("Story created", "Story saved", "Story scheduled", "Story unpublished", "Story published",
-                  STAFF, IP, "Summit, day two"):
+    for shown in (
+        "Story created",
+        "Story saved",
+        "Story scheduled",
+        "Story unpublished",
+        "Story published",
+        STAFF,
+        IP,
+        "Summit, day two",
+    ):
         assert shown in page, shown
 
 
@@ -57,11 +73,15 @@ def test_account_security_events_are_rows(app, client):
     post(app.test_client(), "/account/login", {"email": "nobody@example.org", "password": "Not-the-password-1"})
     found = rows(app)
     assert [(action, subject) for action, _, subject, *_ in found[:3]] == [
-        ("account.verified", ann), ("account.password_change", ann), ("account.password_reset", ann)]
+        ("account.verified", ann),
+        ("account.password_change", ann),
+        ("account.password_reset", ann),
+    ]
     assert found[0][5] == IP
     failures = [detail for action, *_, detail, _ in found if action == "login.failed"]
-    assert failures == [audit.ADDRESS_PREFIX + key for key in with_app(app, audit.address_key, "ann@example.org",
-                                                                       "nobody@example.org")]
+    assert failures == [
+        audit.ADDRESS_PREFIX + key for key in with_app(app, audit.address_key, "ann@example.org", "nobody@example.org")
+    ]
     assert not any("@" in detail for *_, detail, _ in found)
 
 
@@ -83,7 +103,9 @@ def test_a_deleted_account_leaves_no_trace_of_its_person(app, client):
 
 def test_search_by_person_and_story(app):
     staff = staff_client(app)
-    first = int(post(staff, "/staff/stories/new", editor_form(title="Baltic patrol")).headers["Location"].rsplit("/", 1)[1])
+    first = int(
+        post(staff, "/staff/stories/new", editor_form(title="Baltic patrol")).headers["Location"].rsplit("/", 1)[1]
+    )
     post(staff, "/staff/stories/new", editor_form(title="Summit in Brussels"))
     post(app.test_client(), "/account/login", {"email": STAFF, "password": "Not-the-password-1"})
     other = staff_client(app, "second.officer@example.org")
@@ -99,7 +121,15 @@ def test_search_by_person_and_story(app):
     assert shown(story="baltic")[0] == {"Baltic patrol"}
     assert shown(story=str(first))[0] == {"Baltic patrol"}
     assert shown(story="100%_\\")[0] == set()
-    for odd in ({"page": "0"}, {"page": "9" * 30}, {"page": "²"}, {"person": "²"}, {"story": "²"}, {"person": "\x00"}, {"story": "x" * 5000}):
+    for odd in (
+        {"page": "0"},
+        {"page": "9" * 30},
+        {"page": "²"},
+        {"person": "²"},
+        {"story": "²"},
+        {"person": "\x00"},
+        {"story": "x" * 5000},
+    ):
         assert staff.get("/staff/audit", query_string=odd).status_code == 200, odd
 
 

@@ -1,4 +1,5 @@
 """Bad input gets a clear message next to the field, never a 500, and nothing half-written."""
+
 import re
 
 import pytest
@@ -37,7 +38,7 @@ def test_passwords(client, app, password, message):
             assert db.session.query(User).count() == 1
     else:
         assert response.status_code == 422
-        assert ("password", ) == tuple({f for f, _ in field_errors(response) if f == "password"})
+        assert ("password",) == tuple({f for f, _ in field_errors(response) if f == "password"})
         assert message in dict(field_errors(response))["password"]
         assert nothing_written(app)
 
@@ -92,8 +93,8 @@ def test_non_utf8_multipart_body_is_named_not_crashed(client, app):
     parts = []
     for name, value in registration().items():
         raw = value.encode() if name != "first_name" else b"Ann\xff\xfe\xc3("
-        parts.append(b"--XyZ\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\"\r\n\r\n" + raw + b"\r\n")
-    parts.append(b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + token.encode() + b"\r\n")
+        parts.append(b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + raw + b"\r\n")
+    parts.append(b'--XyZ\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n' + token.encode() + b"\r\n")
     body = b"".join(parts) + b"--XyZ--\r\n"
     response = client.post("/account/register", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 422
@@ -103,8 +104,11 @@ def test_non_utf8_multipart_body_is_named_not_crashed(client, app):
 
 def test_raw_non_utf8_urlencoded_body_is_called_unreadable(client, app):
     # Werkzeug drops a urlencoded body that is not UTF-8 altogether; the CSRF check then fails.
-    response = client.post("/account/register", data=b"email=\xff\xfe\x00&csrf_token=" + csrf_token(client).encode(),
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/account/register",
+        data=b"email=\xff\xfe\x00&csrf_token=" + csrf_token(client).encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 400
     assert "could not be read" in response.get_data(as_text=True)
     assert "expired" not in response.get_data(as_text=True)
@@ -113,8 +117,11 @@ def test_raw_non_utf8_urlencoded_body_is_called_unreadable(client, app):
 
 @pytest.mark.parametrize("body", [b"email=%FF%FE%00&password=%00", b"&&&==&=", b"a" * 5000])
 def test_garbage_urlencoded_bodies(client, app, body):
-    response = client.post("/account/register", data=body + b"&csrf_token=" + csrf_token(client).encode(),
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/account/register",
+        data=body + b"&csrf_token=" + csrf_token(client).encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 422
     assert "Enter your email address." in response.get_data(as_text=True) or field_errors(response)
     assert nothing_written(app)
@@ -126,19 +133,34 @@ def test_oversized_body_gets_a_413_page(client):
     assert "larger than this form accepts" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("url", ["/account/register", "/account/login", "/account/verify", "/account/verify/resend",
-                                 "/account/logout", "/newsletter/subscribe"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/account/register",
+        "/account/login",
+        "/account/verify",
+        "/account/verify/resend",
+        "/account/logout",
+        "/newsletter/subscribe",
+    ],
+)
 @pytest.mark.parametrize("htmx", [False, True])
 def test_every_post_endpoint_survives_empty_and_odd_requests(client, url, htmx):
     headers = {"HX-Request": "true", "HX-Target": "account-step"} if htmx else {}
-    for kwargs in ({}, {"data": {"csrf_token": csrf_token(client)}}, {"data": b"\x00\xff", "content_type": "text/plain"},
-                   {"json": {"email": ["x"]}}):
+    for kwargs in (
+        {},
+        {"data": {"csrf_token": csrf_token(client)}},
+        {"data": b"\x00\xff", "content_type": "text/plain"},
+        {"json": {"email": ["x"]}},
+    ):
         response = client.post(url, headers=headers, **kwargs)
         assert response.status_code < 500, (url, kwargs, response.status_code)
         assert "Traceback" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/account/register/%00", "/account/login?next=%00%ff", "/static/../../etc/passwd"])
+@pytest.mark.parametrize(
+    "path", ["/nope", "/account/register/%00", "/account/login?next=%00%ff", "/static/../../etc/passwd"]
+)
 def test_unknown_and_odd_paths(client, path):
     response = client.get(path)
     assert response.status_code in (200, 404)

@@ -7,6 +7,7 @@ even the right code is refused. With rate limits on, the flood gets 429 as well,
 connection's address (REMOTE_ADDR): an X-Forwarded-For header changes nothing when no proxy is
 configured. After the hour, Ann gets in with a fresh code.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import VerificationCode, WrongCodeEntry
 
 from .conftest import GOOD_PASSWORD, age_codes, csrf_token, outbox, post, register_and_verify
@@ -40,8 +41,12 @@ class Attacker:
     def __init__(self, app, remote_addr="127.0.0.1"):
         self.app = app
         browser = app.test_client()
-        response = browser.post("/account/reset", data={"email": ANN, "csrf_token": csrf_token(browser)},
-                                headers=REFERER, environ_base={"REMOTE_ADDR": remote_addr})
+        response = browser.post(
+            "/account/reset",
+            data={"email": ANN, "csrf_token": csrf_token(browser)},
+            headers=REFERER,
+            environ_base={"REMOTE_ADDR": remote_addr},
+        )
         assert response.status_code == 303
         self.token = csrf_token(browser)
         self.cookie = browser.get_cookie("session").value
@@ -54,8 +59,12 @@ class Attacker:
     def guess(self, code, remote_addr, forwarded_for=None, browser=None):
         client, token = browser or self.browser()
         headers = {**REFERER, **({"X-Forwarded-For": forwarded_for} if forwarded_for else {})}
-        return client.post("/account/reset/code", data={"code": code, "csrf_token": token}, headers=headers,
-                           environ_base={"REMOTE_ADDR": remote_addr})
+        return client.post(
+            "/account/reset/code",
+            data={"code": code, "csrf_token": token},
+            headers=headers,
+            environ_base={"REMOTE_ADDR": remote_addr},
+        )
 
 
 def wrong_entries(app) -> int:
@@ -175,8 +184,9 @@ def test_x_forwarded_for_does_not_change_the_client_ip(app, ann):
     rng = random.Random(13)
     attacker = Attacker(app)
     right = reset_code(app)
-    statuses = [attacker.guess(code, "203.0.113.5", random_ip(rng)).status_code
-                for code in wrong_guesses(rng, right, 40)]
+    statuses = [
+        attacker.guess(code, "203.0.113.5", random_ip(rng)).status_code for code in wrong_guesses(rng, right, 40)
+    ]
     assert statuses[:30] == [422] * 30 and set(statuses[30:]) == {429}
     assert attacker.guess("000000", "203.0.113.6", "203.0.113.5").status_code == 422
     assert wrong_entries(app) <= app.config["CODE_WRONG_ENTRIES_PER_HOUR"]
@@ -195,8 +205,12 @@ def test_one_attacker_cannot_lock_the_owner_out_of_recovery(app, ann):
             attacker.guess(code, network)
         age_codes(app, minutes=2)
         client, token = attacker.browser()
-        client.post("/account/reset/code/resend", data={"csrf_token": token}, headers=REFERER,
-                    environ_base={"REMOTE_ADDR": network})
+        client.post(
+            "/account/reset/code/resend",
+            data={"csrf_token": token},
+            headers=REFERER,
+            environ_base={"REMOTE_ADDR": network},
+        )
     assert len([m for m in outbox(app, ANN) if "reset" in m.subject]) == 3
     assert wrong_entries(app) == 10
     assert LOCKED in attacker.guess("000000", "198.51.100.99").get_data(as_text=True)  # the flow is spent
@@ -210,9 +224,15 @@ def test_a_flood_of_posts_for_annes_address_does_not_lock_her_out_of_recovery(ap
     locked every reset step of her address for everyone)."""
     attacker_network = "203.0.113.77"
     flood = app.test_client()
-    statuses = [flood.post("/account/reset", data={"email": ANN, "csrf_token": csrf_token(flood)},
-                           headers=REFERER, environ_base={"REMOTE_ADDR": attacker_network}).status_code
-                for _ in range(12)]
+    statuses = [
+        flood.post(
+            "/account/reset",
+            data={"email": ANN, "csrf_token": csrf_token(flood)},
+            headers=REFERER,
+            environ_base={"REMOTE_ADDR": attacker_network},
+        ).status_code
+        for _ in range(12)
+    ]
     assert statuses[:10] == [303] * 10 and statuses[10:] == [429, 429]
     attacker = Attacker(app, "198.51.100.77")
     codes = [attacker.guess(f"{n:06d}", "198.51.100.77").status_code for n in range(12)]

@@ -1,6 +1,7 @@
 """Captions of a story (issue #15, WCAG 1.2.2): WebVTT or SRT checked by content, stored as WebVTT
 under a name the app chooses, replaced, removed, audited; the player's tracks and the downloads
 on the story page; `media import` takes them by the same rules."""
+
 from __future__ import annotations
 
 import io
@@ -19,11 +20,15 @@ from .conftest import register_and_verify
 from .uploads_helpers import UPLOAD_CONFIG
 
 SLUG = STORIES[0]["slug"]
-SRT = ("1\r\n00:00:01,000 --> 00:00:03,500\r\nMinisters arrive.\r\n\r\n"
-       "2\r\n00:00:04,000 --> 00:00:06,000\r\nThey shake hands.\r\n").encode()
-VTT_FR = ("\ufeffWEBVTT\nKind: captions\n\nNOTE a comment that is not kept\n\n"
-          "00:00:01.000 --> 00:00:03.500 align:start\nLes ministres arrivent.\n\n"
-          "00:04.000 --> 00:06.000\nIls se serrent la main.\n").encode()
+SRT = (
+    b"1\r\n00:00:01,000 --> 00:00:03,500\r\nMinisters arrive.\r\n\r\n"
+    b"2\r\n00:00:04,000 --> 00:00:06,000\r\nThey shake hands.\r\n"
+)
+VTT_FR = (
+    "\ufeffWEBVTT\nKind: captions\n\nNOTE a comment that is not kept\n\n"
+    "00:00:01.000 --> 00:00:03.500 align:start\nLes ministres arrivent.\n\n"
+    "00:04.000 --> 00:06.000\nIls se serrent la main.\n"
+).encode()
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
 
 
@@ -33,13 +38,16 @@ def app_config():
     return dict(UPLOAD_CONFIG)
 
 
-
 def send(client, token, story, language, data: bytes | None, name="captions.srt"):
     form = {"csrf_token": token, "language": language}
     if data is not None:
         form["file"] = (io.BytesIO(data), name)
-    return client.post(f"/staff/uploads/story/{story}/captions", data=form, content_type="multipart/form-data",
-                       headers={"Referer": "http://localhost/"})
+    return client.post(
+        f"/staff/uploads/story/{story}/captions",
+        data=form,
+        content_type="multipart/form-data",
+        headers={"Referer": "http://localhost/"},
+    )
 
 
 def stored(app):
@@ -51,32 +59,41 @@ def stored(app):
 
 def audit_actions(app):
     with app.app_context():
-        found = [(e.action, e.detail) for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
-                 if e.action.startswith("captions")]
+        found = [
+            (e.action, e.detail)
+            for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
+            if e.action.startswith("captions")
+        ]
         db.session.remove()
         return found
 
 
 # --- the file's rules -----------------------------------------------------------------------
 
+
 def test_srt_becomes_webvtt_and_webvtt_keeps_only_its_cues():
     assert captions.webvtt(captions.parse(SRT, 10_000)) == (
         "WEBVTT\n\n00:00:01.000 --> 00:00:03.500\nMinisters arrive.\n\n"
-        "00:00:04.000 --> 00:00:06.000\nThey shake hands.\n")
+        "00:00:04.000 --> 00:00:06.000\nThey shake hands.\n"
+    )
     assert captions.webvtt(captions.parse(VTT_FR, 10_000)) == (
         "WEBVTT\n\n00:00:01.000 --> 00:00:03.500 align:start\nLes ministres arrivent.\n\n"
-        "00:00:04.000 --> 00:00:06.000\nIls se serrent la main.\n")
+        "00:00:04.000 --> 00:00:06.000\nIls se serrent la main.\n"
+    )
 
 
-@pytest.mark.parametrize("data, line", [
-    (b"Hello\n", 1),
-    (b"WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nBackwards\n", 3),
-    (b"1\n00:00:01,000 --> 00:00:02,000\nA\n\n2\n00:00:0X,000 --> 00:00:04,000\nB\n", 6),
-    (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA\n00:00:03.000 --> 00:00:04.000\nB\n", 5),
-    (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000 <script>\nA\n", 3),
-    (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nCaf\xe9\n", 4),
-    (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA\x00\n", 4),
-])
+@pytest.mark.parametrize(
+    "data, line",
+    [
+        (b"Hello\n", 1),
+        (b"WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nBackwards\n", 3),
+        (b"1\n00:00:01,000 --> 00:00:02,000\nA\n\n2\n00:00:0X,000 --> 00:00:04,000\nB\n", 6),
+        (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA\n00:00:03.000 --> 00:00:04.000\nB\n", 5),
+        (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000 <script>\nA\n", 3),
+        (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nCaf\xe9\n", 4),
+        (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA\x00\n", 4),
+    ],
+)
 def test_a_broken_file_is_refused_naming_its_line(app, data, line):
     with app.app_context(), pytest.raises(captions.CaptionError, match=rf"^Line {line}: "):
         captions.parse(data, 10_000)
@@ -89,6 +106,7 @@ def test_empty_or_too_large_files_are_refused(app, data):
 
 
 # --- staff upload ---------------------------------------------------------------------------
+
 
 def test_staff_add_replace_and_remove_captions(app, staff, story):
     client, token = staff
@@ -108,20 +126,30 @@ def test_staff_add_replace_and_remove_captions(app, staff, story):
     assert second["en"][0] != first["en"][0] and not (media / first["en"][0]).exists()
     assert (media / second["en"][0]).read_bytes() == (media / second["fr"][0]).read_bytes()
 
-    response = client.post(f"/staff/uploads/story/{story}/captions/fr/remove", data={"csrf_token": token},
-                           headers={"Referer": "http://localhost/"})
+    response = client.post(
+        f"/staff/uploads/story/{story}/captions/fr/remove",
+        data={"csrf_token": token},
+        headers={"Referer": "http://localhost/"},
+    )
     assert response.status_code == 303
     assert set(stored(app)) == {"en"} and not (media / second["fr"][0]).exists()
     assert [action for action, _ in audit_actions(app)] == [
-        "captions.add", "captions.add", "captions.replace", "captions.remove"]
+        "captions.add",
+        "captions.add",
+        "captions.replace",
+        "captions.remove",
+    ]
 
 
-@pytest.mark.parametrize("language, data, message", [
-    ("en", b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nA\n", "Line 3: "),
-    ("de", SRT, "Choose English or French."),
-    ("en", None, "Choose a file first."),
-    ("en", b"WEBVTT\n\n" + b"00:00:01.000 --> 00:00:02.000\nA\n\n" * 33_000, "too large"),
-])
+@pytest.mark.parametrize(
+    "language, data, message",
+    [
+        ("en", b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nA\n", "Line 3: "),
+        ("de", SRT, "Choose English or French."),
+        ("en", None, "Choose a file first."),
+        ("en", b"WEBVTT\n\n" + b"00:00:01.000 --> 00:00:02.000\nA\n\n" * 33_000, "too large"),
+    ],
+)
 def test_refused_files_say_why_and_leave_nothing(app, staff, story, language, data, message):
     client, token = staff
     response = send(client, token, story, language, data)
@@ -129,8 +157,10 @@ def test_refused_files_say_why_and_leave_nothing(app, staff, story, language, da
     page = response.get_data(as_text=True)
     assert message in page and 'role="alert"' in page
     assert stored(app) == {} and audit_actions(app) == []
-    assert not (Path(app.config["MEDIA_ROOT"]) / captions.FOLDER).exists() or \
-        list((Path(app.config["MEDIA_ROOT"]) / captions.FOLDER).iterdir()) == []
+    assert (
+        not (Path(app.config["MEDIA_ROOT"]) / captions.FOLDER).exists()
+        or list((Path(app.config["MEDIA_ROOT"]) / captions.FOLDER).iterdir()) == []
+    )
 
 
 def test_a_refusal_is_said_in_french(app, staff, story):
@@ -160,6 +190,7 @@ def test_caption_uploads_are_rate_limited(app, staff, story):
 
 # --- the story page -------------------------------------------------------------------------
 
+
 def test_the_player_has_a_track_per_language_the_page_language_first(app, staff, story):
     client, token = staff
     send(client, token, story, "en", SRT)
@@ -168,16 +199,23 @@ def test_the_player_has_a_track_per_language_the_page_language_first(app, staff,
     english = visitor.get(f"/stories/{SLUG}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     tracks = re.findall(r'<track kind="captions" src="([^"]+)" srclang="(\w+)" label="([^"]+)"( default)?>', english)
     assert [(lang, label, default) for _, lang, label, default in tracks] == [
-        ("en", "English", " default"), ("fr", "Français", "")]
+        ("en", "English", " default"),
+        ("fr", "Français", ""),
+    ]
     french = visitor.get(f"/stories/{SLUG}", headers=FR).get_data(as_text=True)
-    assert [(lang, default) for _, lang, _, default in re.findall(
-        r'<track kind="captions" src="([^"]+)" srclang="(\w+)" label="([^"]+)"( default)?>', french)] == [
-        ("fr", " default"), ("en", "")]
+    assert [
+        (lang, default)
+        for _, lang, _, default in re.findall(
+            r'<track kind="captions" src="([^"]+)" srclang="(\w+)" label="([^"]+)"( default)?>', french
+        )
+    ] == [("fr", " default"), ("en", "")]
     assert f'download="{SLUG}-fr.vtt"' in french
 
     response = visitor.get(tracks[1][0])  # public, shown in the player: no attachment
     assert response.status_code == 200
-    assert response.mimetype == "text/vtt" and not response.headers.get("Content-Disposition", "").startswith("attachment")
+    assert response.mimetype == "text/vtt" and not response.headers.get("Content-Disposition", "").startswith(
+        "attachment"
+    )
     assert response.get_data(as_text=True).startswith("WEBVTT\n\n00:00:01.000 --> 00:00:03.500 align:start\n")
 
 
@@ -196,6 +234,7 @@ def test_captions_of_a_draft_are_for_staff_only(app, staff, story):
 
 # --- media import ---------------------------------------------------------------------------
 
+
 def importing(app, tmp_path, files: dict[str, bytes], entries):
     folder = tmp_path / "with-captions"
     folder.mkdir()
@@ -212,8 +251,12 @@ def importing(app, tmp_path, files: dict[str, bytes], entries):
 
 
 def test_import_takes_captions(app, tmp_path):
-    importing(app, tmp_path, {"en.srt": SRT, "fr.vtt": VTT_FR},
-              [{"language": "en", "file": "en.srt"}, {"language": "fr", "file": "fr.vtt"}])
+    importing(
+        app,
+        tmp_path,
+        {"en.srt": SRT, "fr.vtt": VTT_FR},
+        [{"language": "en", "file": "en.srt"}, {"language": "fr", "file": "fr.vtt"}],
+    )
     found = stored(app)
     assert set(found) == {"en", "fr"}
     assert (Path(app.config["MEDIA_ROOT"]) / found["en"][0]).read_bytes().startswith(b"WEBVTT\n\n00:00:01.000")
@@ -221,9 +264,17 @@ def test_import_takes_captions(app, tmp_path):
 
 def test_import_refuses_bad_captions_naming_each(app, tmp_path):
     with pytest.raises(ManifestError) as refused:
-        importing(app, tmp_path, {"bad.vtt": b"WEBVTT\n\n00:00:02.000 --> 00:00:01.000\nA\n", "en.srt": SRT},
-                  [{"language": "en", "file": "bad.vtt"}, {"language": "en", "file": "en.srt"},
-                   {"language": "xx", "file": "missing.vtt"}, "junk"])
+        importing(
+            app,
+            tmp_path,
+            {"bad.vtt": b"WEBVTT\n\n00:00:02.000 --> 00:00:01.000\nA\n", "en.srt": SRT},
+            [
+                {"language": "en", "file": "bad.vtt"},
+                {"language": "en", "file": "en.srt"},
+                {"language": "xx", "file": "missing.vtt"},
+                "junk",
+            ],
+        )
     assert refused.value.problems == [
         "stories[0].captions[0].file: Line 3: the caption ends before it starts.",
         "stories[0].captions[1].language: 'en' appears twice",
@@ -240,8 +291,11 @@ def test_two_first_uploads_of_one_language_at_once_end_as_a_replacement(app, sta
     [(first, _)] = stored(app).values()
     # the second request read the story before the first one's row was there
     real, calls = Story.caption, []
-    monkeypatch.setattr(Story, "caption", lambda self, language: calls.append(language) or (
-        None if len(calls) == 1 else real(self, language)))
+    monkeypatch.setattr(
+        Story,
+        "caption",
+        lambda self, language: calls.append(language) or (None if len(calls) == 1 else real(self, language)),
+    )
     assert send(client, token, story, "en", VTT_FR).status_code == 303
     [(second, _)] = stored(app).values()
     media = Path(app.config["MEDIA_ROOT"])

@@ -1,4 +1,5 @@
 """Catalogue, full-text search (FTS5, tsvector) and story pages (docs/portal.md, Catalogue and search; Story page)."""
+
 import re
 
 import pytest
@@ -13,8 +14,11 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def catalogue(app, tmp_path):
-    load(app, tmp_path, [dict(s, video=dict(s["video"], renditions=[dict(r) for r in s["video"]["renditions"]]))
-                         for s in STORIES])
+    load(
+        app,
+        tmp_path,
+        [dict(s, video=dict(s["video"], renditions=[dict(r) for r in s["video"]["renditions"]])) for s in STORIES],
+    )
     return app
 
 
@@ -25,29 +29,39 @@ def titles(response):
 
 
 def test_newest_first(client, catalogue):
-    assert titles(client.get("/")) == ["NATO Foreign Ministers meet in Antalya", "Allied ships train in the Baltic Sea",
-                                       "Cyber Coalition exercise in Tallinn"]
+    assert titles(client.get("/")) == [
+        "NATO Foreign Ministers meet in Antalya",
+        "Allied ships train in the Baltic Sea",
+        "Cyber Coalition exercise in Tallinn",
+    ]
 
 
-@pytest.mark.parametrize("q, expected", [
-    ("antalya", ["NATO Foreign Ministers meet in Antalya"]),
-    ("Antal", ["NATO Foreign Ministers meet in Antalya"]),  # as one types: the last word is a prefix
-    ("minister", ["NATO Foreign Ministers meet in Antalya"]),  # stemming: minister ~ ministers
-    ("helicopter", ["Allied ships train in the Baltic Sea"]),  # shotlist
-    ("nearly enough", ["NATO Foreign Ministers meet in Antalya"]),  # body
-    ("exercise", ["Allied ships train in the Baltic Sea", "Cyber Coalition exercise in Tallinn"]),
-    ("Türkiye", ["NATO Foreign Ministers meet in Antalya"]),
-    ("tallinn frigate", []),  # every word must match
-])
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("antalya", ["NATO Foreign Ministers meet in Antalya"]),
+        ("Antal", ["NATO Foreign Ministers meet in Antalya"]),  # as one types: the last word is a prefix
+        ("minister", ["NATO Foreign Ministers meet in Antalya"]),  # stemming: minister ~ ministers
+        ("helicopter", ["Allied ships train in the Baltic Sea"]),  # shotlist
+        ("nearly enough", ["NATO Foreign Ministers meet in Antalya"]),  # body
+        ("exercise", ["Allied ships train in the Baltic Sea", "Cyber Coalition exercise in Tallinn"]),
+        ("Türkiye", ["NATO Foreign Ministers meet in Antalya"]),
+        ("tallinn frigate", []),  # every word must match
+    ],
+)
 def test_full_text_search(client, catalogue, q, expected):
     assert sorted(titles(client.get("/", query_string={"q": q}))) == sorted(expected)
 
 
 def test_title_matches_rank_above_body_matches(client, app, tmp_path):
-    load(app, tmp_path, [
-        story_entry("a", "Weekly round-up", "2025-06-01", body="Mentions the Baltic once."),
-        story_entry("b", "Baltic patrol", "2024-01-01", body="Nothing else."),
-    ])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry("a", "Weekly round-up", "2025-06-01", body="Mentions the Baltic once."),
+            story_entry("b", "Baltic patrol", "2024-01-01", body="Nothing else."),
+        ],
+    )
     assert titles(client.get("/?q=baltic")) == ["Baltic patrol", "Weekly round-up"]
 
 
@@ -60,14 +74,18 @@ def test_newest_first_within_each_tier_and_pages_run_across_tiers(client, app, t
         from app import search
 
         monkeypatch.setattr(search, "RECENT_WINDOWS", windows)
-    load(app, tmp_path, [
-        story_entry("t-old", "Baltic patrol 2023", "2023-01-01"),
-        story_entry("t-new", "Baltic patrol 2025", "2025-01-01"),
-        story_entry("t-mid", "Baltic patrol 2024", "2024-01-01"),
-        story_entry("b-old", "Round-up 2022", "2022-01-01", body="The Baltic."),
-        story_entry("b-new", "Round-up 2026", "2026-01-01", body="The Baltic."),
-        story_entry("none", "Nothing to see", "2026-02-01"),
-    ])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry("t-old", "Baltic patrol 2023", "2023-01-01"),
+            story_entry("t-new", "Baltic patrol 2025", "2025-01-01"),
+            story_entry("t-mid", "Baltic patrol 2024", "2024-01-01"),
+            story_entry("b-old", "Round-up 2022", "2022-01-01", body="The Baltic."),
+            story_entry("b-new", "Round-up 2026", "2026-01-01", body="The Baltic."),
+            story_entry("none", "Nothing to see", "2026-02-01"),
+        ],
+    )
     expected = ["Baltic patrol 2025", "Baltic patrol 2024", "Baltic patrol 2023", "Round-up 2026", "Round-up 2022"]
     assert titles(client.get("/?q=baltic")) == expected
     app.config["CATALOGUE_PAGE_SIZE"] = 2
@@ -91,11 +109,14 @@ def test_postgresql_reads_the_parts_of_a_results_page_in_turn(app):
         assert db.session.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
 
 
-@pytest.mark.parametrize("q, expected", [
-    ("an", []),  # two letters are a whole word, not the start of "Antalya"
-    ("ant", ["NATO Foreign Ministers meet in Antalya"]),  # three are a prefix, as one types
-    ("2", ["NATO Foreign Ministers meet in Antalya"]),  # "the 2% target": a short word matches itself
-])
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("an", []),  # two letters are a whole word, not the start of "Antalya"
+        ("ant", ["NATO Foreign Ministers meet in Antalya"]),  # three are a prefix, as one types
+        ("2", ["NATO Foreign Ministers meet in Antalya"]),  # "the 2% target": a short word matches itself
+    ],
+)
 def test_short_last_words_match_whole_words_only(client, catalogue, q, expected):
     assert titles(client.get("/", query_string={"q": q})) == expected
 
@@ -109,12 +130,16 @@ def test_last_word_as_typed_finds_every_word_it_starts(client, app, tmp_path, mo
         from app import search
 
         monkeypatch.setattr(search, "PREFIX_WORDS", words_per_prefix)
-    load(app, tmp_path, [
-        story_entry("keepers", "Lighthouse keepers", "2025-01-01", body="Keepers of the northern light."),
-        story_entry("north", "Lighthouses of the north", "2025-02-01", body="Lights along the coast."),
-        story_entry("drill", "Lightning drill", "2025-03-01", body="A storm exercise in the north."),
-        story_entry("other", "Harbour pilots", "2025-04-01", body="Nothing about it."),
-    ])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry("keepers", "Lighthouse keepers", "2025-01-01", body="Keepers of the northern light."),
+            story_entry("north", "Lighthouses of the north", "2025-02-01", body="Lights along the coast."),
+            story_entry("drill", "Lightning drill", "2025-03-01", body="A storm exercise in the north."),
+            story_entry("other", "Harbour pilots", "2025-04-01", body="Nothing about it."),
+        ],
+    )
     assert titles(client.get("/?q=lig")) == ["Lightning drill", "Lighthouses of the north", "Lighthouse keepers"]
     assert titles(client.get("/?q=north+lighth")) == ["Lighthouses of the north"]  # "northern" is another word
     assert titles(client.get("/?q=lighthouse+nor")) == ["Lighthouses of the north", "Lighthouse keepers"]
@@ -134,6 +159,7 @@ def test_last_word_as_typed_is_asked_for_by_name_when_few_words_start_so(app, tm
 
     load(app, tmp_path, [story_entry("keepers", "Lighthouse keepers", body="Lightning, lights and a lightship.")])
     with app.app_context():
+
         def index_query(words):
             where = search.tiers(db.session, words)[0].where
             return str(where.compile(compile_kwargs={"literal_binds": True})).replace("''", "'")
@@ -187,9 +213,35 @@ def test_search_keys_follow_publication_dates_and_stay_unique(app):
         db.session.commit()
 
 
-@pytest.mark.parametrize("q", ['"', '""', "*", "NEAR", "a NEAR b", "-", "-nato", ":", "title:nato", "AND OR NOT",
-                               "(", ")", "^", "'; DROP TABLE stories; --", "x" * 5000, "\x00", "nato\x00antalya",
-                               "🙂", "\ufffd", "a & b | !c", "<script>", "%", "_", "\\"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        '""',
+        "*",
+        "NEAR",
+        "a NEAR b",
+        "-",
+        "-nato",
+        ":",
+        "title:nato",
+        "AND OR NOT",
+        "(",
+        ")",
+        "^",
+        "'; DROP TABLE stories; --",
+        "x" * 5000,
+        "\x00",
+        "nato\x00antalya",
+        "🙂",
+        "\ufffd",
+        "a & b | !c",
+        "<script>",
+        "%",
+        "_",
+        "\\",
+    ],
+)
 def test_hostile_search_strings_never_fail(client, catalogue, q):
     response = client.get("/", query_string={"q": q})
     assert response.status_code == 200
@@ -209,31 +261,43 @@ def test_search_results_as_a_partial_and_as_a_bookmarkable_page(client, catalogu
 
 
 def test_filters_by_date_range_and_category(client, catalogue):
-    assert titles(client.get("/?from=2025-01-01")) == ["NATO Foreign Ministers meet in Antalya", "Allied ships train in the Baltic Sea"]
+    assert titles(client.get("/?from=2025-01-01")) == [
+        "NATO Foreign Ministers meet in Antalya",
+        "Allied ships train in the Baltic Sea",
+    ]
     assert titles(client.get("/?from=2025-03-02&to=2025-03-02")) == ["Allied ships train in the Baltic Sea"]
-    assert titles(client.get("/?category=exercises")) == ["Allied ships train in the Baltic Sea", "Cyber Coalition exercise in Tallinn"]
+    assert titles(client.get("/?category=exercises")) == [
+        "Allied ships train in the Baltic Sea",
+        "Cyber Coalition exercise in Tallinn",
+    ]
     assert titles(client.get("/?category=exercises&q=tallinn")) == ["Cyber Coalition exercise in Tallinn"]
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"from": "yesterday"}, "Use a date like 2025-05-14."),
-    ({"from": "2025-02-30"}, "Use a date like 2025-05-14."),
-    ({"from": "2025-06-01", "to": "2025-01-01"}, "The end date is before the start date."),
-    ({"category": "../../etc"}, "Unknown category."),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"from": "yesterday"}, "Use a date like 2025-05-14."),
+        ({"from": "2025-02-30"}, "Use a date like 2025-05-14."),
+        ({"from": "2025-06-01", "to": "2025-01-01"}, "The end date is before the start date."),
+        ({"category": "../../etc"}, "Unknown category."),
+    ],
+)
 def test_bad_filters_get_a_message_not_an_error(client, catalogue, args, message):
     response = client.get("/", query_string=args)
     assert response.status_code == 200 and message in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ({"to": "9999-12-31"}, [s["title"] for s in STORIES]),  # the day after it is past date.max
-    ({"from": "0001-01-01", "to": "9999-12-31"}, [s["title"] for s in STORIES]),
-    ({"q": "tallinn", "to": "9999-12-31"}, ["Cyber Coalition exercise in Tallinn"]),
-    ({"from": "9999-12-31"}, []),
-    ({"to": "0001-01-01"}, []),
-    ({"from": "0001-01-01", "to": "0001-01-01", "category": "exercises"}, []),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ({"to": "9999-12-31"}, [s["title"] for s in STORIES]),  # the day after it is past date.max
+        ({"from": "0001-01-01", "to": "9999-12-31"}, [s["title"] for s in STORIES]),
+        ({"q": "tallinn", "to": "9999-12-31"}, ["Cyber Coalition exercise in Tallinn"]),
+        ({"from": "9999-12-31"}, []),
+        ({"to": "0001-01-01"}, []),
+        ({"from": "0001-01-01", "to": "0001-01-01", "category": "exercises"}, []),
+    ],
+)
 def test_dates_at_the_edges_of_the_calendar(client, catalogue, args, expected):
     for headers in ({}, HTMX):
         response = client.get("/", query_string=args, headers=headers)
@@ -264,10 +328,22 @@ def test_story_page(client, catalogue):
     response = client.get("/stories/foreign-ministers-meet-in-antalya")
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    for text in ("NATO Foreign Ministers meet in Antalya", "15 May 2025", "Brussels, Belgium",
-                 "is not nearly enough.", "Shotlist", "00:00:04", "Ministers shaking hands",
-                 "Courtesy of NATO", "HD 1080p25", "MP4 · H.264 · 1920×1080 · 300\u00a0KB", "Preview 360p", "40\u00a0KB",
-                 "<video", "/media/preview/"):
+    for text in (
+        "NATO Foreign Ministers meet in Antalya",
+        "15 May 2025",
+        "Brussels, Belgium",
+        "is not nearly enough.",
+        "Shotlist",
+        "00:00:04",
+        "Ministers shaking hands",
+        "Courtesy of NATO",
+        "HD 1080p25",
+        "MP4 · H.264 · 1920×1080 · 300\u00a0KB",
+        "Preview 360p",
+        "40\u00a0KB",
+        "<video",
+        "/media/preview/",
+    ):
         assert text in body, text
 
 
@@ -312,7 +388,7 @@ def test_pages_without_javascript_link_back(client, app, tmp_path):
     app.config["CATALOGUE_PAGE_SIZE"] = 1
     load(app, tmp_path, [story_entry(f"s{i}", f"Story {i}", f"2025-01-{i + 1:02d}") for i in range(3)])
     body = client.get("/?page=2").get_data(as_text=True)
-    assert "Page 2 · " in body and 'href="/">Newer stories' in body.replace("href=\"/?page=1\"", "href=\"/\"")
+    assert "Page 2 · " in body and 'href="/">Newer stories' in body.replace('href="/?page=1"', 'href="/"')
 
 
 def test_cached_result_blocks_follow_every_catalogue_change(client, app, tmp_path):
@@ -368,7 +444,9 @@ def test_visitors_share_the_cached_page_and_one_who_opened_the_dialog_gets_a_wor
     visitors[0].get("/account/login")  # the dialog starts a session
     own = CSRF_RE.search(visitors[0].get("/").get_data(as_text=True)).group(1)
     login = {"email": "nobody@example.org", "password": "wrong", "next": "/"}
-    answer = visitors[0].post("/account/login", data={**login, "csrf_token": own}, headers={"Referer": "http://localhost/"})
+    answer = visitors[0].post(
+        "/account/login", data={**login, "csrf_token": own}, headers={"Referer": "http://localhost/"}
+    )
     assert answer.status_code == 422
     assert visitors[1].get("/").get_data(as_text=True) == pages[1]  # still the shared page
 
@@ -426,7 +504,10 @@ def test_a_page_of_cards_costs_the_same_statements_for_3_stories_or_15(client, a
     urls = ["/", "/?q=patrol", "/?q=baltic+pat", "/?q=patrol&category=summits"]
     load(app, tmp_path, [story_entry(f"p{i}", f"Baltic patrol {i}", f"2025-01-{i + 1:02}") for i in range(3)])
     few = [statements(url) for url in urls]
-    load(app, tmp_path / "more", [story_entry(f"q{i}", f"Round-up {i}", f"2025-02-{i + 1:02}", body="A Baltic patrol.")
-                                  for i in range(12)])
+    load(
+        app,
+        tmp_path / "more",
+        [story_entry(f"q{i}", f"Round-up {i}", f"2025-02-{i + 1:02}", body="A Baltic patrol.") for i in range(12)],
+    )
     assert len(titles(client.get("/?q=patrol"))) == app.config["CATALOGUE_PAGE_SIZE"] < 15
     assert [statements(url) for url in urls] == few

@@ -4,6 +4,7 @@ Real threads, each with its own database connection, against the file SQLite and
 the ``app`` fixture. Checking a guess is made slow on purpose (a sleep in the hash), so that
 without a lock every guess would read the code before any other had counted.
 """
+
 from __future__ import annotations
 
 import threading
@@ -70,9 +71,12 @@ def guess_at_once(app, cookie, token, guesses, remote_addrs=None):
         client.set_cookie("session", cookie)
         addr = remote_addrs[index] if remote_addrs else "192.0.2.1"
         barrier.wait()
-        statuses[index] = client.post("/account/reset/code", data={"code": code, "csrf_token": token},
-                                      headers={"Referer": "http://localhost/"},
-                                      environ_base={"REMOTE_ADDR": addr}).status_code
+        statuses[index] = client.post(
+            "/account/reset/code",
+            data={"code": code, "csrf_token": token},
+            headers={"Referer": "http://localhost/"},
+            environ_base={"REMOTE_ADDR": addr},
+        ).status_code
 
     threads = [threading.Thread(target=guess, args=(n, code)) for n, code in enumerate(guesses)]
     for thread in threads:
@@ -131,9 +135,11 @@ def test_the_reset_grant_works_once_for_forms_sent_at_once(app):
         browser = app.test_client()
         browser.set_cookie("session", granted)
         barrier.wait()
-        statuses[password] = browser.post("/account/reset/password", headers={"Referer": "http://localhost/"},
-                                          data={"password": password, "confirm": password,
-                                                "csrf_token": token}).status_code
+        statuses[password] = browser.post(
+            "/account/reset/password",
+            headers={"Referer": "http://localhost/"},
+            data={"password": password, "confirm": password, "csrf_token": token},
+        ).status_code
 
     threads = [threading.Thread(target=submit, args=(password,)) for password in passwords]
     for thread in threads:

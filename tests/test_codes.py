@@ -1,4 +1,5 @@
 """Issuing, checking and voiding emailed codes (docs/security.md, Codes), against the real database."""
+
 from datetime import timedelta
 
 import pytest
@@ -19,23 +20,31 @@ def ctx(app):
 
 
 def make_user(email="ann@example.org"):
-    user = User(email=email, password_hash="x", first_name="Ann", last_name="Lee", organisation="O",
-                conditions_accepted_at=utcnow())
+    user = User(
+        email=email,
+        password_hash="x",
+        first_name="Ann",
+        last_name="Lee",
+        organisation="O",
+        conditions_accepted_at=utcnow(),
+    )
     db.session.add(user)
     db.session.commit()
     return user
 
 
 def issue(user, now, address=None, purpose=codes.VERIFY, flow="flow-1", network="net-1"):
-    code = codes.issue_code(address or user.email, purpose, user=user, source=Source(flow, network), secret=SECRET,
-                            policy=POLICY, now=now)
+    code = codes.issue_code(
+        address or user.email, purpose, user=user, source=Source(flow, network), secret=SECRET, policy=POLICY, now=now
+    )
     db.session.commit()
     return code
 
 
 def check(address, code, now, purpose=codes.VERIFY, flow="flow-1", network="net-1"):
-    result = codes.check_code(address, purpose, code, source=Source(flow, network), secret=SECRET, policy=POLICY,
-                              now=now)
+    result = codes.check_code(
+        address, purpose, code, source=Source(flow, network), secret=SECRET, policy=POLICY, now=now
+    )
     db.session.commit()
     return result
 
@@ -171,8 +180,12 @@ def test_send_throttle_sixty_seconds_and_five_an_hour(ctx):
 def test_stand_in_codes_throttle_alike_and_match_nothing(ctx):
     now = utcnow()
     address = "nobody@example.org"
-    assert codes.issue_code(address, codes.VERIFY, user=None, source=Source("flow-1", "net-1"), secret=SECRET, policy=POLICY,
-                            now=now) is None
+    assert (
+        codes.issue_code(
+            address, codes.VERIFY, user=None, source=Source("flow-1", "net-1"), secret=SECRET, policy=POLICY, now=now
+        )
+        is None
+    )
     db.session.commit()
     assert codes.send_blocked_until(address, now, POLICY) is not None
     outcomes = {check(address, f"{n:06d}", now).outcome for n in range(5)}

@@ -1,5 +1,6 @@
 """The commands as the README prints them, run as a newcomer runs them: in a fresh checkout, in a
 subprocess, with no FLASK_* variable set."""
+
 import os
 import shutil
 import subprocess
@@ -26,8 +27,9 @@ def checkout(tmp_path):
 def run(checkout, *command, env=None, timeout=60):
     clean = {key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "GUNICORN"))}
     clean["PYTHONPATH"] = str(checkout)  # this copy's app, not the installed one
-    return subprocess.run(command, cwd=checkout, env={**clean, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        command, cwd=checkout, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_help_lists_every_command_with_its_help_text(checkout):
@@ -43,7 +45,12 @@ def test_help_lists_every_command_with_its_help_text(checkout):
 
 def test_worker_and_readme_commands_run_in_development_without_exports(checkout):
     assert run(checkout, BIN / "flask", "--app", "wsgi", "db", "upgrade").returncode == 0
-    for command in (("outbox", "send"), ("outbox", "purge"), ("downloads", "export"), ("users", "demote", "a@b.example")):
+    for command in (
+        ("outbox", "send"),
+        ("outbox", "purge"),
+        ("downloads", "export"),
+        ("users", "demote", "a@b.example"),
+    ):
         result = run(checkout, BIN / "flask", "--app", "wsgi", *command)
         assert "Traceback" not in result.stderr, (command, result.stderr)
         assert "not started" not in result.stderr, (command, result.stderr)
@@ -51,10 +58,13 @@ def test_worker_and_readme_commands_run_in_development_without_exports(checkout)
     assert (checkout / "instance" / "secret_key").exists()
 
 
-@pytest.mark.parametrize("env, missing", [
-    ({}, "FLASK_SECRET_KEY"),
-    ({"FLASK_SECRET_KEY": "k" * 64}, "FLASK_SERVER_NAME"),
-])
+@pytest.mark.parametrize(
+    "env, missing",
+    [
+        ({}, "FLASK_SECRET_KEY"),
+        ({"FLASK_SECRET_KEY": "k" * 64}, "FLASK_SERVER_NAME"),
+    ],
+)
 def test_production_server_says_in_one_line_what_to_set(checkout, env, missing):
     result = run(checkout, BIN / "python", "-c", "import wsgi", env=env)
     assert result.returncode != 0

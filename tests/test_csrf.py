@@ -4,6 +4,7 @@ The one exception is the RFC 8058 one-click unsubscribe, which mail clients POST
 
 The routes are discovered, not listed: a new POST route is checked as soon as it exists, and a
 new one that takes requests without a token fails here until it is added to the exceptions."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,13 +26,26 @@ EXPIRED = "This form has expired"
 # to another address, delete; write
 # a story, save over the draft, publish it.
 FORM = {
-    "email": MEMBER, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "current": GOOD_PASSWORD,
-    "delete_password": GOOD_PASSWORD, "new_email": "mallory@example.org", "email_password": GOOD_PASSWORD,
+    "email": MEMBER,
+    "password": NEW_PASSWORD,
+    "confirm": NEW_PASSWORD,
+    "current": GOOD_PASSWORD,
+    "delete_password": GOOD_PASSWORD,
+    "new_email": "mallory@example.org",
+    "email_password": GOOD_PASSWORD,
     "factor_password": GOOD_PASSWORD,
-    "first_name": "Mallory", "last_name": "Attacker",
-    "organisation": "Elsewhere", "accept_conditions": "y", "code": "123456", "subscribe": "off",
-    "next": "/conditions", "List-Unsubscribe": "One-Click",
-    "title": "Forged story", "published": "2026-05-14", "version": "1", "action": "publish",
+    "first_name": "Mallory",
+    "last_name": "Attacker",
+    "organisation": "Elsewhere",
+    "accept_conditions": "y",
+    "code": "123456",
+    "subscribe": "off",
+    "next": "/conditions",
+    "List-Unsubscribe": "One-Click",
+    "title": "Forged story",
+    "published": "2026-05-14",
+    "version": "1",
+    "action": "publish",
 }
 # The staff area answers 404 to everyone but staff, before any token is looked at (app/staff/access.py).
 STAFF_ONLY = "staff."
@@ -40,26 +54,64 @@ STAFF_ONLY = "staff."
 @pytest.fixture
 def app_config():
     # many posts from one address in a few seconds: only CSRF may refuse them here
-    return {"RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute",
-            "RATELIMIT_STAFF": "10000 per minute"}
+    return {
+        "RATELIMIT_PER_IP": "10000 per minute",
+        "RATELIMIT_PER_ADDRESS": "10000 per minute",
+        "RATELIMIT_STAFF": "10000 per minute",
+    }
 
 
 def state_changing_routes(app, story_id: int = 1):
-    samples = {"newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
-               **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES}, **upload_samples(story_id),
-               "staff.demote": {"user_id": 1}, "twofactor.rename_passkey": {"passkey_id": 1},
-               "twofactor.remove_passkey": {"passkey_id": 1}}
-    found = [(rule.endpoint, method, url) for rule, url in routes(app, samples, STATE_CHANGING)
-             for method in sorted(rule.methods & STATE_CHANGING)]
+    samples = {
+        "newsletter.unsubscribe": {"token": unsubscribe_token(app, MEMBER)},
+        **{f"staff.{name}": {"story_id": story_id} for name in STAFF_STORY_PAGES},
+        **upload_samples(story_id),
+        "staff.demote": {"user_id": 1},
+        "twofactor.rename_passkey": {"passkey_id": 1},
+        "twofactor.remove_passkey": {"passkey_id": 1},
+    }
+    found = [
+        (rule.endpoint, method, url)
+        for rule, url in routes(app, samples, STATE_CHANGING)
+        for method in sorted(rule.methods & STATE_CHANGING)
+    ]
     # the discovery works: the account dialog's and account page's posts are all among them
-    assert {"auth.login", "auth.register", "auth.logout", "verification.verify", "verification.resend",
-            "reset.request_code", "reset.code", "reset.resend", "reset.new_password", "account.profile",
-            "account.newsletter", "account.password", "account.delete", "account.email", "account.email_code",
-            "account.email_resend", "account.email_cancel", "newsletter.subscribe",
-            "newsletter.unsubscribe", "staff.new", "staff.edit", "staff.change_state", "twofactor.authenticator",
-            "twofactor.remove_authenticator", "twofactor.recovery_codes", "twofactor.sign_in", "twofactor.forget_browsers",
-            "twofactor.add_passkey", "twofactor.passkey_options", "twofactor.remove_passkey", "twofactor.sign_in_passkey",
-            "twofactor.sign_in_options", "auth.passkey_options", "auth.login_passkey"} <= {endpoint for endpoint, _, _ in found}
+    assert {
+        "auth.login",
+        "auth.register",
+        "auth.logout",
+        "verification.verify",
+        "verification.resend",
+        "reset.request_code",
+        "reset.code",
+        "reset.resend",
+        "reset.new_password",
+        "account.profile",
+        "account.newsletter",
+        "account.password",
+        "account.delete",
+        "account.email",
+        "account.email_code",
+        "account.email_resend",
+        "account.email_cancel",
+        "newsletter.subscribe",
+        "newsletter.unsubscribe",
+        "staff.new",
+        "staff.edit",
+        "staff.change_state",
+        "twofactor.authenticator",
+        "twofactor.remove_authenticator",
+        "twofactor.recovery_codes",
+        "twofactor.sign_in",
+        "twofactor.forget_browsers",
+        "twofactor.add_passkey",
+        "twofactor.passkey_options",
+        "twofactor.remove_passkey",
+        "twofactor.sign_in_passkey",
+        "twofactor.sign_in_options",
+        "auth.passkey_options",
+        "auth.login_passkey",
+    } <= {endpoint for endpoint, _, _ in found}
     return found
 
 
@@ -96,8 +148,9 @@ def test_every_state_changing_route_refuses_a_request_without_a_valid_token(app)
             continue
         for who, client in (("member", ann), ("anonymous", anonymous), ("staff", staff)):
             for name, data, headers in attempts(stranger_token):
-                response = client.open(url, method=method, data=data,
-                                       headers={"Referer": "http://localhost/", **headers})
+                response = client.open(
+                    url, method=method, data=data, headers={"Referer": "http://localhost/", **headers}
+                )
                 if endpoint.startswith(STAFF_ONLY) and who != "staff":
                     assert response.status_code == 404, f"{method} {url} ({who}, {name}): {response.status_code}"
                     continue
@@ -130,11 +183,13 @@ def test_the_same_requests_with_the_token_are_let_through(app):
             promote(app, f"csrf.control{number}@example.org")
         for kind in ("form", "htmx header"):
             token = csrf_token(client)  # afresh: a log out or a deletion starts a new session
-            data, headers = (({**FORM, "csrf_token": token}, {}) if kind == "form"
-                             else (FORM, {**HTMX, "X-CSRFToken": token}))
+            data, headers = (
+                ({**FORM, "csrf_token": token}, {}) if kind == "form" else (FORM, {**HTMX, "X-CSRFToken": token})
+            )
             response = client.open(url, method=method, data=data, headers={"Referer": "http://localhost/", **headers})
-            assert response.status_code < 500 and not is_csrf_refusal(response), \
+            assert response.status_code < 500 and not is_csrf_refusal(response), (
                 f"{method} {url} with a valid token ({kind}): {response.status_code}"
+            )
 
 
 def test_one_click_unsubscribe_is_the_only_post_taken_without_a_token(app):

@@ -1,5 +1,6 @@
 """The comments' pointers into docs/ ("docs/security.md, Codes") name a page and a section that
 exist, so that a renamed heading or page is caught here rather than by a puzzled reader."""
+
 import re
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def pointers(text: str):
 
 
 def test_pointers_name_pages_and_sections_that_exist():
-    sources = [path for folder in ("app", "tests", "bench", "migrations") for path in (ROOT / folder).rglob("*.py")
-               if path != Path(__file__).resolve()]  # this file's examples are strings, some escaped
+    sources = [
+        path
+        for folder in ("app", "tests", "bench", "migrations")
+        for path in (ROOT / folder).rglob("*.py")
+        if path != Path(__file__).resolve()
+    ]  # this file's examples are strings, some escaped
     checked, missing = 0, []
     for path in sources:
         for page, section in pointers(path.read_text("utf-8")):
@@ -47,9 +52,11 @@ def test_pointers_name_pages_and_sections_that_exist():
 def test_pointers_are_read_as_meant():
     text = '"""x (docs/accounts.md, Reset; docs/security.md, Codes) y (issue #7; docs/mail.md) (a; b)"""'
     assert list(pointers(text)) == [("accounts.md", "Reset"), ("security.md", "Codes"), ("mail.md", None)]
-    assert list(pointers("# (docs/architecture.md,\n# \"Migrations\")")) == [("architecture.md", "Migrations")]
+    assert list(pointers('# (docs/architecture.md,\n# "Migrations")')) == [("architecture.md", "Migrations")]
     assert list(pointers("(docs/portal.md, Catalogue and search; Story page)")) == [
-        ("portal.md", "Catalogue and search"), ("portal.md", "Story page")]
+        ("portal.md", "Catalogue and search"),
+        ("portal.md", "Story page"),
+    ]
 
 
 def test_no_pointer_to_a_document_outside_the_repository():

@@ -1,5 +1,6 @@
 """One download is one person fetching one rendition: the requests of one account for one
 rendition within DOWNLOAD_COUNT_WINDOW_HOURS of the first count once, their bytes added up."""
+
 import csv
 import io
 import threading
@@ -9,8 +10,15 @@ import pytest
 
 from app.extensions import db
 from app.flows import downloads
-from app.models import (Download, DownloadDay, DownloadOrganisationDay, DownloadOrganisationMonth, Rendition, User,
-                        utcnow)
+from app.models import (
+    Download,
+    DownloadDay,
+    DownloadOrganisationDay,
+    DownloadOrganisationMonth,
+    Rendition,
+    User,
+    utcnow,
+)
 
 from .catalogue_data import load, story_entry
 from .conftest import register_and_verify
@@ -20,9 +28,21 @@ SIZE = 300_000
 
 @pytest.fixture
 def renditions(app, tmp_path):
-    load(app, tmp_path, [story_entry("antalya", "Antalya", sizes=(
-        ("HD 1080p25", 1920, 1080, SIZE, False), ("SD 576p25", 1024, 576, SIZE // 2, False),
-        ("Preview 360p", 640, 360, 4000, True)))])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry(
+                "antalya",
+                "Antalya",
+                sizes=(
+                    ("HD 1080p25", 1920, 1080, SIZE, False),
+                    ("SD 576p25", 1024, 576, SIZE // 2, False),
+                    ("Preview 360p", 640, 360, 4000, True),
+                ),
+            )
+        ],
+    )
     with app.app_context():
         return [r.id for r in db.session.query(Rendition).filter_by(is_preview=False).order_by(Rendition.id)]
 
@@ -35,8 +55,10 @@ def verified(app, client):
 
 def logged(app):
     with app.app_context():
-        return [(row.user_id, row.rendition_id, row.requests, row.bytes_sent)
-                for row in db.session.query(Download).order_by(Download.id)]
+        return [
+            (row.user_id, row.rendition_id, row.requests, row.bytes_sent)
+            for row in db.session.query(Download).order_by(Download.id)
+        ]
 
 
 def test_a_resumed_download_counts_once_with_the_bytes_sent(verified, app, renditions):
@@ -106,18 +128,27 @@ def test_parallel_range_requests_count_once(verified, app, renditions):
 def test_the_window_starts_at_the_first_request(app, renditions):
     hd = renditions[0]
     with app.app_context():
-        user = User(email="cy@example.org", first_name="Cy", last_name="Ma", organisation="Org",
-                    password_hash="x", verified_at=utcnow(), conditions_accepted_at=utcnow())
+        user = User(
+            email="cy@example.org",
+            first_name="Cy",
+            last_name="Ma",
+            organisation="Org",
+            password_hash="x",
+            verified_at=utcnow(),
+            conditions_accepted_at=utcnow(),
+        )
         db.session.add(user)
         db.session.commit()
         rendition = db.session.get(Rendition, hd)
         start = utcnow()
         window = timedelta(hours=6)
         for minutes in (0, 60, 359):
-            downloads.record(user, rendition, bytes_sent=10, range_header=None, window=window,
-                             now=start + timedelta(minutes=minutes))
-        downloads.record(user, rendition, bytes_sent=5, range_header=None, window=window,
-                         now=start + timedelta(minutes=361))
+            downloads.record(
+                user, rendition, bytes_sent=10, range_header=None, window=window, now=start + timedelta(minutes=minutes)
+            )
+        downloads.record(
+            user, rendition, bytes_sent=5, range_header=None, window=window, now=start + timedelta(minutes=361)
+        )
     assert [row[2:] for row in logged(app)] == [(3, 30), (1, 5)]
 
 
@@ -139,15 +170,20 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
 
     from .test_app import ROOT, _empty_database
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": database_url}
+    )
     t0 = "2026-01-01 08:00:00"
     old_rows = [  # user, rendition, at, bytes
-        (1, 1, t0, 100), (1, 1, "2026-01-01 08:00:00", 200), (1, 1, "2026-01-01 13:59:59", 50),  # one download
+        (1, 1, t0, 100),
+        (1, 1, "2026-01-01 08:00:00", 200),
+        (1, 1, "2026-01-01 13:59:59", 50),  # one download
         (1, 1, "2026-01-01 14:00:00", 7),  # 6 h after the first: a new one
         (1, 2, "2026-01-01 08:30:00", 1000),  # another rendition
-        (2, 1, "2026-01-01 08:10:00", 30), (2, 1, "2026-01-01 09:10:00", 40),  # another account
-        (None, 1, t0, 5), (None, 1, t0, 6),  # deleted accounts: no telling them apart
+        (2, 1, "2026-01-01 08:10:00", 30),
+        (2, 1, "2026-01-01 09:10:00", 40),  # another account
+        (None, 1, t0, 5),
+        (None, 1, t0, 6),  # deleted accounts: no telling them apart
     ]
     with app.app_context():
         _empty_database()
@@ -160,12 +196,27 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
             for id_, label in ((1, "HD"), (2, "SD")):
                 insert_row(connection, "renditions", id=id_, video_id=1, label=label)
             for user, rendition, at, sent in old_rows:
-                insert_row(connection, "downloads", user_id=user, rendition_id=rendition, at=datetime.fromisoformat(at),
-                           bytes_sent=sent, range_requested=None)
+                insert_row(
+                    connection,
+                    "downloads",
+                    user_id=user,
+                    rendition_id=rendition,
+                    at=datetime.fromisoformat(at),
+                    bytes_sent=sent,
+                    range_requested=None,
+                )
         upgrade(directory=str(ROOT / "migrations"), revision="8c4d1f6a2e93")
         with db.engine.connect() as connection:
-            rows = connection.execute(select(Download.user_id, Download.rendition_id, Download.at, Download.last_at,
-                                             Download.requests, Download.bytes_sent)).all()
+            rows = connection.execute(
+                select(
+                    Download.user_id,
+                    Download.rendition_id,
+                    Download.at,
+                    Download.last_at,
+                    Download.requests,
+                    Download.bytes_sent,
+                )
+            ).all()
         rows.sort(key=lambda row: (row[0] is None, row[0] or 0, row[1], row[2], row[5]))
         day = datetime(2026, 1, 1)
         assert [tuple(row) for row in rows] == [
@@ -177,29 +228,57 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
             (None, 1, day.replace(hour=8), day.replace(hour=8), 1, 6),
         ]
         with db.engine.connect() as connection:
-            days = connection.execute(select(DownloadDay.day, DownloadDay.label, DownloadDay.downloads,
-                                             DownloadDay.bytes_sent)).all()
-            organisations = connection.execute(select(
-                DownloadOrganisationDay.organisation, DownloadOrganisationDay.downloads,
-                DownloadOrganisationDay.bytes_sent)).all()
+            days = connection.execute(
+                select(DownloadDay.day, DownloadDay.label, DownloadDay.downloads, DownloadDay.bytes_sent)
+            ).all()
+            organisations = connection.execute(
+                select(
+                    DownloadOrganisationDay.organisation,
+                    DownloadOrganisationDay.downloads,
+                    DownloadOrganisationDay.bytes_sent,
+                )
+            ).all()
             kept = set(connection.execute(select(Download.organisation)).scalars())
-        assert sorted(tuple(row) for row in days) == [(day.date(), "HD", 5, 350 + 7 + 70 + 11), (day.date(), "SD", 1, 1000)]
+        assert sorted(tuple(row) for row in days) == [
+            (day.date(), "HD", 5, 350 + 7 + 70 + 11),
+            (day.date(), "SD", 1, 1000),
+        ]
         # the accounts' organisation is "o"; a deleted account's is not known
         assert sorted(tuple(row) for row in organisations) == [("", 2, 11), ("o", 4, 1427)] and kept == {"", "o"}
         # the next revision sums them by month (app/flows/stats.py reads whole months there)
         with db.engine.begin() as connection:
-            insert_row(connection, "download_organisation_days", day=datetime(2026, 1, 31).date(), organisation="o",
-                       downloads=3, bytes_sent=30)
-            insert_row(connection, "download_organisation_days", day=datetime(2026, 2, 1).date(), organisation="o",
-                       downloads=1, bytes_sent=5)
+            insert_row(
+                connection,
+                "download_organisation_days",
+                day=datetime(2026, 1, 31).date(),
+                organisation="o",
+                downloads=3,
+                bytes_sent=30,
+            )
+            insert_row(
+                connection,
+                "download_organisation_days",
+                day=datetime(2026, 2, 1).date(),
+                organisation="o",
+                downloads=1,
+                bytes_sent=5,
+            )
         upgrade(directory=str(ROOT / "migrations"), revision="3b7e9d2c4a10")
         with db.engine.connect() as connection:
-            months = connection.execute(select(DownloadOrganisationMonth.month, DownloadOrganisationMonth.organisation,
-                                               DownloadOrganisationMonth.downloads,
-                                               DownloadOrganisationMonth.bytes_sent)).all()
+            months = connection.execute(
+                select(
+                    DownloadOrganisationMonth.month,
+                    DownloadOrganisationMonth.organisation,
+                    DownloadOrganisationMonth.downloads,
+                    DownloadOrganisationMonth.bytes_sent,
+                )
+            ).all()
         january, february = datetime(2026, 1, 1).date(), datetime(2026, 2, 1).date()
-        assert sorted(tuple(row) for row in months) == [(january, "", 2, 11), (january, "o", 7, 1457),
-                                                        (february, "o", 1, 5)]
+        assert sorted(tuple(row) for row in months) == [
+            (january, "", 2, 11),
+            (january, "o", 7, 1457),
+            (february, "o", 1, 5),
+        ]
         db.engine.dispose()
 
 
@@ -213,6 +292,7 @@ def insert_row(connection, table_name: str, **values) -> None:
         if column.name in row or column.nullable or column.server_default is not None or column.primary_key:
             continue
         python_type = column.type.python_type
-        row[column.name] = {str: column.name[:1], int: 0, bool: False, float: 0.0,
-                            datetime: datetime(2026, 1, 1)}.get(python_type, None)
+        row[column.name] = {str: column.name[:1], int: 0, bool: False, float: 0.0, datetime: datetime(2026, 1, 1)}.get(
+            python_type, None
+        )
     connection.execute(table.insert().values(**row))

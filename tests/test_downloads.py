@@ -1,4 +1,5 @@
 """Gated downloads (docs/portal.md, Downloads): who may, Range, names, front-server hand-off, the log."""
+
 import csv
 import io
 import re
@@ -18,8 +19,17 @@ SIZE = 300_000
 
 @pytest.fixture
 def story(app, tmp_path):
-    load(app, tmp_path, [story_entry("antalya", "Ministers in Türkiye: “2%” – Antalya", sizes=(
-        ("HD 1080p25", 1920, 1080, SIZE, False), ("Preview 360p", 640, 360, 4000, True)))])
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry(
+                "antalya",
+                "Ministers in Türkiye: “2%” – Antalya",
+                sizes=(("HD 1080p25", 1920, 1080, SIZE, False), ("Preview 360p", 640, 360, 4000, True)),
+            )
+        ],
+    )
     with app.app_context():
         return db.session.query(Rendition).filter_by(is_preview=False).one().id
 
@@ -83,8 +93,12 @@ def test_an_offer_is_only_made_for_a_file_of_that_story_to_who_may_have_it(clien
 
 def test_login_with_a_pending_download_returns_to_it(client, app, story):
     register_and_verify(app.test_client(), app)
-    response = post(client, "/account/login", {"email": "ann@example.org", "password": GOOD_PASSWORD,
-                                               "next": f"/stories/antalya?download={story}"}, htmx=True)
+    response = post(
+        client,
+        "/account/login",
+        {"email": "ann@example.org", "password": GOOD_PASSWORD, "next": f"/stories/antalya?download={story}"},
+        htmx=True,
+    )
     assert response.headers["HX-Redirect"] == f"/stories/antalya?download={story}"
 
 
@@ -114,7 +128,8 @@ def test_verified_download_headers_and_log(verified, app, story):
     disposition = response.headers["Content-Disposition"]
     assert disposition == (
         'attachment; filename="Ministers in Turkiye 2% Antalya - HD 1080p25.mp4"; '
-        "filename*=UTF-8''Ministers%20in%20T%C3%BCrkiye%20%E2%80%9C2%25%E2%80%9D%20%E2%80%93%20Antalya%20-%20HD%201080p25.mp4")
+        "filename*=UTF-8''Ministers%20in%20T%C3%BCrkiye%20%E2%80%9C2%25%E2%80%9D%20%E2%80%93%20Antalya%20-%20HD%201080p25.mp4"
+    )
     ascii_part = re.search(r'filename="([^"]*)"', disposition).group(1)
     assert ascii_part.isascii() and "/" not in ascii_part and '"' not in ascii_part
     with app.app_context():
@@ -179,7 +194,8 @@ def test_nginx_hand_off_percent_encodes_the_path(verified, app, story, app_confi
     response = verified.get(f"/download/{story}")
     assert response.status_code == 200
     assert response.headers["X-Accel-Redirect"] == (
-        "/protected-media/antalya/Ky%C3%AFv%20%E6%9D%B1%E4%BA%AC%20100%25%20%3Fa%3D1%20%232.mp4")
+        "/protected-media/antalya/Ky%C3%AFv%20%E6%9D%B1%E4%BA%AC%20100%25%20%3Fa%3D1%20%232.mp4"
+    )
     assert all(value.isascii() and value.isprintable() for _, value in response.headers)
 
 
@@ -203,8 +219,16 @@ def test_head_and_refused_ranges_are_not_logged(verified, app, story, app_config
 @pytest.mark.parametrize("app_config", [{"DOWNLOAD_ACCEL": "nginx"}])
 def test_odd_ranges_with_a_front_server(verified, app, story, app_config):
     """What nginx ignores (a Range it cannot read) is a whole download; what it cannot satisfy, a 416."""
-    expected = {"bytes=0-1,5-9": SIZE, "bytes=abc": SIZE, "items=0-1": SIZE, "\x00": SIZE,
-                "bytes=" + "9" * 100 + "-": None, f"bytes={SIZE - 10}-": 10, "bytes=-500": 500, "bytes=0-": SIZE}
+    expected = {
+        "bytes=0-1,5-9": SIZE,
+        "bytes=abc": SIZE,
+        "items=0-1": SIZE,
+        "\x00": SIZE,
+        "bytes=" + "9" * 100 + "-": None,
+        f"bytes={SIZE - 10}-": 10,
+        "bytes=-500": 500,
+        "bytes=0-": SIZE,
+    }
     for header, sent in expected.items():
         response = verified.get(f"/download/{story}", headers={"Range": header})
         assert response.status_code == (416 if sent is None else 200), header
@@ -218,14 +242,25 @@ def test_odd_ranges_with_a_front_server(verified, app, story, app_config):
 def test_any_range_header_in_any_mode(verified, app, story, app_config):
     """Fuzzing the Range header of a download, with and without a front server: never a 500, and
     a download is logged for each answer that sends bytes, and for nothing else."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     answers = []
-    ranges = st.text(max_size=30) | st.sampled_from(["\x00", "bytes=0-1\x00", "\x7fbytes=0-1", "bytes=\t0-1"]) | st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=5-", "bytes=0-0,2-3"]).flatmap(
-        lambda good: st.text(max_size=3).map(lambda junk: good + junk))
+    ranges = (
+        st.text(max_size=30)
+        | st.sampled_from(["\x00", "bytes=0-1\x00", "\x7fbytes=0-1", "bytes=\t0-1"])
+        | st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=5-", "bytes=0-0,2-3"]).flatmap(
+            lambda good: st.text(max_size=3).map(lambda junk: good + junk)
+        )
+    )
 
-    @settings(max_examples=40, derandomize=True, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=40,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
     @given(header=ranges, method=st.sampled_from(["GET", "HEAD"]))
     def run_one(header, method):
         response = verified.open(f"/download/{story}", method=method, headers={"Range": header})
@@ -260,8 +295,14 @@ def test_missing_file_is_a_clear_404_and_a_log_line(verified, app, story, caplog
 
 
 def test_unknown_rendition_and_path_tricks(verified, story):
-    for url in ("/download/999999", "/download/-1", "/download/abc", "/download/1/../../etc/passwd",
-                "/download/%2e%2e%2f", "/download/" + "9" * 40):
+    for url in (
+        "/download/999999",
+        "/download/-1",
+        "/download/abc",
+        "/download/1/../../etc/passwd",
+        "/download/%2e%2e%2f",
+        "/download/" + "9" * 40,
+    ):
         assert verified.get(url).status_code == 404, url
 
 
@@ -270,8 +311,14 @@ def test_download_log_survives_account_deletion_and_exports_as_csv(verified, app
     runner = app.test_cli_runner()
     rows = list(csv.reader(io.StringIO(runner.invoke(args=["downloads", "export"]).output)))
     assert rows[0][:4] == ["downloaded_at_utc", "email", "name", "organisation"]
-    assert rows[1][1:7] == ["ann@example.org", "Ann Lee", "Example Broadcasting",
-                            "Ministers in Türkiye: “2%” – Antalya", "HD 1080p25", str(SIZE)]
+    assert rows[1][1:7] == [
+        "ann@example.org",
+        "Ann Lee",
+        "Example Broadcasting",
+        "Ministers in Türkiye: “2%” – Antalya",
+        "HD 1080p25",
+        str(SIZE),
+    ]
     post(verified, "/account/delete", {"delete_password": GOOD_PASSWORD})
     rows = list(csv.reader(io.StringIO(runner.invoke(args=["downloads", "export"]).output)))
     assert rows[1][1:3] == ["(deleted account)", ""] and rows[1][6] == str(SIZE)
@@ -279,7 +326,7 @@ def test_download_log_survives_account_deletion_and_exports_as_csv(verified, app
         assert db.session.query(Download).one().user_id is None
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
 
 
 def test_the_csv_export_neutralises_spreadsheet_formulas(verified, app, story):
@@ -295,8 +342,12 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(verified, app, story):
     rows = list(csv.reader(io.StringIO(app.test_cli_runner().invoke(args=["downloads", "export"]).output)))
     name, organisation, title, label, sent, range_ = rows[1][2:8]
     assert name == "'" + FORMULAS[0] + " " + FORMULAS[1]
-    assert (organisation, title, label, range_) == ("'" + FORMULAS[3], "'" + FORMULAS[5], "'" + FORMULAS[4],
-                                                    "'" + FORMULAS[2])
+    assert (organisation, title, label, range_) == (
+        "'" + FORMULAS[3],
+        "'" + FORMULAS[5],
+        "'" + FORMULAS[4],
+        "'" + FORMULAS[2],
+    )
     assert sent == str(SIZE)  # numbers stay numbers
 
 

@@ -2,6 +2,7 @@
 address (the code rules: bound to this browser's flow, the caps and their per-source shares),
 then every other login ends and the old address is told. Enumeration-safe: an address that has
 an account answers as any other, and its owner gets a notice instead of a code."""
+
 import re
 
 import pytest
@@ -76,7 +77,10 @@ def test_the_new_address_gets_a_code_and_the_change_ends_every_other_login(app, 
     assert f"from ann@example.org to {NEW}" in notice.body_text and "logged out" in notice.body_text
     # the new address logs in, the old one no more
     assert post(app.test_client(), "/account/login", {"email": NEW, "password": GOOD_PASSWORD}).status_code == 303
-    assert post(app.test_client(), "/account/login", {"email": "ann@example.org", "password": GOOD_PASSWORD}).status_code == 422
+    assert (
+        post(app.test_client(), "/account/login", {"email": "ann@example.org", "password": GOOD_PASSWORD}).status_code
+        == 422
+    )
 
 
 def test_without_javascript_each_step_is_the_whole_account_page(app, ann):
@@ -120,8 +124,10 @@ def test_an_address_with_an_account_answers_the_same_and_its_owner_is_told(app, 
     age_codes(app, minutes=2)  # past the resend interval of bob@'s own registration code
     taken, free = ask(ann, new="bob@example.org"), ask(carol, new="dave@example.org")
     assert taken.status_code == free.status_code == 200
-    same = [re.sub(r'name="csrf_token" value="[^"]+"', "TOKEN", r.get_data(as_text=True).replace(address, "ADDRESS"))
-            for r, address in ((taken, "bob@example.org"), (free, "dave@example.org"))]
+    same = [
+        re.sub(r'name="csrf_token" value="[^"]+"', "TOKEN", r.get_data(as_text=True).replace(address, "ADDRESS"))
+        for r, address in ((taken, "bob@example.org"), (free, "dave@example.org"))
+    ]
     assert same[0] == same[1]
     assert [m.subject for m in outbox(app, "bob@example.org")][-1].startswith("Someone asked to move")
     assert not re.search(r"^\s*\d{6}\s*$", outbox(app, "bob@example.org")[-1].body_text, re.M)

@@ -6,6 +6,7 @@ account, with an unverified one and with none: the same
 status and the same bytes (but for the CSRF token and the address as typed), as a whole page
 and as an HTMX step, and in about the same time (medians within 20 %).
 """
+
 from __future__ import annotations
 
 import random
@@ -22,11 +23,21 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.flows import passwords
-from app.outbox import STAND_IN_MAIL
 from app.models import OutboxMessage, utcnow
+from app.outbox import STAND_IN_MAIL
 from app.outbox import pending_ids as outbox_pending_ids
 
-from .conftest import CSRF_RE, GOOD_PASSWORD, HTMX, age_codes, csrf_token, outbox, post, register_and_verify, registration
+from .conftest import (
+    CSRF_RE,
+    GOOD_PASSWORD,
+    HTMX,
+    age_codes,
+    csrf_token,
+    outbox,
+    post,
+    register_and_verify,
+    registration,
+)
 
 VERIFIED, UNVERIFIED = "vera@example.org", "umar@example.org"  # all addresses here are 16 characters
 MEMBER = "mona@example.org"  # the account that asks to move to each of them
@@ -54,6 +65,7 @@ def addresses(app):
 
 # Each step: (untimed preparation, the timed request). The preparation puts the browser where the
 # step is used; the request is what a person (or a prober) sends.
+
 
 def register(client, address, htmx, token):
     return post(client, "/account/register", {**registration(address), "csrf_token": token}, htmx=htmx)
@@ -128,8 +140,11 @@ def normalised(response, address) -> tuple | None:
         return None
     body = CSRF_VALUE.sub("TOKEN", response.get_data(as_text=True)).replace(address, "ADDRESS")
     # the limiter's own headers count requests per address and say when its window ends: not the account
-    headers = {k: v for k, v in response.headers.items()
-               if not k.startswith("X-RateLimit-") and k not in ("Retry-After", "Set-Cookie", "Date")}
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if not k.startswith("X-RateLimit-") and k not in ("Retry-After", "Set-Cookie", "Date")
+    }
     return response.status_code, headers, body
 
 

@@ -5,6 +5,7 @@ SQLite: another connection holds the write lock (BEGIN EXCLUSIVE) past a short b
 PostgreSQL: the app reaches the server through tests/tcp_proxy.py, which is cut (every connection
 closed, new ones refused) and restored, as in a server restart.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,10 +17,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from bench.servers import OutboxWorker
-
 from app.extensions import db
 from app.models import User
+from bench.servers import OutboxWorker
 
 from .conftest import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
 from .faults import process_env, wait_until
@@ -165,8 +165,12 @@ def test_a_logged_in_person_gets_503_too_and_is_still_logged_in_afterwards(app, 
     """The busy page cannot look up who is logged in; it must not fail trying (it was a bare 500)."""
     client = app.test_client()
     register_and_verify(client, app)
-    form = {"first_name": "Annie", "last_name": "Lee", "organisation": "Example Broadcasting",
-            "csrf_token": csrf_token(client)}
+    form = {
+        "first_name": "Annie",
+        "last_name": "Lee",
+        "organisation": "Example Broadcasting",
+        "csrf_token": csrf_token(client),
+    }
     headers = {"HX-Request": "true", "HX-Target": "account-profile"} if htmx else {}
     with database_down(outage):
         response = client.post("/account/profile", data=form, headers=headers)
@@ -197,8 +201,7 @@ def test_a_logged_in_language_switch_during_an_outage_gets_503_not_500(app, outa
 @pytest.mark.smtp
 def test_the_outbox_worker_process_carries_on_through_an_outage(make_app, outage, smtp, tmp_path):
     app = make_app(MAIL_DISPATCH="worker")
-    env = process_env(outage.url, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                      SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
+    env = process_env(outage.url, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
     with OutboxWorker(env, tmp_path / "worker.log", interval=0.1) as worker:
         post(app.test_client(), "/account/register", registration("before@example.org"))
         smtp.mailbox.wait_for("before@example.org")  # the worker works
@@ -207,8 +210,11 @@ def test_the_outbox_worker_process_carries_on_through_an_outage(make_app, outage
         post(app.test_client(), "/account/register", registration("during@example.org"))
         with database_down(outage):  # ...and goes on polling into the outage
             worker.process.send_signal(signal.SIGCONT)
-            wait_until(lambda: worker.output().count("database is unavailable") >= 2 or not worker.running,
-                       20, "the worker to hit the outage twice")
+            wait_until(
+                lambda: worker.output().count("database is unavailable") >= 2 or not worker.running,
+                20,
+                "the worker to hit the outage twice",
+            )
             assert worker.running, worker.output()
             single = app.test_cli_runner().invoke(args=["outbox", "send"])  # one pass says so and stops
             assert single.exit_code == 1 and "Error: the database is unavailable" in single.output

@@ -1,5 +1,6 @@
 """The app process killed (kill -9) right after registrations commit (issue #7): gunicorn with the
 thread dispatcher, a hung SMTP server so the thread cannot deliver, then the worker."""
+
 from __future__ import annotations
 
 import os
@@ -8,10 +9,10 @@ import socket
 import time
 
 import pytest
-from bench.client import Browser
-from bench.servers import Gunicorn
 
 from app.models import utcnow
+from bench.client import Browser
+from bench.servers import Gunicorn
 
 from .conftest import build_app, dispose, outbox, registration
 from .faults import outbox_send, process_env, wait_until
@@ -29,7 +30,7 @@ class HungSmtpServer:
     def __init__(self, port: int):
         self.socket = socket.create_server(("127.0.0.1", port))
 
-    def __enter__(self) -> "HungSmtpServer":
+    def __enter__(self) -> HungSmtpServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -43,11 +44,24 @@ def register(url: str, address: str) -> int:
 
 def test_mails_of_a_killed_process_are_sent_by_the_worker_exactly_once(database_url, tmp_path):
     port = free_port()
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
-                    MAIL_DISPATCH="worker", OUTBOX_RETRY_BASE_SECONDS=0)  # the same database, for the worker
-    env = process_env(database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DISPATCH="thread",
-                      MAIL_DISPATCH_THREADS=1, MAIL_TIMEOUT_SECONDS=60, OUTBOX_CLAIM_SECONDS=CLAIM_SECONDS,
-                      OUTBOX_RETRY_BASE_SECONDS=0)
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_DISPATCH="worker",
+        OUTBOX_RETRY_BASE_SECONDS=0,
+    )  # the same database, for the worker
+    env = process_env(
+        database_url,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_DISPATCH="thread",
+        MAIL_DISPATCH_THREADS=1,
+        MAIL_TIMEOUT_SECONDS=60,
+        OUTBOX_CLAIM_SECONDS=CLAIM_SECONDS,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+    )
     try:
         with HungSmtpServer(port), Gunicorn(env, tmp_path / "gunicorn.log", workers=1) as server:
             # ann's mail: the (only) sender thread claims it and hangs in the SMTP greeting

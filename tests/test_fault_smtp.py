@@ -1,15 +1,15 @@
 """Faults on the mail side (issue #7): the SMTP server down while people register, and a server
 that takes the connection and then refuses or drops it. Counted at a real aiosmtpd server."""
+
 from __future__ import annotations
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from bench.servers import OutboxWorker
-
 from app.extensions import db
 from app.models import User
+from bench.servers import OutboxWorker
 
 from .conftest import build_app, dispose, outbox, post, registration
 from .faults import process_env, register_concurrently, unsent_count, wait_until
@@ -22,9 +22,16 @@ PEOPLE = 20
 
 def test_smtp_down_while_twenty_register_then_each_code_arrives_once(database_url, tmp_path):
     port = free_port()  # nothing listens here: the SMTP server is down
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
-                    MAIL_DISPATCH="thread", MAIL_TIMEOUT_SECONDS=2, OUTBOX_RETRY_BASE_SECONDS=0,
-                    RATELIMIT_PER_IP="100 per minute")  # 40 people behind one test IP
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_DISPATCH="thread",
+        MAIL_TIMEOUT_SECONDS=2,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+        RATELIMIT_PER_IP="100 per minute",
+    )  # 40 people behind one test IP
     first = [f"early{n}@example.org" for n in range(PEOPLE)]
     later = [f"later{n}@example.org" for n in range(PEOPLE)]
     try:
@@ -133,8 +140,15 @@ def faulty_smtp():
 @pytest.fixture
 def worker_app(database_url, faulty_smtp, tmp_path):
     """Mails wait for `outbox send` (here through the CLI runner), so each pass is one attempt."""
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=faulty_smtp.port,
-                    MAIL_DISPATCH="worker", MAIL_TIMEOUT_SECONDS=5, OUTBOX_RETRY_BASE_SECONDS=0)
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=faulty_smtp.port,
+        MAIL_DISPATCH="worker",
+        MAIL_TIMEOUT_SECONDS=5,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+    )
     yield app
     dispose(app)
 
@@ -143,14 +157,17 @@ def send_pass(app) -> str:
     return app.test_cli_runner().invoke(args=["outbox", "send"]).output.strip()
 
 
-@pytest.mark.parametrize("fault, error", [
-    ("421 at MAIL", "421"),
-    ("450 at RCPT", "450"),
-    ("550 at RCPT", "550"),
-    ("451 at DATA", "451"),
-    ("554 at DATA", "554"),
-    ("dropped in the middle of DATA", "SMTPServerDisconnected"),
-])
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        ("421 at MAIL", "421"),
+        ("450 at RCPT", "450"),
+        ("550 at RCPT", "550"),
+        ("451 at DATA", "451"),
+        ("554 at DATA", "554"),
+        ("dropped in the middle of DATA", "SMTPServerDisconnected"),
+    ],
+)
 def test_a_refused_or_broken_session_is_retried_and_the_mail_arrives_once(worker_app, faulty_smtp, fault, error):
     post(worker_app.test_client(), "/account/register", registration("ann@example.org"))
     faulty_smtp.mailbox.fail(fault)

@@ -3,6 +3,7 @@
 The walk renders every page and dialog step in French and fails on any English source
 string (a msgid of the catalogue) still showing, and on common English words, outside
 content that is marked lang="en" (a story not yet translated) and proper nouns."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,36 @@ ROOT = Path(__file__).resolve().parents[1]
 POT = ROOT / "app" / "translations" / "messages.pot"
 PO = ROOT / "app" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
-ENGLISH_WORDS = {"the", "and", "your", "you", "with", "this", "please", "to", "of", "for", "is", "are", "account",
-                 "password", "email", "download", "story", "stories", "search", "log", "new", "send", "enter",
-                 "from", "or", "not", "here", "back"}  # ("code", "page" are French words too)
+ENGLISH_WORDS = {
+    "the",
+    "and",
+    "your",
+    "you",
+    "with",
+    "this",
+    "please",
+    "to",
+    "of",
+    "for",
+    "is",
+    "are",
+    "account",
+    "password",
+    "email",
+    "download",
+    "story",
+    "stories",
+    "search",
+    "log",
+    "new",
+    "send",
+    "enter",
+    "from",
+    "or",
+    "not",
+    "here",
+    "back",
+}  # ("code", "page" are French words too)
 ALLOWED = {"NATO", "OTAN", "EN", "FR", "MP4", "H.264", "HD", "SD", "Multimédia", "e-mail", "broadcast"}
 
 
@@ -32,7 +60,7 @@ def catalog(path):
 def english_fragments() -> set[str]:
     fragments = set()
     for message in catalog(POT):
-        for msgid in (message.id if isinstance(message.id, tuple) else (message.id,)):
+        for msgid in message.id if isinstance(message.id, tuple) else (message.id,):
             if not msgid:
                 continue
             for piece in re.split(r"%\(\w+\)s|<[^>]+>|[“”\"()]", msgid):
@@ -99,7 +127,9 @@ def test_every_message_has_a_french_translation():
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         wanted = set(re.findall(r"%\(\w+\)s", " ".join(ids)))
         for text in strings:
-            if set(re.findall(r"%\(\w+\)s", text)) - wanted or (wanted - {"%(num)s"}) - set(re.findall(r"%\(\w+\)s", text)):
+            if set(re.findall(r"%\(\w+\)s", text)) - wanted or (wanted - {"%(num)s"}) - set(
+                re.findall(r"%\(\w+\)s", text)
+            ):
                 broken.append((message.id, text))
     assert missing == [], f"{len(missing)} untranslated, e.g. {missing[:5]}"
     assert broken == [], broken[:5]
@@ -131,9 +161,22 @@ def test_html_lang_and_dates_in_french(client, demo):
 
 
 def test_walk_every_page_and_step_in_french(client, demo):
-    pages = ["/", "/?q=antalya", "/?q=zzzzzz", "/?page=99", "/?from=yesterday", "/conditions",
-             "/stories/foreign-ministers-meet-in-antalya", "/stories/nope", "/account/register", "/account/login",
-             "/account/login?intent=download&next=/", "/account/reset", "/account/deleted", "/newsletter/unsubscribe/bad"]
+    pages = [
+        "/",
+        "/?q=antalya",
+        "/?q=zzzzzz",
+        "/?page=99",
+        "/?from=yesterday",
+        "/conditions",
+        "/stories/foreign-ministers-meet-in-antalya",
+        "/stories/nope",
+        "/account/register",
+        "/account/login",
+        "/account/login?intent=download&next=/",
+        "/account/reset",
+        "/account/deleted",
+        "/newsletter/unsubscribe/bad",
+    ]
     for url in pages:
         for headers in ({}, {"HX-Request": "true"}):
             assert_french(visible(get(client, url, headers=headers).get_data(as_text=True)), f"{url} {headers}")
@@ -141,8 +184,15 @@ def test_walk_every_page_and_step_in_french(client, demo):
     for url in ("/account/register", "/account/login", "/account/reset"):
         assert_french(visible(fpost(client, url, {}).get_data(as_text=True)), f"{url} errors")
     # registration in French: the code step, a wrong code, the mail, the welcome step
-    data = {"email": "anne@example.org", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD, "first_name": "Anne",
-            "last_name": "Leroy", "organisation": "France Télévisions", "accept_conditions": "y"}
+    data = {
+        "email": "anne@example.org",
+        "password": GOOD_PASSWORD,
+        "confirm": GOOD_PASSWORD,
+        "first_name": "Anne",
+        "last_name": "Leroy",
+        "organisation": "France Télévisions",
+        "accept_conditions": "y",
+    }
     response = fpost(client, "/account/register", data, follow_redirects=True)
     assert_french(visible(response.get_data(as_text=True)), "code step")
     assert_french(visible(fpost(client, "/account/verify", {"code": "000000"}).get_data(as_text=True)), "wrong code")
@@ -155,7 +205,9 @@ def test_walk_every_page_and_step_in_french(client, demo):
     assert_french(visible(fpost(client, "/newsletter/subscribe", {}).get_data(as_text=True)), "subscribed")
     for url in ("/account", "/stories/foreign-ministers-meet-in-antalya?download=1"):
         assert_french(visible(get(client, url, follow_redirects=True).get_data(as_text=True)), url)
-    assert_french(visible(fpost(client, "/account/password", {"current": "nope"}).get_data(as_text=True)), "password errors")
+    assert_french(
+        visible(fpost(client, "/account/password", {"current": "nope"}).get_data(as_text=True)), "password errors"
+    )
     # reset in French, in another browser
     age_codes(demo, minutes=2)
     other = demo.test_client()
@@ -166,16 +218,27 @@ def test_walk_every_page_and_step_in_french(client, demo):
     code = re.search(r"^\s*(\d{6})\s*$", reset_mail.body_text, re.M).group(1)
     page = fpost(other, "/account/reset/code", {"code": code}, follow_redirects=True)
     assert_french(visible(page.get_data(as_text=True)), "new password step")
-    done = fpost(other, "/account/reset/password", {"password": "Vert-Vallon-77?", "confirm": "Vert-Vallon-77?"},
-                 follow_redirects=True)
+    done = fpost(
+        other,
+        "/account/reset/password",
+        {"password": "Vert-Vallon-77?", "confirm": "Vert-Vallon-77?"},
+        follow_redirects=True,
+    )
     assert_french(visible(done.get_data(as_text=True)), "reset done")
     changed = outbox(demo, "anne@example.org")[-1]
     assert_french(changed.subject + " " + changed.body_text, "password changed mail")
 
 
 def test_mails_go_out_in_the_account_language(client, app):
-    data = {"email": "anne@example.org", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD, "first_name": "Anne",
-            "last_name": "Leroy", "organisation": "RFI", "accept_conditions": "y"}
+    data = {
+        "email": "anne@example.org",
+        "password": GOOD_PASSWORD,
+        "confirm": GOOD_PASSWORD,
+        "first_name": "Anne",
+        "last_name": "Leroy",
+        "organisation": "RFI",
+        "accept_conditions": "y",
+    }
     fpost(client, "/account/register", data)
     [mail] = outbox(app, "anne@example.org")
     assert "Votre code" in mail.subject or "code" in mail.subject.lower()
@@ -188,8 +251,15 @@ def test_the_digest_and_unsubscribe_page_in_french(client, demo):
     from app.extensions import db
     from app.models import Story, utcnow
 
-    data = {"email": "anne@example.org", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD, "first_name": "Anne",
-            "last_name": "Leroy", "organisation": "RFI", "accept_conditions": "y"}
+    data = {
+        "email": "anne@example.org",
+        "password": GOOD_PASSWORD,
+        "confirm": GOOD_PASSWORD,
+        "first_name": "Anne",
+        "last_name": "Leroy",
+        "organisation": "RFI",
+        "accept_conditions": "y",
+    }
     fpost(client, "/account/register", data)
     fpost(client, "/account/verify", {"code": last_code(demo, "anne@example.org")})
     fpost(client, "/newsletter/subscribe", {})

@@ -12,6 +12,7 @@ checked). GET routes get junk in their path arguments and query strings (q, page
 Example counts are modest and the runs deterministic (the "fuzz-ci" profile); set
 FUZZ_PROFILE=fuzz-long for a longer, randomised run on a workstation.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -28,7 +29,8 @@ from urllib.parse import quote_from_bytes
 
 import pytest
 from flask_wtf import FlaskForm
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter
 from wtforms.fields.core import UnboundField
 
@@ -36,8 +38,17 @@ import app as app_package
 from app.extensions import db
 from app.flows.codes import EMAIL_CHANGE, PURPOSES, CodePolicy, hash_code
 from app.flows.story_fields import SLUG
-from app.models import (Download, NewsletterIssue, OutboxMessage, Rendition, Story, User, VerificationCode,
-                        WrongCodeEntry, utcnow)
+from app.models import (
+    Download,
+    NewsletterIssue,
+    OutboxMessage,
+    Rendition,
+    Story,
+    User,
+    VerificationCode,
+    WrongCodeEntry,
+    utcnow,
+)
 from app.outbox import ACCOUNT_MAIL, CODE_MAIL, NEWSLETTER, STAND_IN_MAIL
 
 from .catalogue_data import STORIES, load
@@ -48,7 +59,12 @@ from .test_bad_input import nothing_written
 from .test_reset import reset_code
 
 settings.register_profile(
-    "fuzz-ci", max_examples=15, derandomize=True, deadline=None, database=None, print_blob=True,
+    "fuzz-ci",
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("fuzz-long", settings.get_profile("fuzz-ci"), max_examples=300, derandomize=False)
@@ -58,8 +74,11 @@ FUZZ = settings(settings.get_profile(os.environ.get("FUZZ_PROFILE", "fuzz-ci")))
 @pytest.fixture
 def app_config():
     # Rate limiting stays on (its key functions read the odd bodies too) but never stops the fuzzing.
-    return {"RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute",
-            "RATELIMIT_STAFF": "100000 per minute"}
+    return {
+        "RATELIMIT_PER_IP": "100000 per minute",
+        "RATELIMIT_PER_ADDRESS": "100000 per minute",
+        "RATELIMIT_STAFF": "100000 per minute",
+    }
 
 
 # --- routes and their fields, discovered ---------------------------------------------------
@@ -98,19 +117,37 @@ def discover_routes(app, page_fields: dict[str, set[str]] | None = None) -> list
     routes = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        fields = set().union(*(form_fields(form) for form in forms_used_by(view)),
-                             (page_fields or {}).get(rule.rule, ()))
-        arguments = tuple((name, isinstance(rule._converters[name], IntegerConverter))
-                          for name in sorted(rule.arguments))
+        fields = set().union(
+            *(form_fields(form) for form in forms_used_by(view)), (page_fields or {}).get(rule.rule, ())
+        )
+        arguments = tuple(
+            (name, isinstance(rule._converters[name], IntegerConverter)) for name in sorted(rule.arguments)
+        )
         routes.append(Route(rule.rule, frozenset(rule.methods), tuple(sorted(fields)), arguments))
     return routes
 
 
-PAGES = ["/", "/privacy", "/account/register", "/account/login", "/account/reset", "/account/verify",
-         "/account/reset/code", "/account/reset/password", "/account", "/account/welcome",
-         "/stories/foreign-ministers-meet-in-antalya", "/staff/", "/staff/stories/new", "/staff/stories/1",
-         "/staff/stories/1/preview", "/staff/people", "/account/two-step", "/account/two-step/authenticator",
-         "/account/two-step/sign-in"]
+PAGES = [
+    "/",
+    "/privacy",
+    "/account/register",
+    "/account/login",
+    "/account/reset",
+    "/account/verify",
+    "/account/reset/code",
+    "/account/reset/password",
+    "/account",
+    "/account/welcome",
+    "/stories/foreign-ministers-meet-in-antalya",
+    "/staff/",
+    "/staff/stories/new",
+    "/staff/stories/1",
+    "/staff/stories/1/preview",
+    "/staff/people",
+    "/account/two-step",
+    "/account/two-step/authenticator",
+    "/account/two-step/sign-in",
+]
 POST_FORM = re.compile(r'<form(?=[^>]*method="post")[^>]*action="([^"?]+)[^"]*"[^>]*>(.*?)</form>', re.S | re.I)
 
 
@@ -135,8 +172,17 @@ STAFF = "fuzz-staff@example.org"
 MOVER = "fuzz-mover@example.org"  # waits for the code that moves the account to MOVED
 MOVED = "fuzz-moved@example.org"
 TWO_STEP = "fuzz-two-step@example.org"  # has an authenticator app; its browser has typed the password
-STATES = ("none", "anonymous", "registered-unverified", "logged-in-verified", "reset-in-progress", "reset-granted",
-          "staff", "email-change-waiting", "second-factor-waiting")
+STATES = (
+    "none",
+    "anonymous",
+    "registered-unverified",
+    "logged-in-verified",
+    "reset-in-progress",
+    "reset-granted",
+    "staff",
+    "email-change-waiting",
+    "second-factor-waiting",
+)
 
 
 @dataclass
@@ -182,8 +228,17 @@ def client_in(app, session: Session):
 
 # --- what must always hold -------------------------------------------------------------------
 
-TRACE_MARKERS = (b"Traceback (most recent call last)", b'File "/', b"sqlalchemy.exc", b"psycopg", b"werkzeug.debug",
-                 b"jinja2.exceptions", b"IntegrityError", b"DataError", b"ProgrammingError")
+TRACE_MARKERS = (
+    b"Traceback (most recent call last)",
+    b'File "/',
+    b"sqlalchemy.exc",
+    b"psycopg",
+    b"werkzeug.debug",
+    b"jinja2.exceptions",
+    b"IntegrityError",
+    b"DataError",
+    b"ProgrammingError",
+)
 CODE_LINE = re.compile(r"^\s*(\d{6})\s*$", re.M)
 
 
@@ -285,7 +340,12 @@ def check_invariants(app) -> None:
         # stories as the editor's rules allow them (app/flows/story_fields.py), in a known state
         for story in db.session.query(Story):
             assert story.state in ("draft", "published") and SLUG.match(story.slug), story.slug
-            assert story.title and story.title == story.title.strip() and len(story.title) <= 300 and no_control(story.title)
+            assert (
+                story.title
+                and story.title == story.title.strip()
+                and len(story.title) <= 300
+                and no_control(story.title)
+            )
             assert story.version >= 1 and (story.state == "draft" or story.slug_locked)
         # counters never negative
         assert all(row.bytes_sent >= 0 for row in db.session.query(Download))
@@ -303,18 +363,28 @@ PLAUSIBLE = {
     "delete_password": ["Wrong-Harbour-44!"],
     "new_email": [MOVED, UNVERIFIED, " FUZZ-Member@Example.org "],
     "email_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"],
-    "first_name": ["Ann"], "last_name": ["Lee"], "organisation": ["Example Broadcasting"],
-    "accept_conditions": ["y"], "remember": ["y"],
+    "first_name": ["Ann"],
+    "last_name": ["Lee"],
+    "organisation": ["Example Broadcasting"],
+    "accept_conditions": ["y"],
+    "remember": ["y"],
     "next": ["/conditions", "//evil.example/", "javascript:alert(1)", "/\\evil.example"],
     "code": ["123456", "000000", "12 34 56", "123-456", "1234567", "abcde-fghjk", "ABCDE FGHJK"],
-    "factor_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"], "remember_browser": ["y"],
+    "factor_password": [GOOD_PASSWORD, "Wrong-Harbour-44!"],
+    "remember_browser": ["y"],
     "subscribe": ["on", "off"],
     "List-Unsubscribe": ["One-Click"],
     # the story editor and its publication buttons
-    "title": ["Summit in Brussels", "Défense"], "fr_title": ["Sommet"], "published": ["2026-05-14", "14/05/2026"],
-    "version": ["1", "2", "-1", "99999999999"], "action": ["save", "add-rows", "publish", "schedule", "unpublish"],
-    "publish_at": ["2030-01-01T09:30", "2000-01-01T00:00", "tomorrow"], "shot_at": ["00:00:01", "9:99:99"],
-    "shot_text": ["Wide shot"], "fr_shot_text": ["Plan large"], "categories": ["Summits, Exercises", ", ,"],
+    "title": ["Summit in Brussels", "Défense"],
+    "fr_title": ["Sommet"],
+    "published": ["2026-05-14", "14/05/2026"],
+    "version": ["1", "2", "-1", "99999999999"],
+    "action": ["save", "add-rows", "publish", "schedule", "unpublish"],
+    "publish_at": ["2030-01-01T09:30", "2000-01-01T00:00", "tomorrow"],
+    "shot_at": ["00:00:01", "9:99:99"],
+    "shot_text": ["Wide shot"],
+    "fr_shot_text": ["Plan large"],
+    "categories": ["Summits, Exercises", ", ,"],
 }
 EXTRA_NAMES = ["next", "csrf_token", "List-Unsubscribe", "email", "", "a" * 300, "naïve[]", "\x00"]
 
@@ -343,18 +413,53 @@ QUERY_NAMES = sorted(query_names())
 JUNK_QUERY_NAMES = ["", "a" * 300, "naïve[]", "\x00", "q[]", "PAGE", "from ", "%", "__class__"]
 # Values at the edges of what the parameters read: dates (the last day, year 1, past year 9999, a
 # day that is not, other ISO forms), numbers past any column, signs, empties, NUL, non-UTF-8 bytes.
-EDGE_VALUES = ["9999-12-31", "0001-01-01", "10000-01-01", "0000-00-00", "2025-02-29", "2025-W20-3", "20250514",
-               "99999999999999999999", str(2**63), "-1", "0", "1e9", "", " ", "\x00", b"\xff\xfe", "a" * 5000,
-               "[]", "%", "fr", "xx", "//evil.example/", "javascript:alert(1)", "/stories/x?download=2"]
+EDGE_VALUES = [
+    "9999-12-31",
+    "0001-01-01",
+    "10000-01-01",
+    "0000-00-00",
+    "2025-02-29",
+    "2025-W20-3",
+    "20250514",
+    "99999999999999999999",
+    str(2**63),
+    "-1",
+    "0",
+    "1e9",
+    "",
+    " ",
+    "\x00",
+    b"\xff\xfe",
+    "a" * 5000,
+    "[]",
+    "%",
+    "fr",
+    "xx",
+    "//evil.example/",
+    "javascript:alert(1)",
+    "/stories/x?download=2",
+]
 ODD_CONTENT_TYPES = [
-    "application/json", "text/plain", "text/plain; charset=utf-16", "multipart/form-data",
-    "multipart/form-data; boundary=", "multipart/form-data; boundary=\"unterminated",
-    "application/x-www-form-urlencoded; charset=latin-1", "application/octet-stream", "x/y; a=\x7f", "",
+    "application/json",
+    "text/plain",
+    "text/plain; charset=utf-16",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    'multipart/form-data; boundary="unterminated',
+    "application/x-www-form-urlencoded; charset=latin-1",
+    "application/octet-stream",
+    "x/y; a=\x7f",
+    "",
 ]
 HTMX_HEADERS = [
-    {}, {}, {"HX-Request": "true", "HX-Target": "account-step"}, {"HX-Request": "true"},
-    {"HX-Request": "true", "HX-Boosted": "true"}, {"HX-Request": "true", "HX-History-Restore-Request": "true"},
-    {"HX-Request": "true", "HX-Target": "load-more"}, {"HX-Request": "false", "HX-Target": "\x7f<script>"},
+    {},
+    {},
+    {"HX-Request": "true", "HX-Target": "account-step"},
+    {"HX-Request": "true"},
+    {"HX-Request": "true", "HX-Boosted": "true"},
+    {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    {"HX-Request": "true", "HX-Target": "load-more"},
+    {"HX-Request": "false", "HX-Target": "\x7f<script>"},
 ]
 HUGE = 100_000
 
@@ -366,9 +471,11 @@ values = st.one_of(
     st.integers().map(str),
     st.sampled_from(sorted({v for options in PLAUSIBLE.values() for v in options})),
 )
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | short_text,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(short_text, inner, max_size=3),
-                           max_leaves=6)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | short_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(short_text, inner, max_size=3),
+    max_leaves=6,
+)
 huge_values = st.text(min_size=1, max_size=3).map(lambda seed: (seed * HUGE)[:HUGE])  # 100,000 characters
 
 
@@ -377,14 +484,20 @@ def as_bytes(value) -> bytes:
 
 
 def urlencode(pairs) -> bytes:
-    return b"&".join(quote_from_bytes(as_bytes(k)).encode() + b"=" + quote_from_bytes(as_bytes(v)).encode()
-                     for k, v in pairs)
+    return b"&".join(
+        quote_from_bytes(as_bytes(k)).encode() + b"=" + quote_from_bytes(as_bytes(v)).encode() for k, v in pairs
+    )
 
 
 def multipart(pairs, files: set[int], boundary: bytes, nameless: bool) -> bytes:
     file_part = b'; filename="upload.txt"\r\nContent-Type: application/octet-stream'
-    parts = [(b'; name="' + as_bytes(name).replace(b'"', b"%22") + b'"' + (file_part if index in files else b""),
-              as_bytes(value)) for index, (name, value) in enumerate(pairs)]
+    parts = [
+        (
+            b'; name="' + as_bytes(name).replace(b'"', b"%22") + b'"' + (file_part if index in files else b""),
+            as_bytes(value),
+        )
+        for index, (name, value) in enumerate(pairs)
+    ]
     return multipart_body([(b"", b"no name")] * nameless + parts, boundary)
 
 
@@ -401,11 +514,15 @@ def path_for(draw, route: Route) -> str:
         name = match.group(1)
         number = dict(route.arguments)[name]
         if number:
-            raw = draw(st.sampled_from(["1", "2", "3", "0", str(2**31 - 1), str(2**31), str(2**63), "9" * 18])
-                       | st.integers(min_value=0, max_value=10**20).map(str))
+            raw = draw(
+                st.sampled_from(["1", "2", "3", "0", str(2**31 - 1), str(2**31), str(2**63), "9" * 18])
+                | st.integers(min_value=0, max_value=10**20).map(str)
+            )
         else:
-            raw = draw(st.sampled_from(["foreign-ministers-meet-in-antalya", "unsubscribe-token", "en", "fr", "exercises"])
-                       | short_text)
+            raw = draw(
+                st.sampled_from(["foreign-ministers-meet-in-antalya", "unsubscribe-token", "en", "fr", "exercises"])
+                | short_text
+            )
         return quote_from_bytes(as_bytes(raw), safe="") or "x"
 
     return ARGUMENT.sub(argument, route.rule)
@@ -451,7 +568,10 @@ def form_posts(draw, routes: list[Route]) -> Attempt:
     if draw(st.integers(0, 4)) == 0:
         headers["Accept-Language"] = draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30))
     attempt = Attempt(
-        "POST", draw(path_for(route)) + draw(query_strings()), draw(st.sampled_from(STATES)), headers,
+        "POST",
+        draw(path_for(route)) + draw(query_strings()),
+        draw(st.sampled_from(STATES)),
+        headers,
         remote_addr=draw(st.sampled_from(["127.0.0.1", "10.0.0.7", "::1", "203.0.113.9"])),
         csrf=draw(st.sampled_from(["field"] * 6 + ["header", "twice", "junk", "none"])),
         encoding=draw(st.sampled_from(["urlencoded"] * 3 + ["multipart"] * 2 + ["raw", "json", "odd"])),
@@ -462,8 +582,9 @@ def form_posts(draw, routes: list[Route]) -> Attempt:
         attempt.nameless = draw(st.booleans())
         attempt.boundary += draw(st.sampled_from([b"", b"-boundary", b"'quoted'"]))
     elif attempt.encoding == "json":
-        attempt.json_body = draw(st.dictionaries(st.sampled_from(names + EXTRA_NAMES), json_values, max_size=8)
-                                 | json_values)
+        attempt.json_body = draw(
+            st.dictionaries(st.sampled_from(names + EXTRA_NAMES), json_values, max_size=8) | json_values
+        )
     elif attempt.encoding == "odd":
         attempt.prefix = draw(st.binary(max_size=100))
         attempt.content_type = draw(st.sampled_from(ODD_CONTENT_TYPES))
@@ -498,8 +619,9 @@ def send(app, sessions, attempt: Attempt):
         data, content_type = attempt.prefix + urlencode(pairs), attempt.content_type
     else:
         data = urlencode(pairs)
-    return client.open(attempt.path, method="POST", data=data, content_type=content_type, headers=headers,
-                       environ_base=environ)
+    return client.open(
+        attempt.path, method="POST", data=data, content_type=content_type, headers=headers, environ_base=environ
+    )
 
 
 @st.composite
@@ -507,8 +629,11 @@ def page_gets(draw, routes: list[Route]) -> Attempt:
     route = draw(st.sampled_from(routes))
     headers = dict(draw(st.sampled_from(HTMX_HEADERS)))
     if draw(st.integers(0, 3)) == 0:
-        headers["Range"] = draw(st.sampled_from(["bytes=0-1", "bytes=-5", "bytes=9-2", "bytes=0-0,5-", "items=1",
-                                                 "bytes=99999999999999999999-"]))
+        headers["Range"] = draw(
+            st.sampled_from(
+                ["bytes=0-1", "bytes=-5", "bytes=9-2", "bytes=0-0,5-", "items=1", "bytes=99999999999999999999-"]
+            )
+        )
     if draw(st.integers(0, 3)) == 0:
         headers["Cookie"] = "lang=" + draw(st.sampled_from(["fr", "en", "xx", "%00", "\x7f"]))
     if draw(st.integers(0, 4)) == 0:
@@ -517,6 +642,7 @@ def page_gets(draw, routes: list[Route]) -> Attempt:
 
 
 # --- the tests ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def fuzz_target(app, tmp_path):
@@ -549,6 +675,7 @@ def test_form_posts_never_fail(fuzz_target, error_log):
     assert len(post_routes) >= 14
 
     for route in post_routes:  # each route gets its own examples
+
         @FUZZ
         @given(attempt=form_posts([route]))
         def run(attempt):
@@ -566,6 +693,7 @@ def test_pages_with_junk_queries_never_fail(fuzz_target, error_log):
     assert len(get_routes) >= 15
 
     for route in get_routes:
+
         @FUZZ
         @given(attempt=page_gets([route]))
         def run(attempt):
@@ -579,14 +707,22 @@ def test_pages_with_junk_queries_never_fail(fuzz_target, error_log):
 def test_query_parameters_are_discovered():
     """The names the views, flows and templates read or link with are all found (a new one is fuzzed
     without being listed anywhere)."""
-    assert {"q", "page", "from", "to", "category", "lang", "next", "download", "unverified", "intent"} <= set(QUERY_NAMES)
+    assert {"q", "page", "from", "to", "category", "lang", "next", "download", "unverified", "intent"} <= set(
+        QUERY_NAMES
+    )
 
 
 def real_path(route: Route) -> str:
     """The route's path with arguments that name something in the fuzz catalogue, so that the view
     gets as far as reading its query (the first story, its preview, its video)."""
-    real = {"slug": STORIES[0]["slug"], "rendition_id": "2", "video_id": "1", "filename": "css/portal.css",
-            "language": "fr", "category_slug": "exercises"}
+    real = {
+        "slug": STORIES[0]["slug"],
+        "rendition_id": "2",
+        "video_id": "1",
+        "filename": "css/portal.css",
+        "language": "fr",
+        "category_slug": "exercises",
+    }
     return ARGUMENT.sub(lambda match: real.get(match.group(1), "x"), route.rule)
 
 
@@ -620,10 +756,17 @@ def test_nul_in_every_field(fuzz_target, error_log):
     for route in (route for route in routes if "POST" in route.methods and route.fields):
         plausible = [(name, PLAUSIBLE.get(name, ["x"])[0]) for name in route.fields]
         for index, (name, value) in enumerate(plausible):
-            pairs = plausible[:index] + [(name, value[:2] + "\x00" + value[2:])] + plausible[index + 1:]
+            pairs = plausible[:index] + [(name, value[:2] + "\x00" + value[2:])] + plausible[index + 1 :]
             for number, state in enumerate(state for state in STATES if sessions[state].token):
-                attempt = Attempt("POST", plain_path(route), state, {"Referer": "http://localhost/"}, csrf="field",
-                                  encoding=("urlencoded", "multipart")[(index + number) % 2], pairs=pairs)
+                attempt = Attempt(
+                    "POST",
+                    plain_path(route),
+                    state,
+                    {"Referer": "http://localhost/"},
+                    csrf="field",
+                    encoding=("urlencoded", "multipart")[(index + number) % 2],
+                    pairs=pairs,
+                )
                 error_log.records.clear()
                 assert_sound(send(app, sessions, attempt), error_log, attempt)
                 sent += 1
@@ -638,10 +781,13 @@ def plain_path(route: Route) -> str:
 
 # --- what the fuzzer found, kept as plain examples -------------------------------------------
 
+
 def multipart_body(parts: list[tuple[bytes, bytes]], boundary: bytes = b"fuzz") -> bytes:
     """``parts``: (Content-Disposition parameters, value)."""
-    body = b"".join(b"--" + boundary + b"\r\nContent-Disposition: form-data" + params + b"\r\n\r\n" + value + b"\r\n"
-                    for params, value in parts)
+    body = b"".join(
+        b"--" + boundary + b"\r\nContent-Disposition: form-data" + params + b"\r\n\r\n" + value + b"\r\n"
+        for params, value in parts
+    )
     return body + b"--" + boundary + b"--\r\n"
 
 
@@ -650,11 +796,14 @@ def test_a_multipart_part_without_a_name_is_no_field(client):
     on it with a 500 whenever the token was not among the named fields."""
     token = csrf_token(client).encode()
     nameless = (b"", b"nameless")
-    for parts, status in (([nameless], 400),  # no token: the form has expired, said plainly
-                          ([nameless, (b'; name="csrf_token"; filename="t.txt"', token)], 400),  # the token as a file
-                          ([nameless, (b'; name="csrf_token"', token), (b'; name="email"', b"x")], 422)):
-        response = client.post("/account/register", data=multipart_body(parts),
-                               content_type="multipart/form-data; boundary=fuzz")
+    for parts, status in (
+        ([nameless], 400),  # no token: the form has expired, said plainly
+        ([nameless, (b'; name="csrf_token"; filename="t.txt"', token)], 400),  # the token as a file
+        ([nameless, (b'; name="csrf_token"', token), (b'; name="email"', b"x")], 422),
+    ):
+        response = client.post(
+            "/account/register", data=multipart_body(parts), content_type="multipart/form-data; boundary=fuzz"
+        )
         assert response.status_code == status, parts
         assert "Traceback" not in response.get_data(as_text=True)
 
@@ -664,22 +813,31 @@ def test_file_parts_and_json_bodies_are_not_form_fields(client, app):
     then met a FileStorage or a number (a 500). The forms read form fields only."""
     token = csrf_token(client)
     fields = registration()
-    as_file = [(f'; name="{name}"'.encode() + (b'; filename="f.txt"' if name == "email" else b""), value.encode())
-               for name, value in fields.items()] + [(b'; name="csrf_token"', token.encode())]
-    response = client.post("/account/register", data=multipart_body(as_file),
-                           content_type="multipart/form-data; boundary=fuzz")
+    as_file = [
+        (f'; name="{name}"'.encode() + (b'; filename="f.txt"' if name == "email" else b""), value.encode())
+        for name, value in fields.items()
+    ] + [(b'; name="csrf_token"', token.encode())]
+    response = client.post(
+        "/account/register", data=multipart_body(as_file), content_type="multipart/form-data; boundary=fuzz"
+    )
     assert response.status_code == 422
     assert "Enter your email address." in response.get_data(as_text=True)
-    for url, body in (("/account/register", {**fields, "email": 5}), ("/account/register", {"first_name": ["A"]}),
-                      ("/account/login", {"email": {"a": 1}, "password": None}), ("/account/reset", [1, 2]),
-                      ("/account/reset", "text"), ("/account/verify", {"code": 123456})):
+    for url, body in (
+        ("/account/register", {**fields, "email": 5}),
+        ("/account/register", {"first_name": ["A"]}),
+        ("/account/login", {"email": {"a": 1}, "password": None}),
+        ("/account/reset", [1, 2]),
+        ("/account/reset", "text"),
+        ("/account/verify", {"code": 123456}),
+    ):
         response = client.post(url, json=body, headers={"X-CSRFToken": token})
         assert response.status_code in (409, 422), (url, body, response.status_code)
     assert nothing_written(app)
 
 
-@pytest.mark.parametrize("number", ["2147483647", "2147483648", "9223372036854775807", "999999999999999999",
-                                    "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "number", ["2147483647", "2147483648", "9223372036854775807", "999999999999999999", "99999999999999999999999"]
+)
 def test_ids_beyond_the_id_columns_are_no_page(client, number):
     """The id columns are 32-bit on PostgreSQL; a larger id in a URL was an out-of-range error there."""
     for path in ("/media/preview/", "/media/poster/", "/download/"):

@@ -1,11 +1,11 @@
 """Language choice: Accept-Language, the EN | FR switch, the cookie, the account."""
+
 import pytest
 
 from app.extensions import db
 from app.models import User
 
 from .conftest import GOOD_PASSWORD, post, register_and_verify
-
 
 # What a browser sends when the EN | FR switch on one of the site's pages is clicked
 FROM_THIS_SITE = {"Sec-Fetch-Site": "same-origin", "Referer": "http://localhost/conditions"}
@@ -22,10 +22,20 @@ def lang_of(response):
     return re.search(r'<html lang="(\w+)">', response.get_data(as_text=True)).group(1)
 
 
-@pytest.mark.parametrize("header, expected", [
-    (None, "en"), ("fr", "fr"), ("fr-CA,fr;q=0.9,en;q=0.8", "fr"), ("en-GB,en;q=0.9,fr;q=0.5", "en"),
-    ("de-DE,de;q=0.9", "en"), ("de,fr;q=0.5", "fr"), ("*", "en"), ("\x00;;;q=abc", "en"), ("x" * 5000, "en"),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        (None, "en"),
+        ("fr", "fr"),
+        ("fr-CA,fr;q=0.9,en;q=0.8", "fr"),
+        ("en-GB,en;q=0.9,fr;q=0.5", "en"),
+        ("de-DE,de;q=0.9", "en"),
+        ("de,fr;q=0.5", "fr"),
+        ("*", "en"),
+        ("\x00;;;q=abc", "en"),
+        ("x" * 5000, "en"),
+    ],
+)
 def test_first_visit_follows_accept_language(client, header, expected):
     headers = {"Accept-Language": header} if header is not None else {}
     assert lang_of(client.get("/", headers=headers)) == expected
@@ -76,16 +86,19 @@ def test_a_dialog_step_in_the_other_language(client):
     assert client.get_cookie("lang").value == "fr"
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/page"},
-    {"Sec-Fetch-Site": "same-site", "Referer": "http://sub.localhost/"},
-    {"Sec-Fetch-Site": "cross-site", "Referer": "http://localhost/"},  # the header a page cannot forge wins
-    {"Sec-Fetch-Site": "none"},  # typed or from a bookmark: nothing says the switch was clicked
-    {"Referer": "https://evil.example/"},  # an older browser
-    {"Referer": "http://localhost.evil.example/"},
-    {"Referer": "http://[::1"},
-    {},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/page"},
+        {"Sec-Fetch-Site": "same-site", "Referer": "http://sub.localhost/"},
+        {"Sec-Fetch-Site": "cross-site", "Referer": "http://localhost/"},  # the header a page cannot forge wins
+        {"Sec-Fetch-Site": "none"},  # typed or from a bookmark: nothing says the switch was clicked
+        {"Referer": "https://evil.example/"},  # an older browser
+        {"Referer": "http://localhost.evil.example/"},
+        {"Referer": "http://[::1"},
+        {},
+    ],
+)
 def test_a_language_link_from_elsewhere_does_not_change_the_account(app, client, headers):
     """A GET from another site may show the page in French, but not store that on the account."""
     register_and_verify(client, app)

@@ -5,6 +5,7 @@ or a lost mail.
 ``bench/load.py`` drives the load (bench/README.md, part 8); ``LOAD_SECONDS`` sets its length
 (60 by default). The report is printed (``pytest -s``) and written to test-artifacts/load-<db>.json.
 """
+
 import os
 from pathlib import Path
 
@@ -38,10 +39,19 @@ def test_sqlite_connections_wait_for_the_write_lock_and_commit_without_an_fsync(
     from app import create_app
     from app.extensions import db
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SQLITE_BUSY_TIMEOUT_MS": 4321})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+            "SQLITE_BUSY_TIMEOUT_MS": 4321,
+        }
+    )
     with app.app_context():
-        pragmas = {name: db.session.execute(text(f"PRAGMA {name}")).scalar()
-                   for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")}
+        pragmas = {
+            name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")
+        }
         db.engine.dispose()
     assert pragmas == {"journal_mode": "wal", "busy_timeout": 4321, "synchronous": 1, "foreign_keys": 1}

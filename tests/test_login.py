@@ -1,4 +1,5 @@
 """Log in / log out (docs/accounts.md, Log in; Log out) and sessions (docs/security.md, Sessions and cookies)."""
+
 import bcrypt
 import pytest
 
@@ -9,7 +10,9 @@ from .conftest import GOOD_PASSWORD, HTMX, csrf_token, last_code, outbox, post, 
 
 
 def login(client, email="ann@example.org", password=GOOD_PASSWORD, htmx=False, **extra):
-    return post(client, "/account/login", {"email": email, "password": password, "next": "/conditions", **extra}, htmx=htmx)
+    return post(
+        client, "/account/login", {"email": email, "password": password, "next": "/conditions", **extra}, htmx=htmx
+    )
 
 
 @pytest.fixture
@@ -41,12 +44,15 @@ def test_email_is_matched_case_insensitively_after_trimming(client, ann):
     assert login(client, email="  ANN@Example.org ").status_code == 303
 
 
-@pytest.mark.parametrize("email, password", [
-    ("ann@example.org", "Wrong-Password-1!"),
-    ("nobody@example.org", GOOD_PASSWORD),
-    ("not-an-address", GOOD_PASSWORD),
-    ("ann@example.org", "x" * 2000),
-])
+@pytest.mark.parametrize(
+    "email, password",
+    [
+        ("ann@example.org", "Wrong-Password-1!"),
+        ("nobody@example.org", GOOD_PASSWORD),
+        ("not-an-address", GOOD_PASSWORD),
+        ("ann@example.org", "x" * 2000),
+    ],
+)
 def test_every_failure_says_the_same(client, ann, email, password):
     response = login(client, email=email, password=password, htmx=True)
     assert response.status_code == 422
@@ -123,8 +129,17 @@ def test_logout_is_a_post(client, ann):
     assert "Log out" not in client.get("/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("hostile", ["//evil.example", "https://evil.example", "/\\evil.example",
-                                     "javascript:alert(1)", "%2F%2Fevil.example", "\t//evil.example"])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+        "\t//evil.example",
+    ],
+)
 def test_next_never_leaves_the_site(client, ann, hostile):
     response = post(client, "/account/login", {"email": ann, "password": GOOD_PASSWORD, "next": hostile})
     assert response.headers["Location"] == "/"
@@ -141,8 +156,9 @@ def test_post_without_csrf_token_is_refused_with_a_readable_message(client, ann)
 
 def test_csrf_token_in_the_htmx_header_is_accepted(client, ann):
     token = csrf_token(client)
-    response = client.post("/account/login", data={"email": ann, "password": GOOD_PASSWORD},
-                           headers={**HTMX, "X-CSRFToken": token})
+    response = client.post(
+        "/account/login", data={"email": ann, "password": GOOD_PASSWORD}, headers={**HTMX, "X-CSRFToken": token}
+    )
     assert response.headers.get("HX-Redirect") == "/"
 
 
@@ -199,8 +215,11 @@ def logged_in(client) -> bool:
 
 def test_log_out_ends_every_copy_of_the_session_and_remember_cookies(client, ann):
     login(client, remember="y")
-    copies = {"session": copy_of(client, "session"), "remember": copy_of(client, "remember_token"),
-              "both": copy_of(client, "session", "remember_token")}
+    copies = {
+        "session": copy_of(client, "session"),
+        "remember": copy_of(client, "remember_token"),
+        "both": copy_of(client, "session", "remember_token"),
+    }
     assert all(logged_in(copy) for copy in copies.values())
     assert post(client, "/account/logout").status_code == 303
     assert not logged_in(client)
@@ -258,8 +277,9 @@ def test_a_session_from_before_server_side_logins_is_refused(client, app, ann):
     assert not logged_in(client)
 
 
-@pytest.mark.parametrize("identity", ["", "1", "1:", "1::", "1:x:", ":x:y", "1:x:y:z", "١:x:y", "9" * 40 + ":x:y",
-                                      "1:x\x00:y", "-1:x:y"])
+@pytest.mark.parametrize(
+    "identity", ["", "1", "1:", "1::", "1:x:", ":x:y", "1:x:y:z", "١:x:y", "9" * 40 + ":x:y", "1:x\x00:y", "-1:x:y"]
+)
 def test_a_malformed_identity_in_a_signed_session_is_no_one(client, ann, identity):
     with client.session_transaction() as session:
         session["_user_id"] = identity
@@ -284,22 +304,30 @@ def test_the_per_address_limit_counts_every_way_of_writing_the_address(app, app_
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "2 per minute"}])
 def test_register_and_reset_count_every_way_of_writing_the_address(app, app_config):
-    statuses = [post(app.test_client(), "/account/register", registration(email)).status_code
-                for email in ("bob@example.org", "bob@ｅｘａｍｐｌｅ.org", "BOB@example.org")]
+    statuses = [
+        post(app.test_client(), "/account/register", registration(email)).status_code
+        for email in ("bob@example.org", "bob@ｅｘａｍｐｌｅ.org", "BOB@example.org")
+    ]
     assert statuses == [303, 303, 429]
-    statuses = [post(app.test_client(), "/account/reset", {"email": email}).status_code
-                for email in ("cat@ｅｘａｍｐｌｅ.org", "Cat@example.org", "cat@example.org")]
+    statuses = [
+        post(app.test_client(), "/account/reset", {"email": email}).status_code
+        for email in ("cat@ｅｘａｍｐｌｅ.org", "Cat@example.org", "cat@example.org")
+    ]
     assert statuses == [303, 303, 429]
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_IP": "3 per minute"}])
 def test_the_per_ip_limit_counts_an_ipv6_slash_64_as_one_client(app, app_config):
     """One subscriber holds a whole IPv6 /64: a new address from it is no new bucket."""
+
     def login_from(n, remote_addr):
         c = app.test_client()
-        return c.post("/account/login", data={"email": f"user{n}@example.org", "password": "Wrong-Password-1!",
-                                              "csrf_token": csrf_token(c)},
-                      headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+        return c.post(
+            "/account/login",
+            data={"email": f"user{n}@example.org", "password": "Wrong-Password-1!", "csrf_token": csrf_token(c)},
+            headers={"Referer": "http://localhost/"},
+            environ_base={"REMOTE_ADDR": remote_addr},
+        )
 
     for n in range(3):
         assert login_from(n, f"2001:db8:0:5::{n + 1}").status_code == 422

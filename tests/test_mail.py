@@ -1,4 +1,5 @@
 """Mail through a real SMTP server (aiosmtpd): codes, notices, the outbox and its worker."""
+
 import logging
 
 import pytest
@@ -14,8 +15,14 @@ pytestmark = pytest.mark.smtp
 
 @pytest.fixture
 def mailing_app(database_url, smtp, tmp_path):
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                    MAIL_DISPATCH="thread", MAIL_DEFAULT_SENDER="Press Office <press@portal.example>")
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_DISPATCH="thread",
+        MAIL_DEFAULT_SENDER="Press Office <press@portal.example>",
+    )
     yield app
     dispose(app)
 
@@ -48,8 +55,15 @@ def test_owner_of_a_taken_address_gets_a_notice_by_smtp(mailing_app, smtp):
 
 def test_smtp_down_keeps_mails_and_the_worker_delivers_each_once(database_url, tmp_path):
     port = free_port()  # nothing listens here yet
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
-                    MAIL_DISPATCH="thread", MAIL_TIMEOUT_SECONDS=2, OUTBOX_RETRY_BASE_SECONDS=0)
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_DISPATCH="thread",
+        MAIL_TIMEOUT_SECONDS=2,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+    )
     try:
         for n in range(3):
             response = post(app.test_client(), "/account/register", registration(f"user{n}@example.org"))
@@ -70,8 +84,16 @@ def test_smtp_down_keeps_mails_and_the_worker_delivers_each_once(database_url, t
 
 
 def test_a_message_is_given_up_after_the_configured_attempts(database_url, tmp_path):
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
-                    MAIL_DISPATCH="worker", MAIL_TIMEOUT_SECONDS=1, OUTBOX_RETRY_BASE_SECONDS=0, OUTBOX_MAX_ATTEMPTS=2)
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        MAIL_DISPATCH="worker",
+        MAIL_TIMEOUT_SECONDS=1,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+        OUTBOX_MAX_ATTEMPTS=2,
+    )
     try:
         post(app.test_client(), "/account/register", registration())
         runner = app.test_cli_runner()

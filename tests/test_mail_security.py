@@ -1,6 +1,7 @@
 """Mail security (issue #13): no code readable at rest once its mail is sent or given up, nor in a
 log line; old outbox rows purged; addresses beyond ASCII (an IDN domain, a UTF-8 local part)
 delivered with IDNA and SMTPUTF8, or refused with a clear reason. Counted at a real aiosmtpd server."""
+
 from __future__ import annotations
 
 import email
@@ -58,6 +59,7 @@ def user_count(app) -> int:
 
 # --- point 12: codes at rest and in logs --------------------------------------------------------
 
+
 def test_a_sent_code_mail_keeps_no_code_in_the_outbox(make_app, smtp):
     app = mailing(make_app, smtp)
     client = app.test_client()
@@ -105,13 +107,20 @@ def test_sent_and_failed_mails_are_purged_after_the_retention_period(make_app):
     app = make_app(OUTBOX_RETENTION_DAYS=7)
     now = utcnow()
     old, recent = now - timedelta(days=8), now - timedelta(days=6)
-    rows = {"sent long ago": dict(sent_at=old), "failed long ago": dict(failed_at=old),
-            "sent lately": dict(sent_at=recent), "failed lately": dict(failed_at=recent),
-            "pending since long ago": dict(next_attempt_at=now + timedelta(hours=1))}
+    rows = {
+        "sent long ago": dict(sent_at=old),
+        "failed long ago": dict(failed_at=old),
+        "sent lately": dict(sent_at=recent),
+        "failed lately": dict(failed_at=recent),
+        "pending since long ago": dict(next_attempt_at=now + timedelta(hours=1)),
+    }
     with app.app_context():
         for subject, state in rows.items():
-            db.session.add(OutboxMessage(recipient="ann@example.org", subject=subject, body_text="", body_html="",
-                                         created_at=old, **state))
+            db.session.add(
+                OutboxMessage(
+                    recipient="ann@example.org", subject=subject, body_text="", body_html="", created_at=old, **state
+                )
+            )
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["outbox", "purge"])
     assert result.exit_code == 0 and "2 purged" in result.output, result.output
@@ -141,8 +150,13 @@ def test_no_log_line_carries_a_code_when_sending_or_failing(make_app, smtp, capl
     post(app.test_client(), "/account/register", registration())
     sent = code_in(smtp.mailbox.wait_for("ann@example.org")[0])
     app.extensions["outbox_dispatcher"].wait_idle()  # done with the database, which the next app lays anew
-    down = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT_SECONDS=1, OUTBOX_MAX_ATTEMPTS=2,
-                    OUTBOX_RETRY_BASE_SECONDS=0)
+    down = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        MAIL_TIMEOUT_SECONDS=1,
+        OUTBOX_MAX_ATTEMPTS=2,
+        OUTBOX_RETRY_BASE_SECONDS=0,
+    )
     post(down.test_client(), "/account/register", registration("bob@example.org"))
     failed = last_code(down, "bob@example.org")
     for _ in range(2):
@@ -152,6 +166,7 @@ def test_no_log_line_carries_a_code_when_sending_or_failing(make_app, smtp, capl
 
 
 # --- point 16: addresses beyond ASCII -----------------------------------------------------------
+
 
 def test_an_idn_domain_gets_its_code_through_a_plain_ascii_server(make_app, smtp):
     app = mailing(make_app, smtp)
@@ -199,9 +214,11 @@ def test_registration_refuses_a_utf8_local_part_when_the_server_is_known_to_lack
 
 REFUSE_MAIL = {  # the database refuses every new outbox row, as a broken or full database might
     "sqlite": ["CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"],
-    "postgresql": ["CREATE OR REPLACE FUNCTION refuse_mail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
-                   "END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail()"],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION refuse_mail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
+        "END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail()",
+    ],
 }
 
 
@@ -229,13 +246,18 @@ def test_a_database_error_while_writing_a_code_mail_logs_no_code(make_app, caplo
 
 # --- point 18: headers as they go over the wire -------------------------------------------------
 
+
 def test_no_ascii_header_is_encoded_and_every_header_reads_back_as_written():
     """Beyond List-Unsubscribe (tests/test_newsletter.py): any header all in ASCII that is too long to
     fold stays one plain line; headers beyond ASCII are encoded (or UTF-8 with SMTPUTF8) and read back."""
     long_link = "<https://media.example.org/" + "x" * 300 + ">"
     subject = "OTAN Multimédia : 12 nouveaux reportages sur la défense collective et l’Alliance atlantique"
-    message = OutboxMessage(subject=subject, body_text="Bonjour José", body_html="<p>Bonjour José</p>",
-                            headers_json=json.dumps({"List-Unsubscribe": long_link, "X-Long": "a" * 200}))
+    message = OutboxMessage(
+        subject=subject,
+        body_text="Bonjour José",
+        body_html="<p>Bonjour José</p>",
+        headers_json=json.dumps({"List-Unsubscribe": long_link, "X-Long": "a" * 200}),
+    )
     sender = Address("Presse OTAN Multimédia", addr_spec="press@media.example.org")
     for recipient, utf8 in ((f"ann@{IDN_ASCII}", False), (f"josé@{IDN_ASCII}", True)):
         raw = compose(message, sender, recipient, utf8=utf8)

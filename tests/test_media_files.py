@@ -1,5 +1,6 @@
 """Media files (issue #13, points 4 and 13): each rendition is stored under a name of its own, and
 a file's type is read from its content, at import and again whenever it is served."""
+
 import json
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def renditions(app, slug="a"):
 
 # --- point 4: a stored name per rendition ---------------------------------------------------------
 
+
 def test_renditions_with_the_same_file_name_in_different_folders_stay_apart(app, tmp_path, client):
     """preview/clip.mp4 and hd/clip.mp4 both became MEDIA_ROOT/a/clip.mp4 (the second copy was even
     skipped, the sizes being equal), so the public preview URL served the HD file."""
@@ -93,8 +95,10 @@ def test_one_file_for_two_renditions_is_refused(app, tmp_path):
     entry["video"]["renditions"][1]["file"] = "./" + entry["video"]["renditions"][0]["file"]
     result = import_folder_with(app, tmp_path, entry)
     assert result.exit_code == 1
-    assert ("error: stories[0].video.renditions[1].file: './a/hd.mp4' is also the file of renditions[0]; "
-            "each rendition needs a file of its own") in result.output
+    assert (
+        "error: stories[0].video.renditions[1].file: './a/hd.mp4' is also the file of renditions[0]; "
+        "each rendition needs a file of its own"
+    ) in result.output
 
 
 def test_a_stale_file_of_the_same_size_is_replaced(app, tmp_path, client):
@@ -140,6 +144,7 @@ def test_the_demo_catalogue_imported_before_keeps_working(app, client):
 
 # --- point 13: types from content ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", sorted(NOT_VIDEO))
 @pytest.mark.parametrize("which", [0, 1])  # the HD file, the preview
 def test_a_rendition_that_is_not_a_video_is_refused(app, tmp_path, kind, which):
@@ -148,8 +153,10 @@ def test_a_rendition_that_is_not_a_video_is_refused(app, tmp_path, kind, which):
     rendition["mimetype"] = "video/mp4"  # what the manifest says counts for nothing
     result = import_folder_with(app, tmp_path, entry, {rendition["file"]: NOT_VIDEO[kind]})
     assert result.exit_code == 1
-    assert (f"error: stories[0].video.renditions[{which}].file: '{rendition['file']}' is not a video "
-            "(MP4, MOV, WebM, Matroska or MXF, read from the file's content)") in result.output
+    assert (
+        f"error: stories[0].video.renditions[{which}].file: '{rendition['file']}' is not a video "
+        "(MP4, MOV, WebM, Matroska or MXF, read from the file's content)"
+    ) in result.output
     assert "nothing was imported" in result.output
 
 
@@ -158,8 +165,10 @@ def test_a_poster_that_is_not_an_image_is_refused(app, tmp_path, kind):
     entry = story_entry("a", "Story A")
     result = import_folder_with(app, tmp_path, entry, {entry["video"]["poster"]: NOT_VIDEO[kind]})
     assert result.exit_code == 1
-    assert ("error: stories[0].video.poster: 'a/poster.jpg' is not an image (JPEG, PNG or WebP, read from the "
-            "file's content)") in result.output
+    assert (
+        "error: stories[0].video.poster: 'a/poster.jpg' is not an image (JPEG, PNG or WebP, read from the "
+        "file's content)"
+    ) in result.output
 
 
 def test_an_mxf_preview_is_refused(app, tmp_path):
@@ -167,8 +176,10 @@ def test_an_mxf_preview_is_refused(app, tmp_path):
     preview = entry["video"]["renditions"][1]["file"]
     result = import_folder_with(app, tmp_path, entry, {preview: HEADS["application/mxf"] + b"\x00" * 100})
     assert result.exit_code == 1
-    assert ("error: stories[0].video.renditions[1].file: a preview must be MP4, MOV, WebM or Matroska, "
-            "which a web page can play") in result.output
+    assert (
+        "error: stories[0].video.renditions[1].file: a preview must be MP4, MOV, WebM or Matroska, "
+        "which a web page can play"
+    ) in result.output
 
 
 @pytest.mark.parametrize("mimetype", [t for t in HEADS if not t.startswith("image/")])

@@ -1,4 +1,5 @@
 """Newsletter (docs/portal.md, Newsletter): consent, one-click unsubscribe (RFC 8058), the digest."""
+
 import json
 import re
 from datetime import timedelta
@@ -138,8 +139,11 @@ def test_unsubscribe_link_shows_a_page_with_one_button(app):
 
 def test_rfc_8058_one_click_post_needs_no_session_and_no_csrf(app):
     subscriber(app, "ann@example.org")
-    response = app.test_client().post(f"/newsletter/unsubscribe/{token_for(app, 'ann@example.org')}",
-                                      data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    response = app.test_client().post(
+        f"/newsletter/unsubscribe/{token_for(app, 'ann@example.org')}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 200 and not is_subscribed(app, "ann@example.org")
 
 
@@ -160,7 +164,9 @@ def test_a_token_signed_for_another_purpose_does_not_work(app):
     subscriber(app, "ann@example.org")
     with app.app_context():
         user_id = db.session.query(User).one().id
-    forged = URLSafeSerializer(app.config["SECRET_KEY"], salt="another-salt").dumps({"u": user_id, "e": "ann@example.org"})
+    forged = URLSafeSerializer(app.config["SECRET_KEY"], salt="another-salt").dumps(
+        {"u": user_id, "e": "ann@example.org"}
+    )
     assert app.test_client().post(f"/newsletter/unsubscribe/{forged}").status_code == 400
     assert is_subscribed(app, "ann@example.org")
 
@@ -208,7 +214,6 @@ def test_a_digest_deleted_just_after_its_claim_is_not_sent(app, tmp_path, monkey
         assert db.session.get(OutboxMessage, digest_id) is None
 
 
-
 def test_deleting_the_account_stops_the_newsletter(app, tmp_path):
     client = subscriber(app, "ann@example.org")
     load(app, tmp_path, [recent("fresh", 1)])
@@ -220,8 +225,15 @@ def test_deleting_the_account_stops_the_newsletter(app, tmp_path):
 
 
 def test_a_digest_arrives_by_smtp_with_one_click_headers(database_url, tmp_path, smtp):
-    app = build_app(database_url, tmp_path / "instance", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                    MAIL_DISPATCH="thread", SERVER_NAME="media.example.org", PREFERRED_URL_SCHEME="https")
+    app = build_app(
+        database_url,
+        tmp_path / "instance",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_DISPATCH="thread",
+        SERVER_NAME="media.example.org",
+        PREFERRED_URL_SCHEME="https",
+    )
     try:
         subscriber(app, "ann@example.org", smtp.mailbox)
         load(app, tmp_path, [recent("fresh-story", 1)])
@@ -232,15 +244,20 @@ def test_a_digest_arrives_by_smtp_with_one_click_headers(database_url, tmp_path,
         # RFC 2047-encoded (a parsed value would hide an encoded or folded header)
         assert raw_header(digest, "List-Unsubscribe-Post") == b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         line = raw_header(digest, "List-Unsubscribe").decode("ascii")
-        match = re.fullmatch(r"List-Unsubscribe: <(https://media\.example\.org/newsletter/unsubscribe/[\w.-]+)>\r\n",
-                             line)
+        match = re.fullmatch(
+            r"List-Unsubscribe: <(https://media\.example\.org/newsletter/unsubscribe/[\w.-]+)>\r\n", line
+        )
         assert match, line
         link = match.group(1)
         assert link in text_of(digest)
         assert "https://media.example.org/stories/fresh-story" in text_of(digest)
         path = link.replace("https://media.example.org", "")
-        assert app.test_client().post(path, data="List-Unsubscribe=One-Click",
-                                      content_type="application/x-www-form-urlencoded").status_code == 200
+        assert (
+            app.test_client()
+            .post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+            .status_code
+            == 200
+        )
         assert not is_subscribed(app, "ann@example.org")
     finally:
         dispose(app)

@@ -3,6 +3,7 @@ that reads it — log in, register → code → welcome, reset → code → new 
 in", log out, the login-required redirect — with and without HTMX, and every Location, HX-Redirect
 and link the portal answers with stays on the site. tests/test_redirects.py tests ``safe_next``
 itself; here nothing of the app judges the answers: ``stays_on_site`` reads them as a browser does."""
+
 from __future__ import annotations
 
 import html
@@ -23,20 +24,43 @@ NEW_PASSWORD = "Quiet-Meadow-31?"
 
 HOSTILE = [
     # other hosts
-    "//evil.example", "///evil.example", "//evil.example@portal.example", "/\\evil.example", "\\\\evil.example",
-    "\\/evil.example", "https://evil.example", "https:evil.example", "https:/evil.example", "HtTpS://evil.example",
+    "//evil.example",
+    "///evil.example",
+    "//evil.example@portal.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "https://evil.example",
+    "https:evil.example",
+    "https:/evil.example",
+    "HtTpS://evil.example",
     "evil.example",
     # schemes that run or show something
-    "javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "javascript://%0aalert(1)",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "java\tscript:alert(1)",
+    "javascript://%0aalert(1)",
     "data:text/html,<script>alert(1)</script>",
     # encodings that a later decode turns into one of the above
-    "%2F%2Fevil.example", "/%2F/evil.example", "/%2fevil.example", "/%5Cevil.example", "/%09/evil.example",
+    "%2F%2Fevil.example",
+    "/%2F/evil.example",
+    "/%2fevil.example",
+    "/%5Cevil.example",
+    "/%09/evil.example",
     "javascript%3Aalert(1)",
     # characters browsers drop or trim before they read a URL
-    "\t//evil.example", "\n//evil.example", "/\t/evil.example", "/\r\n/evil.example", "\x00//evil.example",
-    " //evil.example", "\u3000//evil.example",
+    "\t//evil.example",
+    "\n//evil.example",
+    "/\t/evil.example",
+    "/\r\n/evil.example",
+    "\x00//evil.example",
+    " //evil.example",
+    "\u3000//evil.example",
     # slashes from elsewhere in Unicode
-    "/\uff0fevil.example", "\uff0f\uff0fevil.example", "/\u2215evil.example", "\u2044\u2044evil.example",
+    "/\uff0fevil.example",
+    "\uff0f\uff0fevil.example",
+    "/\u2215evil.example",
+    "\u2044\u2044evil.example",
     # too long for anyone's good
     "/" + "a" * 3000,
 ]
@@ -60,11 +84,24 @@ def stays_on_site(url: str) -> bool:
 
 def test_the_judge_tells_hostile_from_local():
     """``stays_on_site`` must itself be able to fail, or the tests below would prove nothing."""
-    for url in ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example",
-                "javascript:alert(1)", "%2F%2Fevil.example", "/%2F/evil.example", " //evil.example"]:
+    for url in [
+        "//evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+        "/%2F/evil.example",
+        " //evil.example",
+    ]:
         assert not stays_on_site(url), url
-    for url in ["/", "/conditions", "/stories/antalya?download=3", "/account/login?next=%2F%2Fevil.example",
-                "/%EF%BC%8Fevil.example"]:
+    for url in [
+        "/",
+        "/conditions",
+        "/stories/antalya?download=3",
+        "/account/login?next=%2F%2Fevil.example",
+        "/%EF%BC%8Fevil.example",
+    ]:
         assert stays_on_site(url), url
 
 
@@ -83,7 +120,8 @@ class Answer:
 
     def hidden(self, name: str) -> str:
         match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', self.text) or re.search(
-            rf'<input[^>]*value="([^"]*)"[^>]*name="{name}"', self.text)
+            rf'<input[^>]*value="([^"]*)"[^>]*name="{name}"', self.text
+        )
         return html.unescape(match.group(1)) if match else ""
 
 
@@ -104,8 +142,9 @@ class Visitor:
         body = None
         if data is not None:
             body = urlencode({"csrf_token": self.token or "", **data}).encode()
-        request = urllib.request.Request(self.base + path, data=body, method=method,
-                                         headers={"Referer": self.base + "/", **(headers or {})})
+        request = urllib.request.Request(
+            self.base + path, data=body, method=method, headers={"Referer": self.base + "/", **(headers or {})}
+        )
         try:
             with self.opener.open(request, timeout=15) as response:
                 answer = Answer(response.status, response.headers, response.read())
@@ -167,8 +206,13 @@ class Findings:
 @pytest.fixture
 def app_config():
     # one address per hostile value, a dozen requests each: no send throttle or rate limit in the way
-    return {"CODE_RESEND_INTERVAL_SECONDS": 0, "CODE_SENDS_PER_HOUR": 10_000, "CODE_SENDS_PER_SOURCE_PER_HOUR": 10_000,
-            "RATELIMIT_PER_IP": "100000 per minute", "RATELIMIT_PER_ADDRESS": "100000 per minute"}
+    return {
+        "CODE_RESEND_INTERVAL_SECONDS": 0,
+        "CODE_SENDS_PER_HOUR": 10_000,
+        "CODE_SENDS_PER_SOURCE_PER_HOUR": 10_000,
+        "RATELIMIT_PER_IP": "100000 per minute",
+        "RATELIMIT_PER_ADDRESS": "100000 per minute",
+    }
 
 
 ADDRESSES = itertools.count()
@@ -178,8 +222,9 @@ def register(live_portal, visitor: Visitor, hostile: str, findings: Findings, he
     """Register → code → welcome (→ subscribe) with ``next`` = ``hostile``, checking every answer."""
     email = f"redirect{next(ADDRESSES)}@example.org"
     findings.page("register page", hostile, visitor.get(with_next("/account/register", hostile), **headers))
-    findings.destination("register", hostile,
-                         visitor.post("/account/register", registration(email, next=hostile), **headers))
+    findings.destination(
+        "register", hostile, visitor.post("/account/register", registration(email, next=hostile), **headers)
+    )
     code = live_portal.mailbox.code_after(email, seen=0)
     findings.destination("verify", hostile, visitor.post("/account/verify", {"code": code}, **headers))
     welcome = visitor.get("/account/welcome", **headers)
@@ -211,14 +256,16 @@ def test_log_in_and_log_out_stay_on_the_site(live_portal, htmx):
         visitor = Visitor(live_portal.url)
         page = visitor.get(with_next("/account/login", hostile), **headers)
         findings.page("login page", hostile, page)
-        findings.destination("log in", hostile, visitor.post("/account/login", {**login, "next": page.hidden("next")},
-                                                             **headers))
+        findings.destination(
+            "log in", hostile, visitor.post("/account/login", {**login, "next": page.hidden("next")}, **headers)
+        )
         visitor.get("/")  # the page behind, with the logged-in session's token
         findings.destination("log out", hostile, visitor.post("/account/logout", {"next": hostile}, **headers))
         if page.hidden("next") != hostile:  # a forged form posts the raw value
             visitor = Visitor(live_portal.url)
-            findings.destination("log in", hostile, visitor.post("/account/login", {**login, "next": hostile},
-                                                                 **headers))
+            findings.destination(
+                "log in", hostile, visitor.post("/account/login", {**login, "next": hostile}, **headers)
+            )
     findings.assert_none()
 
 
@@ -231,19 +278,24 @@ def test_password_reset_and_its_return_link_stay_on_the_site(live_portal):
         visitor = Visitor(live_portal.url)
         findings.page("reset page", hostile, visitor.get(with_next("/account/reset", hostile), **headers))
         seen = len(live_portal.mailbox.to(email))
-        findings.destination("reset", hostile, visitor.post("/account/reset", {"email": email, "next": hostile},
-                                                            **headers))
+        findings.destination(
+            "reset", hostile, visitor.post("/account/reset", {"email": email, "next": hostile}, **headers)
+        )
         code = live_portal.mailbox.code_after(email, seen)
         findings.destination("reset code", hostile, visitor.post("/account/reset/code", {"code": code}, **headers))
-        findings.destination("new password", hostile, visitor.post(
-            "/account/reset/password", {"password": password, "confirm": password}, **headers))
+        findings.destination(
+            "new password",
+            hostile,
+            visitor.post("/account/reset/password", {"password": password, "confirm": password}, **headers),
+        )
         done = visitor.get("/account/reset/done", **headers)
         findings.page("reset done", hostile, done)
         back = done.link("Return to the page you were on and log in")
         findings.check("reset done: return", hostile, back)
         login = visitor.get(back if stays_on_site(back) else "/account/login", **headers)
-        answer = visitor.post("/account/login", {"email": email, "password": password, "next": login.hidden("next")},
-                              **headers)
+        answer = visitor.post(
+            "/account/login", {"email": email, "password": password, "next": login.hidden("next")}, **headers
+        )
         findings.destination("log in after reset", hostile, answer)
     findings.assert_none()
 
@@ -252,8 +304,15 @@ def test_the_login_required_redirect_stays_on_the_site(live_portal):
     findings = Findings()
     email = register(live_portal, Visitor(live_portal.url), "/", findings, {})
     # the page asked for is "the page you were on": hostile values in its query, hostile-looking paths
-    paths = [with_next(path, hostile) for path, hostile in zip(itertools.cycle(["/account", "/account/welcome"]), HOSTILE)]
-    paths += ["//evil.example/account", "/account//evil.example", "/%2F%2Fevil.example/account", "/account/?next=//evil.example"]
+    paths = [
+        with_next(path, hostile) for path, hostile in zip(itertools.cycle(["/account", "/account/welcome"]), HOSTILE)
+    ]
+    paths += [
+        "//evil.example/account",
+        "/account//evil.example",
+        "/%2F%2Fevil.example/account",
+        "/account/?next=//evil.example",
+    ]
     for number, path in enumerate(paths):
         headers = in_turn(number, HTMX, {})
         visitor = Visitor(live_portal.url)
@@ -263,8 +322,9 @@ def test_the_login_required_redirect_stays_on_the_site(live_portal):
         login_url = findings.destination("login required", path, answer)
         findings.check("login required", path, login_url)  # and the page it carries along
         page = visitor.get(login_url if stays_on_site(login_url) else "/account/login", **headers)
-        answer = visitor.post("/account/login", {"email": email, "password": GOOD_PASSWORD, "next": page.hidden("next")},
-                              **headers)
+        answer = visitor.post(
+            "/account/login", {"email": email, "password": GOOD_PASSWORD, "next": page.hidden("next")}, **headers
+        )
         findings.destination("log in after login required", path, answer)
     findings.assert_none()
 
@@ -278,7 +338,8 @@ def test_a_local_page_with_non_ascii_characters_is_kept(live_portal, htmx):
     for local in ("/conditions?q=café", "/conditions?q=日本"):
         visitor = Visitor(live_portal.url)
         visitor.get(with_next("/account/login", local))
-        answer = visitor.post("/account/login", {"email": email, "password": GOOD_PASSWORD, "next": local},
-                              **(HTMX if htmx else {}))
+        answer = visitor.post(
+            "/account/login", {"email": email, "password": GOOD_PASSWORD, "next": local}, **(HTMX if htmx else {})
+        )
         assert findings.destination("log in", local, answer) == "/conditions?q=" + quote(local.partition("=")[2])
     findings.assert_none()

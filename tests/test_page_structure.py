@@ -1,5 +1,6 @@
 """What a machine can check on every page: one <h1>, fields that say what they hold
 (autocomplete, WCAG 1.3.5), the dialog's language switch as a labelled group."""
+
 import re
 
 import pytest
@@ -7,15 +8,26 @@ import pytest
 from .catalogue_data import STORIES, load
 from .conftest import HTMX, post, register_and_verify, registration
 
-AUTOCOMPLETE = {"email": "email", "first_name": "given-name", "last_name": "family-name",
-                "organisation": "organization", "code": "one-time-code", "current": "current-password",
-                "delete_password": "current-password", "new_email": "email", "email_password": "current-password"}
+AUTOCOMPLETE = {
+    "email": "email",
+    "first_name": "given-name",
+    "last_name": "family-name",
+    "organisation": "organization",
+    "code": "one-time-code",
+    "current": "current-password",
+    "delete_password": "current-password",
+    "new_email": "email",
+    "email_password": "current-password",
+}
 
 
 @pytest.fixture
 def catalogue(app, tmp_path):
-    load(app, tmp_path, [dict(s, video=dict(s["video"], renditions=[dict(r) for r in s["video"]["renditions"]]))
-                         for s in STORIES])
+    load(
+        app,
+        tmp_path,
+        [dict(s, video=dict(s["video"], renditions=[dict(r) for r in s["video"]["renditions"]])) for s in STORIES],
+    )
 
 
 def h1_count(html):
@@ -23,8 +35,9 @@ def h1_count(html):
 
 
 def visible_inputs(html):
-    return [tag for tag in re.findall(r"<input\b[^>]*>", html)
-            if not re.search(r'type="(hidden|checkbox|submit)"', tag)]
+    return [
+        tag for tag in re.findall(r"<input\b[^>]*>", html) if not re.search(r'type="(hidden|checkbox|submit)"', tag)
+    ]
 
 
 def check_fields(html, page):
@@ -38,10 +51,21 @@ def check_fields(html, page):
         assert f'autocomplete="{wanted}"' in tag, (page, tag)
 
 
-VISITOR_PAGES = ["/", "/?q=antalya", "/stories/foreign-ministers-meet-in-antalya", "/conditions",
-                 "/account/register", "/account/login", "/account/reset", "/account/reset/code",
-                 "/account/reset/password", "/account/verify", "/no-such-page",
-                 "/stories/no-such-story", "/newsletter/unsubscribe/not-a-token"]
+VISITOR_PAGES = [
+    "/",
+    "/?q=antalya",
+    "/stories/foreign-ministers-meet-in-antalya",
+    "/conditions",
+    "/account/register",
+    "/account/login",
+    "/account/reset",
+    "/account/reset/code",
+    "/account/reset/password",
+    "/account/verify",
+    "/no-such-page",
+    "/stories/no-such-story",
+    "/newsletter/unsubscribe/not-a-token",
+]
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
@@ -54,8 +78,11 @@ def test_every_visitor_page_has_one_h1_and_named_fields(client, catalogue, lang)
 
 
 def test_steps_in_error_and_after_have_one_h1(client, app, catalogue):
-    html = post(client, "/account/register", registration(email="", first_name="", last_name="", organisation="",
-                                                          password="", confirm="")).get_data(as_text=True)
+    html = post(
+        client,
+        "/account/register",
+        registration(email="", first_name="", last_name="", organisation="", password="", confirm=""),
+    ).get_data(as_text=True)
     assert h1_count(html) == 1
     check_fields(html, "/account/register")
     html = post(client, "/account/register", registration(), follow=True).get_data(as_text=True)

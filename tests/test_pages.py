@@ -1,6 +1,7 @@
 """The privacy notice and the accessibility statement beside the conditions of use (issue #18):
 default texts in English and French, linked from every page's footer and from the register step,
 and each replaced by the operator's own file in instance/pages/ without touching the code."""
+
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,11 @@ import pytest
 from .test_french import FR, assert_french, visible
 
 PAGES = {"/conditions": "Conditions of use", "/privacy": "Privacy notice", "/accessibility": "Accessibility statement"}
-FRENCH_TITLES = {"/conditions": "Conditions d’utilisation", "/privacy": "Politique de confidentialité",
-                 "/accessibility": "Déclaration d’accessibilité"}
+FRENCH_TITLES = {
+    "/conditions": "Conditions d’utilisation",
+    "/privacy": "Politique de confidentialité",
+    "/accessibility": "Déclaration d’accessibilité",
+}
 
 
 def pages_folder(app) -> Path:
@@ -31,9 +35,20 @@ def test_default_pages_in_both_languages(client, url):
 def test_the_privacy_notice_says_what_the_portal_keeps(app, client):
     app.config["OUTBOX_RETENTION_DAYS"] = 9
     page = client.get("/privacy").get_data(as_text=True)
-    for kept in ("email address", "bcrypt hash", "Logins", "at most 30 days", "Downloads", "deleted 9 days later",
-                 "Audit log", "<code>session</code>", "<code>remember_token</code>", "<code>lang</code>",
-                 "Download my data", 'href="/account"'):
+    for kept in (
+        "email address",
+        "bcrypt hash",
+        "Logins",
+        "at most 30 days",
+        "Downloads",
+        "deleted 9 days later",
+        "Audit log",
+        "<code>session</code>",
+        "<code>remember_token</code>",
+        "<code>lang</code>",
+        "Download my data",
+        'href="/account"',
+    ):
         assert kept in page, kept
 
 
@@ -73,7 +88,7 @@ def test_an_operator_file_that_is_not_utf8_or_cannot_be_read_is_no_error(app, cl
 
 
 def test_the_operator_is_trusted_but_the_content_security_policy_still_holds(app, client):
-    (pages_folder(app) / "privacy.en.html").write_text('<p>Ours</p><script>alert(1)</script>', "utf-8")
+    (pages_folder(app) / "privacy.en.html").write_text("<p>Ours</p><script>alert(1)</script>", "utf-8")
     response = client.get("/privacy")
     assert "<script>alert(1)</script>" in response.get_data(as_text=True)  # placed as written
     assert "script-src" not in response.headers["Content-Security-Policy"]  # so default-src 'self': no inline script

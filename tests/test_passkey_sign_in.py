@@ -2,6 +2,7 @@
 wrong entries, at this step and at the second step; removing a passkey asks for the password.
 The passkey here is a software one (an EC key signing as an authenticator does); the browser's
 own ceremony runs in Chromium (tests/browser/test_passkey_sign_in.py)."""
+
 from __future__ import annotations
 
 import base64
@@ -45,17 +46,35 @@ class SoftPasskey:
         numbers = self.key.public_key().public_numbers()
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
 
-    def answer(self, challenge: str, *, verified: bool = True, origin: str = "http://localhost",
-               rp_id: str = "localhost", key=None) -> str:
+    def answer(
+        self,
+        challenge: str,
+        *,
+        verified: bool = True,
+        origin: str = "http://localhost",
+        rp_id: str = "localhost",
+        key=None,
+    ) -> str:
         self.count += 1
-        client_data = json.dumps({"type": "webauthn.get", "challenge": challenge, "origin": origin,
-                                  "crossOrigin": False}).encode()
+        client_data = json.dumps(
+            {"type": "webauthn.get", "challenge": challenge, "origin": origin, "crossOrigin": False}
+        ).encode()
         flags = 0x01 | (0x04 if verified else 0)  # user present, user verified
         auth_data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", self.count)
         signature = (key or self.key).sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
-        return json.dumps({"id": self.id, "rawId": self.id, "type": "public-key", "clientExtensionResults": {},
-                           "response": {"clientDataJSON": b64url(client_data), "authenticatorData": b64url(auth_data),
-                                        "signature": b64url(signature)}})
+        return json.dumps(
+            {
+                "id": self.id,
+                "rawId": self.id,
+                "type": "public-key",
+                "clientExtensionResults": {},
+                "response": {
+                    "clientDataJSON": b64url(client_data),
+                    "authenticatorData": b64url(auth_data),
+                    "signature": b64url(signature),
+                },
+            }
+        )
 
 
 def ann_with_passkey(app, email: str = ANN) -> SoftPasskey:
@@ -63,8 +82,11 @@ def ann_with_passkey(app, email: str = ANN) -> SoftPasskey:
     passkey = SoftPasskey(email.encode())
     with app.app_context():
         user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
-        db.session.add(Passkey(user_id=user_id, name="Laptop", credential_id=passkey.id,
-                               public_key=passkey.public_cose(), sign_count=0))
+        db.session.add(
+            Passkey(
+                user_id=user_id, name="Laptop", credential_id=passkey.id, public_key=passkey.public_cose(), sign_count=0
+            )
+        )
         db.session.commit()
     return passkey
 
@@ -91,8 +113,8 @@ def logged_in(client) -> bool:
 
 def test_the_log_in_step_offers_a_passkey_only_to_javascript(app):
     page = app.test_client().get("/account/login").get_data(as_text=True)
-    form = page[page.index('action="/account/login/passkey"') - 20:]
-    form = form[:form.index("</form>")]
+    form = page[page.index('action="/account/login/passkey"') - 20 :]
+    form = form[: form.index("</form>")]
     assert "data-passkey-only hidden" in form and "Sign in with a passkey" in form
     assert 'data-options-url="/account/login/passkey/options"' in form
 
@@ -139,8 +161,16 @@ def test_unknown_forged_or_unverified_answers_get_one_clear_message_and_no_login
     # the same words whether the passkey is anybody's or not (no account is told apart)
     assert normalised(unknown, ANN) == normalised(forged, ANN)
     nested = "[" * 9000 + "]" * 9000  # deeper than Python's JSON parser goes
-    for junk in ("", "{}", "[]", '{"id": 5}', "x" * 30000, '{"id": "' + passkey.id + '", "response": null}', nested,
-                 '{"id": "' + passkey.id + '", "response": ' + nested + "}"):
+    for junk in (
+        "",
+        "{}",
+        "[]",
+        '{"id": 5}',
+        "x" * 30000,
+        '{"id": "' + passkey.id + '", "response": null}',
+        nested,
+        '{"id": "' + passkey.id + '", "response": ' + nested + "}",
+    ):
         assert sign_in(client, junk).status_code == 422
     assert not logged_in(client)
 
@@ -178,8 +208,11 @@ def test_an_expired_challenge_is_refused(app):
     client = visitor(app)
     challenge = options(client)["challenge"]
     with app.app_context():
-        db.session.execute(db.update(PasskeyChallenge).values(expires_at=PasskeyChallenge.expires_at
-                                                               - __import__("datetime").timedelta(minutes=6)))
+        db.session.execute(
+            db.update(PasskeyChallenge).values(
+                expires_at=PasskeyChallenge.expires_at - __import__("datetime").timedelta(minutes=6)
+            )
+        )
         db.session.commit()
     assert sign_in(client, passkey.answer(challenge)).status_code == 422
     assert not logged_in(client)
@@ -223,8 +256,9 @@ def test_failed_passkey_answers_at_the_second_step_count_with_the_codes(app):
     assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}).status_code == 303
     for left in range(4, 0, -1):
         challenge = options(client, "/account/two-step/sign-in/passkey/options")["challenge"]
-        response = post(client, "/account/two-step/sign-in/passkey",
-                        {"credential": passkey.answer(challenge, key=stranger.key)})
+        response = post(
+            client, "/account/two-step/sign-in/passkey", {"credential": passkey.answer(challenge, key=stranger.key)}
+        )
         assert response.status_code == 422 and f"You have {left} more attempt" in response.get_data(as_text=True)
     challenge = options(client, "/account/two-step/sign-in/passkey/options")["challenge"]
     post(client, "/account/two-step/sign-in/passkey", {"credential": passkey.answer(challenge, key=stranger.key)})
@@ -240,7 +274,9 @@ def test_a_passkey_answer_at_the_second_step_still_signs_in(app):
     assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD, "next": STORY}).status_code == 303
     challenge = options(client, "/account/two-step/sign-in/passkey/options")["challenge"]
     # a passkey at the second step comes after the password: it need not be unlocked
-    response = post(client, "/account/two-step/sign-in/passkey", {"credential": passkey.answer(challenge, verified=False)})
+    response = post(
+        client, "/account/two-step/sign-in/passkey", {"credential": passkey.answer(challenge, verified=False)}
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith(STORY)
     assert logged_in(client)
 
@@ -274,8 +310,10 @@ def test_removing_a_passkey_asks_for_the_password(app):
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])
 def test_wrong_passwords_to_remove_a_passkey_are_limited(app, app_config):
     client, key_id = ann_logged_in_with_passkey(app)
-    statuses = [post(client, f"/account/two-step/passkeys/{key_id}/remove", {"factor_password": "guess"}).status_code
-                for _ in range(4)]
+    statuses = [
+        post(client, f"/account/two-step/passkeys/{key_id}/remove", {"factor_password": "guess"}).status_code
+        for _ in range(4)
+    ]
     assert statuses == [422, 422, 422, 429]
     assert passkeys_left(app) == 1
 
@@ -291,9 +329,11 @@ def test_new_passkeys_are_made_discoverable_and_unlocked(app):
 def test_the_new_answers_have_the_security_headers(app):
     passkey = ann_with_passkey(app)
     client = visitor(app)
-    answers = {"options": post(client, "/account/login/passkey/options"),
-               "refused": sign_in(client, "{}", htmx=True),
-               "no token": post(client, "/account/login/passkey", {"credential": "{}"}, token=False)}
+    answers = {
+        "options": post(client, "/account/login/passkey/options"),
+        "refused": sign_in(client, "{}", htmx=True),
+        "no token": post(client, "/account/login/passkey", {"credential": "{}"}, token=False),
+    }
     answers["signed in"] = sign_in(client, passkey.answer(options(client)["challenge"]))
     answers["removal refused"] = post(client, "/account/two-step/passkeys/1/remove", {"factor_password": "x"})
     assert [response.status_code for response in answers.values()] == [200, 422, 400, 303, 422]

@@ -1,5 +1,6 @@
 """Every answer that runs bcrypt on what was typed is rate-limited (the account page's own
 checks are in test_account_page.py, the log in in test_login.py)."""
+
 import pytest
 
 from .conftest import GOOD_PASSWORD, age_codes, post, register_and_verify

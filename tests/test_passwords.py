@@ -1,4 +1,5 @@
 """Password policy (docs/accounts.md, Password policy) and hashing, without a database."""
+
 import bcrypt
 import pytest
 

@@ -1,5 +1,6 @@
 """Staff management (/staff/people): promote a verified account by address, demote; the last
 staff member stays; each change audited and mailed (English or French)."""
+
 from app.extensions import db
 from app.models import AuditEvent, User
 
@@ -31,11 +32,18 @@ def test_promote_a_verified_account_then_demote_it(app):
     assert post(staff, f"/staff/people/{member_id}/demote").status_code == 303
     assert staff_flags(app)[MEMBER] is False
     with app.app_context():
-        events = [(e.action, e.actor_id, e.subject_user_id) for e in db.session.query(AuditEvent)
-                  .filter(AuditEvent.action.in_(["user.promote", "user.demote"])).order_by(AuditEvent.id)]
+        events = [
+            (e.action, e.actor_id, e.subject_user_id)
+            for e in db.session.query(AuditEvent)
+            .filter(AuditEvent.action.in_(["user.promote", "user.demote"]))
+            .order_by(AuditEvent.id)
+        ]
     me = ids(app, STAFF)
-    assert events == [("user.promote", None, ids(app, STAFF)), ("user.promote", me, member_id),
-                      ("user.demote", me, member_id)]
+    assert events == [
+        ("user.promote", None, ids(app, STAFF)),
+        ("user.promote", me, member_id),
+        ("user.demote", me, member_id),
+    ]
     subjects = [m.subject for m in outbox(app, MEMBER) if "publish" in m.subject]
     assert subjects == ["You can now publish on NATO Multimedia", "You no longer publish on NATO Multimedia"]
 
@@ -55,8 +63,11 @@ def test_the_notice_goes_in_the_persons_language(app):
 def test_refusals_are_said_and_change_nothing(app):
     staff = staff_client(app)
     post(app.test_client(), "/account/register", {"email": "new@example.org"})  # not even registered
-    for address, said in (("nobody@example.org", "No account has this address"), ("not an address", "valid email"),
-                          ("", "required")):
+    for address, said in (
+        ("nobody@example.org", "No account has this address"),
+        ("not an address", "valid email"),
+        ("", "required"),
+    ):
         response = post(staff, "/staff/people", {"email": address})
         assert response.status_code == 422 and said in response.get_data(as_text=True), address
     assert staff_flags(app) == {STAFF: True}

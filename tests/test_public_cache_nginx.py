@@ -3,6 +3,7 @@ cache, and the cache never gives a logged-in person's page to a visitor, nor one
 to a request for the other.
 
 Real gunicorn and real nginx with the README's proxy_cache settings, two clients at a time."""
+
 from __future__ import annotations
 
 import re
@@ -13,11 +14,13 @@ from bench.client import Browser
 from bench.servers import Gunicorn, Nginx, app_env, flask, latest_code
 
 from .catalogue_data import story_entry, write_manifest
-from .conftest import GOOD_PASSWORD, HTMX, registration
+from .conftest import HTMX, registration
 from .services import migrated_database, nginx_installed, required
 
 # The README's proxy_cache settings (section "Deployment"), with the cache in the test's folder.
-CACHE_ZONE = "proxy_cache_path {directory}/cache levels=1:2 keys_zone=portal:10m max_size=100m inactive=10m use_temp_path=off;"
+CACHE_ZONE = (
+    "proxy_cache_path {directory}/cache levels=1:2 keys_zone=portal:10m max_size=100m inactive=10m use_temp_path=off;"
+)
 SERVER = """
         location / {{
             proxy_pass http://127.0.0.1:{port};
@@ -46,7 +49,9 @@ def servers(tmp_path_factory):
     folder = tmp_path_factory.mktemp("public-cache")
     database = migrated_database(folder)
     env = app_env(database, MEDIA_ROOT=str(folder / "media"))
-    manifest = write_manifest(folder / "import", [story_entry("antalya", "Ministers meet in Antalya") | {"translations": FRENCH}])
+    manifest = write_manifest(
+        folder / "import", [story_entry("antalya", "Ministers meet in Antalya") | {"translations": FRENCH}]
+    )
     flask(env, "media", "import", str(manifest))
     with Gunicorn(env, folder / "gunicorn.log", workers=1) as app_server:
         http = CACHE_ZONE.format(directory=folder / "nginx")
@@ -56,10 +61,13 @@ def servers(tmp_path_factory):
 
 def member(front, database) -> Browser:
     browser = Browser(front.url)
-    answer = browser.post("/account/register", {**registration(MEMBER), "csrf_token": browser.csrf_token()}, headers=HTMX)
+    answer = browser.post(
+        "/account/register", {**registration(MEMBER), "csrf_token": browser.csrf_token()}, headers=HTMX
+    )
     assert answer.status == 303, answer.status
-    answer = browser.post("/account/verify", {"code": latest_code(database, MEMBER), "csrf_token": browser.csrf_token()},
-                          headers=HTMX)
+    answer = browser.post(
+        "/account/verify", {"code": latest_code(database, MEMBER), "csrf_token": browser.csrf_token()}, headers=HTMX
+    )
     assert answer.status == 303, answer.status
     assert "Log out" in browser.get("/").text
     return browser

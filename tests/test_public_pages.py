@@ -2,6 +2,7 @@
 cookie, so no session is stored for them and a shared cache may keep the page.
 
 The routes come from ``app.url_map``: a new public page is checked without anyone listing it here."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,15 +21,19 @@ def public_reads(app, catalogue):
     """(endpoint, URL) of every GET route outside the account and staff areas."""
     private = ACCOUNT_BLUEPRINTS | STAFF_BLUEPRINTS
     register_and_verify(app.test_client(), app, MEMBER)  # an address for the unsubscribe link's sample
-    return [(rule.endpoint, url) for rule, url in routes(app, route_samples(app, catalogue), {"GET"})
-            if rule.endpoint.split(".")[0] not in private]
+    return [
+        (rule.endpoint, url)
+        for rule, url in routes(app, route_samples(app, catalogue), {"GET"})
+        if rule.endpoint.split(".")[0] not in private
+    ]
 
 
 def test_a_visitor_who_only_reads_gets_no_cookie(app, tmp_path):
     catalogue = load_catalogue(app, tmp_path)
     urls = public_reads(app, catalogue)
-    assert {"media.index", "media.story", "media.conditions", "media.privacy", "media.accessibility"} \
-        <= {endpoint for endpoint, _ in urls}
+    assert {"media.index", "media.story", "media.conditions", "media.privacy", "media.accessibility"} <= {
+        endpoint for endpoint, _ in urls
+    }
     extra = ["/?q=antalya", "/?q=nothing-at-all", "/?page=2", "/?from=nonsense", "/no-such-page", "/stories/no-such"]
     for endpoint, url in urls + [("", url) for url in extra]:
         kinds = list(REQUEST_KINDS.values()) + (CATALOGUE_PARTIALS if endpoint == "media.index" else [])
@@ -56,8 +61,9 @@ def test_a_visitor_page_carries_no_token_and_the_dialog_brings_its_own(app, tmp_
 
 
 def test_a_post_without_a_session_is_refused_as_expired(app):
-    response = app.test_client().post("/account/login", data={"email": "a@example.org", "password": "x"},
-                                      headers={"Referer": "http://localhost/"})
+    response = app.test_client().post(
+        "/account/login", data={"email": "a@example.org", "password": "x"}, headers={"Referer": "http://localhost/"}
+    )
     assert response.status_code == 400
 
 
@@ -66,6 +72,7 @@ def test_csrf_token_helper_works_for_a_fresh_client(app):
 
 
 # --- HTTP caching -----------------------------------------------------------------------
+
 
 def cache_control(response) -> set[str]:
     return {part.strip() for part in response.headers.get("Cache-Control", "").split(",") if part.strip()}
@@ -86,8 +93,10 @@ def test_visitor_pages_are_public_with_an_etag_and_answer_304(app, app_config, t
         assert again.headers["ETag"] == etag and cache_control(again) == cache_control(first)
         assert visitor.get(url, headers={"If-None-Match": '"something-else"'}).status_code == 200
         # the language, the page and a partial are other ETags
-        others = {visitor.get(url, headers={"Accept-Language": "fr"}).headers["ETag"],
-                  visitor.get(url, headers={"HX-Request": "true", "HX-Target": "results"}).headers.get("ETag")}
+        others = {
+            visitor.get(url, headers={"Accept-Language": "fr"}).headers["ETag"],
+            visitor.get(url, headers={"HX-Request": "true", "HX-Target": "results"}).headers.get("ETag"),
+        }
         assert etag not in others, url
     assert visitor.get("/?q=other").headers["ETag"] != visitor.get("/").headers["ETag"]
 
@@ -123,7 +132,9 @@ def test_pages_for_people_with_a_session_are_never_public(app, tmp_path):
         assert page.status_code == 200 and {"private", "no-store"} <= cache_control(page), url
         assert "ETag" not in page.headers
         opened = dialog_open.get(url, headers={"If-None-Match": visitor_etag})
-        assert opened.status_code == 200 and "private" in cache_control(opened) and "public" not in cache_control(opened)
+        assert (
+            opened.status_code == 200 and "private" in cache_control(opened) and "public" not in cache_control(opened)
+        )
     assert "no-store" in cache_control(dialog_open.get("/account/login"))
 
 
@@ -134,6 +145,7 @@ def test_a_language_switch_sets_its_cookie_on_a_page_no_shared_cache_keeps(app, 
 
 
 # --- the story page, cached ---------------------------------------------------------------
+
 
 def test_the_story_page_is_rendered_once_per_catalogue_version_and_language_for_visitors(app, tmp_path):
     from flask import template_rendered

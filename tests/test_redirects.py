@@ -3,10 +3,27 @@ import pytest
 from app.flows.redirects import safe_next
 
 HOSTILE = [
-    "//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example", "http:evil.example",
-    "javascript:alert(1)", "JavaScript:alert(1)", "%2F%2Fevil.example", "/%2F/evil.example",
-    "/%5Cevil.example", "\t//evil.example", "\n/evil", "/\t/evil.example", "/\n/evil.example",
-    " //evil.example", "evil.example", "data:text/html,x", "", None, 42, "/" + "a" * 3000,
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "%2F%2Fevil.example",
+    "/%2F/evil.example",
+    "/%5Cevil.example",
+    "\t//evil.example",
+    "\n/evil",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    " //evil.example",
+    "evil.example",
+    "data:text/html,x",
+    "",
+    None,
+    42,
+    "/" + "a" * 3000,
 ]
 
 

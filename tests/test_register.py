@@ -1,4 +1,5 @@
 """Registration (docs/accounts.md, Register); the enumeration rule (docs/security.md) is tests/test_enumeration.py."""
+
 import re
 
 from app.extensions import db
@@ -22,7 +23,10 @@ def test_register_page_full_and_partial(client):
         assert "Create an account" in body
         assert 'name="next" type="hidden" value="/conditions"' in body
         assert "Organisation / media outlet" in body
-        assert "The password must be at least 12 characters long, no spaces, include upper/lowercase letters, numbers and symbols." in body
+        assert (
+            "The password must be at least 12 characters long, no spaces, include upper/lowercase letters, numbers and symbols."  # noqa: E501 (the message whole, as people read it)
+            in body
+        )
         assert "HX-Request" in response.headers["Vary"]
         assert response.headers["Cache-Control"] == "no-store"
 
@@ -73,8 +77,13 @@ def test_every_field_says_what_is_missing_and_keeps_what_was_typed(client, app):
     response = post(client, "/account/register", {"email": "ann@example.org", "first_name": "Ann"})
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    for message in ("Choose a password.", "Type the password again.", "Enter your last name.",
-                    "Enter your organisation or media outlet.", "Please accept the conditions of use"):
+    for message in (
+        "Choose a password.",
+        "Type the password again.",
+        "Enter your last name.",
+        "Enter your organisation or media outlet.",
+        "Please accept the conditions of use",
+    ):
         assert message in body
     assert 'value="ann@example.org"' in body and 'value="Ann"' in body
     assert users(app) == []
@@ -86,7 +95,9 @@ def test_password_confirmation_must_match(client):
 
 
 def test_password_policy_names_the_failed_rule(client):
-    body = post(client, "/account/register", registration(password="alllowercase-42!", confirm="alllowercase-42!")).get_data(as_text=True)
+    body = post(
+        client, "/account/register", registration(password="alllowercase-42!", confirm="alllowercase-42!")
+    ).get_data(as_text=True)
     assert "The password must include an uppercase letter." in body
 
 
@@ -119,8 +130,16 @@ def test_one_account_per_address_is_enforced_by_the_database(app):
 
     with app.app_context():
         for _ in range(2):
-            db.session.add(User(email="dup@example.org", password_hash="x", first_name="A", last_name="B",
-                                organisation="O", conditions_accepted_at=utcnow()))
+            db.session.add(
+                User(
+                    email="dup@example.org",
+                    password_hash="x",
+                    first_name="A",
+                    last_name="B",
+                    organisation="O",
+                    conditions_accepted_at=utcnow(),
+                )
+            )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
@@ -151,8 +170,12 @@ def test_registration_writes_account_code_and_mail_in_one_transaction(client, ap
 def register_from(app, email, remote_addr):
     client = app.test_client()
     token = csrf_token(client)
-    return client.post("/account/register", data={**registration(email), "csrf_token": token},
-                       headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+    return client.post(
+        "/account/register",
+        data={**registration(email), "csrf_token": token},
+        headers={"Referer": "http://localhost/"},
+        environ_base={"REMOTE_ADDR": remote_addr},
+    )
 
 
 def mails_to_mailbox(app, mailbox="pat@example.org"):

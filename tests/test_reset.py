@@ -1,4 +1,5 @@
 """Password reset by emailed code (docs/accounts.md, Reset; docs/security.md, Codes)."""
+
 import re
 
 import pytest
@@ -55,7 +56,10 @@ def test_whole_reset_by_code(client, app, ann):
     assert response.headers["Location"].endswith("/account/reset/password")
     page = client.get("/account/reset/password").get_data(as_text=True)
     assert "Create a new password" in page
-    assert "The password must be at least 12 characters long, no spaces, include upper/lowercase letters, numbers and symbols." in page
+    assert (
+        "The password must be at least 12 characters long, no spaces, include upper/lowercase letters, numbers and symbols."  # noqa: E501 (the message whole, as people read it)
+        in page
+    )
     response = post(client, "/account/reset/password", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.headers["Location"].endswith("/account/reset/done")
     done = client.get("/account/reset/done").get_data(as_text=True)
@@ -106,11 +110,15 @@ def test_the_grant_works_once(client, app, ann):
     post(client, "/account/reset/code", {"code": reset_code(app)})
     with client.session_transaction() as session:
         saved = dict(session)
-    assert post(client, "/account/reset/password", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 303
+    assert (
+        post(client, "/account/reset/password", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 303
+    )
     with client.session_transaction() as session:  # replay the form with the cookie from before
         session.clear()
         session.update(saved)
-    response = post(client, "/account/reset/password", {"password": "Other-Password-55#", "confirm": "Other-Password-55#"})
+    response = post(
+        client, "/account/reset/password", {"password": "Other-Password-55#", "confirm": "Other-Password-55#"}
+    )
     assert response.status_code == 409
     assert login(app.test_client(), NEW_PASSWORD).status_code == 303
 

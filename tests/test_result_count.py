@@ -1,5 +1,6 @@
 """Search results say how many stories match, in one short polite live region; the list itself
 and the dialog are not read out whole."""
+
 import re
 
 import pytest
@@ -14,8 +15,9 @@ SEARCH = {"HX-Request": "true", "HX-Target": "results"}
 def many(app, tmp_path):
     # 5 stories with "exercise" in the title, 2 with it in the body only, 1 without
     stories = [story_entry(f"exercise-{n}", f"Exercise number {n}", f"2025-01-{n + 1:02d}") for n in range(5)]
-    stories += [story_entry(f"drill-{n}", f"Drill {n}", f"2025-02-{n + 1:02d}", body="A naval exercise.")
-                for n in range(2)]
+    stories += [
+        story_entry(f"drill-{n}", f"Drill {n}", f"2025-02-{n + 1:02d}", body="A naval exercise.") for n in range(2)
+    ]
     stories.append(story_entry("summit", "Summit in The Hague", "2025-06-01"))
     load(app, tmp_path, stories)
     app.config["CATALOGUE_PAGE_SIZE"] = 3
@@ -26,14 +28,17 @@ def count(html):
     return re.search(r'<p id="result-count"[^>]*>([^<]*)</p>', html).group(1)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ({}, "8 stories"),
-    ({"q": "exercise"}, "7 stories"),
-    ({"q": "exercise", "page": "3"}, "7 stories"),
-    ({"q": "hague"}, "1 story"),
-    ({"q": "frigate"}, "0 stories"),
-    ({"from": "2025-02-01"}, "3 stories"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ({}, "8 stories"),
+        ({"q": "exercise"}, "7 stories"),
+        ({"q": "exercise", "page": "3"}, "7 stories"),
+        ({"q": "hague"}, "1 story"),
+        ({"q": "frigate"}, "0 stories"),
+        ({"from": "2025-02-01"}, "3 stories"),
+    ],
+)
 def test_the_count_of_matches_over_every_page(client, many, args, expected):
     assert count(client.get("/", query_string=args).get_data(as_text=True)) == expected
 
@@ -59,5 +64,7 @@ def test_the_lists_are_not_live_regions(client, many):
 
 
 def test_load_more_leaves_the_count_alone(client, many):
-    html = client.get("/", query_string={"page": "2"}, headers={**HTMX, "HX-Target": "load-more"}).get_data(as_text=True)
+    html = client.get("/", query_string={"page": "2"}, headers={**HTMX, "HX-Target": "load-more"}).get_data(
+        as_text=True
+    )
     assert "result-count" not in html

@@ -4,6 +4,7 @@ The cluster and the proofs are bench/scaleout.py's (``python -m bench.scaleout``
 code with longer load); here they run once per module on PostgreSQL from TEST_DATABASE_URL
 (a fresh schema in that database) or, without it, on one SQLite file both servers share.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def cluster(tmp_path_factory):
     required(f"Redis at {scaleout.REDIS_URL}", lambda: scaleout.redis_client(scaleout.REDIS_URL))
     required("nginx", nginx_installed)
     database = os.environ.get("TEST_DATABASE_URL") or "sqlite"
-    with scaleout.started(tmp_path_factory.mktemp("scaleout"), database, bcrypt_rounds=4, file_mib=64,
-                          report=lambda message: None) as running:
+    with scaleout.started(
+        tmp_path_factory.mktemp("scaleout"), database, bcrypt_rounds=4, file_mib=64, report=lambda message: None
+    ) as running:
         yield running
 
 
@@ -58,11 +60,13 @@ def test_rate_limits_are_counted_across_both_servers(cluster):
     result = scaleout.limits_across(cluster)
     limit = scaleout.ADDRESS_LIMIT
     assert [(r["server"], r["status"]) for r in result["redis"]] == (
-        list(zip("ABABA", [303] * limit, strict=True)) + [("A", 429), ("B", 429)])
+        list(zip("ABABA", [303] * limit, strict=True)) + [("A", 429), ("B", 429)]
+    )
     # The same POSTs on two servers that count in their own memory: none refused, as neither
     # server saw more than the limit, until one server alone gets its sixth.
     assert [(r["server"], r["status"]) for r in result["memory"]] == (
-        list(zip("ABABAABA", [303] * 8, strict=True)) + [("A", 429)])
+        list(zip("ABABAABA", [303] * 8, strict=True)) + [("A", 429)]
+    )
     assert result["pass"]
 
 
@@ -81,14 +85,17 @@ def test_downloads_are_handed_to_nginx(cluster):
 
 
 def test_slow_downloads_hold_nginx_connections_while_the_catalogue_answers(cluster, capsys):
-    result = scaleout.slow_downloads_and_catalogue(cluster, downloads=100, rate=64 * 1024, seconds=15, clients=2,
-                                                   report=lambda message: None)
+    result = scaleout.slow_downloads_and_catalogue(
+        cluster, downloads=100, rate=64 * 1024, seconds=15, clients=2, report=lambda message: None
+    )
     catalogue = result["catalogue"]
     with capsys.disabled():
-        print(f"\nscale-out: 100 downloads at 64 KB/s, {result['still_running_at_end']} still running;"
-              f" catalogue {catalogue['requests']} requests, p50 {catalogue['p50_ms']} ms,"
-              f" p99 {catalogue['p99_ms']} ms, {catalogue['failures']} failures;"
-              f" app requests per server {result['requests_by_server']}")
+        print(
+            f"\nscale-out: 100 downloads at 64 KB/s, {result['still_running_at_end']} still running;"
+            f" catalogue {catalogue['requests']} requests, p50 {catalogue['p50_ms']} ms,"
+            f" p99 {catalogue['p99_ms']} ms, {catalogue['failures']} failures;"
+            f" app requests per server {result['requests_by_server']}"
+        )
     assert result["answered"] == 100 and result["statuses"] == {"200": 100}
     assert result["errors"] == 0 and result["finished_early"] == 0
     # every download still reading at the end, each one an open nginx connection, with 4 app workers

@@ -1,5 +1,6 @@
 """Two-step sign-in (issue #19): the authenticator app (TOTP), recovery codes, the sign-in step,
 the staff area's demand for a second factor, and what adding or removing a factor ends."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -13,9 +14,9 @@ from app.flows.codes import CodePolicy, Source
 from app.models import AuditEvent, RecoveryCode, TotpFactor, User
 
 from .conftest import GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, outbox, post, register_and_verify
-from .test_enumeration import normalised
 from .second_factor_helpers import RECOVERY_RE, log_in_with_code, set_up_authenticator, totp_code, totp_secret
 from .staff_data import promote, staff_client
+from .test_enumeration import normalised
 
 ANN = "ann@example.org"
 NOW = datetime(2026, 12, 2, 17, 0, 0)
@@ -40,6 +41,7 @@ def user(app, email=ANN) -> User:
 
 # --- the rule, with its clock given --------------------------------------------------------------
 
+
 def test_a_code_is_accepted_in_its_window_once_and_never_again(app):
     ann_with_authenticator(app)
     with app.app_context():
@@ -56,7 +58,8 @@ def test_a_code_is_accepted_in_its_window_once_and_never_again(app):
         # a step later a new code works; a code two minutes old does not
         later = NOW + timedelta(seconds=30)
         assert second_factor.check_second_factor(
-            person, second_factor.code_at(secret, second_factor.step_of(later)), source=source, now=later).ok
+            person, second_factor.code_at(secret, second_factor.step_of(later)), source=source, now=later
+        ).ok
         stale = second_factor.code_at(secret, second_factor.step_of(later + timedelta(minutes=3)))
         assert not second_factor.check_second_factor(person, stale, source=source, now=later).ok
 
@@ -68,24 +71,30 @@ def test_wrong_codes_are_capped_as_emailed_codes_are(app):
         person = user(app)
         forget_used_steps()
         good = second_factor.code_at(totp_secret(app, ANN), second_factor.step_of(NOW))
-        outcomes = [second_factor.check_second_factor(person, "000000" if good != "000000" else "111111",
-                                                      source=Source("a1", "net"), now=NOW, policy=policy).outcome
-                    for _ in range(6)]
+        outcomes = [
+            second_factor.check_second_factor(
+                person, "000000" if good != "000000" else "111111", source=Source("a1", "net"), now=NOW, policy=policy
+            ).outcome
+            for _ in range(6)
+        ]
         assert outcomes == [second_factor.Outcome.WRONG] * 4 + [second_factor.Outcome.EXHAUSTED] * 2
         # the right code no longer helps this attempt
-        assert second_factor.check_second_factor(person, good, source=Source("a1", "net"), now=NOW,
-                                                 policy=policy).outcome is second_factor.Outcome.EXHAUSTED
+        assert (
+            second_factor.check_second_factor(person, good, source=Source("a1", "net"), now=NOW, policy=policy).outcome
+            is second_factor.Outcome.EXHAUSTED
+        )
         for attempt in range(2, 5):  # new attempts (the password again) from the same network
             for _ in range(5):
-                check = second_factor.check_second_factor(person, "12345", source=Source(f"a{attempt}", "net"),
-                                                          now=NOW, policy=policy)
+                check = second_factor.check_second_factor(
+                    person, "12345", source=Source(f"a{attempt}", "net"), now=NOW, policy=policy
+                )
         assert check.outcome is second_factor.Outcome.LOCKED and check.retry_at == NOW + timedelta(hours=1)
         # another network has its own share until the account's 20 an hour are used
-        assert second_factor.check_second_factor(person, good, source=Source("b1", "other"), now=NOW,
-                                                 policy=policy).ok
+        assert second_factor.check_second_factor(person, good, source=Source("b1", "other"), now=NOW, policy=policy).ok
 
 
 # --- set-up on the account page ------------------------------------------------------------------
+
 
 def test_set_up_shows_a_qr_code_drawn_here_and_the_key_and_needs_a_right_code(app):
     client = app.test_client()
@@ -93,10 +102,14 @@ def test_set_up_shows_a_qr_code_drawn_here_and_the_key_and_needs_a_right_code(ap
     assert "/account/two-step" in client.get("/account").get_data(as_text=True)
     page = client.get("/account/two-step/authenticator").get_data(as_text=True)
     secret = totp_secret(app, ANN)
-    typed = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))  # in fours, as people copy it
+    typed = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))  # in fours, as people copy it
     assert "<svg " in page and 'role="img"' in page and typed in page and "<img" not in page.split("qr-code")[1][:200]
-    assert client.get("/account/two-step/authenticator").get_data(as_text=True).count(typed) == 1  # same secret on reload
-    wrong = post(client, "/account/two-step/authenticator", {"code": "000000" if totp_code(app, ANN) != "000000" else "111111"})
+    assert (
+        client.get("/account/two-step/authenticator").get_data(as_text=True).count(typed) == 1
+    )  # same secret on reload
+    wrong = post(
+        client, "/account/two-step/authenticator", {"code": "000000" if totp_code(app, ANN) != "000000" else "111111"}
+    )
     assert wrong.status_code == 422
     with app.app_context():
         assert not second_factor.has_second_factor(user(app))
@@ -158,6 +171,7 @@ def test_the_step_without_a_right_password_before_it_goes_back_to_log_in(app):
 
 # --- recovery codes ------------------------------------------------------------------------------
 
+
 def test_a_recovery_code_signs_in_once_and_mails_a_notice(app):
     _, recovery = ann_with_authenticator(app)
     client = app.test_client()
@@ -181,6 +195,7 @@ def test_new_recovery_codes_replace_the_old_ones_and_need_the_password(app):
 
 # --- removing, resetting -------------------------------------------------------------------------
 
+
 def test_removing_the_authenticator_needs_the_password_ends_other_sessions_and_mails(app):
     client, _ = ann_with_authenticator(app)
     other = app.test_client()
@@ -193,7 +208,9 @@ def test_removing_the_authenticator_needs_the_password_ends_other_sessions_and_m
     with app.app_context():
         assert not second_factor.has_second_factor(user(app))
         assert db.session.query(RecoveryCode).count() == 0
-    assert post(app.test_client(), "/account/login", {"email": ANN, "password": GOOD_PASSWORD}).headers["Location"] == "/"
+    assert (
+        post(app.test_client(), "/account/login", {"email": ANN, "password": GOOD_PASSWORD}).headers["Location"] == "/"
+    )
 
 
 def test_a_password_reset_keeps_the_second_factor(app):
@@ -203,7 +220,9 @@ def test_a_password_reset_keeps_the_second_factor(app):
     post(client, "/account/reset", {"email": ANN})
     assert post(client, "/account/reset/code", {"code": last_code(app, ANN)}).status_code == 303
     new_password = "Green-Valley-77!"
-    assert post(client, "/account/reset/password", {"password": new_password, "confirm": new_password}).status_code == 303
+    assert (
+        post(client, "/account/reset/password", {"password": new_password, "confirm": new_password}).status_code == 303
+    )
     assert client.get("/account").status_code == 303
     assert log_in_with_code(app.test_client(), app, ANN, password=new_password).status_code == 303
 
@@ -223,14 +242,19 @@ def test_reset_second_factor_command_is_audited_and_mails_the_owner(app):
 
 # --- staff ------------------------------------------------------------------------------------
 
+
 def staff_urls(app) -> list[tuple[str, str]]:
     """(URL, method) of every staff route, ids filled with 1."""
     import re
 
     from app.security import STAFF_BLUEPRINTS
 
-    return [(re.sub(r"<[^>]+>", "1", rule.rule), method) for rule in app.url_map.iter_rules()
-            if rule.endpoint.split(".")[0] in STAFF_BLUEPRINTS for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return [
+        (re.sub(r"<[^>]+>", "1", rule.rule), method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in STAFF_BLUEPRINTS
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
 
 
 def test_staff_without_a_second_factor_reach_no_staff_url_and_are_walked_to_set_up(app):
@@ -285,6 +309,7 @@ def test_the_whole_flow_in_french(app):
 
 # --- remembered browsers -------------------------------------------------------------------------
 
+
 def test_a_remembered_browser_skips_the_step_until_it_is_forgotten(app):
     settings, _ = ann_with_authenticator(app)
     client = app.test_client()
@@ -300,17 +325,26 @@ def test_a_remembered_browser_skips_the_step_until_it_is_forgotten(app):
     set_up_authenticator(stranger, app, "bob@example.org")
     post(stranger, "/account/logout")
     stranger.set_cookie("trusted_browser", cookie.value, path="/account")
-    assert post(stranger, "/account/login", {"email": "bob@example.org", "password": GOOD_PASSWORD}
-                ).headers["Location"].endswith("/two-step/sign-in")
+    assert (
+        post(stranger, "/account/login", {"email": "bob@example.org", "password": GOOD_PASSWORD})
+        .headers["Location"]
+        .endswith("/two-step/sign-in")
+    )
     stranger.set_cookie("trusted_browser", cookie.value[:-2] + "xx", path="/account")
-    assert post(stranger, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}
-                ).headers["Location"].endswith("/two-step/sign-in")
+    assert (
+        post(stranger, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
+        .headers["Location"]
+        .endswith("/two-step/sign-in")
+    )
     assert client.get("/account").status_code == 200
     # revoked: the owner forgets every remembered browser
     assert post(client, "/account/two-step/forget-browsers").status_code == 303
     post(client, "/account/logout")
-    assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}
-                ).headers["Location"].endswith("/two-step/sign-in")
+    assert (
+        post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
+        .headers["Location"]
+        .endswith("/two-step/sign-in")
+    )
 
 
 def test_staff_browsers_are_never_remembered(app):
@@ -323,6 +357,7 @@ def test_staff_browsers_are_never_remembered(app):
 
 
 # --- passkeys (the ceremonies themselves run in Chromium: tests/browser/test_two_step.py) --------
+
 
 def test_passkey_posts_without_a_ceremony_or_with_a_forged_answer_add_nothing(app):
     client = app.test_client()
@@ -348,8 +383,10 @@ def test_another_accounts_passkey_cannot_be_renamed_or_removed(app):
     mallory = app.test_client()
     register_and_verify(mallory, app, "mallory@example.org")
     assert post(mallory, f"/account/two-step/passkeys/{key_id}/rename", {"name": "Mine"}).status_code == 404
-    assert post(mallory, f"/account/two-step/passkeys/{key_id}/remove",
-                {"factor_password": GOOD_PASSWORD}).status_code == 404
+    assert (
+        post(mallory, f"/account/two-step/passkeys/{key_id}/remove", {"factor_password": GOOD_PASSWORD}).status_code
+        == 404
+    )
     assert post(ann, f"/account/two-step/passkeys/{key_id}/rename", {"name": "Desk"}).status_code == 303
     with app.app_context():
         assert db.session.query(Passkey.name).scalar() == "Desk"

@@ -4,6 +4,7 @@ HTTPS; account pages are never stored; cookies are HttpOnly, SameSite=Lax and Se
 X-Forwarded-For / -Proto count only when TRUSTED_PROXIES says a proxy sets them.
 
 The routes come from ``app.url_map``: a new page is checked without anyone listing it here."""
+
 from __future__ import annotations
 
 import copy
@@ -19,7 +20,17 @@ from app.flows import captions, newsletter
 from app.models import Caption, Category, Rendition, Story, User, Video
 
 from .catalogue_data import STORIES, load
-from .conftest import BASE_CONFIG, GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, post, register_and_verify, registration
+from .conftest import (
+    BASE_CONFIG,
+    GOOD_PASSWORD,
+    HTMX,
+    age_codes,
+    csrf_token,
+    last_code,
+    post,
+    register_and_verify,
+    registration,
+)
 from .second_factor_helpers import set_up_authenticator
 from .staff_data import staff_client
 
@@ -36,7 +47,11 @@ CATALOGUE_PARTIALS = [{"HX-Request": "true", "HX-Target": "results"}, {"HX-Reque
 # Referrer-Policy values that still send a same-origin Referer carrying scheme, host and port,
 # which Flask-WTF compares with the host on HTTPS posts ("no-referrer" would break every form).
 REFERRER_POLICIES_THAT_KEEP_CSRF_WORKING = {
-    "same-origin", "strict-origin", "strict-origin-when-cross-origin", "origin", "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "origin",
+    "origin-when-cross-origin",
 }
 
 
@@ -60,8 +75,12 @@ def assert_security_headers(response, path: str, *, https: bool) -> None:
     headers = response.headers
     assert "Content-Security-Policy" in headers, where
     csp = parse_csp(headers["Content-Security-Policy"])
-    for directive, sources in {"default-src": ["'self'"], "object-src": ["'none'"], "base-uri": ["'none'"],
-                               "frame-ancestors": ["'none'"]}.items():
+    for directive, sources in {
+        "default-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }.items():
         assert csp.get(directive) == sources, f"{where}: {directive} is {csp.get(directive)}"
     for directive, sources in csp.items():
         allowed = {"'self'", "'none'", "data:"} if directive == "img-src" else {"'self'", "'none'"}
@@ -85,6 +104,7 @@ def assert_never_stored(response, where: str) -> None:
 
 # --- the route walk ----------------------------------------------------------------------
 
+
 @dataclass
 class Catalogue:
     slug: str
@@ -99,8 +119,12 @@ class Catalogue:
 def load_catalogue(app, tmp_path) -> Catalogue:
     load(app, tmp_path, copy.deepcopy(STORIES[:1]))
     with app.app_context():
-        captions.save(db.session.query(Story).one(), "en", b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nA caption\n",
-                      config=app.config)
+        captions.save(
+            db.session.query(Story).one(),
+            "en",
+            b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nA caption\n",
+            config=app.config,
+        )
         renditions = db.session.query(Rendition).all()
         catalogue = Catalogue(
             slug=STORIES[0]["slug"],
@@ -128,14 +152,16 @@ def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, d
     return {
         "static": {"filename": "css/portal.css"},
         "media.story": {"slug": catalogue.slug},
-        "media.feed": {"language": "fr"}, "media.category_feed": {"language": "en", "category_slug": catalogue.category},
+        "media.feed": {"language": "fr"},
+        "media.category_feed": {"language": "en", "category_slug": catalogue.category},
         "media.preview": {"rendition_id": catalogue.preview_id},
         "media.poster": {"video_id": catalogue.video_id},
         "media.download": {"rendition_id": catalogue.download_id},
         "media.captions_file": {"caption_id": catalogue.caption_id},
         "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
         **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
-        "staff.statistics_csv": {"key": "stories"}, "staff.demote": {"user_id": 1},
+        "staff.statistics_csv": {"key": "stories"},
+        "staff.demote": {"user_id": 1},
         **upload_samples(catalogue.story_id),
     }
 
@@ -145,11 +171,15 @@ STAFF_STORY_PAGES = ("edit", "change_state", "preview")
 
 def upload_samples(story_id: int) -> dict[str, dict]:
     """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
-    return {"uploads.story": {"story_id": story_id}, "uploads.poster": {"story_id": story_id},
-            "uploads.add_captions": {"story_id": story_id},
-            "uploads.remove_captions": {"story_id": story_id, "language": "en"},
-            "uploads.cancel": {"job_id": 1}, "uploads.retry": {"job_id": 1},
-            **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")}}
+    return {
+        "uploads.story": {"story_id": story_id},
+        "uploads.poster": {"story_id": story_id},
+        "uploads.add_captions": {"story_id": story_id},
+        "uploads.remove_captions": {"story_id": story_id, "language": "en"},
+        "uploads.cancel": {"job_id": 1},
+        "uploads.retry": {"job_id": 1},
+        **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")},
+    }
 
 
 def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
@@ -189,10 +219,21 @@ def browser_states(app) -> dict[str, object]:
     two_step = app.test_client()  # the password typed, the second factor asked for
     register_and_verify(two_step, app, "walk.two-step@example.org")
     set_up_authenticator(two_step, app, "walk.two-step@example.org")
-    assert post(two_step, "/account/login", {"email": "walk.two-step@example.org", "password": GOOD_PASSWORD}
-                ).headers["Location"] == "/account/two-step/sign-in"
-    return {"anonymous": anonymous, "verifying": verifying, "member": member, "resetting": resetting,
-            "granted": granted, "staff": staff, "second factor": two_step}
+    assert (
+        post(two_step, "/account/login", {"email": "walk.two-step@example.org", "password": GOOD_PASSWORD}).headers[
+            "Location"
+        ]
+        == "/account/two-step/sign-in"
+    )
+    return {
+        "anonymous": anonymous,
+        "verifying": verifying,
+        "member": member,
+        "resetting": resetting,
+        "granted": granted,
+        "staff": staff,
+        "second factor": two_step,
+    }
 
 
 def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
@@ -221,10 +262,26 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
             assert_security_headers(response, url, https=False)
     # every route was seen as a real page (or file) in some state, not only as a redirect
     assert {endpoint for endpoint, codes in answered.items() if not codes & {200, 206}} == set(), answered
-    assert {"media.index", "auth.register", "verification.verify", "verification.welcome", "reset.code",
-            "reset.new_password", "account.index", "newsletter.unsubscribe", "staff.index", "staff.new", "staff.edit",
-            "staff.preview", "media.conditions", "media.privacy", "media.accessibility", "twofactor.settings",
-            "twofactor.authenticator", "twofactor.sign_in"} <= set(answered)
+    assert {
+        "media.index",
+        "auth.register",
+        "verification.verify",
+        "verification.welcome",
+        "reset.code",
+        "reset.new_password",
+        "account.index",
+        "newsletter.unsubscribe",
+        "staff.index",
+        "staff.new",
+        "staff.edit",
+        "staff.preview",
+        "media.conditions",
+        "media.privacy",
+        "media.accessibility",
+        "twofactor.settings",
+        "twofactor.authenticator",
+        "twofactor.sign_in",
+    } <= set(answered)
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):
@@ -237,14 +294,23 @@ def test_head_and_options_answers_have_the_security_headers(client, app):
 
 def route_samples_without_catalogue() -> dict[str, dict]:
     """Ids and names of things that do not exist: the 404s must carry the headers too."""
-    return {"static": {"filename": "nope.css"}, "media.story": {"slug": "no-such-story"},
-            "media.feed": {"language": "en"}, "media.category_feed": {"language": "fr", "category_slug": "no-such-category"},
-            "media.preview": {"rendition_id": 999}, "media.poster": {"video_id": 999},
-            "media.download": {"rendition_id": 999}, "media.captions_file": {"caption_id": 999},
-            "newsletter.unsubscribe": {"token": "not-a-token"},
-            **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES},
-            "staff.statistics_csv": {"key": "nothing"}, "staff.demote": {"user_id": 999}, **upload_samples(999),
-            "twofactor.rename_passkey": {"passkey_id": 999}, "twofactor.remove_passkey": {"passkey_id": 999}}
+    return {
+        "static": {"filename": "nope.css"},
+        "media.story": {"slug": "no-such-story"},
+        "media.feed": {"language": "en"},
+        "media.category_feed": {"language": "fr", "category_slug": "no-such-category"},
+        "media.preview": {"rendition_id": 999},
+        "media.poster": {"video_id": 999},
+        "media.download": {"rendition_id": 999},
+        "media.captions_file": {"caption_id": 999},
+        "newsletter.unsubscribe": {"token": "not-a-token"},
+        **{f"staff.{name}": {"story_id": 999} for name in STAFF_STORY_PAGES},
+        "staff.statistics_csv": {"key": "nothing"},
+        "staff.demote": {"user_id": 999},
+        **upload_samples(999),
+        "twofactor.rename_passkey": {"passkey_id": 999},
+        "twofactor.remove_passkey": {"passkey_id": 999},
+    }
 
 
 def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
@@ -253,8 +319,15 @@ def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
     catalogue = load_catalogue(app, tmp_path)
     member, visitor = app.test_client(), app.test_client()
     register_and_verify(member, app, MEMBER)
-    for url in ("/", "/?q=antalya", f"/stories/{catalogue.slug}", "/conditions", "/privacy", "/accessibility",
-                "/no-such-page"):
+    for url in (
+        "/",
+        "/?q=antalya",
+        f"/stories/{catalogue.slug}",
+        "/conditions",
+        "/privacy",
+        "/accessibility",
+        "/no-such-page",
+    ):
         response = member.get(url)
         assert "Log out" in response.get_data(as_text=True), url
         assert_never_stored(response, url)
@@ -262,6 +335,7 @@ def test_pages_shown_to_a_logged_in_person_are_never_stored(app, tmp_path):
 
 
 # --- errors -----------------------------------------------------------------------------
+
 
 def raise_an_unexpected_error():
     raise RuntimeError("a bug in a view (registered only in this test's app)")
@@ -283,9 +357,16 @@ def test_error_responses_have_the_security_headers(app, app_config):
         "/stories/no-such-story": (404, lambda h: client.get("/stories/no-such-story", headers=h)),
         "/account/no-such-step": (404, lambda h: client.get("/account/no-such-step", headers=h)),
         "/account/logout": (405, lambda h: client.get("/account/logout", headers=h)),
-        "/account/login": (413, lambda h: client.post("/account/login", headers=h,
-                                                      data={"csrf_token": csrf_token(client), "x": "y" * 20_000})),
-        "/account/register": (400, lambda h: client.post("/account/register", data=wrong_login, headers=h)),  # no CSRF token
+        "/account/login": (
+            413,
+            lambda h: client.post(
+                "/account/login", headers=h, data={"csrf_token": csrf_token(client), "x": "y" * 20_000}
+            ),
+        ),
+        "/account/register": (
+            400,
+            lambda h: client.post("/account/register", data=wrong_login, headers=h),
+        ),  # no CSRF token
         "/account/reset": (429, too_many),
         "/test-only/error": (500, lambda h: client.get("/test-only/error", headers=h)),
     }
@@ -298,8 +379,13 @@ def test_error_responses_have_the_security_headers(app, app_config):
 
 
 def test_database_down_answer_has_the_security_headers(tmp_path):
-    app = create_app({**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none"})
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
+        }
+    )
     client = app.test_client()
     login = {"email": "ann@example.org", "password": GOOD_PASSWORD}
     for path, response in (("/", client.get("/")), ("/account/login", post(client, "/account/login", login))):
@@ -308,6 +394,7 @@ def test_database_down_answer_has_the_security_headers(tmp_path):
 
 
 # --- cookies ----------------------------------------------------------------------------
+
 
 def set_cookies(response) -> dict[str, set[str]]:
     """Set-Cookie headers by cookie name: their attributes, lower-cased (``secure``, ``samesite=lax``)."""
@@ -340,8 +427,9 @@ def test_behind_an_https_proxy_the_login_cookies_are_secure(app, app_config):
     # what nginx sends: the connection comes from the proxy, the client and scheme in headers
     proxy = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}}
     forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
-    response = log_in_remembered(app, client, headers={**forwarded, "Referer": "https://localhost/account/login"},
-                                 **proxy)
+    response = log_in_remembered(
+        app, client, headers={**forwarded, "Referer": "https://localhost/account/login"}, **proxy
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     cookies = set_cookies(response)
     for name in ("session", "remember_token"):
@@ -367,8 +455,12 @@ LIMITS = {"RATELIMIT_PER_IP": "2 per minute", "RATELIMIT_PER_ADDRESS": "100 per 
 
 def failed_login(client, forwarded_for: str, **headers) -> int:
     data = {"email": "someone@example.org", "password": "Wrong-password-1", "csrf_token": csrf_token(client)}
-    return client.post("/account/login", data=data, environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                       headers={"X-Forwarded-For": forwarded_for, "Referer": "http://localhost/", **headers}).status_code
+    return client.post(
+        "/account/login",
+        data=data,
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        headers={"X-Forwarded-For": forwarded_for, "Referer": "http://localhost/", **headers},
+    ).status_code
 
 
 @pytest.mark.parametrize("app_config", [LIMITS])

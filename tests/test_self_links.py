@@ -5,6 +5,7 @@ link to ``/\\evil.example?lang=fr``, which browsers follow to evil.example.
 
 Nothing of the app judges the links: ``stays_on_site`` (tests/test_open_redirect.py) reads them
 as a browser does."""
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,9 @@ def links(body: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("raw", HOSTILE_PATHS)
 def test_every_link_on_a_page_at_a_hostile_path_stays_on_the_site(client, raw):
     for headers in ({}, HTMX, {"HX-Request": "true", "HX-Target": "dialog-body"}):
-        response = client.get("/", query_string={"q": "x"}, headers=headers,
-                              environ_overrides={"PATH_INFO": wsgi_path(raw)})
+        response = client.get(
+            "/", query_string={"q": "x"}, headers=headers, environ_overrides={"PATH_INFO": wsgi_path(raw)}
+        )
         assert response.status_code < 500, raw
         found = links(response.get_data(as_text=True))
         assert found or headers, f"{raw}: no links found on the page"  # an alert-area partial has none
@@ -61,7 +63,8 @@ def test_the_switch_on_a_routed_page_keeps_its_route_and_query(client):
 
 
 def test_a_404_in_the_dialog_reloads_a_local_address(client):
-    body = client.get("/%5Cevil.example", headers={"HX-Request": "true", "HX-Target": "dialog-body"}
-                      ).get_data(as_text=True)
+    body = client.get("/%5Cevil.example", headers={"HX-Request": "true", "HX-Target": "dialog-body"}).get_data(
+        as_text=True
+    )
     urls = re.findall(r'data-url="([^"]*)"', body)
     assert urls and all(stays_on_site(html.unescape(url)) for url in urls), urls

@@ -1,5 +1,6 @@
 """The way operators run it: `flask --app wsgi db upgrade`, then `gunicorn -c gunicorn.conf.py wsgi:app`
 (bench/servers.py's Gunicorn starts it so)."""
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,12 @@ def test_only_trusted_proxies_decide_whether_a_request_came_over_https(database,
             assert response.status == 200, headers
             seen[", ".join(headers) or "none"] = response.header("Strict-Transport-Security") is not None
     # ProxyFix alone decides, and only by X-Forwarded-Proto from the proxies it was told about
-    expected = {"none": False, "X-Forwarded-Proto": trusted_proxies == 1, "X-Forwarded-Protocol": False,
-                "X-Forwarded-Ssl": False}
+    expected = {
+        "none": False,
+        "X-Forwarded-Proto": trusted_proxies == 1,
+        "X-Forwarded-Protocol": False,
+        "X-Forwarded-Ssl": False,
+    }
     assert seen == expected
 
 
@@ -82,8 +87,14 @@ def test_a_download_read_slowly_outlasts_the_worker_timeout(large_file, tmp_path
     with Gunicorn(env, tmp_path / "gunicorn.log", workers=1) as server:
         cookie = download.log_in(server.url)
         started = time.monotonic()
-        response = fetch("127.0.0.1", server.port, raw_request("127.0.0.1", server.port, path, {"Cookie": cookie}),
-                         bytearray(256 * 1024), timeout=10, on_chunk=lambda n: time.sleep(n / (size / 6)))
+        response = fetch(
+            "127.0.0.1",
+            server.port,
+            raw_request("127.0.0.1", server.port, path, {"Cookie": cookie}),
+            bytearray(256 * 1024),
+            timeout=10,
+            on_chunk=lambda n: time.sleep(n / (size / 6)),
+        )
         seconds = time.monotonic() - started
         log = server.log_tail()
     assert response.status == 200 and seconds > 4, (response.status, seconds)

@@ -7,6 +7,7 @@ same sockets cost gunicorn nothing: a normal request still answers at once.
 
 Real gunicorn (gunicorn.conf.py, 2 workers) and real nginx on 127.0.0.1, for about 20 s in all.
 """
+
 from __future__ import annotations
 
 import runpy
@@ -58,7 +59,7 @@ class Trickle:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trickle", daemon=True)
 
-    def __enter__(self) -> "Trickle":
+    def __enter__(self) -> Trickle:
         self.started = time.monotonic()
         for _ in range(self.count):
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
@@ -149,5 +150,10 @@ def test_behind_nginx_slow_clients_do_not_stop_the_site(servers):
     assert max(waits) < 2.0, f"a normal request waited {max(waits):.2f} s: {waits}"
     # nginx gave up on each slow client after client_header_timeout; none reached gunicorn
     assert len(trickle.closed_after) == SLOW_CLIENTS, trickle.closed_after
-    assert HEADER_TIMEOUT - 0.5 < min(trickle.closed_after.values()) <= max(trickle.closed_after.values()) < HEADER_TIMEOUT + 3
+    assert (
+        HEADER_TIMEOUT - 0.5
+        < min(trickle.closed_after.values())
+        <= max(trickle.closed_after.values())
+        < HEADER_TIMEOUT + 3
+    )
     assert answer_seconds(app_server.url, timeout=5) is not None

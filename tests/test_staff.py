@@ -1,6 +1,7 @@
 """The staff area and the story editor (issue #15): who may enter, CSRF, rate limit, audit rows,
 drafts, publishing now or at a set time, unpublishing, the version check, the slug lock, the
 preview, French, and the users promote/demote commands."""
+
 from __future__ import annotations
 
 import copy
@@ -41,10 +42,20 @@ def staff_urls(app, story_id: int) -> list[tuple[str, str]]:
 
 
 def editor_form(story_id=None, **changes) -> dict:
-    data = {"action": "save", "title": "Summit in Brussels", "location": "Brussels", "published": "2026-05-14",
-            "summary": "Leaders meet.", "body": "First paragraph.", "categories": "Summits", "credit": "NATO",
-            "rights": "", "shot_at": ["00:00:01", "", ""], "shot_text": ["Wide shot", "", ""],
-            "fr_shot_text": ["", "", ""]}
+    data = {
+        "action": "save",
+        "title": "Summit in Brussels",
+        "location": "Brussels",
+        "published": "2026-05-14",
+        "summary": "Leaders meet.",
+        "body": "First paragraph.",
+        "categories": "Summits",
+        "credit": "NATO",
+        "rights": "",
+        "shot_at": ["00:00:01", "", ""],
+        "shot_text": ["Wide shot", "", ""],
+        "fr_shot_text": ["", "", ""],
+    }
     data.update(changes)
     return data
 
@@ -67,11 +78,17 @@ def clock(app):
 
 # --- who may enter ---------------------------------------------------------------------------
 
+
 def test_every_staff_url_is_a_404_for_anyone_but_staff(app):
     story_id = make_draft(app)
     urls = staff_urls(app, story_id)
-    assert {("GET", "/staff/"), ("GET", "/staff/stories/new"), ("POST", "/staff/stories/new"),
-            ("POST", f"/staff/stories/{story_id}/state"), ("GET", f"/staff/stories/{story_id}/preview")} <= set(urls)
+    assert {
+        ("GET", "/staff/"),
+        ("GET", "/staff/stories/new"),
+        ("POST", "/staff/stories/new"),
+        ("POST", f"/staff/stories/{story_id}/state"),
+        ("GET", f"/staff/stories/{story_id}/preview"),
+    } <= set(urls)
     member = app.test_client()
     register_and_verify(member, app, MEMBER)
     for who, client in (("anonymous", app.test_client()), ("verified member", member)):
@@ -95,8 +112,11 @@ def test_a_staff_post_without_a_valid_token_is_refused(app):
     staff = staff_client(app)
     for _, url in (entry for entry in staff_urls(app, story_id) if entry[0] == "POST"):
         for data in ({}, {"csrf_token": "IjAwMDAi.aaaa.bbbb"}, {"csrf_token": csrf_token(app.test_client())}):
-            response = staff.post(url, data={**editor_form(version="1"), "action": "publish", **data},
-                                  headers={"Referer": "http://localhost/"})
+            response = staff.post(
+                url,
+                data={**editor_form(version="1"), "action": "publish", **data},
+                headers={"Referer": "http://localhost/"},
+            )
             assert response.status_code == 400 and "This form has expired" in response.get_data(as_text=True), url
     story = story_row(app, story_id)
     assert (story.state, story.version, story.title) == ("draft", 1, "Summit in Brussels")
@@ -128,8 +148,13 @@ def test_every_staff_change_writes_an_audit_row(app, clock):
     with app.app_context():
         officer = db.session.query(User).filter_by(email=STAFF).one()
         rows = db.session.query(AuditEvent).filter(AuditEvent.story_id.is_not(None)).order_by(AuditEvent.id).all()
-        assert [row.action for row in rows] == ["story.create", "story.update", "story.schedule", "story.publish",
-                                                 "story.unpublish"]
+        assert [row.action for row in rows] == [
+            "story.create",
+            "story.update",
+            "story.schedule",
+            "story.publish",
+            "story.unpublish",
+        ]
         assert {(row.actor_id, row.story_id, row.ip) for row in rows} == {(officer.id, story_id, "127.0.0.1")}
         assert rows[2].detail == "2026-06-02T08:30"
         assert all(row.at is not None for row in rows)
@@ -138,6 +163,7 @@ def test_every_staff_change_writes_an_audit_row(app, clock):
 
 
 # --- the editor ---------------------------------------------------------------------------------
+
 
 def test_a_new_story_is_a_draft_nobody_else_sees(app):
     staff = staff_client(app)
@@ -161,15 +187,28 @@ def test_a_new_story_is_a_draft_nobody_else_sees(app):
 
 def test_field_errors_follow_the_importers_rules(app, tmp_path):
     staff = staff_client(app)
-    response = post(staff, "/staff/stories/new",
-                    editor_form(title="", published="14/05/2026", location="x" * 201,
-                                shot_at=["1:2", "00:00:05", ""], shot_text=["Wide", "Close", ""],
-                                fr_shot_text=["", "Gros plan", ""], fr_summary="Les dirigeants."))
+    response = post(
+        staff,
+        "/staff/stories/new",
+        editor_form(
+            title="",
+            published="14/05/2026",
+            location="x" * 201,
+            shot_at=["1:2", "00:00:05", ""],
+            shot_text=["Wide", "Close", ""],
+            fr_shot_text=["", "Gros plan", ""],
+            fr_summary="Les dirigeants.",
+        ),
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "The story was not saved" in page
-    for field, message in (("title", "required"), ("published", "not a date (YYYY-MM-DD)"),
-                           ("location", "at most 200 characters"), ("fr_title", "required")):
+    for field, message in (
+        ("title", "required"),
+        ("published", "not a date (YYYY-MM-DD)"),
+        ("location", "at most 200 characters"),
+        ("fr_title", "required"),
+    ):
         assert re.search(rf'id="{field}-error">{re.escape(message)}<', page), field
     assert "Row 1: needs" in page and "Row 2" not in page
     # what was typed stays, the empty rows too
@@ -177,13 +216,28 @@ def test_field_errors_follow_the_importers_rules(app, tmp_path):
     with app.app_context():
         assert db.session.query(Story).count() == 0
     # the importer says the same of the same fields
-    problems = validate({"stories": [{"slug": "s", "title": "", "published": "14/05/2026", "location": "x" * 201,
-                                      "translations": {"fr": {"summary": "Les dirigeants."}},
-                                      "video": {"shotlist": [{"at": "1:2", "text": "Wide"}], "renditions": []}}]},
-                        tmp_path)
-    for expected in ("stories[0].title: required", "stories[0].published: not a date (YYYY-MM-DD)",
-                     "stories[0].location: at most 200 characters", "stories[0].translations.fr.title: required",
-                     'stories[0].video.shotlist[0]: needs "at" (HH:MM:SS) and "text"'):
+    problems = validate(
+        {
+            "stories": [
+                {
+                    "slug": "s",
+                    "title": "",
+                    "published": "14/05/2026",
+                    "location": "x" * 201,
+                    "translations": {"fr": {"summary": "Les dirigeants."}},
+                    "video": {"shotlist": [{"at": "1:2", "text": "Wide"}], "renditions": []},
+                }
+            ]
+        },
+        tmp_path,
+    )
+    for expected in (
+        "stories[0].title: required",
+        "stories[0].published: not a date (YYYY-MM-DD)",
+        "stories[0].location: at most 200 characters",
+        "stories[0].translations.fr.title: required",
+        'stories[0].video.shotlist[0]: needs "at" (HH:MM:SS) and "text"',
+    ):
         assert expected in problems, (expected, problems)
 
 
@@ -201,7 +255,9 @@ def test_a_save_over_an_older_version_is_refused_and_keeps_the_typed_text(app):
     story_id = make_draft(app)
     ann, bob = staff_client(app), staff_client(app, "bob.officer@example.org")
     for client in (ann, bob):  # both open the story at version 1
-        assert 'name="version" type="hidden" value="1"' in client.get(f"/staff/stories/{story_id}").get_data(as_text=True)
+        assert 'name="version" type="hidden" value="1"' in client.get(f"/staff/stories/{story_id}").get_data(
+            as_text=True
+        )
     assert save(ann, story_id, 1, title="Ann's title", body="Ann's body").status_code == 303
     response = save(bob, story_id, 1, title="Bob's title", body="Bob's long body typed for an hour")
     page = response.get_data(as_text=True)
@@ -243,7 +299,9 @@ def test_publish_now_and_unpublish(app):
     assert slug in visitor.get("/").get_data(as_text=True) and slug in visitor.get("/?q=baltic").get_data(as_text=True)
     assert change_state(staff, story_id, 2, "unpublish").status_code == 303
     assert visitor.get(f"/stories/{slug}").status_code == 404
-    assert slug not in visitor.get("/").get_data(as_text=True) and slug not in visitor.get("/?q=baltic").get_data(as_text=True)
+    assert slug not in visitor.get("/").get_data(as_text=True) and slug not in visitor.get("/?q=baltic").get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.parametrize("app_config", [{"CATALOGUE_VERSION_RECHECK_SECONDS": 3600}])
@@ -268,8 +326,9 @@ def test_a_scheduled_story_appears_at_its_time_with_nothing_written(app, app_con
         assert slug in visitor.get(url).get_data(as_text=True), url
     assert visitor.get(f"/stories/{slug}").status_code == 200
     with app.app_context():
-        assert [title for _, title in newsletter.send_digest(dry_run=True, now=clock["now"]).stories] == \
-            ["Air policing scramble"]
+        assert [title for _, title in newsletter.send_digest(dry_run=True, now=clock["now"]).stories] == [
+            "Air policing scramble"
+        ]
     assert "Published" in staff.get("/staff/").get_data(as_text=True)
 
 
@@ -277,7 +336,9 @@ def test_a_schedule_needs_a_time(app):
     story_id = make_draft(app)
     staff = staff_client(app)
     response = change_state(staff, story_id, 1, "schedule", publish_at="next tuesday")
-    assert response.status_code == 422 and "Use a date and time like 2025-05-14 09:30." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Use a date and time like 2025-05-14 09:30." in response.get_data(
+        as_text=True
+    )
     assert story_row(app, story_id).state == "draft"
 
 
@@ -310,6 +371,7 @@ def test_an_imported_story_is_published_and_stays_so(app, tmp_path):
 
 # --- French -------------------------------------------------------------------------------------
 
+
 def test_the_staff_pages_are_in_french(app):
     story_id = make_draft(app)
     staff = staff_client(app)
@@ -326,9 +388,15 @@ def test_the_staff_pages_are_in_french(app):
 
 def test_the_french_text_written_in_the_editor_is_the_french_page(app):
     staff = staff_client(app)
-    response = post(staff, "/staff/stories/new", editor_form(
-        fr_title="Sommet à Bruxelles", fr_summary="Les dirigeants se réunissent.",
-        fr_shot_text=["Plan large", "", ""]))
+    response = post(
+        staff,
+        "/staff/stories/new",
+        editor_form(
+            fr_title="Sommet à Bruxelles",
+            fr_summary="Les dirigeants se réunissent.",
+            fr_shot_text=["Plan large", "", ""],
+        ),
+    )
     story_id = int(response.headers["Location"].rsplit("/", 1)[1])
     change_state(staff, story_id, 1, "publish")
     story = story_row(app, story_id)
@@ -342,6 +410,7 @@ def test_the_french_text_written_in_the_editor_is_the_french_page(app):
 
 
 # --- the command line ---------------------------------------------------------------------------
+
 
 def test_users_promote_and_demote(app):
     member = app.test_client()
@@ -361,14 +430,26 @@ def test_users_promote_and_demote(app):
         result = runner.invoke(args=args)
         assert result.exit_code != 0 and "Error" in result.output
     with app.app_context():
-        assert [e.action for e in db.session.query(AuditEvent).filter(AuditEvent.action.like("user.%"))
-                .order_by(AuditEvent.id)] == ["user.promote", "user.demote"]
+        assert [
+            e.action
+            for e in db.session.query(AuditEvent).filter(AuditEvent.action.like("user.%")).order_by(AuditEvent.id)
+        ] == ["user.promote", "user.demote"]
 
 
 def test_an_unverified_account_cannot_be_promoted(app):
-    post(app.test_client(), "/account/register", {"email": "new@example.org", "password": "Blue-Harbour-42!",
-                                                   "confirm": "Blue-Harbour-42!", "first_name": "N",
-                                                   "last_name": "O", "organisation": "P", "accept_conditions": "y"})
+    post(
+        app.test_client(),
+        "/account/register",
+        {
+            "email": "new@example.org",
+            "password": "Blue-Harbour-42!",
+            "confirm": "Blue-Harbour-42!",
+            "first_name": "N",
+            "last_name": "O",
+            "organisation": "P",
+            "accept_conditions": "y",
+        },
+    )
     result = app.test_cli_runner().invoke(args=["users", "promote", "new@example.org"])
     assert result.exit_code != 0 and "has not verified" in result.output
     with app.app_context():

@@ -1,4 +1,5 @@
 """Download statistics: the numbers against a hand-computed log, the chart and its table, CSV, who may see them."""
+
 import csv
 import io
 import re
@@ -19,23 +20,44 @@ WINDOW = timedelta(hours=6)
 
 @pytest.fixture
 def catalogue(app, tmp_path):
-    sizes = (("HD 1080p25", 1920, 1080, 3000, False), ("SD 576p25", 1024, 576, 2000, False),
-             ("Preview 360p", 640, 360, 400, True))
-    load(app, tmp_path, [story_entry("summit", "Summit", published="2026-01-10", sizes=sizes),
-                         story_entry("ships", "Ships", published="2026-01-20", sizes=sizes)])
+    sizes = (
+        ("HD 1080p25", 1920, 1080, 3000, False),
+        ("SD 576p25", 1024, 576, 2000, False),
+        ("Preview 360p", 640, 360, 400, True),
+    )
+    load(
+        app,
+        tmp_path,
+        [
+            story_entry("summit", "Summit", published="2026-01-10", sizes=sizes),
+            story_entry("ships", "Ships", published="2026-01-20", sizes=sizes),
+        ],
+    )
 
 
 def person(email, organisation):
-    user = User(email=email, first_name="A", last_name="B", organisation=organisation, password_hash="x",
-                conditions_accepted_at=utcnow(), verified_at=utcnow())
+    user = User(
+        email=email,
+        first_name="A",
+        last_name="B",
+        organisation=organisation,
+        password_hash="x",
+        conditions_accepted_at=utcnow(),
+        verified_at=utcnow(),
+    )
     db.session.add(user)
     db.session.commit()
     return user
 
 
 def rendition(slug, label):
-    return db.session.query(Rendition).join(Rendition.video).join(Story).filter(
-        Story.slug == slug, Rendition.label == label).one()
+    return (
+        db.session.query(Rendition)
+        .join(Rendition.video)
+        .join(Story)
+        .filter(Story.slug == slug, Rendition.label == label)
+        .one()
+    )
 
 
 TODAY = utcnow().date()
@@ -54,13 +76,19 @@ def log(app, catalogue):
                  ships SD today (2000)."""
     with app.app_context():
         ann, bob = person("ann@example.org", "Org A"), person("bob@example.org", "Org B")
-        log = [(ann, "summit", "HD 1080p25", at(2), 1000), (ann, "summit", "HD 1080p25", at(2, 11), 2000),
-               (ann, "summit", "SD 576p25", at(2), 500), (ann, "ships", "HD 1080p25", at(40), 3000),
-               (bob, "summit", "HD 1080p25", at(2), 3000), (bob, "summit", "HD 1080p25", at(1), 100),
-               (bob, "ships", "SD 576p25", at(0), 2000)]
+        log = [
+            (ann, "summit", "HD 1080p25", at(2), 1000),
+            (ann, "summit", "HD 1080p25", at(2, 11), 2000),
+            (ann, "summit", "SD 576p25", at(2), 500),
+            (ann, "ships", "HD 1080p25", at(40), 3000),
+            (bob, "summit", "HD 1080p25", at(2), 3000),
+            (bob, "summit", "HD 1080p25", at(1), 100),
+            (bob, "ships", "SD 576p25", at(0), 2000),
+        ]
         for user, slug, label, moment, sent in log:
-            downloads.record(user, rendition(slug, label), bytes_sent=sent, range_header=None, window=WINDOW,
-                             now=moment)
+            downloads.record(
+                user, rendition(slug, label), bytes_sent=sent, range_header=None, window=WINDOW, now=moment
+            )
         return {slug: db.session.query(Story).filter_by(slug=slug).one().id for slug in ("summit", "ships")}
 
 
@@ -92,10 +120,13 @@ def test_organisations_from_whole_months_and_the_days_around_them(app, catalogue
         hd = rendition("summit", "HD 1080p25")
         moments = [at(days_ago) for days_ago in range(199, -1, -3)]  # in the order they happen
         for index, moment in enumerate(moments):
-            downloads.record(people[index % 6], hd, bytes_sent=100 + index, range_header=None, window=WINDOW,
-                             now=moment)
-        months = {(row.month, row.organisation): (row.downloads, row.bytes_sent)
-                  for row in db.session.query(DownloadOrganisationMonth)}
+            downloads.record(
+                people[index % 6], hd, bytes_sent=100 + index, range_header=None, window=WINDOW, now=moment
+            )
+        months = {
+            (row.month, row.organisation): (row.downloads, row.bytes_sent)
+            for row in db.session.query(DownloadOrganisationMonth)
+        }
         assert sum(n for n, _ in months.values()) == len(moments) and all(month.day == 1 for month, _ in months)
         for start_ago, end_ago in ((199, 0), (150, 40), (20, 5), (75, 75), (100, 35)):
             period = stats.Period(TODAY - timedelta(days=start_ago), TODAY - timedelta(days=end_ago))
@@ -109,9 +140,15 @@ def test_organisations_from_whole_months_and_the_days_around_them(app, catalogue
 
 
 def test_the_whole_months_of_a_period():
-    assert stats.whole_months(stats.Period(date(2026, 1, 15), date(2026, 4, 30))) == (date(2026, 2, 1), date(2026, 5, 1))
+    assert stats.whole_months(stats.Period(date(2026, 1, 15), date(2026, 4, 30))) == (
+        date(2026, 2, 1),
+        date(2026, 5, 1),
+    )
     assert stats.whole_months(stats.Period(date(2026, 1, 1), date(2026, 1, 31))) == (date(2026, 1, 1), date(2026, 2, 1))
-    assert stats.whole_months(stats.Period(date(2025, 12, 1), date(2026, 2, 27))) == (date(2025, 12, 1), date(2026, 2, 1))
+    assert stats.whole_months(stats.Period(date(2025, 12, 1), date(2026, 2, 27))) == (
+        date(2025, 12, 1),
+        date(2026, 2, 1),
+    )
     first, after = stats.whole_months(stats.Period(date(2026, 1, 15), date(2026, 2, 10)))  # none whole
     assert first >= after
 
@@ -120,10 +157,19 @@ def test_periods_from_the_query():
     today = date(2026, 3, 1)
     assert stats.period({}, today) == stats.Period(date(2026, 1, 31), today, 30)
     assert stats.period({"days": "365"}, today).start == date(2025, 3, 2)
-    assert stats.period({"from": "2026-01-01", "to": "2026-01-31"}, today) == stats.Period(date(2026, 1, 1),
-                                                                                           date(2026, 1, 31))
-    for odd in ({"days": "7"}, {"days": "-30"}, {"from": "2026-02-01", "to": "2026-01-01"}, {"from": "x", "to": "y"},
-                {"from": "0001-01-01", "to": "9999-12-31"}, {"days": "9" * 50}, {"days": "²"}, {"from": "2026-01-01\x00"}):
+    assert stats.period({"from": "2026-01-01", "to": "2026-01-31"}, today) == stats.Period(
+        date(2026, 1, 1), date(2026, 1, 31)
+    )
+    for odd in (
+        {"days": "7"},
+        {"days": "-30"},
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "x", "to": "y"},
+        {"from": "0001-01-01", "to": "9999-12-31"},
+        {"days": "9" * 50},
+        {"days": "²"},
+        {"from": "2026-01-01\x00"},
+    ):
         assert stats.period(odd, today) == stats.Period(date(2026, 1, 31), today, 30), odd
     long = stats.period({"from": "2000-01-01", "to": "2026-01-01"}, today)
     assert (long.end - long.start).days + 1 == stats.LONGEST_DAYS
@@ -136,9 +182,15 @@ def test_the_page_draws_the_chart_and_its_table(app, log):
     body = page.get_data(as_text=True)
     svg = re.search(r"<svg class=\"chart-svg\".*?</svg>", body, re.S).group(0)
     assert 'aria-describedby="figures-days"' in svg and "style" not in svg
-    bars = re.findall(r'<rect class="chart-bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"><title>([\d-]+): (\d+)</title>', svg)
+    bars = re.findall(
+        r'<rect class="chart-bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"><title>([\d-]+): (\d+)</title>',  # noqa: E501 (the message whole, as people read it)
+        svg,
+    )
     assert [(day, int(n)) for _, _, day, n in bars] == [
-        ((TODAY - timedelta(days=2)).isoformat(), 3), ((TODAY - timedelta(days=1)).isoformat(), 1), (TODAY.isoformat(), 1)]
+        ((TODAY - timedelta(days=2)).isoformat(), 3),
+        ((TODAY - timedelta(days=1)).isoformat(), 1),
+        (TODAY.isoformat(), 1),
+    ]
     tallest = max(float(height) for _, height, _, _ in bars)
     assert [round(float(height) / tallest, 2) for _, height, _, _ in bars] == [1.0, 0.33, 0.33]
     table = re.search(r'<table class="staff-table figures" id="figures-days">.*?</table>', body, re.S).group(0)
@@ -156,8 +208,11 @@ def test_each_table_as_csv(app, log):
     assert "attachment" in organisations.headers["Content-Disposition"]
     for key in ("days", "newest", "renditions", "signups"):
         assert client.get(f"/staff/stats/{key}.csv").status_code == 200, key
-    story_rows = list(csv.reader(io.StringIO(client.get(
-        f"/staff/stats/renditions.csv?days=30&story={log['summit']}").get_data(as_text=True))))
+    story_rows = list(
+        csv.reader(
+            io.StringIO(client.get(f"/staff/stats/renditions.csv?days=30&story={log['summit']}").get_data(as_text=True))
+        )
+    )
     assert story_rows[1:] == [["HD 1080p25", "3", "6100"], ["SD 576p25", "1", "500"]]
     for odd in ("/staff/stats/nothing.csv", f"/staff/stats/stories.csv?story={log['summit']}"):
         assert client.get(odd).status_code == 404, odd
@@ -167,7 +222,7 @@ def test_each_table_as_csv(app, log):
 
 def test_the_csv_cells_are_never_formulas(app, catalogue):
     with app.app_context():
-        user = person("eve@example.org", "=HYPERLINK(\"http://evil.example\")")
+        user = person("eve@example.org", '=HYPERLINK("http://evil.example")')
         downloads.record(user, rendition("summit", "HD 1080p25"), bytes_sent=1, range_header=None, window=WINDOW)
     rows = list(csv.reader(io.StringIO(staff_client(app).get("/staff/stats/organisations.csv").get_data(as_text=True))))
     assert rows[1][0].startswith("'=")
@@ -195,7 +250,7 @@ def test_the_statistics_are_in_french(app, log):
     for url in ("/staff/stats?days=90", f"/staff/stories/{log['summit']}"):
         body = staff.get(url + ("&" if "?" in url else "?") + "lang=fr").get_data(as_text=True)
         assert "Statistiques" in body
-        body = body[body.index('<section class="panel story-stats"'):] if "stories" in url else body
+        body = body[body.index('<section class="panel story-stats"') :] if "stories" in url else body
         # the figures' own names (stories, renditions, organisations) are data, not text to translate
         for data in ("Summit", "Ships", "HD 1080p25", "SD 576p25", "Org A", "Org B"):
             body = body.replace(data, "")

@@ -1,5 +1,6 @@
 """Stories in English and French: translations in the manifest, the page in the chosen language
 with a notice when it falls back to English, and French words in the full-text search."""
+
 import json
 import re
 from pathlib import Path
@@ -16,38 +17,57 @@ ROOT = Path(__file__).resolve().parent.parent
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
 FALLBACK_NOTE = re.compile(r'<p class="notice fallback-note">([^<]+)</p>')
 # The notice in English (the msgid) or in French, whichever the compiled catalogue gives.
-FALLBACK_TEXTS = ("This story is not available in French yet; it is shown in English.",
-                  "Ce reportage n’est pas encore disponible en français\u00a0; il est présenté en anglais.")
+FALLBACK_TEXTS = (
+    "This story is not available in French yet; it is shown in English.",
+    "Ce reportage n’est pas encore disponible en français\u00a0; il est présenté en anglais.",
+)
 
 ANTALYA_FR = {
     "title": "Les ministres des Affaires étrangères de l’OTAN se réunissent à Antalya",
     "summary": "Les ministres préparent le sommet de La Haye.",
     "body": "Les ministres se sont réunis à Antalya (Türkiye) pour parler de dissuasion et de défense.\n\n"
-            "Le secrétaire général a déclaré que l’objectif de 2\u00a0% «\u00a0est loin d’être suffisant\u00a0».",
-    "shotlist": [{"at": "00:00:00", "text": "Plan large, le lieu de la réunion"},
-                 {"at": "00:00:04", "text": "Les ministres se serrent la main"}],
+    "Le secrétaire général a déclaré que l’objectif de 2\u00a0% «\u00a0est loin d’être suffisant\u00a0».",
+    "shotlist": [
+        {"at": "00:00:00", "text": "Plan large, le lieu de la réunion"},
+        {"at": "00:00:04", "text": "Les ministres se serrent la main"},
+    ],
 }
 BALTIC_FR = {
     "title": "Des navires alliés s’entraînent en mer Baltique",
     "summary": "Un exercice naval.",
     "body": "Des frégates, des chasseurs de mines et des avions de patrouille se sont entraînés ensemble. "
-            "Les Alliés ont été réunis pour l’occasion.",
-    "shotlist": [{"at": "00:00:00", "text": "Frégate en mer"}, {"at": "00:00:05", "text": "Hélicoptère se posant sur le pont"}],
+    "Les Alliés ont été réunis pour l’occasion.",
+    "shotlist": [
+        {"at": "00:00:00", "text": "Frégate en mer"},
+        {"at": "00:00:05", "text": "Hélicoptère se posant sur le pont"},
+    ],
 }
 
 
 def stories():
     antalya = story_entry(
-        "antalya", "NATO Foreign Ministers meet in Antalya", "2025-05-15",
-        body="NATO Foreign Ministers met in Antalya, Türkiye.\n\nThe Secretary General said the 2% target “is not nearly enough.”",
+        "antalya",
+        "NATO Foreign Ministers meet in Antalya",
+        "2025-05-15",
+        body="NATO Foreign Ministers met in Antalya, Türkiye.\n\nThe Secretary General said the 2% target “is not nearly enough.”",  # noqa: E501 (the message whole, as people read it)
         summary="Ministers prepare the Summit in The Hague.",
-        shotlist=(("00:00:00", "Wide shot of the venue"), ("00:00:04", "Ministers shaking hands")))
+        shotlist=(("00:00:00", "Wide shot of the venue"), ("00:00:04", "Ministers shaking hands")),
+    )
     baltic = story_entry(
-        "baltic", "Allied ships train in the Baltic Sea", "2025-03-02", body="Frigates and minehunters exercised together.",
-        summary="A naval exercise.", shotlist=(("00:00:00", "Frigate at sea"), ("00:00:05", "Helicopter landing on deck")))
-    tallinn = story_entry("tallinn", "Cyber Coalition exercise in Tallinn", "2024-11-20",
-                          body="Cyber defenders from Allied nations trained against simulated attacks.",
-                          summary="Cyber defence.")
+        "baltic",
+        "Allied ships train in the Baltic Sea",
+        "2025-03-02",
+        body="Frigates and minehunters exercised together.",
+        summary="A naval exercise.",
+        shotlist=(("00:00:00", "Frigate at sea"), ("00:00:05", "Helicopter landing on deck")),
+    )
+    tallinn = story_entry(
+        "tallinn",
+        "Cyber Coalition exercise in Tallinn",
+        "2024-11-20",
+        body="Cyber defenders from Allied nations trained against simulated attacks.",
+        summary="Cyber defence.",
+    )
     antalya["translations"] = {"fr": json.loads(json.dumps(ANTALYA_FR))}
     baltic["translations"] = {"fr": json.loads(json.dumps(BALTIC_FR))}
     return [antalya, baltic, tallinn]  # Tallinn has no French
@@ -71,6 +91,7 @@ def h1(body):
 
 # --- the story page ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("ask", [{"query_string": {"lang": "fr"}}, {"headers": FR}], ids=["lang=fr", "Accept-Language"])
 def test_french_page_shows_the_french_text(client, catalogue, ask):
     body = page(client, "/stories/antalya", **ask)
@@ -81,17 +102,27 @@ def test_french_page_shows_the_french_text(client, catalogue, ask):
     assert "<p>Les ministres se sont réunis à Antalya (Türkiye) pour parler de dissuasion et de défense.</p>" in body
     assert "«\u00a0est loin d’être suffisant\u00a0»" in body
     assert "<li><time>00:00:04</time> <span>Les ministres se serrent la main</span></li>" in body
-    for english in ("NATO Foreign Ministers met in Antalya", "is not nearly enough", "Ministers shaking hands",
-                    "Ministers prepare the Summit"):
+    for english in (
+        "NATO Foreign Ministers met in Antalya",
+        "is not nearly enough",
+        "Ministers shaking hands",
+        "Ministers prepare the Summit",
+    ):
         assert english not in body, english
     assert "fallback-note" not in body
-    assert ' lang="en"' not in body.split("</h1>")[0].split("<h1")[1] + body.split("</h1>")[1].split('class="downloads"')[0]
+    assert (
+        ' lang="en"'
+        not in body.split("</h1>")[0].split("<h1")[1] + body.split("</h1>")[1].split('class="downloads"')[0]
+    )
     # categories are translated through the catalogue (app/vocabulary.py)
     assert '<a href="/?category=summits">Sommets</a>' in body
     # what this translation leaves out (place, credit, rights) and file labels stay English, and say so
-    for original in ('<span lang="en">Brussels, Belgium</span>',
-                     '<span lang="en">Courtesy of NATO</span>', '<span lang="en">Free for news use.</span>',
-                     '<span class="rendition-label" lang="en">Preview 360p</span>'):
+    for original in (
+        '<span lang="en">Brussels, Belgium</span>',
+        '<span lang="en">Courtesy of NATO</span>',
+        '<span lang="en">Free for news use.</span>',
+        '<span class="rendition-label" lang="en">Preview 360p</span>',
+    ):
         assert original in body, original
 
 
@@ -108,14 +139,25 @@ def test_french_page_without_a_translation_shows_english_and_says_so(client, cat
 
 
 def test_english_page_is_unaffected(client, catalogue):
-    for slug, title in (("antalya", "NATO Foreign Ministers meet in Antalya"), ("tallinn", "Cyber Coalition exercise in Tallinn")):
+    for slug, title in (
+        ("antalya", "NATO Foreign Ministers meet in Antalya"),
+        ("tallinn", "Cyber Coalition exercise in Tallinn"),
+    ):
         body = page(client, f"/stories/{slug}", headers={"Accept-Language": "en"})
         assert '<html lang="en">' in body and h1(body) == ("", title)
         assert "fallback-note" not in body and ' lang="en"' not in body.split("<main")[1].split("</main>")[0]
     body = page(client, "/stories/antalya")
-    for text_ in ("NATO Foreign Ministers met in Antalya, Türkiye.", "“is not nearly enough.”", "Shotlist",
-                  "<li><time>00:00:04</time> <span>Ministers shaking hands</span></li>", "Low-resolution preview · 0:08",
-                  "All stories", "Credit:", "Download", "Log in or create a free account to download."):
+    for text_ in (
+        "NATO Foreign Ministers met in Antalya, Türkiye.",
+        "“is not nearly enough.”",
+        "Shotlist",
+        "<li><time>00:00:04</time> <span>Ministers shaking hands</span></li>",
+        "Low-resolution preview · 0:08",
+        "All stories",
+        "Credit:",
+        "Download",
+        "Log in or create a free account to download.",
+    ):
         assert text_ in body, text_
     assert "ministres" not in body and "Liste des plans" not in body
 
@@ -138,9 +180,16 @@ def test_story_text(catalogue):
         french = antalya.text("fr")
         assert (french.title, french.language, french.is_fallback) == (ANTALYA_FR["title"], "fr", False)
         assert french.paragraphs[0].startswith("Les ministres se sont réunis")
-        assert french.shots == [("00:00:00", "Plan large, le lieu de la réunion"), ("00:00:04", "Les ministres se serrent la main")]
+        assert french.shots == [
+            ("00:00:00", "Plan large, le lieu de la réunion"),
+            ("00:00:04", "Les ministres se serrent la main"),
+        ]
         english = antalya.text("en")
-        assert (english.title, english.language, english.is_fallback) == ("NATO Foreign Ministers meet in Antalya", "en", False)
+        assert (english.title, english.language, english.is_fallback) == (
+            "NATO Foreign Ministers meet in Antalya",
+            "en",
+            False,
+        )
         assert english.paragraphs == antalya.paragraphs and english.shots == antalya.video.shots
         fallback = tallinn.text("fr")
         assert (fallback.title, fallback.language, fallback.is_fallback) == (tallinn.title, "en", True)
@@ -158,49 +207,64 @@ def test_translations_go_with_their_story(catalogue):
 
 # --- the catalogue ---------------------------------------------------------------------------
 
+
 def cards(body):
     return re.findall(r'<span class="card-title"( lang="en")?>([^<]+)</span>', body)
 
 
 def test_french_catalogue_shows_french_titles_and_marks_english_ones(client, catalogue):
     body = page(client, "/", headers=FR)
-    assert cards(body) == [("", ANTALYA_FR["title"]), ("", BALTIC_FR["title"]),
-                           (' lang="en"', "Cyber Coalition exercise in Tallinn")]
+    assert cards(body) == [
+        ("", ANTALYA_FR["title"]),
+        ("", BALTIC_FR["title"]),
+        (' lang="en"', "Cyber Coalition exercise in Tallinn"),
+    ]
     assert body.count("fallback-tag") == 1
     assert '<span class="card-summary">Un exercice naval.</span>' in body
     english = page(client, "/", headers={"Accept-Language": "en"})
-    assert cards(english) == [("", "NATO Foreign Ministers meet in Antalya"), ("", "Allied ships train in the Baltic Sea"),
-                              ("", "Cyber Coalition exercise in Tallinn")]
+    assert cards(english) == [
+        ("", "NATO Foreign Ministers meet in Antalya"),
+        ("", "Allied ships train in the Baltic Sea"),
+        ("", "Cyber Coalition exercise in Tallinn"),
+    ]
     assert "fallback-tag" not in english and "Video 0:08" in english
 
 
 # --- search ----------------------------------------------------------------------------------
 
+
 def found(client, q, headers=None):
-    return sorted(re.findall(r'<a class="card-link" href="/stories/([^"]+)"', page(client, "/", query_string={"q": q},
-                                                                                      headers=headers or {})))
+    return sorted(
+        re.findall(
+            r'<a class="card-link" href="/stories/([^"]+)"',
+            page(client, "/", query_string={"q": q}, headers=headers or {}),
+        )
+    )
 
 
-@pytest.mark.parametrize("q, expected", [
-    ("ministres", ["antalya"]),                  # French body and title
-    ("Ministres serrent", ["antalya"]),           # French shotlist, two words
-    ("suffisant", ["antalya"]),
-    ("hélicoptère", ["baltic"]),                 # French shotlist
-    ("Hélicop", ["baltic"]),                     # as one types: the last word is a prefix
-    ("frégates", ["baltic"]),
-    ("frégate", ["baltic"]),                     # singular finds the plural and the other way round
-    ("réunis", ["antalya", "baltic"]),           # stems differently in English and French
-    ("alliés", ["baltic", "tallinn"]),           # French "Alliés" and English "Allied"
-    ("avions", ["baltic"]),                      # a French stop word ('avions' = 'we had') that is also a noun
-    ("ministres de la défense", ["antalya"]),    # French stop words in a query
-    ("antalya ministres", ["antalya"]),          # one word from each language
-    ("navires", ["baltic"]),
-    ("chasseurs de mines", ["baltic"]),
-    ("helicopter", ["baltic"]),                  # English still works
-    ("ships in the baltic", ["baltic"]),         # English stop words still drop out
-    ("nearly enough", ["antalya"]),
-    ("cyber attaques", []),                      # every word must match
-])
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("ministres", ["antalya"]),  # French body and title
+        ("Ministres serrent", ["antalya"]),  # French shotlist, two words
+        ("suffisant", ["antalya"]),
+        ("hélicoptère", ["baltic"]),  # French shotlist
+        ("Hélicop", ["baltic"]),  # as one types: the last word is a prefix
+        ("frégates", ["baltic"]),
+        ("frégate", ["baltic"]),  # singular finds the plural and the other way round
+        ("réunis", ["antalya", "baltic"]),  # stems differently in English and French
+        ("alliés", ["baltic", "tallinn"]),  # French "Alliés" and English "Allied"
+        ("avions", ["baltic"]),  # a French stop word ('avions' = 'we had') that is also a noun
+        ("ministres de la défense", ["antalya"]),  # French stop words in a query
+        ("antalya ministres", ["antalya"]),  # one word from each language
+        ("navires", ["baltic"]),
+        ("chasseurs de mines", ["baltic"]),
+        ("helicopter", ["baltic"]),  # English still works
+        ("ships in the baltic", ["baltic"]),  # English stop words still drop out
+        ("nearly enough", ["antalya"]),
+        ("cyber attaques", []),  # every word must match
+    ],
+)
 def test_french_words_find_the_story(client, catalogue, q, expected):
     assert found(client, q) == expected
     assert found(client, q, headers=FR) == expected  # the page language does not change the results
@@ -221,26 +285,37 @@ def test_title_words_rank_first_in_french_too(client, app, tmp_path):
 
 # --- the import ------------------------------------------------------------------------------
 
+
 def run(app, *args):
     return app.test_cli_runner().invoke(args=list(args))
 
 
-@pytest.mark.parametrize("translations, message", [
-    ({"fr": {"summary": "Sans titre."}}, "stories[0].translations.fr.title: required"),
-    ({"fr": {"title": "  "}}, "stories[0].translations.fr.title: required"),
-    ({"de": {"title": "Titel"}}, "stories[0].translations.de: unknown language (use 'fr')"),
-    ({"en": {"title": "Title"}}, "stories[0].translations.en: the story's own fields are the English original"),
-    ({"fr": "Titre"}, "stories[0].translations.fr: must be an object"),
-    (["fr"], "stories[0].translations: must be an object like {\"fr\": {\"title\": ...}}"),
-    ({"fr": {"title": "Titre", "body": ["un", "deux"]}}, "stories[0].translations.fr.body: must be text"),
-    ({"fr": {"title": "Titre", "summary": 3}}, "stories[0].translations.fr.summary: must be text"),
-    ({"fr": {"title": "Titre", "shotlist": "00:00:00 Plan large"}}, "stories[0].translations.fr.shotlist: must be a list"),
-    ({"fr": {"title": "Titre", "shotlist": [{"at": "00:00:00", "text": "Plan"}, {"text": "sans heure"}]}},
-     "stories[0].translations.fr.shotlist[1]: needs \"at\" (HH:MM:SS) and \"text\""),
-    ({"fr": {"title": "Titre", "slug": "titre"}},
-     "stories[0].translations.fr.slug: unknown field (use title, location, summary, body, credit, rights, shotlist)"),
-    ({"fr": {"title": "Titre", "location": 42}}, "stories[0].translations.fr.location: must be text"),
-])
+@pytest.mark.parametrize(
+    "translations, message",
+    [
+        ({"fr": {"summary": "Sans titre."}}, "stories[0].translations.fr.title: required"),
+        ({"fr": {"title": "  "}}, "stories[0].translations.fr.title: required"),
+        ({"de": {"title": "Titel"}}, "stories[0].translations.de: unknown language (use 'fr')"),
+        ({"en": {"title": "Title"}}, "stories[0].translations.en: the story's own fields are the English original"),
+        ({"fr": "Titre"}, "stories[0].translations.fr: must be an object"),
+        (["fr"], 'stories[0].translations: must be an object like {"fr": {"title": ...}}'),
+        ({"fr": {"title": "Titre", "body": ["un", "deux"]}}, "stories[0].translations.fr.body: must be text"),
+        ({"fr": {"title": "Titre", "summary": 3}}, "stories[0].translations.fr.summary: must be text"),
+        (
+            {"fr": {"title": "Titre", "shotlist": "00:00:00 Plan large"}},
+            "stories[0].translations.fr.shotlist: must be a list",
+        ),
+        (
+            {"fr": {"title": "Titre", "shotlist": [{"at": "00:00:00", "text": "Plan"}, {"text": "sans heure"}]}},
+            'stories[0].translations.fr.shotlist[1]: needs "at" (HH:MM:SS) and "text"',
+        ),
+        (
+            {"fr": {"title": "Titre", "slug": "titre"}},
+            "stories[0].translations.fr.slug: unknown field (use title, location, summary, body, credit, rights, shotlist)",  # noqa: E501 (the message whole, as people read it)
+        ),
+        ({"fr": {"title": "Titre", "location": 42}}, "stories[0].translations.fr.location: must be text"),
+    ],
+)
 def test_a_bad_translation_names_the_field_and_imports_nothing(app, tmp_path, translations, message):
     entry = story_entry("a", "Story A")
     entry["translations"] = translations
@@ -259,7 +334,10 @@ def test_import_stores_the_translation(app, tmp_path):
         story = db.session.execute(db.select(Story).filter_by(slug="antalya")).scalar_one()
         [translation] = story.translations
         assert translation.language == "fr" and translation.title == ANTALYA_FR["title"]
-        assert translation.shotlist == "00:00:00 Plan large, le lieu de la réunion\n00:00:04 Les ministres se serrent la main"
+        assert (
+            translation.shotlist
+            == "00:00:00 Plan large, le lieu de la réunion\n00:00:04 Les ministres se serrent la main"
+        )
         assert translation.body == ANTALYA_FR["body"]
 
 

@@ -1,5 +1,6 @@
 """Found and shared (issue #16): Atom feeds per language and category, the sitemap with video
 entries, robots.txt, and a story page's link-preview tags and JSON-LD."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,18 @@ EVIL = "http://evil.example"  # the Host a request may carry: never in an absolu
 
 def stories():
     french = {"fr": {"title": "Les ministres se réunissent à Antalya", "summary": "Les ministres préparent le sommet."}}
-    return [story_entry("antalya", "Ministers meet in Antalya", "2025-05-15", categories=("Summits",),
-                        summary="Ministers prepare the summit.") | {"translations": french},
-            story_entry("baltic", "Ships train in the Baltic", "2025-03-02", categories=("Exercises",)),
-            story_entry("hostile", HOSTILE, "2024-01-01", categories=("Exercises",), summary=HOSTILE)]
+    return [
+        story_entry(
+            "antalya",
+            "Ministers meet in Antalya",
+            "2025-05-15",
+            categories=("Summits",),
+            summary="Ministers prepare the summit.",
+        )
+        | {"translations": french},
+        story_entry("baltic", "Ships train in the Baltic", "2025-03-02", categories=("Exercises",)),
+        story_entry("hostile", HOSTILE, "2024-01-01", categories=("Exercises",), summary=HOSTILE),
+    ]
 
 
 @pytest.fixture
@@ -45,8 +54,7 @@ def alternate(entry) -> str:
 def entries(response):
     assert response.status_code == 200 and response.mimetype == "application/atom+xml"
     root = ET.fromstring(response.get_data())
-    return root, [(entry.find(f"{ATOM}title").text, alternate(entry))
-                  for entry in root.findall(f"{ATOM}entry")]
+    return root, [(entry.find(f"{ATOM}title").text, alternate(entry)) for entry in root.findall(f"{ATOM}entry")]
 
 
 @pytest.mark.parametrize("app_config", [SITE])
@@ -68,7 +76,9 @@ def test_feeds_list_the_newest_stories_in_their_language(client, catalogue, app_
 
 def test_pages_link_their_feeds(client, catalogue):
     page = client.get("/").get_data(as_text=True)
-    assert re.search(r'<link rel="alternate" type="application/atom\+xml" title="[^"]+" href="[^"]*/feeds/en.atom">', page)
+    assert re.search(
+        r'<link rel="alternate" type="application/atom\+xml" title="[^"]+" href="[^"]*/feeds/en.atom">', page
+    )
     assert "/feeds/fr.atom" in client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "/feeds/en/exercises.atom" in client.get("/?category=exercises").get_data(as_text=True)
     for url in ("/feeds/en.atom", "/feeds/en/exercises.atom"):
@@ -102,8 +112,10 @@ def test_sitemap_lists_every_story_with_its_video(client, catalogue, app_config)
     assert response.status_code == 200 and response.mimetype == "application/xml"
     root = ET.fromstring(response.get_data())
     urls = {url.find(f"{SITEMAP}loc").text: url for url in root.findall(f"{SITEMAP}url")}
-    assert set(urls) == {"https://media.example.org/", *(f"https://media.example.org/stories/{slug}"
-                                                         for slug in ("antalya", "baltic", "hostile"))}
+    assert set(urls) == {
+        "https://media.example.org/",
+        *(f"https://media.example.org/stories/{slug}" for slug in ("antalya", "baltic", "hostile")),
+    }
     video = urls["https://media.example.org/stories/hostile"].find(f"{VIDEO}video")
     assert video.find(f"{VIDEO}title").text == HOSTILE and video.find(f"{VIDEO}duration").text == "8"
     for tag in ("thumbnail_loc", "content_loc", "player_loc"):
@@ -129,7 +141,9 @@ def test_story_pages_carry_link_preview_tags_and_json_ld(client, catalogue, app_
     page = client.get("/stories/antalya", base_url=EVIL).get_data(as_text=True)
     assert meta(page, "property", "og:title") == ["Ministers meet in Antalya"]
     assert meta(page, "property", "og:description") == ["Ministers prepare the summit."]
-    assert meta(page, "property", "og:locale") == ["en_GB"] and meta(page, "property", "og:locale:alternate") == ["fr_FR"]
+    assert meta(page, "property", "og:locale") == ["en_GB"] and meta(page, "property", "og:locale:alternate") == [
+        "fr_FR"
+    ]
     [image] = meta(page, "property", "og:image")
     [video] = meta(page, "property", "og:video")
     assert image.startswith("https://media.example.org/media/poster/")
@@ -150,7 +164,8 @@ def test_story_pages_carry_link_preview_tags_and_json_ld(client, catalogue, app_
 def test_a_hostile_title_is_escaped_in_every_tag(client, catalogue):
     page = client.get("/stories/hostile").get_data(as_text=True)
     assert "<script>alert(1)" not in page and "<b>bold</b>" not in page
-    assert meta(page, "property", "og:title") == ["Summit &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; "
-                                                  "&#34;quoted&#34; &amp; &lt;b&gt;bold&lt;/b&gt;"]
+    assert meta(page, "property", "og:title") == [
+        "Summit &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    ]
     scripts = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
     assert len(scripts) == 1 and json.loads(scripts[0])["headline"] == HOSTILE[:110]

@@ -2,6 +2,7 @@
 the poster; the outputs are probed; a worker killed with -9 mid-job and started again finishes
 it; no partial file is ever a rendition; replacing the master keeps the old renditions until the
 new ones are ready; cancel and retry from the panel."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import re
 import signal
 import subprocess
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,14 +33,23 @@ def app_config():
     return dict(UPLOAD_CONFIG)
 
 
-
 def upload_master(client, token, story: int, path: Path, filename="master.mp4"):
     body = path.read_bytes()
-    created = client.post("/staff/uploads/", headers={**TUS, "X-CSRFToken": token, "Upload-Length": str(len(body)),
-                                                      "Upload-Metadata": metadata(story=story, filename=filename)})
+    created = client.post(
+        "/staff/uploads/",
+        headers={
+            **TUS,
+            "X-CSRFToken": token,
+            "Upload-Length": str(len(body)),
+            "Upload-Metadata": metadata(story=story, filename=filename),
+        },
+    )
     assert created.status_code == 201, created.get_data(as_text=True)
-    response = client.patch(created.headers["Location"], data=body, headers={
-        **TUS, "X-CSRFToken": token, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    response = client.patch(
+        created.headers["Location"],
+        data=body,
+        headers={**TUS, "X-CSRFToken": token, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    )
     assert response.status_code == 204, response.get_data(as_text=True)
 
 
@@ -75,7 +85,11 @@ def ffmpeg_says(path: Path) -> str:
     return subprocess.run([ffmpeg_binary({}), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
 
 
-REDIS_QUEUE = {**UPLOAD_CONFIG, "JOBS_URL": "redis://127.0.0.1:6379/0", "JOBS_QUEUE_NAME": f"test-jobs-{uuid.uuid4().hex}"}
+REDIS_QUEUE = {
+    **UPLOAD_CONFIG,
+    "JOBS_URL": "redis://127.0.0.1:6379/0",
+    "JOBS_QUEUE_NAME": f"test-jobs-{uuid.uuid4().hex}",
+}
 
 
 @pytest.mark.parametrize("app_config", [UPLOAD_CONFIG, REDIS_QUEUE], ids=["sqlite-queue", "redis-queue"])
@@ -89,9 +103,12 @@ def test_a_worker_process_transcodes_the_master_into_the_ladder(app, staff, stor
     upload_master(client, token, story, master)
     media = Path(app.config["MEDIA_ROOT"])
     with worker(app, database_url, tmp_path / "worker.log"):
-        wait_until(lambda: set(states(app)) == {"ready"}, 120,
-                   f"every job ready ({(tmp_path / 'worker.log').read_text() if (tmp_path / 'worker.log').exists() else ''})",
-                   interval=0.3)
+        wait_until(
+            lambda: set(states(app)) == {"ready"},
+            120,
+            f"every job ready ({(tmp_path / 'worker.log').read_text() if (tmp_path / 'worker.log').exists() else ''})",
+            interval=0.3,
+        )
     app.extensions["jobs"].flush()  # nothing of this test left in a shared Redis
 
     files = story_files(app, story)
@@ -112,8 +129,13 @@ def test_a_worker_process_transcodes_the_master_into_the_ladder(app, staff, stor
         video = db.session.get(Story, story).video
         renditions = {r.label: r for r in video.renditions}
         assert [r.is_preview for r in video.renditions] == [False, False, True]  # largest first
-        assert all(r.bytes == (media / r.filename).stat().st_size and r.container == "MP4" and r.codec == "H.264"
-                   and r.mimetype == "video/mp4" for r in video.renditions)
+        assert all(
+            r.bytes == (media / r.filename).stat().st_size
+            and r.container == "MP4"
+            and r.codec == "H.264"
+            and r.mimetype == "video/mp4"
+            for r in video.renditions
+        )
         assert abs(video.duration_seconds - 2.0) < 0.1
         poster = media / video.poster_filename
         preview_id, poster_video = renditions["Preview 54p"].id, video.id
@@ -140,6 +162,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes(app, staff, st
     media = Path(app.config["MEDIA_ROOT"])
     settings = {"TRANSCODE_LADDER": json.dumps(app.config["TRANSCODE_LADDER"]), "FFMPEG_PRESET": "veryslow"}
     with worker(app, database_url, tmp_path / "worker.log", **settings) as first:
+
         def running():
             return [job for job in jobs(app) if job.state == "running" and job.kind == "preview" and job.progress >= 5]
 
@@ -244,7 +267,11 @@ def test_panel_states_cancel_and_retry(app, staff, story, tmp_path):
         assert response.status_code == 303 and response.headers["Location"].endswith(url)
     assert [job.state for job in jobs(app)] == ["running", "waiting", "waiting", "waiting"]
     with app.app_context():
-        actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id) if not e.action.startswith(("user.", "account."))]
+        actions = [
+            e.action
+            for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
+            if not e.action.startswith(("user.", "account."))
+        ]
         db.session.remove()
     assert actions == ["upload", "transcode", "transcode.cancel", "transcode.retry", "transcode.retry"]
     # a retry of a job that is not failed or cancelled changes nothing
@@ -255,7 +282,7 @@ def test_panel_states_cancel_and_retry(app, staff, story, tmp_path):
 def story_without_video(app, slug: str) -> int:
     """A story as the editor makes it, before any upload."""
     with app.app_context():
-        story = Story(slug=slug, title=slug.capitalize(), published_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        story = Story(slug=slug, title=slug.capitalize(), published_at=datetime.now(UTC).replace(tzinfo=None))
         db.session.add(story)
         db.session.commit()
         found = story.id
@@ -291,8 +318,11 @@ def test_the_panel_follows_the_master_until_its_files_are_the_story_video(app, s
     upload_master(client, token, story, make_video(tmp_path / "m.mp4", seconds=1, size="192x108"))
     busy = client.get(url, headers=HTMX).get_data(as_text=True)
     assert 'data-phase="busy"' in busy and 'hx-trigger="every 2s"' in busy
-    assert re.search(f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-waiting">'
-                     'Transcoding the video</span>', busy)
+    assert re.search(
+        f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-waiting">'
+        "Transcoding the video</span>",
+        busy,
+    )
     assert "Transcoding the video" in client.get(f"/staff/stories/{story}").get_data(as_text=True)
     with app.app_context():  # every job done, the publishing not yet: still polled
         for job in db.session.query(TranscodeJob):
@@ -308,8 +338,10 @@ def test_the_panel_follows_the_master_until_its_files_are_the_story_video(app, s
     run_all(app)
     ready = client.get(url, headers=HTMX).get_data(as_text=True)
     assert 'data-phase="ready"' in ready and 'hx-trigger="refresh"' in ready
-    assert re.search(f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-ready">'
-                     'Ready, 3 files', ready)
+    assert re.search(
+        f'<span id="video-state-{story}" hx-swap-oob="true">\\s*<span class="video-state video-ready">Ready, 3 files',
+        ready,
+    )
     assert "Ready, 3 files" in client.get(f"/staff/stories/{story}").get_data(as_text=True)
 
 
@@ -318,9 +350,28 @@ def test_non_square_pixels_keep_the_picture_shape(app, staff, story, tmp_path):
     client, token = staff
     app.config["TRANSCODE_LADDER"] = [{**TEST_LADDER[-1], "height": 288}]
     master = tmp_path / "anamorphic.mp4"
-    subprocess.run([ffmpeg_binary({}), "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc=size=720x576:rate=25:duration=1", "-vf", "setsar=64/45", "-c:v", "libx264", "-preset",
-                    "superfast", "-pix_fmt", "yuv420p", str(master)], check=True, timeout=60)
+    subprocess.run(
+        [
+            ffmpeg_binary({}),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=720x576:rate=25:duration=1",
+            "-vf",
+            "setsar=64/45",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "superfast",
+            "-pix_fmt",
+            "yuv420p",
+            str(master),
+        ],
+        check=True,
+        timeout=60,
+    )
     assert (probe_file(master).width, probe_file(master).display_width) == (720, 1024)
     upload_master(client, token, story, master)
     run_all(app)
@@ -336,9 +387,15 @@ def test_what_ffmpeg_says_of_a_file_is_read():
   Duration: 00:01:02.48, start: 0.000000, bitrate: 52000 kb/s
   Stream #0:0: Video: mpeg2video (4:2:2), yuv422p(tv, top first), 1920x1080 [SAR 1:1 DAR 16:9], 50000 kb/s, 25 fps, 25 tbr, 25 tbn
   Stream #0:1: Audio: pcm_s24le, 48000 Hz, 1 channels, s32 (24 bit), 1152 kb/s
-""")
-    assert (mxf.format, mxf.video_codec, mxf.audio_codec, mxf.width, mxf.height, mxf.fps) == \
-        ("mxf", "mpeg2video", "pcm_s24le", 1920, 1080, 25)
+""")  # noqa: E501 (ffmpeg's own lines, whole)
+    assert (mxf.format, mxf.video_codec, mxf.audio_codec, mxf.width, mxf.height, mxf.fps) == (
+        "mxf",
+        "mpeg2video",
+        "pcm_s24le",
+        1920,
+        1080,
+        25,
+    )
     assert abs(mxf.duration - 62.48) < 1e-9 and mxf.is_video
     still = parse_probe("""Input #0, png_pipe, from 'x.png':
   Duration: N/A, bitrate: N/A

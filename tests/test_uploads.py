@@ -1,5 +1,6 @@
 """Uploading a master with tus 1.0.0 (issue #15): the protocol against tuspy, an independent
 client, over real HTTP; resuming after the app server restarted; the protocol's refusals."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,7 +23,6 @@ def app_config():
     return dict(UPLOAD_CONFIG)
 
 
-
 def uploads_folder(app) -> Path:
     return Path(app.config["MEDIA_ROOT"]) / tus.UPLOADS_FOLDER
 
@@ -36,14 +36,28 @@ def rows(app, model):
 
 
 def create(client, token, length, story, **extra):
-    return client.post("/staff/uploads/", headers={**TUS, "X-CSRFToken": token, "Upload-Length": str(length),
-                                                   "Upload-Metadata": metadata(story=story, filename="master.mp4",
-                                                                               **extra)})
+    return client.post(
+        "/staff/uploads/",
+        headers={
+            **TUS,
+            "X-CSRFToken": token,
+            "Upload-Length": str(length),
+            "Upload-Metadata": metadata(story=story, filename="master.mp4", **extra),
+        },
+    )
 
 
 def patch(client, token, location, offset, body):
-    return client.patch(location, data=body, headers={**TUS, "X-CSRFToken": token, "Upload-Offset": str(offset),
-                                                      "Content-Type": "application/offset+octet-stream"})
+    return client.patch(
+        location,
+        data=body,
+        headers={
+            **TUS,
+            "X-CSRFToken": token,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
 
 
 def test_options_says_which_protocol_and_extensions(staff):
@@ -55,16 +69,18 @@ def test_options_says_which_protocol_and_extensions(staff):
     assert int(response.headers["Tus-Max-Size"]) == 20 * 1024**3
 
 
-def test_tuspy_uploads_in_parts_and_resumes_after_the_app_server_restarts(app, staff, story, tmp_path,
-                                                                          database_url):
+def test_tuspy_uploads_in_parts_and_resumes_after_the_app_server_restarts(app, staff, story, tmp_path, database_url):
     video = make_video(tmp_path / "master.mp4")
     size = video.stat().st_size
     client, token = staff
     server = LiveServer(app)
     try:
         tus_client = TusClient(server.url + "/staff/uploads/", headers=staff_headers(client, token))
-        uploader = tus_client.uploader(str(video), chunk_size=size // 3 + 1,
-                                       metadata={"story": str(story), "filename": "master.mp4", "poster": "25"})
+        uploader = tus_client.uploader(
+            str(video),
+            chunk_size=size // 3 + 1,
+            metadata={"story": str(story), "filename": "master.mp4", "poster": "25"},
+        )
         uploader.upload_chunk()
         uploader.upload_chunk()
         url = uploader.url
@@ -77,7 +93,8 @@ def test_tuspy_uploads_in_parts_and_resumes_after_the_app_server_restarts(app, s
         server = server.restarted(database_url, Path(app.instance_path), **UPLOAD_CONFIG)
         # a new client (a new program run) continues from the upload's URL alone
         resumed = TusClient(server.url + "/staff/uploads/", headers=staff_headers(client, token)).uploader(
-            str(video), url=url, chunk_size=size // 3 + 1)
+            str(video), url=url, chunk_size=size // 3 + 1
+        )
         assert resumed.offset == 2 * (size // 3 + 1)
         resumed.upload()
         assert resumed.offset == size
@@ -92,8 +109,15 @@ def test_tuspy_uploads_in_parts_and_resumes_after_the_app_server_restarts(app, s
     assert abs(upload.duration_seconds - 2) < 0.1 and (upload.width, upload.height) == (192, 108)
     # the ladder, minus the rung taller than the master, plus the poster
     assert [(job.kind, job.height, job.state) for job in rows(app, TranscodeJob)] == [
-        ("hd", 108, "waiting"), ("sd", 72, "waiting"), ("preview", 54, "waiting"), ("poster", 0, "waiting")]
-    assert [event.action for event in rows(app, AuditEvent) if not event.action.startswith(("user.", "account."))] == ["upload", "transcode"]
+        ("hd", 108, "waiting"),
+        ("sd", 72, "waiting"),
+        ("preview", 54, "waiting"),
+        ("poster", 0, "waiting"),
+    ]
+    assert [event.action for event in rows(app, AuditEvent) if not event.action.startswith(("user.", "account."))] == [
+        "upload",
+        "transcode",
+    ]
 
 
 def test_a_wrong_offset_is_refused_with_409(staff, story):
@@ -111,9 +135,16 @@ def test_a_declared_length_over_the_limit_is_refused_with_413(app, staff, story)
     response = create(client, token, app.config["UPLOAD_MAX_BYTES"] + 1, story)
     assert response.status_code == 413
     assert response.get_data(as_text=True) == "This file is larger than the 21.5\u00a0GB a master may have."
-    french = client.post("/staff/uploads/", headers={
-        **TUS, "X-CSRFToken": token, "Upload-Length": str(app.config["UPLOAD_MAX_BYTES"] + 1),
-        "Upload-Metadata": metadata(story=story), "Accept-Language": "fr"})
+    french = client.post(
+        "/staff/uploads/",
+        headers={
+            **TUS,
+            "X-CSRFToken": token,
+            "Upload-Length": str(app.config["UPLOAD_MAX_BYTES"] + 1),
+            "Upload-Metadata": metadata(story=story),
+            "Accept-Language": "fr",
+        },
+    )
     assert french.get_data(as_text=True) == "Ce fichier dépasse les 21,5\u00a0Go autorisés pour un master."
     assert rows(app, Upload) == [] and not any(uploads_folder(app).glob("*")) if uploads_folder(app).exists() else True
 
@@ -125,13 +156,16 @@ def test_no_room_on_disk_is_refused_with_507(app, staff, story):
     assert rows(app, Upload) == []
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({"Upload-Length": "10"}, 412),  # no Tus-Resumable
-    ({**TUS, "Upload-Length": "ten"}, 400),
-    ({**TUS, "Upload-Length": "0"}, 400),
-    ({**TUS, "Upload-Length": "10", "Upload-Metadata": "story !!!"}, 400),
-    ({**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(story=2**31 + 5)}, 400),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Upload-Length": "10"}, 412),  # no Tus-Resumable
+        ({**TUS, "Upload-Length": "ten"}, 400),
+        ({**TUS, "Upload-Length": "0"}, 400),
+        ({**TUS, "Upload-Length": "10", "Upload-Metadata": "story !!!"}, 400),
+        ({**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(story=2**31 + 5)}, 400),
+    ],
+)
 def test_creation_refusals(staff, story, headers, status):
     client, token = staff
     response = client.post("/staff/uploads/", headers={**headers, "X-CSRFToken": token})
@@ -143,8 +177,9 @@ def test_creation_refusals(staff, story, headers, status):
 def test_a_patch_must_carry_a_tus_body(staff, story):
     client, token = staff
     location = create(client, token, 100, story).headers["Location"]
-    response = client.patch(location, data=b"x", headers={**TUS, "X-CSRFToken": token, "Upload-Offset": "0",
-                                                           "Content-Type": "text/plain"})
+    response = client.patch(
+        location, data=b"x", headers={**TUS, "X-CSRFToken": token, "Upload-Offset": "0", "Content-Type": "text/plain"}
+    )
     assert response.status_code == 415
 
 
@@ -158,7 +193,9 @@ def test_termination_removes_the_upload_and_its_bytes(app, staff, story):
     assert client.head(location, headers=TUS).status_code == 404
     assert patch(client, token, location, 50, b"x").status_code == 404
     assert rows(app, Upload) == [] and list(uploads_folder(app).glob("*")) == []
-    assert [event.action for event in rows(app, AuditEvent) if not event.action.startswith(("user.", "account."))] == ["upload.terminate"]
+    assert [event.action for event in rows(app, AuditEvent) if not event.action.startswith(("user.", "account."))] == [
+        "upload.terminate"
+    ]
 
 
 def test_expired_uploads_are_gone_and_swept(app, staff, story):
@@ -193,12 +230,26 @@ def test_a_patch_renews_the_expiry(app, staff, story):
 @pytest.mark.parametrize("content", [b"not a video at all " * 100, "jpeg"])
 def test_a_file_that_is_not_a_video_is_refused_and_nothing_is_left(app, staff, story, tmp_path, content):
     if content == "jpeg":  # a still picture: one "video" stream to ffmpeg, but no video
-        from .uploads_helpers import ffmpeg_binary
         import subprocess
 
+        from .uploads_helpers import ffmpeg_binary
+
         picture = tmp_path / "still.jpg"
-        subprocess.run([ffmpeg_binary({}), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64",
-                        "-frames:v", "1", str(picture)], check=True)
+        subprocess.run(
+            [
+                ffmpeg_binary({}),
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x64",
+                "-frames:v",
+                "1",
+                str(picture),
+            ],
+            check=True,
+        )
         content = picture.read_bytes()
     client, token = staff
     location = create(client, token, len(content), story).headers["Location"]
@@ -233,9 +284,17 @@ def test_memory_stays_flat_for_a_large_upload(app, staff, story):
             self.sent = size + offset if whence == 2 else offset
 
     tracemalloc.start()
-    response = client.patch(location, input_stream=Body(), headers={
-        **TUS, "X-CSRFToken": token, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
-        "Content-Length": str(size)})
+    response = client.patch(
+        location,
+        input_stream=Body(),
+        headers={
+            **TUS,
+            "X-CSRFToken": token,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Length": str(size),
+        },
+    )
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert response.status_code == 204 and response.headers["Upload-Offset"] == str(size)
@@ -253,9 +312,12 @@ def test_bytes_before_a_dropped_connection_are_kept(app, staff, story):
     try:
         headers = staff_headers(client, token)
         with socket.create_connection(("127.0.0.1", server.port)) as connection:
-            request = (f"PATCH {location} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
-                       f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n"
-                       + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")
+            request = (
+                f"PATCH {location} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                + "\r\n"
+            )
             connection.sendall(request.encode() + b"z" * 600)
             time.sleep(0.5)
         deadline = time.monotonic() + 10
@@ -265,8 +327,11 @@ def test_bytes_before_a_dropped_connection_are_kept(app, staff, story):
                 break
             time.sleep(0.1)
         assert head.headers["Upload-Offset"] == "600"
-        rest = requests.patch(server.url + location, data=b"z" * 400, headers={
-            **TUS, **headers, "Upload-Offset": "600", "Content-Type": "application/offset+octet-stream"})
+        rest = requests.patch(
+            server.url + location,
+            data=b"z" * 400,
+            headers={**TUS, **headers, "Upload-Offset": "600", "Content-Type": "application/offset+octet-stream"},
+        )
         assert rest.status_code == 415  # all 1000 bytes arrived; they are no video
     finally:
         server.stop()
@@ -279,17 +344,31 @@ def test_the_tus_endpoints_are_invisible_to_members(app, story, method):
     member = app.test_client()
     register_and_verify(member, app, "member@example.org")
     url = "/staff/uploads/" if method in ("OPTIONS", "POST") else "/staff/uploads/" + "a" * 32
-    response = member.open(url, method=method, headers={
-        **TUS, "X-CSRFToken": csrf_token(member), "Upload-Length": "10", "Upload-Offset": "0",
-        "Upload-Metadata": metadata(story=story), "Content-Type": "application/offset+octet-stream"}, data=b"x")
+    response = member.open(
+        url,
+        method=method,
+        headers={
+            **TUS,
+            "X-CSRFToken": csrf_token(member),
+            "Upload-Length": "10",
+            "Upload-Offset": "0",
+            "Upload-Metadata": metadata(story=story),
+            "Content-Type": "application/offset+octet-stream",
+        },
+        data=b"x",
+    )
     assert response.status_code == 404
     assert rows(app, Upload) == []
 
 
 def test_staff_tus_requests_without_the_csrf_header_are_refused(app, staff, story):
     client, token = staff
-    assert client.post("/staff/uploads/", headers={**TUS, "Upload-Length": "10",
-                                                   "Upload-Metadata": metadata(story=story)}).status_code == 400
+    assert (
+        client.post(
+            "/staff/uploads/", headers={**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(story=story)}
+        ).status_code
+        == 400
+    )
     assert rows(app, Upload) == []
     location = create(client, token, 100, story).headers["Location"]
     body = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
@@ -301,25 +380,46 @@ def test_staff_tus_requests_without_the_csrf_header_are_refused(app, staff, stor
 
 def test_junk_tus_requests_never_fail(app, staff, story):
     """Whatever a client sends to the tus endpoints, the answer is never a 500."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     client, token = staff
     key = create(client, token, 1000, story).headers["Location"].rsplit("/", 1)[1]
     numbers = st.sampled_from(["0", "1", "999", "1000", "1001", "-1", "1e3", "", " 5", "9" * 30, "٣"])
     texts = st.text(max_size=40) | numbers
-    headers = st.fixed_dictionaries({}, optional={
-        "Tus-Resumable": st.sampled_from(["1.0.0", "0.2.2", ""]), "Upload-Length": numbers | texts,
-        "Upload-Offset": numbers | texts, "Upload-Metadata": texts | st.just(metadata(story=story, poster="x")),
-        "Content-Type": st.sampled_from(["application/offset+octet-stream", "text/plain",
-                                         "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]),
-    })
+    headers = st.fixed_dictionaries(
+        {},
+        optional={
+            "Tus-Resumable": st.sampled_from(["1.0.0", "0.2.2", ""]),
+            "Upload-Length": numbers | texts,
+            "Upload-Offset": numbers | texts,
+            "Upload-Metadata": texts | st.just(metadata(story=story, poster="x")),
+            "Content-Type": st.sampled_from(
+                [
+                    "application/offset+octet-stream",
+                    "text/plain",
+                    "multipart/form-data; boundary=x",
+                    "application/x-www-form-urlencoded",
+                ]
+            ),
+        },
+    )
 
-    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(method=st.sampled_from(["OPTIONS", "POST", "HEAD", "PATCH", "DELETE", "GET"]),
-           path=st.sampled_from(["/staff/uploads/", f"/staff/uploads/{key}", "/staff/uploads/x", "/staff/uploads/"
-                                 + "f" * 41]),
-           headers=headers, body=st.binary(max_size=300))
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        method=st.sampled_from(["OPTIONS", "POST", "HEAD", "PATCH", "DELETE", "GET"]),
+        path=st.sampled_from(
+            ["/staff/uploads/", f"/staff/uploads/{key}", "/staff/uploads/x", "/staff/uploads/" + "f" * 41]
+        ),
+        headers=headers,
+        body=st.binary(max_size=300),
+    )
     def attempt(method, path, headers, body):
         safe = {name: value.encode("utf-8", "replace").decode("latin-1") for name, value in headers.items()}
         response = client.open(path, method=method, data=body, headers={**safe, "X-CSRFToken": token})
@@ -328,8 +428,9 @@ def test_junk_tus_requests_never_fail(app, staff, story):
     attempt()
 
 
-@pytest.mark.parametrize("app_config", [{**UPLOAD_CONFIG, "UPLOAD_CREATE_LIMIT": "2 per minute",
-                                         "UPLOAD_CHUNK_LIMIT": "1000 per minute"}])
+@pytest.mark.parametrize(
+    "app_config", [{**UPLOAD_CONFIG, "UPLOAD_CREATE_LIMIT": "2 per minute", "UPLOAD_CHUNK_LIMIT": "1000 per minute"}]
+)
 def test_creating_uploads_is_rate_limited_and_chunks_are_not_held_back(app, staff, story):
     client, token = staff
     location = create(client, token, 100, story).headers["Location"]

@@ -1,4 +1,6 @@
-"""The code step, "Send new code", and the welcome step (docs/accounts.md, Verify the address; Welcome and newsletter)."""
+"""The code step, "Send new code", and the welcome step
+(docs/accounts.md, Verify the address; Welcome and newsletter)."""
+
 from app.extensions import db
 from app.models import User, VerificationCode
 
@@ -25,7 +27,10 @@ def test_right_code_verifies_logs_in_and_welcomes(client, app):
     assert "You have successfully created your account" in page
     assert "From now on you can download videos from our website" in page
     assert "Subscribe to our newsletter" in page
-    assert "If you would also like to subscribe to the newsletter and receive our latest updates, click on the button below." in page
+    assert (
+        "If you would also like to subscribe to the newsletter and receive our latest updates, click on the button below."  # noqa: E501 (the message whole, as people read it)
+        in page
+    )
     assert 'href="/conditions"' in page  # back to the page the dialog was opened from
     assert "Ann Lee" in page  # the header shows the logged-in person
 
@@ -43,7 +48,9 @@ def test_wrong_code_says_so_next_to_the_field(client, app):
     wrong = f"{(int(code) + 1) % 1000000:06d}"
     response = post(client, "/account/verify", {"code": wrong}, htmx=True)
     assert response.status_code == 422
-    assert errors(response) == ["That code is not correct. Check the email and try again. You have 4 more attempts with this code."]
+    assert errors(response) == [
+        "That code is not correct. Check the email and try again. You have 4 more attempts with this code."
+    ]
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
 
 
@@ -52,8 +59,10 @@ def test_malformed_codes_get_a_format_message_and_do_not_count(client, app):
     for typed in ("12345", "1234567", "12a456", "abcdef", "", " ", "１２３４５６", "12345\x00"):
         response = post(client, "/account/verify", {"code": typed})
         assert response.status_code == 422, typed
-        assert errors(response) in (["The code is 6 digits (numbers only), as in the email."],
-                                    ["Enter the 6-digit code from the email."]), typed
+        assert errors(response) in (
+            ["The code is 6 digits (numbers only), as in the email."],
+            ["Enter the 6-digit code from the email."],
+        ), typed
     with app.app_context():
         assert db.session.query(VerificationCode).one().wrong_entries == 0
 
@@ -127,8 +136,10 @@ def test_a_used_code_never_logs_anyone_in_again(client, app):
         assert not logged_in(thief), minutes
         if response.status_code == 303:
             assert thief.get(response.headers["Location"]).status_code == 303  # the welcome step wants a log-in
-    assert post(app.test_client(), "/account/login",
-                {"email": "ann@example.org", "password": NEW_PASSWORD}).status_code == 303
+    assert (
+        post(app.test_client(), "/account/login", {"email": "ann@example.org", "password": NEW_PASSWORD}).status_code
+        == 303
+    )
 
 
 def test_five_wrong_entries_kill_the_code(client, app):
@@ -172,8 +183,12 @@ def test_send_new_code_waits_sixty_seconds_then_voids_the_old_code(client, app):
 
 
 def resend_from(client, remote_addr):
-    return client.post("/account/verify/resend", data={"csrf_token": csrf_token(client)},
-                       headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": remote_addr})
+    return client.post(
+        "/account/verify/resend",
+        data={"csrf_token": csrf_token(client)},
+        headers={"Referer": "http://localhost/"},
+        environ_base={"REMOTE_ADDR": remote_addr},
+    )
 
 
 def test_at_most_five_codes_an_hour_and_three_for_one_browser_or_network(client, app):
@@ -189,9 +204,12 @@ def test_at_most_five_codes_an_hour_and_three_for_one_browser_or_network(client,
     others = [app.test_client() for _ in range(3)]
     for n, other in enumerate(others):  # log-ins of the unverified account from elsewhere
         age_codes(app, minutes=2)
-        other.post("/account/login", data={"email": "ann@example.org", "password": GOOD_PASSWORD,
-                                           "csrf_token": csrf_token(other)},
-                   headers={"Referer": "http://localhost/"}, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+        other.post(
+            "/account/login",
+            data={"email": "ann@example.org", "password": GOOD_PASSWORD, "csrf_token": csrf_token(other)},
+            headers={"Referer": "http://localhost/"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
     age_codes(app, minutes=2)
     response = resend_from(others[-1], "198.51.100.2")
     assert response.status_code == 429 and "minutes" in response.get_data(as_text=True)
@@ -229,8 +247,12 @@ def test_a_verification_code_only_works_in_the_browser_flow_that_asked_for_it(ap
     first, second = app.test_client(), app.test_client()
     post(first, "/account/register", registration())
     code = last_code(app, "ann@example.org")
-    assert post(second, "/account/register", registration(password="Other-Harbour-43!",
-                                                          confirm="Other-Harbour-43!")).status_code == 303
+    assert (
+        post(
+            second, "/account/register", registration(password="Other-Harbour-43!", confirm="Other-Harbour-43!")
+        ).status_code
+        == 303
+    )
     response = post(second, "/account/verify", {"code": code})
     assert response.status_code == 422
     assert "A newer code was asked for in another browser" in errors(response)[0]

@@ -1,5 +1,6 @@
 """Helpers of the upload and transcoding tests: test videos made by the bundled ffmpeg, a staff
 browser, the portal served over HTTP (and restarted), the jobs worker as a real process."""
+
 from __future__ import annotations
 
 import base64
@@ -9,15 +10,14 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from bench.servers import BIN, ROOT
 from app.extensions import db
 from app.flows.staff import create_staff_user
 from app.flows.transcoding import ffmpeg_binary, probe
 from app.models import Story
+from bench.servers import BIN, ROOT
 
 from .catalogue_data import STORIES, load
 from .conftest import BASE_CONFIG, GOOD_PASSWORD, csrf_token, post
@@ -30,13 +30,25 @@ TEST_LADDER = [
     {"key": "uhd", "label": "Big 216p", "height": 216, "fps": 25, "crf": 30, "maxrate": "", "preview": False},
     {"key": "hd", "label": "HD 108p", "height": 108, "fps": 25, "crf": 30, "maxrate": "400k", "preview": False},
     {"key": "sd", "label": "SD 72p", "height": 72, "fps": 25, "crf": 30, "maxrate": "", "preview": False},
-    {"key": "preview", "label": "Preview 54p", "height": 54, "fps": 25, "crf": 32, "maxrate": "",
-     "audio_bitrate": "64k", "preview": True},
+    {
+        "key": "preview",
+        "label": "Preview 54p",
+        "height": 54,
+        "fps": 25,
+        "crf": 32,
+        "maxrate": "",
+        "audio_bitrate": "64k",
+        "preview": True,
+    },
 ]
 UPLOAD_CONFIG = {
-    "TRANSCODE_LADDER": TEST_LADDER, "FFMPEG_PRESET": "superfast", "UPLOAD_DISK_RESERVE_BYTES": 0,
-    "RATELIMIT_PER_IP": "10000 per minute", "RATELIMIT_PER_ADDRESS": "10000 per minute",
-    "UPLOAD_CREATE_LIMIT": "10000 per minute", "UPLOAD_CHUNK_LIMIT": "10000 per minute",
+    "TRANSCODE_LADDER": TEST_LADDER,
+    "FFMPEG_PRESET": "superfast",
+    "UPLOAD_DISK_RESERVE_BYTES": 0,
+    "RATELIMIT_PER_IP": "10000 per minute",
+    "RATELIMIT_PER_ADDRESS": "10000 per minute",
+    "UPLOAD_CREATE_LIMIT": "10000 per minute",
+    "UPLOAD_CHUNK_LIMIT": "10000 per minute",
     "JOBS_STALE_SECONDS": 30,
 }
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -47,9 +59,28 @@ def make_video(path: Path, seconds: float = 2, size: str = "192x108", audio: boo
     inputs = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration={seconds}"]
     if audio:
         inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
-    subprocess.run([ffmpeg_binary({}), "-hide_banner", "-loglevel", "error", "-y", *inputs, "-c:v", "libx264",
-                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", *(["-c:a", "aac"] if audio else []),
-                    "-t", str(seconds), str(path)], check=True, timeout=120)
+    subprocess.run(
+        [
+            ffmpeg_binary({}),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            *(["-c:a", "aac"] if audio else []),
+            "-t",
+            str(seconds),
+            str(path),
+        ],
+        check=True,
+        timeout=120,
+    )
     return path
 
 
@@ -82,8 +113,11 @@ def staff_browser(app):
 
 def staff_headers(client, token: str) -> dict[str, str]:
     """What a browser of ``client`` sends to a live server: its cookie and the CSRF header."""
-    return {"Cookie": f"session={client.get_cookie('session').value}", "X-CSRFToken": token,
-            "Referer": "http://localhost/"}
+    return {
+        "Cookie": f"session={client.get_cookie('session').value}",
+        "X-CSRFToken": token,
+        "Referer": "http://localhost/",
+    }
 
 
 class LiveServer:
@@ -101,11 +135,12 @@ class LiveServer:
         self.server.server_close()
         self.thread.join(5)
 
-    def restarted(self, database_url: str, instance_path: Path, **config) -> "LiveServer":
+    def restarted(self, database_url: str, instance_path: Path, **config) -> LiveServer:
         """Stop, then serve a new app (a new process would have nothing of the old one's memory)."""
         self.stop()
-        app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path),
-                          **config})
+        app = create_app(
+            {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path), **config}
+        )
         return LiveServer(app, self.port)
 
 
@@ -115,10 +150,16 @@ def worker_env(app, database_url: str) -> dict[str, str]:
 
     config = app.config
     jobs_url = config["JOBS_URL"] or "sqlite:///" + str(Path(app.instance_path) / "jobs.db")
-    return process_env(database_url, MEDIA_ROOT=config["MEDIA_ROOT"], JOBS_URL=jobs_url,
-                       JOBS_QUEUE_NAME=config["JOBS_QUEUE_NAME"],
-                       TRANSCODE_LADDER=json.dumps(config["TRANSCODE_LADDER"]), FFMPEG_PRESET=config["FFMPEG_PRESET"],
-                       JOBS_STALE_SECONDS=config["JOBS_STALE_SECONDS"], LOG_LEVEL="INFO")
+    return process_env(
+        database_url,
+        MEDIA_ROOT=config["MEDIA_ROOT"],
+        JOBS_URL=jobs_url,
+        JOBS_QUEUE_NAME=config["JOBS_QUEUE_NAME"],
+        TRANSCODE_LADDER=json.dumps(config["TRANSCODE_LADDER"]),
+        FFMPEG_PRESET=config["FFMPEG_PRESET"],
+        JOBS_STALE_SECONDS=config["JOBS_STALE_SECONDS"],
+        LOG_LEVEL="INFO",
+    )
 
 
 @contextmanager
@@ -126,8 +167,13 @@ def worker(app, database_url, log: Path, **settings):
     env = worker_env(app, database_url)
     env.update({f"FLASK_{k}": str(v) for k, v in settings.items()})
     with log.open("a") as out:
-        process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield process
     finally:

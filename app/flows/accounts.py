@@ -6,6 +6,7 @@ stand-in when nothing may be mailed) and writes one mail to the outbox (the code
 the owner). Where a code is asked for an address that gets none, a stand-in is recorded and the
 code mail is written all the same, marked never to be sent (``send_stand_in``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,6 @@ from ..models import User, utcnow
 from . import audit, codes
 from .emails import InvalidEmail, normalize_email
 from .passwords import hash_password, spend_verify_time, verify_password
-
-
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def send_verification_code(user: User, *, source: codes.Source, now: datetime | 
 
 
 def resend_code(address: str, purpose: str, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
-    """"Send new code": a real code only where one is due, a stand-in everywhere else."""
+    """ "Send new code": a real code only where one is due, a stand-in everywhere else."""
     now = now or utcnow()
     blocked_until = locked_send_blocked_until(address, source, now)
     if blocked_until is None:
@@ -117,12 +116,19 @@ def resend_code(address: str, purpose: str, *, source: codes.Source, now: dateti
     return blocked_until
 
 
-def confirm_address(address: str, submitted: str, *, source: codes.Source, now: datetime | None = None) -> codes.CodeCheck:
+def confirm_address(
+    address: str, submitted: str, *, source: codes.Source, now: datetime | None = None
+) -> codes.CodeCheck:
     """Check a verification code; on success the account is verified."""
     now = now or utcnow()
     result = codes.check_code(
-        address, codes.VERIFY, submitted,
-        source=source, secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
+        address,
+        codes.VERIFY,
+        submitted,
+        source=source,
+        secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(),
+        now=now,
     )
     if result.outcome is codes.Outcome.ACCEPTED and result.user is not None and result.user.verified_at is None:
         result.user.verified_at = now
@@ -140,16 +146,26 @@ def locked_send_blocked_until(address: str, source: codes.Source, now: datetime)
 
 def send_code(user: User, purpose: str, source: codes.Source, now: datetime) -> None:
     code = codes.issue_code(
-        user.email, purpose, user=user, source=source,
-        secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
+        user.email,
+        purpose,
+        user=user,
+        source=source,
+        secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(),
+        now=now,
     )
     mails.queue_code_mail(user, code, purpose)
 
 
 def issue_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
     codes.issue_code(
-        address, purpose, user=None, source=source,
-        secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now,
+        address,
+        purpose,
+        user=None,
+        source=source,
+        secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(),
+        now=now,
     )
 
 

@@ -5,6 +5,7 @@ deleted), so nothing in the log identifies a deleted account's person. A failed 
 address typed by a keyed hash of it (``address_key``), never the address itself: the log can be
 searched for an address, but not read back into one. Rows are kept AUDIT_RETENTION_DAYS (``sweep``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,9 +24,16 @@ from .keyed_hash import keyed_hash
 ADDRESS_PREFIX = "address #"
 
 
-def record(action: str, *, actor: object = None, story: object = None, subject: object = None, detail: str = "",
-           ip: str | None = None,
-           now: datetime | None = None) -> AuditEvent:
+def record(
+    action: str,
+    *,
+    actor: object = None,
+    story: object = None,
+    subject: object = None,
+    detail: str = "",
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
     """Add an audit row to the session; the caller's commit writes it with the change it records.
     Without ``ip``, the address of the request being answered (``g.audit_ip``, set for every
     request by app/staff/audit.py), so rules that know no request still say where a change came from."""
@@ -64,9 +72,11 @@ def account_deleted(user: User) -> None:
     """Before an account is deleted: its rows lose the addresses they came from (its id goes by
     ON DELETE SET NULL), and the deletion is recorded without naming anyone."""
     key = ADDRESS_PREFIX + address_key(user.email)
-    db.session.execute(update(AuditEvent).where(or_(AuditEvent.actor_id == user.id,
-                                                    AuditEvent.subject_user_id == user.id,
-                                                    AuditEvent.detail == key)).values(ip=None))
+    db.session.execute(
+        update(AuditEvent)
+        .where(or_(AuditEvent.actor_id == user.id, AuditEvent.subject_user_id == user.id, AuditEvent.detail == key))
+        .values(ip=None)
+    )
     record("account.delete", ip="")
 
 
@@ -85,10 +95,13 @@ class Search:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "Search":
+    def from_args(cls, args: Mapping[str, str]) -> Search:
         page = args.get("page", "")
-        return cls(_printable(args.get("person", ""))[:254], _printable(args.get("story", ""))[:200],
-                   int(page) if page.isdecimal() and 0 < len(page) < 6 and int(page) > 0 else 1)
+        return cls(
+            _printable(args.get("person", ""))[:254],
+            _printable(args.get("story", ""))[:200],
+            int(page) if page.isdecimal() and 0 < len(page) < 6 and int(page) > 0 else 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,14 @@ def find(search: Search, per_page: int = 50) -> tuple[list[Row], bool]:
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if search.person:
         ids = [int(search.person)] if search.person.isdecimal() and len(search.person) < 12 else []
-        ids = ids + list(db.session.scalars(
-            select(User.id).where(User.email == _normalised(search.person))))
-        query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.subject_user_id.in_(ids),
-                                AuditEvent.detail == ADDRESS_PREFIX + address_key(search.person)))
+        ids = ids + list(db.session.scalars(select(User.id).where(User.email == _normalised(search.person))))
+        query = query.where(
+            or_(
+                AuditEvent.actor_id.in_(ids),
+                AuditEvent.subject_user_id.in_(ids),
+                AuditEvent.detail == ADDRESS_PREFIX + address_key(search.person),
+            )
+        )
     if search.story:
         text = search.story
         ids = [int(text)] if text.isdecimal() and len(text) < 12 else []
@@ -119,8 +136,10 @@ def find(search: Search, per_page: int = 50) -> tuple[list[Row], bool]:
     events = list(db.session.scalars(query.offset((search.page - 1) * per_page).limit(per_page + 1)))
     people = _by_id(User, {e.actor_id for e in events} | {e.subject_user_id for e in events})
     stories = _by_id(Story, {e.story_id for e in events})
-    rows = [Row(e, people.get(e.actor_id), people.get(e.subject_user_id), stories.get(e.story_id))
-            for e in events[:per_page]]
+    rows = [
+        Row(e, people.get(e.actor_id), people.get(e.subject_user_id), stories.get(e.story_id))
+        for e in events[:per_page]
+    ]
     return rows, len(events) > per_page
 
 

@@ -9,6 +9,7 @@ officer needs the line of the fault, which that library's errors do not give.
 Captions are public like the preview they go with (WCAG 1.2.2): the story page lists them as
 ``<track>`` elements and as downloads for anyone who can see the story.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,6 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..i18n import LANGUAGES
 from ..models import Caption, Story, utcnow
 from . import audit
 
@@ -57,11 +57,19 @@ def parse(data: bytes, max_bytes: int) -> list[Cue]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CaptionError(_("Line %(line)s: this is not UTF-8 text. Please save the file as UTF-8.",
-                             line=data[:exc.start].count(b"\n") + 1)) from None
+        raise CaptionError(
+            _(
+                "Line %(line)s: this is not UTF-8 text. Please save the file as UTF-8.",
+                line=data[: exc.start].count(b"\n") + 1,
+            )
+        ) from None
     if "\0" in text:
-        raise CaptionError(_("Line %(line)s: this is not UTF-8 text. Please save the file as UTF-8.",
-                             line=text[:text.index("\0")].count("\n") + 1))
+        raise CaptionError(
+            _(
+                "Line %(line)s: this is not UTF-8 text. Please save the file as UTF-8.",
+                line=text[: text.index("\0")].count("\n") + 1,
+            )
+        )
     lines = text.removeprefix(BOM).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if re.match(r"^WEBVTT(?:[ \t].*)?$", lines[0]):
         header_end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
@@ -69,8 +77,9 @@ def parse(data: bytes, max_bytes: int) -> list[Cue]:
     elif lines[0].strip().isdigit() or TIMING.match(lines[0].strip()):
         cues = _cues(lines, first=0, webvtt=False)
     else:
-        raise CaptionError(_("Line 1: a WebVTT file begins with “WEBVTT”, an SRT file with the number of its "
-                             "first caption."))
+        raise CaptionError(
+            _("Line 1: a WebVTT file begins with “WEBVTT”, an SRT file with the number of its first caption.")
+        )
     if not cues:
         raise CaptionError(_("This file holds no captions."))
     return cues
@@ -87,19 +96,29 @@ def _cues(lines: list[str], *, first: int, webvtt: bool) -> list[Cue]:
         timing = TIMING.match(block[at].strip())
         number = start_line + at
         if timing is None:
-            raise CaptionError(_("Line %(line)s: expected a timing such as “00:00:01.000 --> 00:00:04.000”.",
-                                 line=number))
+            raise CaptionError(
+                _("Line %(line)s: expected a timing such as “00:00:01.000 --> 00:00:04.000”.", line=number)
+            )
         start, end = _ms(timing.groups()[0:4]), _ms(timing.groups()[4:8])
         settings = (timing[9] or "").strip() if webvtt else ""
         if settings and not SETTINGS.match(settings):
-            raise CaptionError(_("Line %(line)s: these cue settings are not WebVTT: “%(settings)s”.",
-                                 line=number, settings=settings[:40]))
+            raise CaptionError(
+                _(
+                    "Line %(line)s: these cue settings are not WebVTT: “%(settings)s”.",
+                    line=number,
+                    settings=settings[:40],
+                )
+            )
         if end <= start:
             raise CaptionError(_("Line %(line)s: the caption ends before it starts.", line=number))
-        text = tuple(block[at + 1:])
+        text = tuple(block[at + 1 :])
         if any("-->" in line for line in text):
-            raise CaptionError(_("Line %(line)s: a blank line is missing before this timing.",
-                                 line=number + 1 + next(i for i, line in enumerate(text) if "-->" in line)))
+            raise CaptionError(
+                _(
+                    "Line %(line)s: a blank line is missing before this timing.",
+                    line=number + 1 + next(i for i, line in enumerate(text) if "-->" in line),
+                )
+            )
         cues.append(Cue(start, end, settings, text))
     return cues
 
@@ -145,8 +164,17 @@ def webvtt(cues: list[Cue]) -> str:
 
 # --- a story's captions ---------------------------------------------------------------------
 
-def save(story: Story, language: str, data: bytes, *, config: Mapping[str, Any], actor: object = None,
-         ip: str | None = None, now: datetime | None = None) -> Caption | None:
+
+def save(
+    story: Story,
+    language: str,
+    data: bytes,
+    *,
+    config: Mapping[str, Any],
+    actor: object = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> Caption | None:
     """Check ``data`` and make it the story's captions in ``language`` (committed); the file it
     replaces is removed once the new one is in place. Raises ``CaptionError``. Returns the caption
     as the database has it after the commit (None if it was removed meanwhile)."""
@@ -163,8 +191,9 @@ def save(story: Story, language: str, data: bytes, *, config: Mapping[str, Any],
     return story.caption(language)
 
 
-def _point_at(story: Story, language: str, stored: str, size: int, *, actor: object, ip: str | None,
-              now: datetime) -> str | None:
+def _point_at(
+    story: Story, language: str, stored: str, size: int, *, actor: object, ip: str | None, now: datetime
+) -> str | None:
     """Make ``stored`` the story's file in ``language`` (committed); returns the file it replaced.
     Of two first uploads of one language at once, the second's unique-index failure is rolled
     back and it replaces the first's."""
@@ -175,8 +204,14 @@ def _point_at(story: Story, language: str, stored: str, size: int, *, actor: obj
             caption = Caption(language=language)
             story.captions.append(caption)
         caption.filename, caption.bytes, caption.uploaded_at = stored, size, now
-        audit.record("captions.replace" if old else "captions.add", actor=actor, story=story, ip=ip, now=now,
-                     detail=f"{language} ({size} bytes)")
+        audit.record(
+            "captions.replace" if old else "captions.add",
+            actor=actor,
+            story=story,
+            ip=ip,
+            now=now,
+            detail=f"{language} ({size} bytes)",
+        )
         try:
             db.session.commit()
             return old
@@ -198,8 +233,9 @@ def store(media_root: Path, story_id: int, language: str, text: bytes) -> str:
     return stored
 
 
-def remove(story: Story, language: str, *, config: Mapping[str, Any], actor: object = None,
-           ip: str | None = None) -> bool:
+def remove(
+    story: Story, language: str, *, config: Mapping[str, Any], actor: object = None, ip: str | None = None
+) -> bool:
     caption = story.caption(language)
     if caption is None:
         return False

@@ -1,4 +1,5 @@
 """The catalogue: what a search box, date range, category and page number ask for."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,9 +43,13 @@ class CatalogueQuery:
 
     def args(self, **changes: object) -> dict[str, object]:
         """Query-string arguments for links (next page, bookmarks)."""
-        values = {"q": self.text, "from": self.date_from.isoformat() if self.date_from else "",
-                  "to": self.date_to.isoformat() if self.date_to else "", "category": self.category,
-                  "page": self.page}
+        values = {
+            "q": self.text,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "category": self.category,
+            "page": self.page,
+        }
         values.update(changes)
         if values["page"] == 1:
             del values["page"]  # the first page is the plain URL
@@ -81,8 +86,9 @@ def parse_query(args: Mapping[str, object]) -> CatalogueQuery:
     return query
 
 
-def find_stories(query: CatalogueQuery, per_page: int, only: ColumnElement[bool] | None = None, *,
-                 count: bool = False) -> CataloguePage:
+def find_stories(
+    query: CatalogueQuery, per_page: int, only: ColumnElement[bool] | None = None, *, count: bool = False
+) -> CataloguePage:
     """Newest first; with words, the search's tiers one after the other (see app.search).
     ``only``: which stories may be listed, a condition on Story; the published ones by default
     (the staff list asks for drafts and scheduled ones too, through the same search).
@@ -109,20 +115,21 @@ def _count(query: CatalogueQuery, tiers: list[search.Tier] | None, only: ColumnE
     return db.session.execute(select(func.count()).select_from(matches)).scalar_one()
 
 
-def _search_page(query: CatalogueQuery, tiers: list[search.Tier], offset: int, limit: int,
-                 only: ColumnElement[bool]) -> Select[Story]:
+def _search_page(
+    query: CatalogueQuery, tiers: list[search.Tier], offset: int, limit: int, only: ColumnElement[bool]
+) -> Select[Story]:
     """One statement for a page of search results: the tiers' matches, each newest first, one
     tier after the other (UNION ALL), and the page cut from them. The database reads the tiers
     in turn and stops once it holds the page, so a page in the first tier never reads the others
     (app.extensions keeps PostgreSQL from reading them in parallel, which would mix their order)."""
     joins_on = getattr(Story, tiers[0].joins_on)
     page = union_all(*_tier_matches(query, tiers, only, limit=offset + limit)).offset(offset).limit(limit).subquery()
-    return (select(Story).join(page, joins_on == page.c.story_id)
-            .order_by(page.c.tier, Story.search_key.desc()))
+    return select(Story).join(page, joins_on == page.c.story_id).order_by(page.c.tier, Story.search_key.desc())
 
 
-def _tier_matches(query: CatalogueQuery, tiers: list[search.Tier], only: ColumnElement[bool],
-                  limit: int | None = None) -> list[Select[Any]]:
+def _tier_matches(
+    query: CatalogueQuery, tiers: list[search.Tier], only: ColumnElement[bool], limit: int | None = None
+) -> list[Select[Any]]:
     """Each search tier's matching stories (id and tier), newest first, at most ``limit`` each."""
     joins_on = getattr(Story, tiers[0].joins_on)
     matches = []
@@ -136,8 +143,7 @@ def _tier_matches(query: CatalogueQuery, tiers: list[search.Tier], only: ColumnE
     return matches
 
 
-def _filtered(statement: Select[*Ts], query: CatalogueQuery,
-              only: ColumnElement[bool]) -> Select[*Ts]:
+def _filtered(statement: Select[*Ts], query: CatalogueQuery, only: ColumnElement[bool]) -> Select[*Ts]:
     statement = statement.where(only)
     if query.date_from and "from" not in query.errors:
         statement = statement.where(Story.published_at >= datetime.combine(query.date_from, time.min))
@@ -170,8 +176,12 @@ def newest(limit: int, category: Category | None = None) -> list[Story]:
 
 def all_visible(limit: int) -> list[Story]:
     """Every story visitors see, newest first, at most ``limit`` (a sitemap)."""
-    return _with_media(select(Story).where(publishing.visible())
-                       .order_by(publishing.went_live_at().desc(), Story.id.desc()).limit(limit))
+    return _with_media(
+        select(Story)
+        .where(publishing.visible())
+        .order_by(publishing.went_live_at().desc(), Story.id.desc())
+        .limit(limit)
+    )
 
 
 def _with_media(statement: Select[Story]) -> list[Story]:

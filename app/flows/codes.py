@@ -11,6 +11,7 @@ Every send and every check for a mailbox holds a lock on that mailbox until its 
 (``lock_mailbox``), so that the counting and what follows from it are one step, also for
 requests arriving at once in several processes.
 """
+
 from __future__ import annotations
 
 import enum
@@ -45,7 +46,7 @@ class CodePolicy:
     wrong_entries_per_source_per_hour: int = 10
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "CodePolicy":
+    def from_config(cls, config: Mapping[str, Any]) -> CodePolicy:
         return cls(
             lifetime=timedelta(seconds=config["CODE_LIFETIME_SECONDS"]),
             max_wrong_entries=config["CODE_MAX_WRONG_ENTRIES"],
@@ -90,8 +91,9 @@ def lock(name: str) -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         digest = hashlib.sha256(name.encode()).digest()
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": int.from_bytes(digest[:8], "big", signed=True)})
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)}
+        )
     elif connection.dialect.name == "sqlite":
         dbapi_connection = connection.connection.dbapi_connection
         assert dbapi_connection is not None  # checked out by the session just above, so open
@@ -124,7 +126,7 @@ class CodeCheck:
 
 
 def generate_code() -> str:
-    return f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
 def hash_code(code: str, *, address: str, purpose: str, secret: str) -> str:
@@ -132,8 +134,9 @@ def hash_code(code: str, *, address: str, purpose: str, secret: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def send_blocked_until(address: str, now: datetime, policy: CodePolicy,
-                       source: Source | None = None) -> datetime | None:
+def send_blocked_until(
+    address: str, now: datetime, policy: CodePolicy, source: Source | None = None
+) -> datetime | None:
     """When the next code may be sent to ``address``, or None if it may be sent now.
 
     Per mailbox: ``resend_interval`` between sends, ``sends_per_hour`` (every send to the address
@@ -161,11 +164,13 @@ def _hourly_cap(times: list[datetime], cap: int) -> datetime | None:
 
 
 @overload
-def issue_code(address: str, purpose: str, *, user: User, source: Source, secret: str, policy: CodePolicy,
-               now: datetime) -> str: ...
+def issue_code(
+    address: str, purpose: str, *, user: User, source: Source, secret: str, policy: CodePolicy, now: datetime
+) -> str: ...
 @overload
-def issue_code(address: str, purpose: str, *, user: None, source: Source, secret: str, policy: CodePolicy,
-               now: datetime) -> None: ...
+def issue_code(
+    address: str, purpose: str, *, user: None, source: Source, secret: str, policy: CodePolicy, now: datetime
+) -> None: ...
 def issue_code(
     address: str,
     purpose: str,
@@ -207,15 +212,25 @@ def flow_has_live_code(address: str, purpose: str, flow_id: str, now: datetime, 
     enter (its own, unused, not voided, not expired, not worn out by wrong entries). A stand-in
     counts as a code here, so the answer is the same whether or not the address has an account."""
     record = db.session.execute(
-        select(VerificationCode.flow_id, VerificationCode.used_at, VerificationCode.voided_at,
-               VerificationCode.expires_at, VerificationCode.wrong_entries)
+        select(
+            VerificationCode.flow_id,
+            VerificationCode.used_at,
+            VerificationCode.voided_at,
+            VerificationCode.expires_at,
+            VerificationCode.wrong_entries,
+        )
         .where(VerificationCode.address == address, VerificationCode.purpose == purpose)
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc())
         .limit(1)
     ).one_or_none()
-    return (record is not None and record.flow_id == flow_id and record.used_at is None
-            and record.voided_at is None and now < record.expires_at
-            and record.wrong_entries < policy.max_wrong_entries)
+    return (
+        record is not None
+        and record.flow_id == flow_id
+        and record.used_at is None
+        and record.voided_at is None
+        and now < record.expires_at
+        and record.wrong_entries < policy.max_wrong_entries
+    )
 
 
 def void_codes(address: str, purpose: str | None = None, *, now: datetime) -> None:
@@ -229,8 +244,9 @@ def void_codes(address: str, purpose: str | None = None, *, now: datetime) -> No
     db.session.execute(query.values(voided_at=now))
 
 
-def wrong_entries_blocked_until(address: str, now: datetime, policy: CodePolicy,
-                                source: Source | None = None) -> datetime | None:
+def wrong_entries_blocked_until(
+    address: str, now: datetime, policy: CodePolicy, source: Source | None = None
+) -> datetime | None:
     """Until when ``address`` takes no code entry: ``wrong_entries_per_hour`` in all, and from
     ``source`` (this flow, this network) ``wrong_entries_per_source_per_hour``."""
     entries = db.session.execute(
@@ -296,19 +312,23 @@ def check_code(
                 return CodeCheck(Outcome.ALREADY_ACCEPTED)  # no user: a used code logs nobody in
             return CodeCheck(Outcome.USED)
     elif matches:
-        consumed = cast(CursorResult[Any], db.session.execute(
-            update(VerificationCode)
-            .where(VerificationCode.id == record.id, VerificationCode.used_at.is_(None))
-            .values(used_at=now)
-        )).rowcount
+        consumed = cast(
+            CursorResult[Any],
+            db.session.execute(
+                update(VerificationCode)
+                .where(VerificationCode.id == record.id, VerificationCode.used_at.is_(None))
+                .values(used_at=now)
+            ),
+        ).rowcount
         if consumed == 1:
             return CodeCheck(Outcome.ACCEPTED, user=db.session.get(User, record.user_id))
         return CodeCheck(Outcome.USED)
     return _count_wrong_entry(record, address, source, now, policy)
 
 
-def _count_wrong_entry(record: VerificationCode, address: str, source: Source, now: datetime,
-                       policy: CodePolicy) -> CodeCheck:
+def _count_wrong_entry(
+    record: VerificationCode, address: str, source: Source, now: datetime, policy: CodePolicy
+) -> CodeCheck:
     db.session.add(WrongCodeEntry(address=address, at=now, flow_id=source.flow_id, network=source.network))
     if record.used_at is not None:
         return CodeCheck(Outcome.WRONG, attempts_left=0)

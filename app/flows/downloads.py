@@ -1,4 +1,5 @@
 """Finding a rendition's file on storage, naming it for the person, logging the download."""
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,7 @@ def stored_with_a_gated_rendition(rendition: Rendition) -> bool:
 
 
 def download_name(rendition: Rendition, mimetype: str) -> str:
-    """"<story title> - <label>.mp4": what the person's browser saves, named after the file's type."""
+    """ "<story title> - <label>.mp4": what the person's browser saves, named after the file's type."""
     title = rendition.video.story.title
     extension = media_types.EXTENSIONS.get(mimetype, ".mp4")
     name = f"{title} - {rendition.label}{extension}"
@@ -82,8 +83,15 @@ def range_bytes(range_header: str | None, size: int) -> int | None:
     return None if bounds is None else bounds[1] - bounds[0]
 
 
-def record(user: User, rendition: Rendition, *, bytes_sent: int, range_header: str | None, window: timedelta,
-           now: datetime | None = None) -> Download:
+def record(
+    user: User,
+    rendition: Rendition,
+    *,
+    bytes_sent: int,
+    range_header: str | None,
+    window: timedelta,
+    now: datetime | None = None,
+) -> Download:
     """Log one request that sent (part of) a rendition. Requests by the same account for the same
     rendition within ``window`` of the first are one download, their bytes added up: a download
     manager's parallel Range requests and a resumed download count once. Held under a lock on
@@ -92,21 +100,36 @@ def record(user: User, rendition: Rendition, *, bytes_sent: int, range_header: s
     now = now or utcnow()
     codes.lock(f"download\x00{user.id}\x00{rendition.id}")
     download = db.session.scalars(
-        select(Download).where(Download.user_id == user.id, Download.rendition_id == rendition.id,
-                               Download.at > now - window)
-        .order_by(Download.at.desc()).limit(1)).first()
+        select(Download)
+        .where(Download.user_id == user.id, Download.rendition_id == rendition.id, Download.at > now - window)
+        .order_by(Download.at.desc())
+        .limit(1)
+    ).first()
     if download is None:
         # The header as it came, but for what PostgreSQL refuses in text (NUL) and other control characters.
         asked = "".join(ch for ch in range_header or "" if ch.isprintable())[:100]
-        download = Download(user_id=user.id, rendition_id=rendition.id, at=now, last_at=now, requests=1,
-                            bytes_sent=bytes_sent, range_requested=asked or None,
-                            organisation=(user.organisation or "")[:200])
+        download = Download(
+            user_id=user.id,
+            rendition_id=rendition.id,
+            at=now,
+            last_at=now,
+            requests=1,
+            bytes_sent=bytes_sent,
+            range_requested=asked or None,
+            organisation=(user.organisation or "")[:200],
+        )
         db.session.add(download)
     else:
         download.bytes_sent += bytes_sent
         download.requests += 1
         download.last_at = max(download.last_at, now)
-    stats.add_download(download.at, rendition.video.story_id, rendition.label, download.organisation,
-                       downloads=1 if download.requests == 1 else 0, bytes_sent=bytes_sent)
+    stats.add_download(
+        download.at,
+        rendition.video.story_id,
+        rendition.label,
+        download.organisation,
+        downloads=1 if download.requests == 1 else 0,
+        bytes_sent=bytes_sent,
+    )
     db.session.commit()
     return download

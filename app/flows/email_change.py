@@ -7,6 +7,7 @@ Asking for an address that already has an account answers and works as for any o
 row, one mail, the same caps): that account's owner gets a notice instead of a code, and a
 stand-in is recorded that no entry can match.
 """
+
 from __future__ import annotations
 
 import enum
@@ -38,8 +39,9 @@ def refusal(user: User, password: str, new_address: str) -> Refusal | None:
     return None
 
 
-def send_code(user: User, new_address: str, *, source: codes.Source, resend: bool = False,
-              now: datetime | None = None) -> datetime | None:
+def send_code(
+    user: User, new_address: str, *, source: codes.Source, resend: bool = False, now: datetime | None = None
+) -> datetime | None:
     """A code to ``new_address`` for ``user``, unless the caps say wait (then: until when).
 
     Where the address has an account, its owner is told instead (on the first ask; a "Send new
@@ -49,8 +51,15 @@ def send_code(user: User, new_address: str, *, source: codes.Source, resend: boo
     if blocked_until is None:
         owner = find_user(new_address)
         if owner is None:
-            code = codes.issue_code(new_address, codes.EMAIL_CHANGE, user=user, source=source,
-                                    secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now)
+            code = codes.issue_code(
+                new_address,
+                codes.EMAIL_CHANGE,
+                user=user,
+                source=source,
+                secret=current_app.config["SECRET_KEY"],
+                policy=code_policy(),
+                now=now,
+            )
             mails.queue_code_mail(user, code, codes.EMAIL_CHANGE, to=new_address)
         elif resend:
             send_stand_in(new_address, codes.EMAIL_CHANGE, source, now)
@@ -68,15 +77,23 @@ class Confirmation:
     taken: bool = False  # the code was right, but the address got an account of its own meanwhile
 
 
-def confirm(user: User, new_address: str, submitted: str, *, source: codes.Source,
-            now: datetime | None = None) -> Confirmation:
+def confirm(
+    user: User, new_address: str, submitted: str, *, source: codes.Source, now: datetime | None = None
+) -> Confirmation:
     """Check the code; when it is right, ``user`` moves to ``new_address``: every code of both
     addresses is voided (a reset code mailed to the old address must not reach the account any
     more), every login of the account ends (the caller logs this browser in again) and the old
     address gets a notice."""
     now = now or utcnow()
-    check = codes.check_code(new_address, codes.EMAIL_CHANGE, submitted, source=source,
-                             secret=current_app.config["SECRET_KEY"], policy=code_policy(), now=now)
+    check = codes.check_code(
+        new_address,
+        codes.EMAIL_CHANGE,
+        submitted,
+        source=source,
+        secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(),
+        now=now,
+    )
     if check.outcome is not codes.Outcome.ACCEPTED:
         db.session.commit()
         return Confirmation(check)

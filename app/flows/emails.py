@@ -3,6 +3,7 @@
 An address is stored as people type it (``josé@bücher.example``); ``smtp_address`` says how it
 travels: the domain in IDNA ASCII (``xn--bcher-kva.example``) and, for a local part beyond ASCII,
 only through a server that offers SMTPUTF8 (RFC 6531)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,8 +53,12 @@ def check_deliverable(address: str, server_has_smtputf8: bool | None) -> None:
     """InvalidEmail for a valid address our mail cannot reach: a local part beyond ASCII when the
     SMTP server is known to lack SMTPUTF8 (None: not known; the outbox finds out and says so)."""
     if server_has_smtputf8 is False and smtp_address(address)[1]:
-        raise InvalidEmail(_("This address cannot receive our mail: use an address with no accents or other "
-                             "special letters before the @-sign."))
+        raise InvalidEmail(
+            _(
+                "This address cannot receive our mail: use an address with no accents or other "
+                "special letters before the @-sign."
+            )
+        )
 
 
 def _explain(reason: str) -> str:
@@ -72,11 +77,19 @@ def _explain(reason: str) -> str:
         return _("The part after the @-sign is too long.")
     if "too long" in reason:
         return _("The email address is too long (at most %(count)s characters).", count=MAX_EMAIL_LENGTH)
-    if "display name" in reason or "angle bracket" in reason or "after the email address" in reason \
-            or "after close quote" in reason:
+    if (
+        "display name" in reason
+        or "angle bracket" in reason
+        or "after the email address" in reason
+        or "after close quote" in reason
+    ):
         return _("Enter only the email address, without a name or angle brackets.")
-    if "should have a period" in reason or "top-level domain" in reason or "special-use" in reason \
-            or "bracket" in reason:
+    if (
+        "should have a period" in reason
+        or "top-level domain" in reason
+        or "special-use" in reason
+        or "bracket" in reason
+    ):
         return _("The part after the @-sign must be a domain name, like example.org.")
     if "period" in reason or "hyphen" in reason:
         return _("The email address has a period or a hyphen where it is not allowed.")

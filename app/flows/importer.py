@@ -1,4 +1,5 @@
 """Importing stories and their files from a folder with a manifest.json (one transaction)."""
+
 from __future__ import annotations
 
 import filecmp
@@ -26,8 +27,11 @@ from ..models import (
     Video,
 )
 from . import captions, media_types, story_fields
-from .story_fields import nonempty as _nonempty, parse_date as _parse_date, shotlist_text as _shotlist
-from .story_fields import slugify as _slugify, story_problems
+from .story_fields import nonempty as _nonempty
+from .story_fields import parse_date as _parse_date
+from .story_fields import shotlist_text as _shotlist
+from .story_fields import slugify as _slugify
+from .story_fields import story_problems
 from .text import file_inside
 
 MANIFEST = "manifest.json"
@@ -141,9 +145,12 @@ def _validate_video(video: object, where: str, folder: Path) -> list[str]:
     problems = []
     if video.get("poster") is not None and not _file_ok(folder, video["poster"]):
         problems.append(f"{where}.poster: no such file '{video['poster']}'")
-    elif video.get("poster") is not None and media_types.of_file(folder / video["poster"]) not in media_types.IMAGE_TYPES:
-        problems.append(f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the "
-                        "file's content)")
+    elif (
+        video.get("poster") is not None and media_types.of_file(folder / video["poster"]) not in media_types.IMAGE_TYPES
+    ):
+        problems.append(
+            f"{where}.poster: '{video['poster']}' is not an image (JPEG, PNG or WebP, read from the file's content)"
+        )
     duration = video.get("duration") or 0
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < 10**7:
         problems.append(f"{where}.duration: a number of seconds is required")
@@ -168,22 +175,27 @@ def _validate_video(video: object, where: str, folder: Path) -> list[str]:
         elif _nonempty(rendition.get("file")):
             problems += _check_rendition_file(rendition, j, at, folder, files)
     if sum(1 for r in renditions if isinstance(r, dict) and r.get("preview")) != 1:
-        problems.append(f"{where}.renditions: exactly one rendition must have \"preview\": true")
+        problems.append(f'{where}.renditions: exactly one rendition must have "preview": true')
     return problems
 
 
-def _check_rendition_file(rendition: dict[str, Any], j: int, at: str, folder: Path,
-                          files: dict[Path, int]) -> list[str]:
+def _check_rendition_file(
+    rendition: dict[str, Any], j: int, at: str, folder: Path, files: dict[Path, int]
+) -> list[str]:
     """A rendition's file is a video of its own; a preview's, one that a web page can play."""
     source = (folder / rendition["file"]).resolve()
     if source in files:
-        return [f"{at}.file: '{rendition['file']}' is also the file of renditions[{files[source]}]; "
-                "each rendition needs a file of its own"]
+        return [
+            f"{at}.file: '{rendition['file']}' is also the file of renditions[{files[source]}]; "
+            "each rendition needs a file of its own"
+        ]
     files[source] = j
     mimetype = media_types.of_file(source)
     if mimetype not in media_types.VIDEO_TYPES:
-        return [f"{at}.file: '{rendition['file']}' is not a video (MP4, MOV, WebM, Matroska or MXF, read from the "
-                "file's content)"]
+        return [
+            f"{at}.file: '{rendition['file']}' is not a video (MP4, MOV, WebM, Matroska or MXF, read from the "
+            "file's content)"
+        ]
     if rendition.get("preview") and mimetype not in media_types.PREVIEW_TYPES:
         return [f"{at}.file: a preview must be MP4, MOV, WebM or Matroska, which a web page can play"]
     return []
@@ -197,7 +209,9 @@ def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False
     slugs = [s["slug"] for s in manifest["stories"]] if not problems else []
     existing = set(db.session.execute(select(Story.slug).where(Story.slug.in_(slugs))).scalars()) if slugs else set()
     if existing and not skip_existing:
-        problems += [f"stories[{i}].slug: '{s}' is already in the catalogue" for i, s in enumerate(slugs) if s in existing]
+        problems += [
+            f"stories[{i}].slug: '{s}' is already in the catalogue" for i, s in enumerate(slugs) if s in existing
+        ]
     if problems:
         raise ManifestError(problems)
     result = ImportResult(imported=[], skipped=sorted(existing))
@@ -213,8 +227,13 @@ def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False
             db.session.flush()
             for item in entry.get("captions") or []:
                 text = _read_captions(folder / item["file"])
-                story.captions.append(Caption(language=item["language"], bytes=len(text),
-                                              filename=captions.store(media_root, story.id, item["language"], text)))
+                story.captions.append(
+                    Caption(
+                        language=item["language"],
+                        bytes=len(text),
+                        filename=captions.store(media_root, story.id, item["language"], text),
+                    )
+                )
             search.index_story(db.session, story)
             result.imported.append(story.slug)
         db.session.commit()
@@ -226,17 +245,28 @@ def import_folder(folder: Path, media_root: Path, *, skip_existing: bool = False
 
 def _build_story(entry: dict[str, Any], categories: dict[str, Category]) -> Story:
     story = Story(
-        slug=entry["slug"], title=entry["title"].strip(), published_at=_parse_date(entry["published"]),
-        location=entry.get("location", ""), summary=entry.get("summary", ""), body=entry.get("body", ""),
-        credit_line=entry.get("credit", ""), rights_note=entry.get("rights", ""),
+        slug=entry["slug"],
+        title=entry["title"].strip(),
+        published_at=_parse_date(entry["published"]),
+        location=entry.get("location", ""),
+        summary=entry.get("summary", ""),
+        body=entry.get("body", ""),
+        credit_line=entry.get("credit", ""),
+        rights_note=entry.get("rights", ""),
     )
     for language, translation in (entry.get("translations") or {}).items():
-        story.translations.append(StoryTranslation(
-            language=language, title=translation["title"].strip(), location=translation.get("location", ""),
-            credit_line=translation.get("credit", ""), rights_note=translation.get("rights", ""),
-            summary=translation.get("summary", ""),
-            body=translation.get("body", ""), shotlist=_shotlist(translation.get("shotlist", [])),
-        ))
+        story.translations.append(
+            StoryTranslation(
+                language=language,
+                title=translation["title"].strip(),
+                location=translation.get("location", ""),
+                credit_line=translation.get("credit", ""),
+                rights_note=translation.get("rights", ""),
+                summary=translation.get("summary", ""),
+                body=translation.get("body", ""),
+                shotlist=_shotlist(translation.get("shotlist", [])),
+            )
+        )
     for name in entry.get("categories", []):
         if name not in categories:
             categories[name] = Category(name=name, slug=_slugify(name, "category"))
@@ -249,17 +279,28 @@ def _build_video(entry: dict[str, Any], slug: str, folder: Path, media_root: Pat
     video = Video(
         duration_seconds=float(entry.get("duration") or 0),
         shotlist=_shotlist(entry.get("shotlist", [])),
-        poster_filename=_copy(folder / entry["poster"], f"{slug}/poster", media_root)[0] if entry.get("poster") else None,
+        poster_filename=_copy(folder / entry["poster"], f"{slug}/poster", media_root)[0]
+        if entry.get("poster")
+        else None,
     )
     for number, item in enumerate(entry["renditions"], start=1):
         # The number keeps each rendition's file apart, whatever the manifest calls the files.
-        stored, mimetype = _copy(folder / item["file"], f"{slug}/{number}-{_plain_name(Path(item['file']).stem)}",
-                                 media_root)
-        video.renditions.append(Rendition(
-            label=item["label"], container=item.get("container", "MP4"), codec=item.get("codec", "H.264"),
-            width=item["width"], height=item["height"], bytes=(media_root / stored).stat().st_size,
-            filename=stored, mimetype=mimetype, is_preview=bool(item.get("preview")),
-        ))
+        stored, mimetype = _copy(
+            folder / item["file"], f"{slug}/{number}-{_plain_name(Path(item['file']).stem)}", media_root
+        )
+        video.renditions.append(
+            Rendition(
+                label=item["label"],
+                container=item.get("container", "MP4"),
+                codec=item.get("codec", "H.264"),
+                width=item["width"],
+                height=item["height"],
+                bytes=(media_root / stored).stat().st_size,
+                filename=stored,
+                mimetype=mimetype,
+                is_preview=bool(item.get("preview")),
+            )
+        )
     return video
 
 

@@ -1,6 +1,7 @@
 """One keyed hash for every value the portal keeps or compares without keeping it readable (a
 recovery code, an address in the audit log, a client's network): HMAC-SHA-256 under SECRET_KEY,
 with the purpose in the message so that one value hashes differently for each use."""
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ account's other browsers stay logged in; "log out everywhere" deletes them all a
 account's session token. A row lasts REMEMBER_COOKIE_DURATION at most, as the remember-me
 cookie does: a login ends then, whether or not the person asked to be remembered.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,6 @@ from sqlalchemy import delete, select
 from ..extensions import db
 from ..models import LoginSession, User, new_session_token, utcnow
 
-
 # User.get_id(): "<id>:<session token>:<login key>", the last two from secrets.token_urlsafe
 IDENTITY = re.compile(r"(?P<user_id>[0-9]{1,18}):(?P<token>[A-Za-z0-9_-]+):(?P<key>[A-Za-z0-9_-]+)")
 
@@ -34,8 +34,14 @@ def start(user: User, *, now: datetime | None = None) -> None:
     now = now or utcnow()
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now))
     user.login_key = secrets.token_urlsafe(24)
-    db.session.add(LoginSession(user_id=user.id, key_hash=_hash(user.login_key), created_at=now,
-                                expires_at=now + current_app.config["REMEMBER_COOKIE_DURATION"]))
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            key_hash=_hash(user.login_key),
+            created_at=now,
+            expires_at=now + current_app.config["REMEMBER_COOKIE_DURATION"],
+        )
+    )
     db.session.commit()
 
 
@@ -47,7 +53,8 @@ def user_for(identity: str, *, now: datetime | None = None) -> User | None:
         return None
     user_id, token, key = int(match["user_id"]), match["token"], match["key"]
     user = db.session.execute(
-        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
         .where(User.id == user_id, LoginSession.key_hash == _hash(key), LoginSession.expires_at > (now or utcnow()))
     ).scalar_one_or_none()
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):

@@ -5,6 +5,7 @@ containers' own specifications (ISO base media / QuickTime, EBML, SMPTE 377 MXF,
 WebP) rather than with a general library: ``filetype`` knows no MXF, ``puremagic`` answers with
 ranked guesses to choose from, and ``python-magic`` needs libmagic on every host.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,12 +16,37 @@ HEAD_BYTES = 64
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "application/mxf"})
 PREVIEW_TYPES = frozenset({"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"})
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-EXTENSIONS = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "video/x-matroska": ".mkv",
-              "application/mxf": ".mxf", "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "video/x-matroska": ".mkv",
+    "application/mxf": ".mxf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+}
 
 # Brands of ISO base media files that hold a still picture (HEIF, AVIF) or sound (M4A), not video.
-NOT_VIDEO_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1",
-                              b"msf1", b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
+NOT_VIDEO_BRANDS = frozenset(
+    {
+        b"avif",
+        b"avis",
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"mif1",
+        b"msf1",
+        b"M4A ",
+        b"M4B ",
+        b"M4P ",
+        b"F4A ",
+        b"F4B ",
+    }
+)
 # A QuickTime file from before the "ftyp" box begins with one of these boxes.
 QUICKTIME_BOXES = frozenset({b"moov", b"mdat", b"wide"})
 EBML = b"\x1a\x45\xdf\xa3"

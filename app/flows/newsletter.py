@@ -4,6 +4,7 @@ The digest is queued in batches (one transaction each, the session emptied betwe
 10,000 subscribers never sit in memory or in one giant transaction. A delivery row per
 subscriber and issue makes a re-run, or a run after a crash, send nothing twice.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,8 +61,11 @@ def unsubscribe(user: User) -> None:
     """Stops newsletter mail at once, including digests queued but not sent yet."""
     user.newsletter_opt_in_at = None
     user.newsletter_opt_in_source = None
-    db.session.execute(delete(OutboxMessage).where(
-        OutboxMessage.recipient == user.email, OutboxMessage.kind == NEWSLETTER, OutboxMessage.sent_at.is_(None)))
+    db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.recipient == user.email, OutboxMessage.kind == NEWSLETTER, OutboxMessage.sent_at.is_(None)
+        )
+    )
     db.session.commit()
 
 
@@ -75,10 +79,17 @@ class DigestReport:
 
 def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime | None = None) -> DigestReport:
     now = now or utcnow()
-    issue = db.session.execute(select(NewsletterIssue).where(NewsletterIssue.finished_at.is_(None))
-                               .order_by(NewsletterIssue.id)).scalars().first()  # resume an interrupted run
+    issue = (
+        db.session.execute(
+            select(NewsletterIssue).where(NewsletterIssue.finished_at.is_(None)).order_by(NewsletterIssue.id)
+        )
+        .scalars()
+        .first()
+    )  # resume an interrupted run
     if issue is None:
-        last = db.session.execute(select(NewsletterIssue).order_by(NewsletterIssue.covers_until.desc())).scalars().first()
+        last = (
+            db.session.execute(select(NewsletterIssue).order_by(NewsletterIssue.covers_until.desc())).scalars().first()
+        )
         covers_from = last.covers_until if last else now - FIRST_ISSUE_COVERS
         issue = NewsletterIssue(created_at=now, covers_from=covers_from, covers_until=now)
     stories = _stories(issue.covers_from, issue.covers_until)
@@ -93,15 +104,28 @@ def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime |
     report.issue_id = issue_id = issue.id
     last_id = 0
     while True:
-        subscribers = db.session.execute(
-            select(User).where(User.id > last_id, User.newsletter_opt_in_at.is_not(None), User.verified_at.is_not(None),
-                               ~exists().where(NewsletterDelivery.issue_id == issue_id,
-                                               NewsletterDelivery.user_id == User.id))
-            .order_by(User.id).limit(batch_size)).scalars().all()
+        subscribers = (
+            db.session.execute(
+                select(User)
+                .where(
+                    User.id > last_id,
+                    User.newsletter_opt_in_at.is_not(None),
+                    User.verified_at.is_not(None),
+                    ~exists().where(NewsletterDelivery.issue_id == issue_id, NewsletterDelivery.user_id == User.id),
+                )
+                .order_by(User.id)
+                .limit(batch_size)
+            )
+            .scalars()
+            .all()
+        )
         if not subscribers:
             break
-        batch_stories = db.session.execute(select(Story).where(Story.id.in_(story_ids))
-                                           .order_by(Story.published_at.desc())).scalars().all()
+        batch_stories = (
+            db.session.execute(select(Story).where(Story.id.in_(story_ids)).order_by(Story.published_at.desc()))
+            .scalars()
+            .all()
+        )
         for user in subscribers:
             mails.queue_digest(user, batch_stories, unsubscribe_token(user))
             db.session.add(NewsletterDelivery(issue_id=issue_id, user_id=user.id, queued_at=now))
@@ -109,8 +133,12 @@ def send_digest(*, dry_run: bool = False, batch_size: int = 500, now: datetime |
         db.session.commit()
         report.queued += len(subscribers)
         db.session.expunge_all()  # keep memory flat whatever the list's size
-    db.session.execute(cast(Table, NewsletterIssue.__table__).update().where(NewsletterIssue.id == issue_id)
-                       .values(finished_at=utcnow()))
+    db.session.execute(
+        cast(Table, NewsletterIssue.__table__)
+        .update()
+        .where(NewsletterIssue.id == issue_id)
+        .values(finished_at=utcnow())
+    )
     db.session.commit()
     return report
 
@@ -119,12 +147,18 @@ def _stories(after: datetime, until: datetime) -> list[Story]:
     """The stories that appeared in (after, until]: a scheduled one in the issue after its time,
     an imported one by its date; drafts never."""
     live = publishing.went_live_at()
-    return list(db.session.execute(select(Story).where(live > after, live <= until, publishing.visible(until))
-                                   .order_by(Story.published_at.desc())).scalars())
+    return list(
+        db.session.execute(
+            select(Story)
+            .where(live > after, live <= until, publishing.visible(until))
+            .order_by(Story.published_at.desc())
+        ).scalars()
+    )
 
 
 def _subscriber_count() -> int:
     from sqlalchemy import func
 
-    return db.session.execute(select(func.count(User.id)).where(
-        User.newsletter_opt_in_at.is_not(None), User.verified_at.is_not(None))).scalar_one()
+    return db.session.execute(
+        select(func.count(User.id)).where(User.newsletter_opt_in_at.is_not(None), User.verified_at.is_not(None))
+    ).scalar_one()

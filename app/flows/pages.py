@@ -7,6 +7,7 @@ sanitised (whoever can write to ``instance/`` can change the portal anyway). The
 Content-Security-Policy still applies to it: no inline script or style runs, nothing loads from
 another site.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ bcrypt reads only 72 bytes (and bcrypt 5 raises on longer input), so every passw
 pre-hashed with SHA-256 and base64-encoded (44 ASCII bytes, no NUL) before bcrypt sees it:
 a 128-character password of 4-byte characters works, and nothing is silently truncated.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,7 @@ from flask_babel import gettext as _
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     text = resources.files("app").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class PasswordPolicy:
     reject_common: bool = True
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "PasswordPolicy":
+    def from_config(cls, config: Mapping[str, Any]) -> PasswordPolicy:
         return cls(
             min_length=config["PASSWORD_MIN_LENGTH"],
             max_length=config["PASSWORD_MAX_LENGTH"],
@@ -47,8 +46,13 @@ class PasswordPolicy:
     def text(self) -> str:
         """The policy in one sentence, in the current language (a form field's hint)."""
         if self.require_character_classes:
-            return str(_("The password must be at least %(count)s characters long, no spaces, "
-                         "include upper/lowercase letters, numbers and symbols.", count=self.min_length))
+            return str(
+                _(
+                    "The password must be at least %(count)s characters long, no spaces, "
+                    "include upper/lowercase letters, numbers and symbols.",
+                    count=self.min_length,
+                )
+            )
         return str(_("The password must be at least %(count)s characters long, with no spaces.", count=self.min_length))
 
     def problems(self, password: str) -> list[str]:

@@ -9,11 +9,13 @@ publication time has passed (app/blueprints/media/cards.py).
 Saves carry the version the editor was showing; a save from an older version is refused
 (``VersionConflict``), so two people editing one story never overwrite each other unseen.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
@@ -75,8 +77,9 @@ def went_live_at() -> ColumnElement[datetime]:
 
 def next_publication(at: datetime | None = None) -> datetime | None:
     """The earliest publication time still ahead: when the catalogue changes without a write."""
-    return db.session.execute(select(func.min(Story.publish_at)).where(
-        Story.state == PUBLISHED, Story.publish_at > (at or now()))).scalar()
+    return db.session.execute(
+        select(func.min(Story.publish_at)).where(Story.state == PUBLISHED, Story.publish_at > (at or now()))
+    ).scalar()
 
 
 class VersionConflict(Exception):
@@ -95,6 +98,7 @@ def _retried(write: Callable[P, R]) -> Callable[P, R]:
     """Two people saving stories of one title at once may both find its slug free (or a new
     category's); the second commit then breaks the unique index. Its transaction is rolled back
     whole (the version it took included) and the write runs again, finding the next free slug."""
+
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         for _ in range(ATTEMPTS - 1):
             try:
@@ -112,8 +116,14 @@ ATTEMPTS = 3
 @_retried
 def create_story(entry: dict[str, Any], actor: Actor) -> Story:
     """A new draft from the editor's fields (already checked with story_fields.story_problems)."""
-    story = Story(state=DRAFT, slug_locked=False, version=1, slug=_free_slug(entry["title"], None),
-                  title="", published_at=parse_date(entry["published"]))
+    story = Story(
+        state=DRAFT,
+        slug_locked=False,
+        version=1,
+        slug=_free_slug(entry["title"], None),
+        title="",
+        published_at=parse_date(entry["published"]),
+    )
     db.session.add(story)
     _apply(story, entry)
     db.session.flush()
@@ -143,8 +153,13 @@ def publish(story: Story, version: int, actor: Actor, at: datetime | None = None
     moment = now()
     story.state, story.publish_at, story.slug_locked = PUBLISHED, max(at or moment, moment), True
     scheduled = story.publish_at > moment
-    audit.record("story.schedule" if scheduled else "story.publish", actor=actor.user, story=story, ip=actor.ip,
-                 detail=story.publish_at.isoformat(timespec="minutes"))
+    audit.record(
+        "story.schedule" if scheduled else "story.publish",
+        actor=actor.user,
+        story=story,
+        ip=actor.ip,
+        detail=story.publish_at.isoformat(timespec="minutes"),
+    )
     db.session.commit()
     return story
 
@@ -161,9 +176,15 @@ def unpublish(story: Story, version: int, actor: Actor) -> Story:
 def _take_version(story: Story, version: int) -> None:
     """Move the story from ``version`` to the next one in the database, or refuse: the UPDATE
     holds the row until commit, so of two saves of one version only the first gets through."""
-    taken = cast(CursorResult[Any], db.session.execute(
-        update(Story).where(Story.id == story.id, Story.version == version)
-        .values(version=Story.version + 1).execution_options(synchronize_session=False)))
+    taken = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Story)
+            .where(Story.id == story.id, Story.version == version)
+            .values(version=Story.version + 1)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     if taken.rowcount != 1:
         db.session.rollback()
         raise VersionConflict()
@@ -192,8 +213,14 @@ def _apply(story: Story, entry: dict[str, Any]) -> None:
 
 
 # (Story attribute, manifest key), the same for StoryTranslation.
-FIELD_NAMES = (("title", "title"), ("location", "location"), ("summary", "summary"), ("body", "body"),
-               ("credit_line", "credit"), ("rights_note", "rights"))
+FIELD_NAMES = (
+    ("title", "title"),
+    ("location", "location"),
+    ("summary", "summary"),
+    ("body", "body"),
+    ("credit_line", "credit"),
+    ("rights_note", "rights"),
+)
 
 
 def _apply_translation(story: Story, language: str, fields: dict[str, Any] | None) -> None:
@@ -231,10 +258,12 @@ def _free_category_slug(base: str) -> str:
 
 def _free(base: str, column: InstrumentedAttribute[str], other: ColumnElement[bool] | None) -> str:
     condition = column.like(base[:60] + "%")  # base, base-2, and the shortened ones of a long base
-    taken = set(db.session.execute(select(column).where(condition if other is None else and_(condition, other))).scalars())
+    taken = set(
+        db.session.execute(select(column).where(condition if other is None else and_(condition, other))).scalars()
+    )
     candidate, number = base, 1
     while candidate in taken:
         number += 1
         suffix = f"-{number}"
-        candidate = base[:80 - len(suffix)].rstrip("-") + suffix
+        candidate = base[: 80 - len(suffix)].rstrip("-") + suffix
     return candidate

@@ -1,5 +1,6 @@
 """Password reset by emailed code, password change, and the rest of what an account owner
 can do to the account (docs/accounts.md, Reset; docs/portal.md, Account page)."""
+
 from __future__ import annotations
 
 import enum
@@ -32,12 +33,18 @@ def request_reset(address: str, *, source: codes.Source, now: datetime | None = 
     return blocked_until
 
 
-def confirm_reset_code(address: str, submitted: str, *, source: codes.Source,
-                       now: datetime | None = None) -> codes.CodeCheck:
+def confirm_reset_code(
+    address: str, submitted: str, *, source: codes.Source, now: datetime | None = None
+) -> codes.CodeCheck:
     """Check a reset code."""
     result = codes.check_code(
-        address, codes.RESET, submitted, source=source, secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(), now=now or utcnow(),
+        address,
+        codes.RESET,
+        submitted,
+        source=source,
+        secret=current_app.config["SECRET_KEY"],
+        policy=code_policy(),
+        now=now or utcnow(),
     )
     db.session.commit()
     return result
@@ -59,14 +66,14 @@ class ResetGrant:
         return {"user_id": self.user_id, "session_token": self.session_token, "issued_at": self.issued_at}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "ResetGrant | None":
+    def from_dict(cls, data: Any) -> ResetGrant | None:
         try:
             return cls(int(data["user_id"]), str(data["session_token"]), float(data["issued_at"]))
         except (TypeError, KeyError, ValueError):
             return None
 
     @classmethod
-    def for_user(cls, user: User, now: datetime | None = None) -> "ResetGrant":
+    def for_user(cls, user: User, now: datetime | None = None) -> ResetGrant:
         return cls(user.id, user.session_token, _epoch(now or utcnow()))
 
     def user_if_valid(self, now: datetime | None = None) -> User | None:
@@ -96,9 +103,12 @@ def set_new_password(user: User, new_password: str, *, now: datetime | None = No
     if verify_password(new_password, user.password_hash):
         return PasswordChange.SAME_AS_OLD
     granted_token, new_token = user.session_token, new_session_token()
-    rotated = cast(CursorResult[Any], db.session.execute(
-        update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
-    )).rowcount
+    rotated = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(User).where(User.id == user.id, User.session_token == granted_token).values(session_token=new_token)
+        ),
+    ).rowcount
     if rotated != 1:
         db.session.rollback()
         return PasswordChange.GRANT_SPENT

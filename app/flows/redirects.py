@@ -1,4 +1,5 @@
-""""The page you were on": only ever a path on this site (docs/security.md, Redirects)."""
+""" "The page you were on": only ever a path on this site (docs/security.md, Redirects)."""
+
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit

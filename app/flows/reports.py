@@ -1,8 +1,9 @@
 """Reports for the press office."""
+
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import IO, Iterable
+from typing import IO
 
 from sqlalchemy import select
 
@@ -30,15 +31,36 @@ def write_csv(output: IO[str], header: list[str], rows: Iterable[Iterable[object
 # One row per download (app/flows/downloads.py: one account fetching one rendition, its requests
 # within DOWNLOAD_COUNT_WINDOW_HOURS); bytes_sent adds up its requests' answers, "range" is its first
 # request's Range header.
-DOWNLOAD_COLUMNS = ["downloaded_at_utc", "email", "name", "organisation", "story", "rendition", "bytes_sent", "range",
-                    "requests", "last_request_at_utc"]
+DOWNLOAD_COLUMNS = [
+    "downloaded_at_utc",
+    "email",
+    "name",
+    "organisation",
+    "story",
+    "rendition",
+    "bytes_sent",
+    "range",
+    "requests",
+    "last_request_at_utc",
+]
 
 
 def download_rows(batch: int = 1000) -> Iterator[list[object]]:
     """Every download, oldest first, streamed in batches (no whole log in memory)."""
     statement = (
-        select(Download.at, User.email, User.first_name, User.last_name, User.organisation, Story.title,
-               Rendition.label, Download.bytes_sent, Download.range_requested, Download.requests, Download.last_at)
+        select(
+            Download.at,
+            User.email,
+            User.first_name,
+            User.last_name,
+            User.organisation,
+            Story.title,
+            Rendition.label,
+            Download.bytes_sent,
+            Download.range_requested,
+            Download.requests,
+            Download.last_at,
+        )
         .outerjoin(User, User.id == Download.user_id)
         .outerjoin(Rendition, Rendition.id == Download.rendition_id)
         .outerjoin(Video, Video.id == Rendition.video_id)
@@ -47,8 +69,18 @@ def download_rows(batch: int = 1000) -> Iterator[list[object]]:
         .execution_options(yield_per=batch)
     )
     for at, email, first, last, organisation, title, label, sent, range_, requests, last_at in db.session.execute(
-            statement):
+        statement
+    ):
         name = f"{first} {last}" if email else ""
-        yield [at.isoformat(timespec="seconds"), email or "(deleted account)", name, organisation or "",
-               title or "(removed)", label or "(removed)", sent, range_ or "", requests,
-               last_at.isoformat(timespec="seconds")]
+        yield [
+            at.isoformat(timespec="seconds"),
+            email or "(deleted account)",
+            name,
+            organisation or "",
+            title or "(removed)",
+            label or "(removed)",
+            sent,
+            range_ or "",
+            requests,
+            last_at.isoformat(timespec="seconds"),
+        ]

@@ -11,15 +11,16 @@ caps as emailed codes (app/flows/codes.py: ``max_wrong_entries`` per sign-in att
 ``wrong_entries_per_hour`` per account, and the share one source may use), in the same table.
 The clock is always the caller's ``now``.
 """
+
 from __future__ import annotations
 
 import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from collections.abc import Callable
 from typing import Any, cast
 
 import pyotp
@@ -60,6 +61,7 @@ class Check:
 
 # --- what an account has ---------------------------------------------------------------------
 
+
 def totp_factor(user: User) -> TotpFactor | None:
     """The account's confirmed authenticator, or None."""
     return db.session.execute(
@@ -77,12 +79,14 @@ def has_second_factor(user: User) -> bool:
 
 def recovery_codes_left(user: User) -> int:
     return db.session.execute(
-        select(func.count()).select_from(RecoveryCode)
+        select(func.count())
+        .select_from(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     ).scalar_one()
 
 
 # --- authenticator codes ----------------------------------------------------------------------
+
 
 def step_of(now: datetime) -> int:
     return int(now.timestamp() if now.tzinfo else (now - datetime(1970, 1, 1)).total_seconds()) // STEP_SECONDS
@@ -135,8 +139,9 @@ def confirm_totp(user: User, submitted: str, *, now: datetime | None = None) -> 
 
 def remove_totp(user: User, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    removed = cast(CursorResult[Any], db.session.execute(
-        delete(TotpFactor).where(TotpFactor.user_id == user.id))).rowcount
+    removed = cast(
+        CursorResult[Any], db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    ).rowcount
     if removed:
         factors_changed(user, "authenticator", added=False, now=now)
     db.session.commit()
@@ -160,6 +165,7 @@ def factors_changed(user: User, kind: str, *, added: bool, now: datetime) -> lis
 
 
 # --- recovery codes -----------------------------------------------------------------------------
+
 
 def _hash_recovery(code: str) -> str:
     return keyed_hash("recovery", code)
@@ -189,13 +195,20 @@ def regenerate_recovery_codes(user: User, *, now: datetime | None = None) -> lis
 
 # --- the sign-in step --------------------------------------------------------------------------
 
+
 def _caps_key(user: User) -> str:
     # wrong entries are counted in the emailed codes' table, under a name no address can have
     return f"second-factor:{user.id}"
 
 
-def check_second_factor(user: User, submitted: str, *, source: codes.Source, now: datetime | None = None,
-                        policy: codes.CodePolicy | None = None) -> Check:
+def check_second_factor(
+    user: User,
+    submitted: str,
+    *,
+    source: codes.Source,
+    now: datetime | None = None,
+    policy: codes.CodePolicy | None = None,
+) -> Check:
     """Check an authenticator code (6 digits) or a recovery code for ``user``'s sign-in attempt
     (``source.flow_id`` names the attempt). The account is locked first, so guesses sent at once
     are counted one after the other; the caller commits nothing: this does."""
@@ -210,9 +223,15 @@ def check_second_factor(user: User, submitted: str, *, source: codes.Source, now
     return counted_check(user, answer, source=source, now=now, policy=policy)
 
 
-def counted_check(user: User | None, answer: Callable[[], tuple[Outcome, int | None]], *, source: codes.Source,
-                  now: datetime,
-                  policy: codes.CodePolicy | None = None, caps_key: str | None = None) -> Check:
+def counted_check(
+    user: User | None,
+    answer: Callable[[], tuple[Outcome, int | None]],
+    *,
+    source: codes.Source,
+    now: datetime,
+    policy: codes.CodePolicy | None = None,
+    caps_key: str | None = None,
+) -> Check:
     """Every answer to a second factor (a code, a passkey): ``answer()`` says ACCEPTED, WRONG or
     REPLAYED (and the recovery codes left), under the caps of wrong entries. ``caps_key`` names
     what the entries count for when there is no account (a passkey nobody has, on its own)."""
@@ -226,7 +245,8 @@ def counted_check(user: User | None, answer: Callable[[], tuple[Outcome, int | N
         db.session.commit()
         return Check(Outcome.LOCKED, retry_at=locked_until)
     wrong_here = db.session.execute(
-        select(func.count()).select_from(WrongCodeEntry)
+        select(func.count())
+        .select_from(WrongCodeEntry)
         .where(WrongCodeEntry.address == key, WrongCodeEntry.flow_id == source.flow_id)
     ).scalar_one()
     if wrong_here >= policy.max_wrong_entries:
@@ -239,8 +259,9 @@ def counted_check(user: User | None, answer: Callable[[], tuple[Outcome, int | N
     db.session.add(WrongCodeEntry(address=key, at=now, flow_id=source.flow_id, network=source.network))
     db.session.commit()
     remaining = policy.max_wrong_entries - wrong_here - 1
-    return Check(Outcome.EXHAUSTED if remaining <= 0 and outcome is Outcome.WRONG else outcome,
-                 attempts_left=max(remaining, 0))
+    return Check(
+        Outcome.EXHAUSTED if remaining <= 0 and outcome is Outcome.WRONG else outcome, attempts_left=max(remaining, 0)
+    )
 
 
 def _check_totp(user: User, digits: str, now: datetime) -> Outcome:
@@ -248,23 +269,32 @@ def _check_totp(user: User, digits: str, now: datetime) -> Outcome:
     step = matching_step(factor.secret, digits, now) if factor else None
     if factor is None or step is None:
         return Outcome.WRONG
-    taken = cast(CursorResult[Any], db.session.execute(
-        update(TotpFactor)
-        .where(TotpFactor.id == factor.id, (TotpFactor.last_step.is_(None)) | (TotpFactor.last_step < step))
-        .values(last_step=step)
-    )).rowcount
+    taken = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(TotpFactor)
+            .where(TotpFactor.id == factor.id, (TotpFactor.last_step.is_(None)) | (TotpFactor.last_step < step))
+            .values(last_step=step)
+        ),
+    ).rowcount
     return Outcome.ACCEPTED if taken == 1 else Outcome.REPLAYED
 
 
 def _use_recovery_code(user: User, code: str, now: datetime) -> tuple[Outcome, int | None]:
     if len(code) != 10:
         return Outcome.WRONG, None
-    used = cast(CursorResult[Any], db.session.execute(
-        update(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(code),
-               RecoveryCode.used_at.is_(None))
-        .values(used_at=now)
-    )).rowcount
+    used = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == _hash_recovery(code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+        ),
+    ).rowcount
     if used != 1:
         return Outcome.WRONG, None
     left = recovery_codes_left(user)
@@ -295,13 +325,18 @@ def _hash_key(key: str) -> str:
 
 
 def trust_browser(user: User, *, now: datetime | None = None) -> str:
-    """"Do not ask again on this browser": the key its cookie carries for TRUST_DAYS. Never for
+    """ "Do not ask again on this browser": the key its cookie carries for TRUST_DAYS. Never for
     staff, whose second factor is what keeps the staff area safe."""
     now = now or utcnow()
     key = secrets.token_urlsafe(24)
-    db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id, TrustedBrowser.expires_at <= now))
-    db.session.add(TrustedBrowser(user_id=user.id, key_hash=_hash_key(key), created_at=now,
-                                  expires_at=now + timedelta(days=TRUST_DAYS)))
+    db.session.execute(
+        delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id, TrustedBrowser.expires_at <= now)
+    )
+    db.session.add(
+        TrustedBrowser(
+            user_id=user.id, key_hash=_hash_key(key), created_at=now, expires_at=now + timedelta(days=TRUST_DAYS)
+        )
+    )
     db.session.commit()
     return key
 
@@ -309,15 +344,22 @@ def trust_browser(user: User, *, now: datetime | None = None) -> str:
 def browser_trusted(user: User, key: str | None, *, now: datetime | None = None) -> bool:
     if not key or user.is_staff:
         return False
-    return db.session.execute(
-        select(TrustedBrowser.id).where(TrustedBrowser.user_id == user.id, TrustedBrowser.key_hash == _hash_key(key),
-                                        TrustedBrowser.expires_at > (now or utcnow()))
-    ).first() is not None
+    return (
+        db.session.execute(
+            select(TrustedBrowser.id).where(
+                TrustedBrowser.user_id == user.id,
+                TrustedBrowser.key_hash == _hash_key(key),
+                TrustedBrowser.expires_at > (now or utcnow()),
+            )
+        ).first()
+        is not None
+    )
 
 
 def forget_browsers(user: User) -> int:
     """Every remembered browser of the account is asked for the second factor again."""
-    forgotten = cast(CursorResult[Any], db.session.execute(
-        delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))).rowcount
+    forgotten = cast(
+        CursorResult[Any], db.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))
+    ).rowcount
     db.session.commit()
     return forgotten

@@ -1,5 +1,6 @@
 """Staff accounts for the press office: created from the command line, promoted and demoted there
 or on /staff/people. Each change is audited and mailed to the person."""
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -10,7 +11,6 @@ from . import audit, codes
 from .accounts import find_user
 from .emails import InvalidEmail, normalize_email
 from .passwords import PasswordPolicy, hash_password
-
 
 NO_ACCOUNT, NOT_VERIFIED, INVALID_ADDRESS, LAST_STAFF = "no_account", "not_verified", "invalid_address", "last_staff"
 
@@ -23,8 +23,9 @@ class StaffError(Exception):
         self.reason = reason
 
 
-def create_staff_user(email: str, password: str, first_name: str, last_name: str,
-                      organisation: str) -> tuple[User, bool]:
+def create_staff_user(
+    email: str, password: str, first_name: str, last_name: str, organisation: str
+) -> tuple[User, bool]:
     try:
         address = normalize_email(email)
     except InvalidEmail as exc:
@@ -35,8 +36,14 @@ def create_staff_user(email: str, password: str, first_name: str, last_name: str
     user = find_user(address)
     created = user is None
     if user is None:
-        user = User(email=address, first_name=first_name, last_name=last_name, organisation=organisation,
-                    conditions_accepted_at=utcnow(), password_hash="")
+        user = User(
+            email=address,
+            first_name=first_name,
+            last_name=last_name,
+            organisation=organisation,
+            conditions_accepted_at=utcnow(),
+            password_hash="",
+        )
         db.session.add(user)
     user.password_hash = hash_password(password, current_app.config["BCRYPT_ROUNDS"])
     user.is_staff = True
@@ -76,8 +83,12 @@ def _changed(address: str, staff: bool, actor: User | None, keep_one: bool) -> U
         raise StaffError("the last staff account cannot be demoted", LAST_STAFF)
     if user.is_staff != staff:
         user.is_staff = staff
-        audit.record("user.promote" if staff else "user.demote", actor=actor, subject=user,
-                     detail="" if actor else "command line")
+        audit.record(
+            "user.promote" if staff else "user.demote",
+            actor=actor,
+            subject=user,
+            detail="" if actor else "command line",
+        )
         mails.queue_staff_notice(user, staff)
     return user
 

@@ -7,6 +7,7 @@ A story is checked in the manifest's shape (``{"title": ..., "published": ..., "
 in that shape ("title", "translations.fr.title", "video.shotlist[2]"). The importer puts them after
 the story's place in the manifest; the editor shows each beside its field, in the page's language.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,7 @@ NOT_A_DATE = _l("not a date (YYYY-MM-DD)")
 BAD_SLUG = _l("use lower-case letters, digits and hyphens")
 CATEGORY_NAMES = _l("must be a list of names")
 BAD_CHARACTERS = _l("contains characters that are not allowed")
-SHOT_NEEDS = _l("needs \"at\" (HH:MM:SS) and \"text\"")
+SHOT_NEEDS = _l('needs "at" (HH:MM:SS) and "text"')
 
 
 def too_long(limit: int) -> LazyString:
@@ -110,7 +111,7 @@ def _text_problems(fields: dict[str, Any], at: str) -> list[Problem]:
 
 def translation_problems(translations: object, where: str) -> list[Problem]:
     if not isinstance(translations, dict):
-        return [Problem(where, _l("must be an object like {\"fr\": {\"title\": ...}}"))]
+        return [Problem(where, _l('must be an object like {"fr": {"title": ...}}'))]
     problems = []
     for language, translation in translations.items():
         at = f"{where}.{language}"
@@ -118,8 +119,15 @@ def translation_problems(translations: object, where: str) -> list[Problem]:
             problems.append(Problem(at, _l("the story's own fields are the English original")))
             continue
         if language not in TRANSLATION_LANGUAGES:
-            problems.append(Problem(at, _l("unknown language (use %(languages)s)",
-                                           languages=", ".join(repr(c) for c in TRANSLATION_LANGUAGES))))
+            problems.append(
+                Problem(
+                    at,
+                    _l(
+                        "unknown language (use %(languages)s)",
+                        languages=", ".join(repr(c) for c in TRANSLATION_LANGUAGES),
+                    ),
+                )
+            )
             continue
         if not isinstance(translation, dict):
             problems.append(Problem(at, _l("must be an object")))
@@ -129,8 +137,11 @@ def translation_problems(translations: object, where: str) -> list[Problem]:
         problems += _text_problems(translation, f"{at}.")
         problems += shotlist_problems(translation.get("shotlist", []), f"{at}.shotlist")
         for key in sorted(set(translation) - {*TEXT_LIMITS, "shotlist"}):
-            problems.append(Problem(f"{at}.{key}", _l("unknown field (use title, location, summary, body, credit, "
-                                                       "rights, shotlist)")))
+            problems.append(
+                Problem(
+                    f"{at}.{key}", _l("unknown field (use title, location, summary, body, credit, rights, shotlist)")
+                )
+            )
     return problems
 
 
@@ -139,8 +150,12 @@ def shotlist_problems(shots: object, where: str) -> list[Problem]:
         return [Problem(where, _l("must be a list"))]
     problems = []
     for j, shot in enumerate(shots):
-        if not (isinstance(shot, dict) and nonempty(shot.get("at")) and isinstance(shot.get("text"), str)
-                and SHOT_TIME.match(shot["at"].strip())):
+        if not (
+            isinstance(shot, dict)
+            and nonempty(shot.get("at"))
+            and isinstance(shot.get("text"), str)
+            and SHOT_TIME.match(shot["at"].strip())
+        ):
             problems.append(Problem(f"{where}[{j}]", SHOT_NEEDS))
         elif len(shot["text"]) > SHOT_TEXT_LIMIT:
             problems.append(Problem(f"{where}[{j}]", too_long(SHOT_TEXT_LIMIT)))

@@ -1,5 +1,6 @@
 """Checks of what people type or send, shared by the rules and the forms: one definition of a
 control character and of a file that must stay inside its folder."""
+
 from __future__ import annotations
 
 import unicodedata

@@ -10,6 +10,7 @@ Until then the old renditions stay where they were, so a visitor never gets a ha
 Probing parses what ``ffmpeg -i`` prints: the imageio-ffmpeg wheel ships no ffprobe, and one
 binary for both keeps FFMPEG_BINARY the only thing an operator sets.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -51,11 +52,14 @@ STILL_FORMATS = re.compile(r"^(image2|.*_pipe|gif|apng|webp)$")
 
 class NotAVideo(TusError):
     def __init__(self) -> None:
-        super().__init__(415, _("This file is not a video: it has no video stream. "
-                                "Please upload a broadcast master (MP4, MOV or MXF)."))
+        super().__init__(
+            415,
+            _("This file is not a video: it has no video stream. Please upload a broadcast master (MP4, MOV or MXF)."),
+        )
 
 
 # --- probing --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -86,8 +90,13 @@ def ffmpeg_binary(config: Mapping[str, Any]) -> str:
 
 def probe(ffmpeg: str, path: Path) -> Probe:
     """What ``ffmpeg -i`` says of ``path``; a file it cannot read has no format and no streams."""
-    result = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                            text=True, errors="replace", timeout=300)
+    result = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+    )
     return parse_probe(result.stderr)
 
 
@@ -116,6 +125,7 @@ def parse_probe(text: str) -> Probe:
 
 # --- from a complete upload to jobs ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Rung:
     key: str
@@ -129,12 +139,21 @@ class Rung:
 
 
 def ladder(config: Mapping[str, Any]) -> list[Rung]:
-    rungs = [Rung(key=r["key"], label=r["label"], height=int(r["height"]), fps=float(r.get("fps", 25)),
-                  crf=int(r.get("crf", 20)), maxrate=str(r.get("maxrate", "")),
-                  audio_bitrate=str(r.get("audio_bitrate", "128k")), preview=bool(r.get("preview")))
-             for r in config["TRANSCODE_LADDER"]]
+    rungs = [
+        Rung(
+            key=r["key"],
+            label=r["label"],
+            height=int(r["height"]),
+            fps=float(r.get("fps", 25)),
+            crf=int(r.get("crf", 20)),
+            maxrate=str(r.get("maxrate", "")),
+            audio_bitrate=str(r.get("audio_bitrate", "128k")),
+            preview=bool(r.get("preview")),
+        )
+        for r in config["TRANSCODE_LADDER"]
+    ]
     if sum(rung.preview for rung in rungs) != 1:
-        raise RuntimeError("TRANSCODE_LADDER needs exactly one rung with \"preview\": true (the public one)")
+        raise RuntimeError('TRANSCODE_LADDER needs exactly one rung with "preview": true (the public one)')
     return rungs
 
 
@@ -149,8 +168,14 @@ def plan(master: Probe, rungs: list[Rung]) -> list[Rung]:
     return planned
 
 
-def accept(upload: Upload, *, config: Mapping[str, Any], actor: object = None, ip: str | None = None,
-           now: datetime | None = None) -> list[TranscodeJob]:
+def accept(
+    upload: Upload,
+    *,
+    config: Mapping[str, Any],
+    actor: object = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> list[TranscodeJob]:
     """The last byte of ``upload`` has arrived: check it is a video, keep it as the story's new
     master and plan its jobs (committed; the caller queues them; none if another request is
     already doing this). A file that is no video is removed with its upload, and ``NotAVideo``
@@ -175,27 +200,42 @@ def accept(upload: Upload, *, config: Mapping[str, Any], actor: object = None, i
     upload.completed_at = now
     upload.received = upload.length
     upload.duration_seconds, upload.width, upload.height = master.duration, master.display_width, master.height
-    for older in db.session.execute(select(Upload).where(
-            Upload.story_id == upload.story_id, Upload.id != upload.id, Upload.completed_at.is_not(None),
-            Upload.superseded_at.is_(None))).scalars():
+    for older in db.session.execute(
+        select(Upload).where(
+            Upload.story_id == upload.story_id,
+            Upload.id != upload.id,
+            Upload.completed_at.is_not(None),
+            Upload.superseded_at.is_(None),
+        )
+    ).scalars():
         older.superseded_at = now
         for job in older.jobs:
             if job.state in UNFINISHED:
                 job.state, job.finished_at = CANCELLED, now
-    jobs = [TranscodeJob(kind=rung.key, label=rung.label, height=rung.height, is_preview=rung.preview)
-            for rung in plan(master, ladder(config))]
+    jobs = [
+        TranscodeJob(kind=rung.key, label=rung.label, height=rung.height, is_preview=rung.preview)
+        for rung in plan(master, ladder(config))
+    ]
     jobs.append(TranscodeJob(kind=POSTER, label="Poster"))
     upload.jobs.extend(jobs)
-    audit.record("upload", actor=actor, story=upload.story, ip=ip, now=now,
-                 detail=f"{upload.filename} ({upload.length} bytes, {master.format}, {master.width}x{master.height}, "
-                        f"{master.duration:.2f} s)")
-    audit.record("transcode", actor=actor, story=upload.story, ip=ip, now=now,
-                 detail=", ".join(job.label for job in jobs))
+    audit.record(
+        "upload",
+        actor=actor,
+        story=upload.story,
+        ip=ip,
+        now=now,
+        detail=f"{upload.filename} ({upload.length} bytes, {master.format}, {master.width}x{master.height}, "
+        f"{master.duration:.2f} s)",
+    )
+    audit.record(
+        "transcode", actor=actor, story=upload.story, ip=ip, now=now, detail=", ".join(job.label for job in jobs)
+    )
     db.session.commit()
     return jobs
 
 
 # --- staff actions on a job ----------------------------------------------------------------
+
 
 def cancel(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> bool:
     """Stop a waiting or running job (the worker notices at its next heartbeat)."""
@@ -217,8 +257,9 @@ def retry(job: TranscodeJob, *, actor: object = None, ip: str | None = None) -> 
     return True
 
 
-def retake_poster(upload: Upload, percent: float, *, actor: object = None,
-                  ip: str | None = None) -> TranscodeJob | None:
+def retake_poster(
+    upload: Upload, percent: float, *, actor: object = None, ip: str | None = None
+) -> TranscodeJob | None:
     """Take the poster again at ``percent`` of the duration; the new picture replaces the old
     file in one rename, so the story's card changes with it."""
     job = next((job for job in upload.jobs if job.kind == POSTER), None)
@@ -237,8 +278,12 @@ def _run_again(job: TranscodeJob) -> None:
 
 def current_upload(story_id: int) -> Upload | None:
     """The story's newest complete master, the one its jobs are about."""
-    return db.session.execute(select(Upload).where(Upload.story_id == story_id, Upload.completed_at.is_not(None))
-                              .order_by(Upload.completed_at.desc(), Upload.id.desc()).limit(1)).scalar_one_or_none()
+    return db.session.execute(
+        select(Upload)
+        .where(Upload.story_id == story_id, Upload.completed_at.is_not(None))
+        .order_by(Upload.completed_at.desc(), Upload.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def phase(upload: Upload) -> str:
@@ -257,6 +302,7 @@ def phase(upload: Upload) -> str:
 
 # --- the worker's side ----------------------------------------------------------------------
 
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
@@ -264,13 +310,21 @@ def worker_name() -> str:
 def claim(job_id: int, worker: str, *, stale_seconds: float, now: datetime | None = None) -> bool:
     """Take a waiting job (or one whose worker fell silent) for ``worker``: one worker wins."""
     now = now or utcnow()
-    claimed = cast(CursorResult[Any], db.session.execute(
-        update(TranscodeJob)
-        .where(TranscodeJob.id == job_id,
-               (TranscodeJob.state == WAITING)
-               | ((TranscodeJob.state == RUNNING) & (TranscodeJob.heartbeat_at < now - timedelta(seconds=stale_seconds))))
-        .values(state=RUNNING, worker=worker, heartbeat_at=now, progress=0, attempts=TranscodeJob.attempts + 1)
-    )).rowcount
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(TranscodeJob)
+            .where(
+                TranscodeJob.id == job_id,
+                (TranscodeJob.state == WAITING)
+                | (
+                    (TranscodeJob.state == RUNNING)
+                    & (TranscodeJob.heartbeat_at < now - timedelta(seconds=stale_seconds))
+                ),
+            )
+            .values(state=RUNNING, worker=worker, heartbeat_at=now, progress=0, attempts=TranscodeJob.attempts + 1)
+        ),
+    ).rowcount
     db.session.commit()
     return claimed == 1
 
@@ -285,15 +339,19 @@ def orphaned_jobs(*, stale_seconds: float, max_attempts: int, now: datetime | No
         worker_host, _, pid = (job.worker or "").rpartition(":")
         dead_here = worker_host == host and pid.isdigit() and not _alive(int(pid))
         if dead_here or job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=stale_seconds):
-            log.warning("Job %s (%s) of worker %s is orphaned after %s attempt(s)", job.id, job.label, job.worker,
-                        job.attempts)
+            log.warning(
+                "Job %s (%s) of worker %s is orphaned after %s attempt(s)", job.id, job.label, job.worker, job.attempts
+            )
             job.state, job.worker = WAITING, None
             if job.attempts >= max_attempts:
                 job.state, job.finished_at = FAILED, now
                 job.error = f"The worker stopped during each of {job.attempts} attempts at this job."
     db.session.commit()
-    return list(db.session.execute(select(TranscodeJob.id).where(TranscodeJob.state == WAITING)
-                                   .order_by(TranscodeJob.id)).scalars())
+    return list(
+        db.session.execute(
+            select(TranscodeJob.id).where(TranscodeJob.state == WAITING).order_by(TranscodeJob.id)
+        ).scalars()
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -342,21 +400,46 @@ def run(job_id: int, *, config: Mapping[str, Any], worker: str | None = None) ->
         temporary.unlink(missing_ok=True)
         db.session.rollback()
         return _finish(job_id, worker, state=FAILED, error=str(exc))
-    state = _finish(job_id, worker, state=READY, output=final, width=made.display_width, height=made.height,
-                    size=(media_root / final).stat().st_size)
+    state = _finish(
+        job_id,
+        worker,
+        state=READY,
+        output=final,
+        width=made.display_width,
+        height=made.height,
+        size=(media_root / final).stat().st_size,
+    )
     if state == READY:
         publish_if_done(job.upload_id, media_root)
     return state
 
 
-def _finish(job_id: int, worker: str, *, state: str, error: str | None = None, output: str | None = None,
-            width: int = 0, height: int = 0, size: int = 0) -> str:
+def _finish(
+    job_id: int,
+    worker: str,
+    *,
+    state: str,
+    error: str | None = None,
+    output: str | None = None,
+    width: int = 0,
+    height: int = 0,
+    size: int = 0,
+) -> str:
     values: dict[str, object] = dict(state=state, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
     if state == READY:
         values.update(progress=100, output_filename=output, width=width, height=height, bytes=size)
-    done = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
-        TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
-    ).values(**values))).rowcount
+    done = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(TranscodeJob)
+            .where(
+                TranscodeJob.id == job_id,
+                TranscodeJob.state == RUNNING,
+                TranscodeJob.worker == worker,
+            )
+            .values(**values)
+        ),
+    ).rowcount
     db.session.commit()
     return state if done else _state(job_id)
 
@@ -384,15 +467,57 @@ def command_for(job: TranscodeJob, ffmpeg: str, master: Path, output: Path, conf
     if job.kind == POSTER:
         at = job.upload.duration_seconds * job.upload.poster_percent / 100
         at = max(0.0, min(at, job.upload.duration_seconds - 0.1))
-        return [*start, "-ss", f"{at:.3f}", "-i", str(master), "-frames:v", "1",
-                "-vf", f"{square},scale=-2:'min({POSTER_HEIGHT},ih)'", "-q:v", "3", "-f", "mjpeg", str(output)]
+        return [
+            *start,
+            "-ss",
+            f"{at:.3f}",
+            "-i",
+            str(master),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"{square},scale=-2:'min({POSTER_HEIGHT},ih)'",
+            "-q:v",
+            "3",
+            "-f",
+            "mjpeg",
+            str(output),
+        ]
     rung = next(r for r in ladder(config) if r.key == job.kind)
     rate = ["-maxrate", rung.maxrate, "-bufsize", rung.maxrate] if rung.maxrate else []
-    return [*start, "-i", str(master), "-map", "0:v:0", "-map", "0:a:0?",
-            "-vf", f"{square},scale=-2:{job.height},fps={rung.fps:g}",
-            "-c:v", "libx264", "-profile:v", "high", "-preset", config["FFMPEG_PRESET"], "-crf", str(rung.crf),
-            *rate, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", rung.audio_bitrate, "-ac", "2",
-            "-movflags", "+faststart", "-f", "mp4", str(output)]
+    return [
+        *start,
+        "-i",
+        str(master),
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0?",
+        "-vf",
+        f"{square},scale=-2:{job.height},fps={rung.fps:g}",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-preset",
+        config["FFMPEG_PRESET"],
+        "-crf",
+        str(rung.crf),
+        *rate,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        rung.audio_bitrate,
+        "-ac",
+        "2",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(output),
+    ]
 
 
 class FfmpegFailed(Exception):
@@ -415,8 +540,9 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
         # If this worker is killed (-9), its ffmpeg must not go on writing a file nobody will use:
         # on Linux the kernel kills it at once (PR_SET_PDEATHSIG); elsewhere its next progress
         # write to our closed pipe does (SIGPIPE), which on a busy machine may take a minute.
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
-                                   preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace", preexec_fn=_die_with_parent
+        )
         last_beat = 0.0
         assert process.stdout is not None  # stdout=PIPE
         try:
@@ -441,9 +567,18 @@ def _run_ffmpeg(command: list[str], job: TranscodeJob, worker: str, duration: fl
 
 
 def _beat(job_id: int, worker: str, percent: int) -> None:
-    still_ours = cast(CursorResult[Any], db.session.execute(update(TranscodeJob).where(
-        TranscodeJob.id == job_id, TranscodeJob.state == RUNNING, TranscodeJob.worker == worker,
-    ).values(progress=percent, heartbeat_at=utcnow()))).rowcount
+    still_ours = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(TranscodeJob)
+            .where(
+                TranscodeJob.id == job_id,
+                TranscodeJob.state == RUNNING,
+                TranscodeJob.worker == worker,
+            )
+            .values(progress=percent, heartbeat_at=utcnow())
+        ),
+    ).rowcount
     db.session.commit()
     if not still_ours:
         raise JobStopped()
@@ -451,15 +586,19 @@ def _beat(job_id: int, worker: str, percent: int) -> None:
 
 # --- publishing -------------------------------------------------------------------------------
 
+
 def publish_if_done(upload_id: int, media_root: Path) -> bool:
     """Once every job of a master is ready, its files become the story's video in one
     transaction (the old renditions are replaced, their files removed after the commit)."""
     upload = db.session.get(Upload, upload_id)
     if upload is None or upload.superseded_at is not None or any(job.state != READY for job in upload.jobs):
         return False
-    won = cast(CursorResult[Any], db.session.execute(
-        update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None))
-        .values(published_at=utcnow()))).rowcount
+    won = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Upload).where(Upload.id == upload_id, Upload.published_at.is_(None)).values(published_at=utcnow())
+        ),
+    ).rowcount
     if not won:
         db.session.rollback()
         return False
@@ -474,12 +613,29 @@ def publish_if_done(upload_id: int, media_root: Path) -> bool:
         if job.kind == POSTER:
             video.poster_filename = job.output_filename
         else:
-            video.renditions.append(Rendition(
-                label=job.label, container="MP4", codec="H.264", width=job.width, height=job.height, bytes=job.bytes,
-                filename=job.output_filename, mimetype="video/mp4", is_preview=job.is_preview))
+            video.renditions.append(
+                Rendition(
+                    label=job.label,
+                    container="MP4",
+                    codec="H.264",
+                    width=job.width,
+                    height=job.height,
+                    bytes=job.bytes,
+                    filename=job.output_filename,
+                    mimetype="video/mp4",
+                    is_preview=job.is_preview,
+                )
+            )
     video.duration_seconds = upload.duration_seconds
-    older_masters = db.session.execute(select(Upload).where(
-        Upload.story_id == story.id, Upload.id != upload.id, Upload.master_filename.is_not(None))).scalars().all()
+    older_masters = (
+        db.session.execute(
+            select(Upload).where(
+                Upload.story_id == story.id, Upload.id != upload.id, Upload.master_filename.is_not(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
     stale_masters = [older.master_filename for older in older_masters if older.master_filename is not None]
     for older in older_masters:
         older.master_filename = None

@@ -5,6 +5,7 @@ into its status. An upload's bytes go to MEDIA_ROOT/uploads/<key>.part; the size
 is the upload's offset, so an upload survives a restart of every app server and continues on
 another one with the same shared storage.
 """
+
 from __future__ import annotations
 
 import base64
@@ -85,23 +86,33 @@ def offset(media_root: str | Path, upload: Upload) -> int:
         return 0
 
 
-def create(story: Story, user: object, length: int, metadata: dict[str, str], *, config: Mapping[str, Any],
-           now: datetime) -> Upload:
+def create(
+    story: Story, user: object, length: int, metadata: dict[str, str], *, config: Mapping[str, Any], now: datetime
+) -> Upload:
     """A new, empty upload of ``length`` bytes for ``story``, if it may be and there is room."""
     if length <= 0:
         raise TusError(400, "Upload-Length must be more than 0 bytes")
     if length > config["UPLOAD_MAX_BYTES"]:
-        raise TusError(413, _("This file is larger than the %(size)s a master may have.",
-                              size=filesize(config["UPLOAD_MAX_BYTES"])))
+        raise TusError(
+            413,
+            _("This file is larger than the %(size)s a master may have.", size=filesize(config["UPLOAD_MAX_BYTES"])),
+        )
     media_root = Path(config["MEDIA_ROOT"])
     (media_root / UPLOADS_FOLDER).mkdir(parents=True, exist_ok=True)
     if length + bytes_promised(media_root) + config["UPLOAD_DISK_RESERVE_BYTES"] > shutil.disk_usage(media_root).free:
-        raise TusError(507, _("The server does not have enough free disk space for this file. Please tell the "
-                              "administrator."))
-    upload = Upload(key=secrets.token_hex(16), story_id=story.id, user_id=getattr(user, "id", None),
-                    filename=metadata.get("filename", "")[:255], length=length,
-                    poster_percent=poster_percent(metadata.get("poster"), config["POSTER_PERCENT"]),
-                    created_at=now, expires_at=now + timedelta(hours=config["UPLOAD_EXPIRY_HOURS"]))
+        raise TusError(
+            507, _("The server does not have enough free disk space for this file. Please tell the administrator.")
+        )
+    upload = Upload(
+        key=secrets.token_hex(16),
+        story_id=story.id,
+        user_id=getattr(user, "id", None),
+        filename=metadata.get("filename", "")[:255],
+        length=length,
+        poster_percent=poster_percent(metadata.get("poster"), config["POSTER_PERCENT"]),
+        created_at=now,
+        expires_at=now + timedelta(hours=config["UPLOAD_EXPIRY_HOURS"]),
+    )
     db.session.add(upload)
     db.session.flush()
     part_path(media_root, upload).touch()
@@ -190,8 +201,11 @@ def remove(media_root: str | Path, upload: Upload) -> None:
 
 def sweep_expired(media_root: str | Path, now: datetime) -> int:
     """Remove the unfinished uploads past their expiry time; how many."""
-    expired = db.session.execute(
-        select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at <= now)).scalars().all()
+    expired = (
+        db.session.execute(select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at <= now))
+        .scalars()
+        .all()
+    )
     for upload in expired:
         remove(media_root, upload)
     db.session.commit()

@@ -1,4 +1,5 @@
 """Who may enter the staff area: one rule, used by every staff blueprint."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, request, url_for

@@ -1,4 +1,5 @@
 """The audit log page (/staff/audit): every staff action and security event, searchable by person and story."""
+
 from __future__ import annotations
 
 from flask import g, render_template, request
@@ -10,17 +11,30 @@ from . import bp
 PER_PAGE = 50
 
 ACTIONS = {
-    "story.create": _l("Story created"), "story.update": _l("Story saved"), "story.publish": _l("Story published"),
-    "story.schedule": _l("Story scheduled"), "story.unpublish": _l("Story unpublished"),
-    "upload": _l("Video uploaded"), "upload.terminate": _l("Upload cancelled"), "transcode": _l("Transcoding started"),
-    "transcode.cancel": _l("Transcoding cancelled"), "transcode.retry": _l("Transcoding retried"),
-    "transcode.poster": _l("Poster chosen"), "user.create_staff": _l("Staff account created"),
-    "user.promote": _l("Made staff"), "user.demote": _l("No longer staff"),
-    "account.verified": _l("Address verified"), "account.password_reset": _l("Password reset"),
-    "account.password_change": _l("Password changed"), "account.delete": _l("Account deleted"),
-    "login.failed": _l("Failed log-in"), "account.factor_added": _l("Second factor added"),
-    "account.factor_removed": _l("Second factor removed"), "account.recovery_codes": _l("New recovery codes"),
-    "account.recovery_code_used": _l("Recovery code used"), "account.factors_reset": _l("Second factors reset by staff"),
+    "story.create": _l("Story created"),
+    "story.update": _l("Story saved"),
+    "story.publish": _l("Story published"),
+    "story.schedule": _l("Story scheduled"),
+    "story.unpublish": _l("Story unpublished"),
+    "upload": _l("Video uploaded"),
+    "upload.terminate": _l("Upload cancelled"),
+    "transcode": _l("Transcoding started"),
+    "transcode.cancel": _l("Transcoding cancelled"),
+    "transcode.retry": _l("Transcoding retried"),
+    "transcode.poster": _l("Poster chosen"),
+    "user.create_staff": _l("Staff account created"),
+    "user.promote": _l("Made staff"),
+    "user.demote": _l("No longer staff"),
+    "account.verified": _l("Address verified"),
+    "account.password_reset": _l("Password reset"),
+    "account.password_change": _l("Password changed"),
+    "account.delete": _l("Account deleted"),
+    "login.failed": _l("Failed log-in"),
+    "account.factor_added": _l("Second factor added"),
+    "account.factor_removed": _l("Second factor removed"),
+    "account.recovery_codes": _l("New recovery codes"),
+    "account.recovery_code_used": _l("Recovery code used"),
+    "account.factors_reset": _l("Second factors reset by staff"),
 }
 
 
@@ -34,5 +48,6 @@ def remember_ip() -> None:
 def audit_log():
     search = audit.Search.from_args(request.args)
     rows, more = audit.find(search, PER_PAGE)
-    return render_template("staff/audit.html", rows=rows, more=more, search=search, actions=ACTIONS,
-                           address_prefix=audit.ADDRESS_PREFIX)
+    return render_template(
+        "staff/audit.html", rows=rows, more=more, search=search, actions=ACTIONS, address_prefix=audit.ADDRESS_PREFIX
+    )

@@ -1,5 +1,6 @@
 """Bar charts drawn on the server as SVG geometry: the template writes rects with presentation
 attributes and classes only (the CSP allows no inline style), and the numbers go in a table beside."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,7 +38,16 @@ def bar_chart(points: list[tuple[str, int]]) -> Chart:
     bars = []
     for index, (label, value) in enumerate(points):
         height = round((baseline - TOP_MARGIN) * value / maximum, 2) if maximum else 0
-        bars.append(Bar(round(index * slot + gap / 2, 2), round(baseline - height, 2), round(slot - gap, 2), height,
-                        label, value))
-    return Chart(WIDTH, HEIGHT, baseline, bars, maximum, points[0][0] if points else "",
-                 points[-1][0] if points else "")
+        bars.append(
+            Bar(
+                round(index * slot + gap / 2, 2),
+                round(baseline - height, 2),
+                round(slot - gap, 2),
+                height,
+                label,
+                value,
+            )
+        )
+    return Chart(
+        WIDTH, HEIGHT, baseline, bars, maximum, points[0][0] if points else "", points[-1][0] if points else ""
+    )

@@ -1,6 +1,7 @@
 """The story editor's forms. The fields' rules are app/flows/story_fields.py (the importer's too):
 the form gathers what was typed into a story in the manifest's shape, and puts each problem the
 rules find beside its field."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -16,8 +17,16 @@ from ..models import Story, split_shots
 
 BLANK_ROWS, MORE_ROWS = 3, 5
 # Form field: where story_fields says it is in the manifest's shape.
-PLACES = {"title": "title", "location": "location", "published": "published", "summary": "summary", "body": "body",
-          "credit": "credit", "rights": "rights", "categories": "categories"}
+PLACES = {
+    "title": "title",
+    "location": "location",
+    "published": "published",
+    "summary": "summary",
+    "body": "body",
+    "credit": "credit",
+    "rights": "rights",
+    "categories": "categories",
+}
 TRANSLATED = ("title", "location", "summary", "body", "credit", "rights")
 PLACES.update({f"fr_{name}": f"translations.fr.{name}" for name in TRANSLATED})
 
@@ -54,21 +63,36 @@ class StoryForm(PortalForm):
     fr_shot_text = RepeatedField()
 
     @classmethod
-    def for_story(cls, story: Story | None) -> "StoryForm":
+    def for_story(cls, story: Story | None) -> StoryForm:
         """The editor filled with a saved story (or a new one's defaults)."""
         if story is None:
             return cls(formdata=None, data={"published": date.today().isoformat()})
         french = story.translation("fr")
         shots = story.video.shots if story.video else []
         french_shots = dict(split_shots(french.shotlist)) if french else {}
-        data = {"version": str(story.version), "title": story.title, "location": story.location,
-                "published": story.published_at.date().isoformat(), "summary": story.summary, "body": story.body,
-                "categories": ", ".join(c.name for c in story.categories), "credit": story.credit_line,
-                "rights": story.rights_note, "shot_at": [at for at, _ in shots], "shot_text": [t for _, t in shots],
-                "fr_shot_text": [french_shots.get(at, "") for at, _ in shots]}
+        data = {
+            "version": str(story.version),
+            "title": story.title,
+            "location": story.location,
+            "published": story.published_at.date().isoformat(),
+            "summary": story.summary,
+            "body": story.body,
+            "categories": ", ".join(c.name for c in story.categories),
+            "credit": story.credit_line,
+            "rights": story.rights_note,
+            "shot_at": [at for at, _ in shots],
+            "shot_text": [t for _, t in shots],
+            "fr_shot_text": [french_shots.get(at, "") for at, _ in shots],
+        }
         if french:
-            data.update(fr_title=french.title, fr_location=french.location, fr_summary=french.summary,
-                        fr_body=french.body, fr_credit=french.credit_line, fr_rights=french.rights_note)
+            data.update(
+                fr_title=french.title,
+                fr_location=french.location,
+                fr_summary=french.summary,
+                fr_body=french.body,
+                fr_credit=french.credit_line,
+                fr_rights=french.rights_note,
+            )
         return cls(formdata=None, data=data)
 
     @property
@@ -81,23 +105,28 @@ class StoryForm(PortalForm):
 
     def typed_rows(self) -> list[tuple[str, str, str]]:
         """The shotlist rows as typed, empty ones left out."""
-        columns = zip_longest(self.shot_at.data or [], self.shot_text.data or [], self.fr_shot_text.data or [],
-                              fillvalue="")
+        columns = zip_longest(
+            self.shot_at.data or [], self.shot_text.data or [], self.fr_shot_text.data or [], fillvalue=""
+        )
         rows = [(at.strip(), text.strip(), fr.strip()) for at, text, fr in columns]
         return [row for row in rows if any(row)]
 
     def rows(self, blank: int) -> list[dict]:
         """What the shotlist editor shows: the typed rows with their problems, then ``blank`` empty ones."""
         errors = getattr(self, "row_errors", {})
-        typed = [{"at": at, "text": text, "fr_text": fr, "error": errors.get(i)}
-                 for i, (at, text, fr) in enumerate(self.typed_rows())]
+        typed = [
+            {"at": at, "text": text, "fr_text": fr, "error": errors.get(i)}
+            for i, (at, text, fr) in enumerate(self.typed_rows())
+        ]
         return typed + [{"at": "", "text": "", "fr_text": "", "error": None}] * blank
 
     def entry(self) -> dict:
         """What was typed, as one story of a manifest (the shape story_fields checks)."""
         rows = self.typed_rows()
-        entry = {name: self[name].data or "" for name in ("title", "location", "published", "summary", "body",
-                                                           "credit", "rights")}
+        entry = {
+            name: self[name].data or ""
+            for name in ("title", "location", "published", "summary", "body", "credit", "rights")
+        }
         entry["categories"] = [name.strip() for name in (self.categories.data or "").split(",") if name.strip()]
         entry["video"] = {"shotlist": [{"at": at, "text": text} for at, text, _ in rows]}
         french = {name: self[f"fr_{name}"].data or "" for name in TRANSLATED}

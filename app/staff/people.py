@@ -1,8 +1,10 @@
 """Staff management (/staff/people): the press office team, promote a verified account, demote."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import EmailField
 from wtforms.validators import InputRequired, Length
@@ -35,8 +37,7 @@ def people():
             flash(_("%(email)s is now staff, and has been told by email.", email=changed.email))
             return redirect(url_for(".people"), 303)
         form.email.errors = [refusal]
-    return render_template("staff/people.html", form=form, members=staff_rules.staff_members()), \
-        form_status(form)
+    return render_template("staff/people.html", form=form, members=staff_rules.staff_members()), form_status(form)
 
 
 @bp.route("/people/<id:user_id>/demote", methods=["POST"])
@@ -45,8 +46,9 @@ def demote(user_id):
     if user is None or not user.is_staff or not PortalForm().validate_on_submit():
         abort(404)
     changed, refusal = _change(user.email, False)
-    flash(_("%(email)s is no longer staff, and has been told by email.", email=changed.email) if changed
-          else str(refusal))
+    flash(
+        _("%(email)s is no longer staff, and has been told by email.", email=changed.email) if changed else str(refusal)
+    )
     return redirect(url_for(".people"), 303)
 
 

@@ -1,4 +1,5 @@
 """Download statistics (/staff/stats, and a block on each staff story page), each table as CSV."""
+
 from __future__ import annotations
 
 import io
@@ -16,6 +17,7 @@ from .charts import bar_chart
 @dataclass(frozen=True)
 class Table:
     """A table of figures: each column's heading and kind (text, story, date, count, bytes)."""
+
     key: str
     caption: str
     columns: list[tuple[str, str]]
@@ -53,11 +55,18 @@ TABLES: dict[str, tuple] = {
     "stories": (_l("Most downloaded stories"), [(_l("Story"), "story"), DOWNLOADS, BYTES], _by_story, False),
     "newest": (_l("Newest stories"), [(_l("Story"), "story"), (_l("Published"), "date"), DOWNLOADS], _newest, False),
     "renditions": (_l("Downloads per rendition"), [(_l("Rendition"), "text"), DOWNLOADS, BYTES], _by_rendition, True),
-    "organisations": (_l("Downloads per organisation"), [(_l("Organisation"), "text"), DOWNLOADS, BYTES],
-                      _by_organisation, True),
-    "signups": (_l("New accounts and newsletter subscribers per week"),
-                [(_l("Week of"), "date"), (_l("New accounts"), "count"), (_l("New subscribers"), "count")],
-                _signups, False),
+    "organisations": (
+        _l("Downloads per organisation"),
+        [(_l("Organisation"), "text"), DOWNLOADS, BYTES],
+        _by_organisation,
+        True,
+    ),
+    "signups": (
+        _l("New accounts and newsletter subscribers per week"),
+        [(_l("Week of"), "date"), (_l("New accounts"), "count"), (_l("New subscribers"), "count")],
+        _signups,
+        False,
+    ),
 }
 
 
@@ -92,8 +101,14 @@ def _totals(found: dict[str, Table]) -> tuple[int, int]:
 def statistics():
     period = stats.period(request.args, utcnow().date())
     found = tables(period)
-    return render_template("staff/stats.html", period=period, tables=found, charts=charts(found),
-                           totals=_totals(found), presets=stats.PRESETS)
+    return render_template(
+        "staff/stats.html",
+        period=period,
+        tables=found,
+        charts=charts(found),
+        totals=_totals(found),
+        presets=stats.PRESETS,
+    )
 
 
 @bp.route("/stats/<key>.csv")
@@ -107,8 +122,11 @@ def statistics_csv(key):
     output = io.StringIO()
     reports.write_csv(output, [str(title) for title, _ in table.columns], [_csv_row(table, row) for row in table.rows])
     name = f"{key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    return output.getvalue(), 200, {"Content-Type": "text/csv; charset=utf-8",
-                                    "Content-Disposition": f'attachment; filename="{name}"'}
+    return (
+        output.getvalue(),
+        200,
+        {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _csv_row(table: Table, row: list) -> list:
@@ -120,4 +138,3 @@ def _csv_row(table: Table, row: list) -> list:
             value = value.date().isoformat() if hasattr(value, "hour") else value.isoformat()
         cells.append(value if value != "" else "(none)")
     return cells
-

@@ -1,8 +1,10 @@
 """The staff list of stories and the story editor: write, save, publish or schedule, unpublish, preview."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import true
 
@@ -22,8 +24,9 @@ def index():
     state = request.args.get("state", "") if request.args.get("state") in publishing.STATES else ""
     only = publishing.in_state(state) if state else true()
     page = catalogue.find_stories(query, PER_PAGE, only=only)
-    return render_step("staff/index.html", block="results", page=page, query=query, state=state,
-                       state_of=publishing.state_of)
+    return render_step(
+        "staff/index.html", block="results", page=page, query=query, state=state, state_of=publishing.state_of
+    )
 
 
 @bp.route("/stories/new", methods=["GET", "POST"])
@@ -68,26 +71,41 @@ def change_state(story_id):
     return redirect(url_for(".edit", story_id=story_id), 303)
 
 
-STATE_DONE = {publishing.DRAFT: _l("The story is unpublished: it is a draft again."),
-              publishing.SCHEDULED: _l("The story is scheduled."),
-              publishing.PUBLISHED: _l("The story is published.")}
+STATE_DONE = {
+    publishing.DRAFT: _l("The story is unpublished: it is a draft again."),
+    publishing.SCHEDULED: _l("The story is scheduled."),
+    publishing.PUBLISHED: _l("The story is published."),
+}
 
 
 @bp.route("/stories/<id:story_id>/preview")
 def preview(story_id):
     """The public page as a visitor would see it, drafts included (staff only, as the whole area)."""
-    return render_template("staff/preview.html", story=_story(story_id), pending=None, can_download=False,
-                           state_of=publishing.state_of)
+    return render_template(
+        "staff/preview.html", story=_story(story_id), pending=None, can_download=False, state_of=publishing.state_of
+    )
 
 
-def _editor(form: StoryForm, story: Story | None, *, status: int | None = None, conflict: bool = False,
-            state_form: StateForm | None = None):
+def _editor(
+    form: StoryForm,
+    story: Story | None,
+    *,
+    status: int | None = None,
+    conflict: bool = False,
+    state_form: StateForm | None = None,
+):
     blank = BLANK_ROWS + (MORE_ROWS if form.adds_rows else 0)
     status = status or (422 if form.errors or getattr(form, "row_errors", None) else 200)
-    return render_template("staff/edit.html", form=form, story=story, rows=form.rows(blank), conflict=conflict,
-                           schedule_form=state_form or StateForm(formdata=None),
-                           state=publishing.state_of(story) if story else publishing.DRAFT,
-                           figures=stats.story_block(story.id) if story else None), status
+    return render_template(
+        "staff/edit.html",
+        form=form,
+        story=story,
+        rows=form.rows(blank),
+        conflict=conflict,
+        schedule_form=state_form or StateForm(formdata=None),
+        state=publishing.state_of(story) if story else publishing.DRAFT,
+        figures=stats.story_block(story.id) if story else None,
+    ), status
 
 
 def _story(story_id: int) -> Story:

@@ -2,6 +2,7 @@
 one at the second step (here) or on its own from the log-in step (app/blueprints/auth/routes.py).
 The options are JSON fetched by app/static/js/passkeys.js; what the browser answers comes back in
 an ordinary form post (CSRF token and all)."""
+
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,7 @@ from flask import abort, current_app, flash, jsonify, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..account_session import Flow, log_in, return_to
-from ..account_session import keep_this_browser_logged_in
+from ..account_session import Flow, keep_this_browser_logged_in, log_in, return_to
 from ..flows import passkeys
 from ..i18n import localized
 from ..limits import account_key, flow_source, limit_posts
@@ -54,8 +54,9 @@ def take_challenge(purpose: str) -> bytes | None:
 @login_required
 @limit_posts(account_key)
 def passkey_options():
-    options, challenge = passkeys.registration_options(current_user, rp_id=relying_party()[0],
-                                                       rp_name=localized(current_app.config["PORTAL_NAME"]))
+    options, challenge = passkeys.registration_options(
+        current_user, rp_id=relying_party()[0], rp_name=localized(current_app.config["PORTAL_NAME"])
+    )
     keep_challenge(challenge, REGISTER)
     return current_app.response_class(options, mimetype="application/json")
 
@@ -69,8 +70,14 @@ def add_passkey():
     form, challenge = PasskeyForm(), take_challenge(REGISTER)
     if form.validate_on_submit() and form.credential.data and challenge:
         rp_id, origin = relying_party()
-        added = passkeys.register(current_user._get_current_object(), form.name.data, form.credential.data,
-                                  challenge=challenge, rp_id=rp_id, origin=origin)
+        added = passkeys.register(
+            current_user._get_current_object(),
+            form.name.data,
+            form.credential.data,
+            challenge=challenge,
+            rp_id=rp_id,
+            origin=origin,
+        )
         if added is not None:
             keep_this_browser_logged_in()
             return render_recovery_codes(added[1], added=True)
@@ -125,12 +132,14 @@ def sign_in_passkey():
     if attempt is None:
         return redirect_page(url_for("auth.login"))
     if not form.validate_on_submit():
-        return render_sign_in(attempt, passkey_error=_("The passkey was not accepted. Try again, or enter a code."),
-                              status=422)
+        return render_sign_in(
+            attempt, passkey_error=_("The passkey was not accepted. Try again, or enter a code."), status=422
+        )
     rp_id, origin = relying_party()
     source = flow_source(Flow(attempt.attempt, attempt.user.email, "second-factor"))
-    check = passkeys.authenticate(attempt.user, form.credential.data, challenge=challenge, rp_id=rp_id,
-                                  origin=origin, source=source)
+    check = passkeys.authenticate(
+        attempt.user, form.credential.data, challenge=challenge, rp_id=rp_id, origin=origin, source=source
+    )
     if check.ok:
         pending.end()
         log_in(attempt.user, remember=attempt.remember)

@@ -1,5 +1,6 @@
 """A sign-in waiting for its second factor, kept in the signed session cookie: the password was
 right, but nobody is logged in until the factor is given (app/flows/second_factor.py)."""
+
 from __future__ import annotations
 
 import secrets
@@ -27,8 +28,13 @@ class PendingSignIn:
 def begin(user: User, *, remember: bool, next_url: str | None = None) -> None:
     if next_url:
         session[RETURN_KEY] = safe_next(next_url)
-    session[PENDING_KEY] = {"user_id": user.id, "token": user.session_token, "attempt": secrets.token_urlsafe(18),
-                            "remember": bool(remember), "at": utcnow().isoformat()}
+    session[PENDING_KEY] = {
+        "user_id": user.id,
+        "token": user.session_token,
+        "attempt": secrets.token_urlsafe(18),
+        "remember": bool(remember),
+        "at": utcnow().isoformat(),
+    }
 
 
 def current(now: datetime | None = None) -> PendingSignIn | None:

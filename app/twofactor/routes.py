@@ -2,8 +2,7 @@ from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..account_session import Flow, log_in, return_to
-from ..account_session import keep_this_browser_logged_in
+from ..account_session import Flow, keep_this_browser_logged_in, log_in, return_to
 from ..flows import second_factor
 from ..flows.passwords import verify_password
 from ..flows.redirects import safe_next
@@ -11,8 +10,7 @@ from ..i18n import localized
 from ..limits import account_key, flow_source, limit_posts
 from ..rendering import form_status, redirect_page, render_step
 from . import bp, pending, trusted
-from .forms import (PasskeyForm, PasskeyNameForm, PasskeySignInForm, PasswordConfirmForm, SecondFactorForm,
-                    TotpSetupForm)
+from .forms import PasskeyForm, PasskeyNameForm, PasskeySignInForm, PasswordConfirmForm, SecondFactorForm, TotpSetupForm
 from .messages import check_error
 from .qr import qr_svg
 
@@ -24,9 +22,16 @@ def render_settings(status: int = 200, **context):
     context.setdefault("remove_form", None)
     context.setdefault("removing", None)
     user = current_user._get_current_object()
-    return render_step("twofactor/settings.html", block="main", status=status, totp=second_factor.totp_factor(user),
-                       passkeys=second_factor.passkeys(user), codes_left=second_factor.recovery_codes_left(user),
-                       next_url=safe_next(request.args.get("next"), ""), **context)
+    return render_step(
+        "twofactor/settings.html",
+        block="main",
+        status=status,
+        totp=second_factor.totp_factor(user),
+        passkeys=second_factor.passkeys(user),
+        codes_left=second_factor.recovery_codes_left(user),
+        next_url=safe_next(request.args.get("next"), ""),
+        **context,
+    )
 
 
 @bp.route("")
@@ -50,13 +55,25 @@ def authenticator():
             return render_recovery_codes(recovery, added=True)
         form.code.errors.append(_("That code is not correct. Check the time on your phone and try again."))
     uri = second_factor.provisioning_uri(factor, user, localized(current_app.config["PORTAL_NAME"]))
-    return render_step("twofactor/authenticator.html", block="main", status=form_status(form), form=form,
-                       secret=factor.secret, qr=qr_svg(uri), next_url=safe_next(request.args.get("next"), ""))
+    return render_step(
+        "twofactor/authenticator.html",
+        block="main",
+        status=form_status(form),
+        form=form,
+        secret=factor.secret,
+        qr=qr_svg(uri),
+        next_url=safe_next(request.args.get("next"), ""),
+    )
 
 
 def render_recovery_codes(recovery, *, added: bool = False):
-    return render_step("twofactor/recovery_codes.html", block="main", recovery=recovery or [], added=added,
-                       next_url=safe_next(request.values.get("next"), ""))
+    return render_step(
+        "twofactor/recovery_codes.html",
+        block="main",
+        recovery=recovery or [],
+        added=added,
+        next_url=safe_next(request.values.get("next"), ""),
+    )
 
 
 @bp.route("/authenticator/remove", methods=["POST"])
@@ -122,10 +139,16 @@ def sign_in():
 
 
 def render_sign_in(attempt, *, form=None, status: int = 200, **context):
-    return render_step("twofactor/sign_in.html", form=form or SecondFactorForm(formdata=None), user=attempt.user,
-                       has_totp=second_factor.totp_factor(attempt.user) is not None,
-                       has_passkeys=bool(second_factor.passkeys(attempt.user)), passkey_form=PasskeySignInForm(),
-                       status=status, **context)
+    return render_step(
+        "twofactor/sign_in.html",
+        form=form or SecondFactorForm(formdata=None),
+        user=attempt.user,
+        has_totp=second_factor.totp_factor(attempt.user) is not None,
+        has_passkeys=bool(second_factor.passkeys(attempt.user)),
+        passkey_form=PasskeySignInForm(),
+        status=status,
+        **context,
+    )
 
 
 from . import passkey_views  # noqa: E402, F401  (attaches the passkey views to bp)

@@ -1,5 +1,6 @@
 """The "do not ask again on this browser" cookie: the account's id and a key, signed; the key's
 row (app/flows/second_factor.py) is what makes it count, so deleting the rows revokes every copy."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,6 +28,13 @@ def recognised(user) -> bool:
 def remember(response, user):
     value = _serializer().dumps([user.id, second_factor.trust_browser(user)])
     secure = current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure
-    response.set_cookie(COOKIE, value, max_age=int(timedelta(days=second_factor.TRUST_DAYS).total_seconds()),
-                        httponly=True, samesite="Lax", secure=bool(secure), path="/account")
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=int(timedelta(days=second_factor.TRUST_DAYS).total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=bool(secure),
+        path="/account",
+    )
     return response

@@ -3,6 +3,7 @@
 Staff only, like every staff URL (404 for anyone else). The panel (templates/uploads/panel.html)
 is included on the staff story page and is also a page of its own, /staff/uploads/story/<id>.
 """
+
 from flask import Blueprint
 
 from ..staff.access import require_staff

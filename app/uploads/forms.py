@@ -10,9 +10,14 @@ from ..i18n import LANGUAGES
 
 
 class PosterForm(PortalForm):
-    percent = DecimalField(_l("Poster taken at (percent of the duration)"), places=None,
-                           validators=[InputRequired(_l("Enter a number from 0 to 100.")),
-                                       NumberRange(0, 100, _l("Enter a number from 0 to 100."))])
+    percent = DecimalField(
+        _l("Poster taken at (percent of the duration)"),
+        places=None,
+        validators=[
+            InputRequired(_l("Enter a number from 0 to 100.")),
+            NumberRange(0, 100, _l("Enter a number from 0 to 100.")),
+        ],
+    )
 
 
 class CaptionForm(PortalForm):
@@ -27,6 +32,7 @@ class CaptionForm(PortalForm):
             data.setlist("file", request.files.getlist("file"))
             return data
 
-    language = StringField(_l("Language of the captions"),
-                           validators=[AnyOf(list(LANGUAGES), _l("Choose English or French."))])
+    language = StringField(
+        _l("Language of the captions"), validators=[AnyOf(list(LANGUAGES), _l("Choose English or French."))]
+    )
     file = FileField(_l("Captions file (WebVTT or SRT, UTF-8)"), validators=[FileRequired(_l("Choose a file first."))])

@@ -1,5 +1,6 @@
 """Views: the tus endpoints, the panel and its job buttons. The rules are in app/flows/tus.py and
 app/flows/transcoding.py."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
@@ -35,8 +36,11 @@ def _allow_large_chunks(endpoint, values):
 
 @bp.before_request
 def _speaks_tus():
-    if request.endpoint in TUS_ENDPOINTS and request.method != "OPTIONS" \
-            and request.headers.get("Tus-Resumable") != tus.VERSION:
+    if (
+        request.endpoint in TUS_ENDPOINTS
+        and request.method != "OPTIONS"
+        and request.headers.get("Tus-Resumable") != tus.VERSION
+    ):
         return _tus_response(412, "Tus-Resumable: 1.0.0 is required", **{"Tus-Version": tus.VERSION})
 
 
@@ -57,8 +61,14 @@ def _tus_response(status: int, text: str = "", **headers):
 @limiter.limit(lambda: current_app.config["UPLOAD_CREATE_LIMIT"], methods=["POST"])
 def create():
     if request.method == "OPTIONS":
-        return _tus_response(204, **{"Tus-Version": tus.VERSION, "Tus-Extension": tus.EXTENSIONS,
-                                     "Tus-Max-Size": current_app.config["UPLOAD_MAX_BYTES"]})
+        return _tus_response(
+            204,
+            **{
+                "Tus-Version": tus.VERSION,
+                "Tus-Extension": tus.EXTENSIONS,
+                "Tus-Max-Size": current_app.config["UPLOAD_MAX_BYTES"],
+            },
+        )
     length = tus.parse_length(request.headers.get("Upload-Length"))
     metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))
     story_id = metadata.get("story", "")
@@ -73,8 +83,12 @@ def create():
 @bp.route("/<key>", methods=["HEAD"])
 def upload(key):
     found = _find(key)
-    return _tus_response(200, Upload_Offset=tus.offset(current_app.config["MEDIA_ROOT"], found),
-                         Upload_Length=found.length, Upload_Expires=http_date(found.expires_at))
+    return _tus_response(
+        200,
+        Upload_Offset=tus.offset(current_app.config["MEDIA_ROOT"], found),
+        Upload_Length=found.length,
+        Upload_Expires=http_date(found.expires_at),
+    )
 
 
 @bp.route("/<key>", methods=["PATCH"])
@@ -102,8 +116,13 @@ def terminate(key):
     found = _find(key)
     if found.completed_at is not None:
         raise tus.TusError(403, "A complete upload is the story's master; it cannot be deleted here")
-    audit.record("upload.terminate", actor=current_user, story=found.story, ip=request.remote_addr,
-                 detail=f"{found.filename} ({tus.offset(current_app.config['MEDIA_ROOT'], found)} of {found.length} bytes)")
+    audit.record(
+        "upload.terminate",
+        actor=current_user,
+        story=found.story,
+        ip=request.remote_addr,
+        detail=f"{found.filename} ({tus.offset(current_app.config['MEDIA_ROOT'], found)} of {found.length} bytes)",
+    )
     tus.remove(current_app.config["MEDIA_ROOT"], found)
     db.session.commit()
     return _tus_response(204)
@@ -115,12 +134,19 @@ TUS_ENDPOINTS = {"uploads.create", "uploads.upload", "uploads.append", "uploads.
 def _find(key: str):
     found = tus.find(key, utcnow())
     if found is None:
-        raise tus.TusError(404, _("This upload is no longer on the server (unfinished uploads are kept for "
-                                  "%(hours)s hours). Please start it again.", hours=current_app.config["UPLOAD_EXPIRY_HOURS"]))
+        raise tus.TusError(
+            404,
+            _(
+                "This upload is no longer on the server (unfinished uploads are kept for "
+                "%(hours)s hours). Please start it again.",
+                hours=current_app.config["UPLOAD_EXPIRY_HOURS"],
+            ),
+        )
     return found
 
 
 # --- the panel ------------------------------------------------------------------------------
+
 
 @bp.app_template_global("transcode_state")
 def transcode_state(story):
@@ -176,14 +202,17 @@ def add_captions(story_id):
     form = CaptionForm()
     try:
         if not form.validate_on_submit():
-            raise captions.CaptionError(next((error for field in form for error in field.errors),
-                                             _("Choose a file first.")))
+            raise captions.CaptionError(
+                next((error for field in form for error in field.errors), _("Choose a file first."))
+            )
         data = form.file.data.stream.read(current_app.config["CAPTION_MAX_BYTES"] + 1)
-        captions.save(story, form.language.data, data, config=current_app.config, actor=current_user,
-                      ip=request.remote_addr)
+        captions.save(
+            story, form.language.data, data, config=current_app.config, actor=current_user, ip=request.remote_addr
+        )
     except captions.CaptionError as exc:
-        return render_template("uploads/story.html", story=story, caption_error=str(exc),
-                               caption_language=form.language.data), 422
+        return render_template(
+            "uploads/story.html", story=story, caption_error=str(exc), caption_language=form.language.data
+        ), 422
     return redirect(url_for(".story", story_id=story.id), 303)
 
 
@@ -202,5 +231,7 @@ def _back_to_panel(story_id, poster_form=None):
         story = db.session.get(Story, story_id)
         return render_template("uploads/state.html", story=story, poster_form=poster_form, swapped=True), status
     if status == 422:
-        return render_template("uploads/story.html", story=db.session.get(Story, story_id), poster_form=poster_form), 422
+        return render_template(
+            "uploads/story.html", story=db.session.get(Story, story_id), poster_form=poster_form
+        ), 422
     return redirect(url_for(".story", story_id=story_id), 303)

@@ -8,11 +8,12 @@ PostgreSQL's search looks up the words a typed prefix starts in ``search_words``
 index for them by name (app/search.py, _postgres_query). The table is filled from the documents
 already indexed. SQLite's FTS5 reads prefixes itself: nothing to do there.
 """
+
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'c3a91d2e5f10'
-down_revision = 'b09af7522596'
+revision = "c3a91d2e5f10"
+down_revision = "b09af7522596"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """Browser fixtures: one Chromium (Debian's /usr/bin/chromium) for the session, a fresh context
 per page with JavaScript on or off, and screenshots for humans in test-artifacts/screenshots/."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,13 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 TIMEOUT_MS = 10_000  # every wait in these tests; well under 15 s
 HERE = Path(__file__).parent
@@ -108,8 +114,11 @@ class PageLog:
 
     def problems(self, ignore: tuple[str, ...] = ()) -> list[str]:
         """Console errors, CSP reports (whatever their level) and page errors not matching ``ignore``."""
-        found = [f"console.{kind}: {text} [{url}]" for kind, text, url in self.console
-                 if kind == "error" or "Content Security Policy" in text or "Content-Security-Policy" in text]
+        found = [
+            f"console.{kind}: {text} [{url}]"
+            for kind, text, url in self.console
+            if kind == "error" or "Content Security Policy" in text or "Content-Security-Policy" in text
+        ]
         found += [f"pageerror: {text}" for text in self.page_errors]
         found += [f"CSP violation: {text}" for text in self.csp_violations]
         return [p for p in found if not any(re.search(pattern, p) for pattern in ignore)]
@@ -133,8 +142,7 @@ def new_page(browser, request, shot):
         return page
 
     yield make
-    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
-                 for when in ("setup", "call"))
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
     for number, page in enumerate(pages):
         if failed and not page.is_closed():
             try:
@@ -150,4 +158,5 @@ def settled(scope) -> None:
     first field; a field filled before that could lose its typing to the focus move (seen in CI:
     a password typed into the log-in step arrived empty). Pages without JavaScript pass at once."""
     scope.page.wait_for_function(
-        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

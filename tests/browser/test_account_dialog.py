@@ -1,6 +1,7 @@
 """The account dialog in a real Chromium: register, verify with the code from the real mail,
 welcome, newsletter, back to the page, log out, log in — with JavaScript (HTMX, in the dialog)
 and without (full pages)."""
+
 from __future__ import annotations
 
 import re
@@ -72,6 +73,7 @@ def expect_logged_out_at(page, path: str) -> None:
 
 
 # --- JavaScript on: everything happens in the dialog ------------------------------------------
+
 
 def test_dialog_journey_with_javascript(live_portal, new_page, shot):
     email = "dialog.js@example.org"
@@ -166,7 +168,9 @@ def test_wrong_code_shows_error_in_dialog(live_portal, new_page, shot):
     expect(error).to_be_visible()
     expect(error).to_contain_text("That code is not correct")
     # next to the field: in the same .field wrapper, tied to the input for screen readers
-    expect(dialog.locator(".field.has-error").filter(has=page.locator("#code"))).to_contain_text("That code is not correct")
+    expect(dialog.locator(".field.has-error").filter(has=page.locator("#code"))).to_contain_text(
+        "That code is not correct"
+    )
     field = dialog.get_by_label("Verification code", exact=True)
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_attribute("aria-describedby", re.compile(r"\bcode-error\b"))
@@ -187,6 +191,7 @@ def test_wrong_code_shows_error_in_dialog(live_portal, new_page, shot):
 
 
 # --- JavaScript off: the same journey on full pages --------------------------------------------
+
 
 def test_full_page_journey_without_javascript(live_portal, new_page, shot):
     email = "page.nojs@example.org"

@@ -1,6 +1,7 @@
 """axe-core (pinned in package.json, copied beside these tests by the Makefile) on every page and
 every dialog step: JavaScript on and off, a phone and a laptop, English and French. Any
 violation, of any impact, fails."""
+
 from __future__ import annotations
 
 import json
@@ -9,17 +10,25 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import settled
 from ..conftest import GOOD_PASSWORD
-from .test_account_dialog import mailed_code
 from ..second_factor_helpers import give_second_factor
+from .conftest import settled
+from .test_account_dialog import mailed_code
 from .test_layout_feedback import LAPTOP, PHONE, open_dialog_step
 from .test_portal import SLUG, load_stories
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
-PAGES = ["/", "/?q=antalya", f"/stories/{SLUG}", "/conditions", "/no-such-page",
-         "/account/register", "/account/login", "/account/reset"]
+PAGES = [
+    "/",
+    "/?q=antalya",
+    f"/stories/{SLUG}",
+    "/conditions",
+    "/no-such-page",
+    "/account/register",
+    "/account/login",
+    "/account/reset",
+]
 HEADER_LINKS = {"en": ("Log in", "Register"), "fr": ("Se connecter", "S’inscrire")}
 
 
@@ -28,15 +37,22 @@ def violations(page, where: str) -> list[str]:
     if not page.evaluate("() => !!window.axe"):
         page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
-    return [f"{where}: {v['id']} ({v['impact']}): {v['help']} at "
-            + json.dumps([node["target"] for node in v["nodes"]][:5]) for v in found]
+    return [
+        f"{where}: {v['id']} ({v['impact']}): {v['help']} at " + json.dumps([node["target"] for node in v["nodes"]][:5])
+        for v in found
+    ]
 
 
 def fill_registration(step, email: str) -> None:
     """By the fields' names: the labels are in the page's language."""
-    for name, value in (("email", email), ("first_name", "Ann"), ("last_name", "Lee"),
-                        ("organisation", "Example Broadcasting"), ("password", GOOD_PASSWORD),
-                        ("confirm", GOOD_PASSWORD)):
+    for name, value in (
+        ("email", email),
+        ("first_name", "Ann"),
+        ("last_name", "Lee"),
+        ("organisation", "Example Broadcasting"),
+        ("password", GOOD_PASSWORD),
+        ("confirm", GOOD_PASSWORD),
+    ):
         step.locator(f"input[name={name}]").fill(value)
     step.locator("input[name=accept_conditions]").check()
 
@@ -93,8 +109,12 @@ def journey(page, url: str, lang: str, javascript: bool, live_portal) -> list[st
 def test_no_axe_violations(new_page, live_portal, tmp_path, lang, javascript, viewport):
     load_stories(live_portal, tmp_path)
     # axe is put into the page as a script of its own: the portal's CSP (script-src 'self') would refuse it
-    page = new_page(java_script_enabled=True, viewport=VIEWPORTS[viewport], bypass_csp=True,
-                    locale="fr-FR" if lang == "fr" else "en-GB")
+    page = new_page(
+        java_script_enabled=True,
+        viewport=VIEWPORTS[viewport],
+        bypass_csp=True,
+        locale="fr-FR" if lang == "fr" else "en-GB",
+    )
     if not javascript:
         # the portal's own scripts (htmx, portal.js) stay out; axe still runs in the page
         page.route("**/static/vendor/htmx.min.js", lambda route: route.abort())
@@ -121,25 +141,53 @@ def staff_pages(live_portal, tmp_path) -> list[str]:
     staff_client(app, STAFF_EMAIL)
     with app.app_context():
         user = db.session.query(User).filter_by(email=STAFF_EMAIL).one()
-        downloads.record(user, db.session.query(Rendition).filter_by(is_preview=False).first(), bytes_sent=1000,
-                         range_header=None, window=timedelta(hours=6), now=utcnow() - timedelta(days=1))
+        downloads.record(
+            user,
+            db.session.query(Rendition).filter_by(is_preview=False).first(),
+            bytes_sent=1000,
+            range_header=None,
+            window=timedelta(hours=6),
+            now=utcnow() - timedelta(days=1),
+        )
         story = db.session.query(Story).filter_by(slug=SLUG).one().id
         db.session.remove()
-    return ["/staff/", "/staff/?q=antalya", "/staff/stories/new", f"/staff/stories/{story}", f"/staff/stories/{story}/preview", "/staff/stats",
-            "/staff/stats?days=365", "/staff/audit", "/staff/people", f"/staff/uploads/story/{story}"]
+    return [
+        "/staff/",
+        "/staff/?q=antalya",
+        "/staff/stories/new",
+        f"/staff/stories/{story}",
+        f"/staff/stories/{story}/preview",
+        "/staff/stats",
+        "/staff/stats?days=365",
+        "/staff/audit",
+        "/staff/people",
+        f"/staff/uploads/story/{story}",
+    ]
 
 
 # every viewport with JavaScript on and off in English; French on each viewport once
-STAFF_RUNS = [("phone", True, "en"), ("phone", False, "en"), ("laptop", True, "en"), ("laptop", False, "en"),
-              ("phone", True, "fr"), ("laptop", False, "fr")]
+STAFF_RUNS = [
+    ("phone", True, "en"),
+    ("phone", False, "en"),
+    ("laptop", True, "en"),
+    ("laptop", False, "en"),
+    ("phone", True, "fr"),
+    ("laptop", False, "fr"),
+]
 
 
-@pytest.mark.parametrize("viewport, javascript, lang", STAFF_RUNS,
-                         ids=[f"{v}-{'js' if j else 'nojs'}-{lang}" for v, j, lang in STAFF_RUNS])
+@pytest.mark.parametrize(
+    "viewport, javascript, lang", STAFF_RUNS, ids=[f"{v}-{'js' if j else 'nojs'}-{lang}" for v, j, lang in STAFF_RUNS]
+)
 def test_no_axe_violations_in_the_staff_area(new_page, live_portal, tmp_path, javascript, viewport, lang, shot):
     pages = staff_pages(live_portal, tmp_path)
-    page = new_page(java_script_enabled=True, viewport=VIEWPORTS[viewport], bypass_csp=True,
-                    base_url=live_portal.url, locale="fr-FR" if lang == "fr" else "en-GB")
+    page = new_page(
+        java_script_enabled=True,
+        viewport=VIEWPORTS[viewport],
+        bypass_csp=True,
+        base_url=live_portal.url,
+        locale="fr-FR" if lang == "fr" else "en-GB",
+    )
     if not javascript:
         page.route("**/static/vendor/*.js", lambda route: route.abort())
         page.route("**/static/js/*.js", lambda route: route.abort())

@@ -8,6 +8,7 @@ dialog (register, code, welcome and newsletter, log in, reset request, reset cod
 events. On the way it checks what only a browser over HTTPS can show: every CSRF-checked post
 passes Flask-WTF's HTTPS Referer check with the Referer that Referrer-Policy lets Chromium send,
 the cookies are Secure, HttpOnly and SameSite=Lax, and every page carries HSTS and the CSP."""
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,15 @@ from ..conftest import GOOD_PASSWORD, age_codes
 from ..mailbox import code_in
 from ..test_security_headers import MEMBER, parse_csp, unsubscribe_token
 from .test_account_dialog import (
-    CODE_HEADING, SUBSCRIBED, WELCOME_HEADING, account_nav, expect_dialog_open, expect_logged_in_at,
-    expect_logged_out_at, fill_login, fill_registration,
+    CODE_HEADING,
+    SUBSCRIBED,
+    WELCOME_HEADING,
+    account_nav,
+    expect_dialog_open,
+    expect_logged_in_at,
+    expect_logged_out_at,
+    fill_login,
+    fill_registration,
 )
 from .test_reset_dialog import DONE_HEADING, NEW_PASSWORD, NEW_PASSWORD_HEADING, RETURN_LINK, fill_new_password, log_in
 
@@ -43,9 +51,31 @@ def app_config():
 def tls_certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return cert, key
 
 
@@ -54,7 +84,9 @@ class TlsNginx(Nginx):
     keeps its port here, which a server on 443 has no need of)."""
 
     def __init__(self, directory, upstream: str, cert, key):
-        super().__init__(directory, f"""
+        super().__init__(
+            directory,
+            f"""
         ssl_certificate {cert};
         ssl_certificate_key {key};
         location / {{
@@ -62,7 +94,8 @@ class TlsNginx(Nginx):
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-        }}""")
+        }}""",
+        )
         self.url = f"https://127.0.0.1:{self.port}"
 
     def config(self) -> str:
@@ -82,8 +115,9 @@ def expect_secure_cookies(page, names: set[str]) -> None:
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert names <= set(cookies), f"cookies: {sorted(cookies)}"
     for name in names:
-        assert (cookies[name]["secure"], cookies[name]["httpOnly"], cookies[name]["sameSite"]) == (True, True, "Lax"), \
+        assert (cookies[name]["secure"], cookies[name]["httpOnly"], cookies[name]["sameSite"]) == (True, True, "Lax"), (
             cookies[name]
+        )
     assert not names & {part.split("=")[0].strip() for part in page.evaluate("document.cookie").split(";")}
 
 
@@ -100,8 +134,9 @@ def next_code(live_portal, email: str, action) -> str:
     return code_in(live_portal.mailbox.wait_for(email, count=count, timeout=15)[-1])
 
 
-def test_no_csp_violation_on_any_page_or_dialog_step_behind_https_nginx(live_portal, https_portal, new_page, shot,
-                                                                        tmp_path):
+def test_no_csp_violation_on_any_page_or_dialog_step_behind_https_nginx(
+    live_portal, https_portal, new_page, shot, tmp_path
+):
     load(live_portal.app, tmp_path, copy.deepcopy(STORIES))
     email = MEMBER
     page = new_page(java_script_enabled=True, base_url=https_portal, ignore_https_errors=True)
@@ -178,7 +213,9 @@ def test_no_csp_violation_on_any_page_or_dialog_step_behind_https_nginx(live_por
     step.get_by_role("link", name="Forgot your password?").click()
     expect(step.get_by_role("heading", name="Reset password")).to_be_visible()
     dialog.get_by_label("Email address").fill(email)
-    code = next_code(live_portal, email, lambda: submit(dialog, "Reset password", "Check your inbox and enter the reset code"))
+    code = next_code(
+        live_portal, email, lambda: submit(dialog, "Reset password", "Check your inbox and enter the reset code")
+    )
     dialog.get_by_label("Reset code", exact=True).fill(code)
     submit(dialog, "Verify", NEW_PASSWORD_HEADING)
     fill_new_password(dialog)

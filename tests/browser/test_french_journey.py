@@ -4,6 +4,7 @@ password — in the dialog (JavaScript on) and on full pages (JavaScript off) �
 switch inside the dialog. After every step the page (and the open dialog) and every mail must
 hold no English: ``assert_french`` from tests/test_french.py fails on any English source string
 of the catalogue and on common English words."""
+
 from __future__ import annotations
 
 import re
@@ -21,42 +22,43 @@ NEW_PASSWORD = "Vert-Vallon-77?"
 EXPECTED_422 = r"Failed to load resource: .*status of 422"  # Chromium logs every 4xx as a failed resource
 
 # The French of the catalogue (app/translations/fr/LC_MESSAGES/messages.po), exactly.
-ACCOUNT_NAV = "Compte"                                   # "Account"
-LANGUAGE_NAV = "Language"                                # the header switch's name, on an English page
-REGISTER = "S’inscrire"                                  # "Register"
-LOG_IN = "Se connecter"                                  # "Log in"
-LOG_IN_HEADING = "Connexion"                             # pgettext("heading", "Log in")
-LOG_OUT = "Se déconnecter"                               # "Log out"
-CREATE_ACCOUNT = "Créer un compte"                       # "Create an account"
-EMAIL = "Adresse e-mail"                                 # "Email address"
-FIRST_NAME = "Prénom"                                    # "First name"
-LAST_NAME = "Nom"                                        # "Last name" (exact: "Prénom" contains it)
-ORGANISATION_LABEL = "Organisation / média"              # "Organisation / media outlet"
-PASSWORD = "Mot de passe"                                # "Password"
-CONFIRM = "Confirmer le mot de passe"                    # "Confirm password"
-ACCEPT = "J’accepte les conditions d’utilisation"        # "I accept the conditions of use"
-REMEMBER = "Rester connecté sur cet appareil"            # "Keep me logged in on this device"
+ACCOUNT_NAV = "Compte"  # "Account"
+LANGUAGE_NAV = "Language"  # the header switch's name, on an English page
+REGISTER = "S’inscrire"  # "Register"
+LOG_IN = "Se connecter"  # "Log in"
+LOG_IN_HEADING = "Connexion"  # pgettext("heading", "Log in")
+LOG_OUT = "Se déconnecter"  # "Log out"
+CREATE_ACCOUNT = "Créer un compte"  # "Create an account"
+EMAIL = "Adresse e-mail"  # "Email address"
+FIRST_NAME = "Prénom"  # "First name"
+LAST_NAME = "Nom"  # "Last name" (exact: "Prénom" contains it)
+ORGANISATION_LABEL = "Organisation / média"  # "Organisation / media outlet"
+PASSWORD = "Mot de passe"  # "Password"
+CONFIRM = "Confirmer le mot de passe"  # "Confirm password"
+ACCEPT = "J’accepte les conditions d’utilisation"  # "I accept the conditions of use"
+REMEMBER = "Rester connecté sur cet appareil"  # "Keep me logged in on this device"
 CODE_HEADING = "Consultez votre boîte de réception et saisissez le code de vérification"
-CODE = "Code de vérification"                            # "Verification code"
+CODE = "Code de vérification"  # "Verification code"
 RESET_CODE_HEADING = "Consultez votre boîte de réception et saisissez le code de réinitialisation"
-RESET_CODE = "Code de réinitialisation"                  # "Reset code"
-VERIFY = "Vérifier"                                      # "Verify"
-WELCOME_HEADING = "Votre compte a bien été créé"         # "You have successfully created your account"
-SUBSCRIBE = "S’abonner à la lettre d’information"        # "Subscribe to the newsletter"
+RESET_CODE = "Code de réinitialisation"  # "Reset code"
+VERIFY = "Vérifier"  # "Verify"
+WELCOME_HEADING = "Votre compte a bien été créé"  # "You have successfully created your account"
+SUBSCRIBE = "S’abonner à la lettre d’information"  # "Subscribe to the newsletter"
 SUBSCRIBED = "Votre abonnement à notre lettre d’information est actif"  # "You are subscribed to our newsletter"
-CONTINUE = "Continuer vers la page précédente"           # "Continue to the page you were on"
-FORGOT = "Mot de passe oublié\u00a0?"                    # "Forgot your password?" (no-break space)
-RESET = "Réinitialiser le mot de passe"                  # "Reset password" (heading and button)
-NEW_PASSWORD_HEADING = "Créer un nouveau mot de passe"   # "Create a new password"
-NEW_PASSWORD_LABEL = "Nouveau mot de passe"              # "New password"
-CONFIRM_NEW = "Confirmer le nouveau mot de passe"        # "Confirm new password"
-SAVE_NEW = "Enregistrer le nouveau mot de passe"         # "Save the new password"
-DONE_HEADING = "Votre mot de passe a été modifié"        # "Your password has been updated"
+CONTINUE = "Continuer vers la page précédente"  # "Continue to the page you were on"
+FORGOT = "Mot de passe oublié\u00a0?"  # "Forgot your password?" (no-break space)
+RESET = "Réinitialiser le mot de passe"  # "Reset password" (heading and button)
+NEW_PASSWORD_HEADING = "Créer un nouveau mot de passe"  # "Create a new password"
+NEW_PASSWORD_LABEL = "Nouveau mot de passe"  # "New password"
+CONFIRM_NEW = "Confirmer le nouveau mot de passe"  # "Confirm new password"
+SAVE_NEW = "Enregistrer le nouveau mot de passe"  # "Save the new password"
+DONE_HEADING = "Votre mot de passe a été modifié"  # "Your password has been updated"
 RETURN_LINK = "Revenir à la page précédente et se connecter"  # "Return to the page you were on and log in"
-LOGIN_FAILED = "Adresse e-mail ou mot de passe incorrect."    # "Email or password is incorrect."
+LOGIN_FAILED = "Adresse e-mail ou mot de passe incorrect."  # "Email or password is incorrect."
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
 
 def at(path: str) -> re.Pattern:
     return re.compile(rf"^https?://[^/]+{re.escape(path)}$")
@@ -119,6 +121,7 @@ def expect_logged_out(page, path: str) -> None:
 
 
 # --- JavaScript on: the whole journey in the dialog, in French ---------------------------------
+
 
 def test_french_journey_in_the_dialog(live_portal, new_page, shot):
     email = "anne.dialog@example.org"
@@ -242,6 +245,7 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
 
 # --- JavaScript off: register, verify, welcome on full pages, in French ------------------------
 
+
 def test_french_registration_on_full_pages(live_portal, new_page, shot):
     email = "anne.pages@example.org"
     # An English browser that picks French with the header's EN | FR switch (then a cookie).
@@ -295,6 +299,7 @@ def test_french_registration_on_full_pages(live_portal, new_page, shot):
 
 
 # --- the EN | FR switch inside the dialog ------------------------------------------------------
+
 
 def open_login_and_switch_to_french(page, shot):
     """An English page, its log-in dialog, then the dialog's own FR button."""
@@ -351,7 +356,8 @@ def test_dialog_head_follows_the_dialog_switch(live_portal, new_page, shot):
     except AssertionError as error:
         found.append(str(error).splitlines()[0])
     current = dialog.locator("[data-dialog-lang][aria-current=true]").evaluate_all(
-        "buttons => buttons.map(b => b.dataset.dialogLang)")
+        "buttons => buttons.map(b => b.dataset.dialogLang)"
+    )
     if current != ["fr"]:
         found.append(f"the dialog's switch marks {current} as the current language, not ['fr']")
     language = step.get_by_role("heading", name=LOG_IN_HEADING).evaluate("h => h.closest('[lang]').lang")

@@ -1,5 +1,6 @@
 """The phone layout and the dialog's head, measured by the boxes' positions, and feedback on
 every HTMX request (a busy region, a bar, a said failure with a way to try again)."""
+
 from __future__ import annotations
 
 import pytest

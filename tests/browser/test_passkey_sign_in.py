@@ -3,6 +3,7 @@
 the account's two-step page, then, logged out on a story page, "Sign in with a passkey" in the
 dialog brings the person back to that story, logged in; in English and in French. Without
 JavaScript the button is not there."""
+
 from __future__ import annotations
 
 import copy
@@ -18,17 +19,29 @@ from .test_two_step import EMAIL, on_localhost
 
 STORY = "/stories/foreign-ministers-meet-in-antalya"
 # per language: the header's "Log in" link, the button, "Log out" (the French exactly as the catalogue says)
-WORDS = {"en": ("Log in", "Sign in with a passkey", "Log out"),
-         "fr": ("Se connecter", "Se connecter avec une clé d’accès", "Se déconnecter")}
+WORDS = {
+    "en": ("Log in", "Sign in with a passkey", "Log out"),
+    "fr": ("Se connecter", "Se connecter avec une clé d’accès", "Se déconnecter"),
+}
 
 
 def add_passkey(page) -> dict:
     """The virtual authenticator, and a passkey made with it on the two-step page."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
     page.goto("/account/two-step")
     page.get_by_label("Name of the passkey").fill("Work laptop")
     page.get_by_role("button", name="Add a passkey").click()

@@ -1,5 +1,6 @@
 """The catalogue and the story page in a real Chromium: a gated download that survives registering
 (dialog with JavaScript, full pages without), search as one types, and "Load more"."""
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,13 @@ def load_stories(live_portal, tmp_path, stories=STORIES):
 
 def rendition_id(app, slug: str, label: str) -> int:
     with app.app_context():
-        rendition_id = (db.session.query(Rendition.id).join(Video).join(Story)
-                        .filter(Story.slug == slug, Rendition.label == label).scalar())
+        rendition_id = (
+            db.session.query(Rendition.id)
+            .join(Video)
+            .join(Story)
+            .filter(Story.slug == slug, Rendition.label == label)
+            .scalar()
+        )
         db.session.remove()
     assert rendition_id is not None, f"no rendition {label!r} for {slug!r}"
     return rendition_id
@@ -68,6 +74,7 @@ def check_file(download, tmp_path, rid: int) -> None:
 
 
 # --- the download that survives registering ------------------------------------------------------
+
 
 def test_download_after_registering_in_the_dialog(live_portal, new_page, shot, tmp_path):
     load_stories(live_portal, tmp_path)
@@ -182,6 +189,7 @@ def test_download_after_registering_without_javascript(live_portal, new_page, sh
 
 
 # --- search as one types ---------------------------------------------------------------------------
+
 
 def test_search_as_you_type_is_bookmarkable(live_portal, new_page, shot, tmp_path):
     load_stories(live_portal, tmp_path)

@@ -6,6 +6,7 @@ both languages and publishes. Another browser finds the story by search, plays t
 its captions loaded (``video.textTracks``), registers in the dialog with the code from the real
 mail and downloads the HD file. Without JavaScript, captions are refused with the line of the
 fault, added and removed on the panel's own page."""
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,10 @@ CHUNK = 16 * 1024
 TITLE, TITLE_FR = "Divers clear mines off Latvia", "Des plongeurs déminent au large de la Lettonie"
 SLUG = "divers-clear-mines-off-latvia"
 HD = "HD 108p"  # tests/uploads_helpers.py TEST_LADDER: the master is 108 lines tall
-CAPTIONS = {"en": "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nDivers enter the water.\n",
-            "fr": "1\n00:00:00,000 --> 00:00:02,000\nLes plongeurs entrent dans l’eau.\n"}
+CAPTIONS = {
+    "en": "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nDivers enter the water.\n",
+    "fr": "1\n00:00:00,000 --> 00:00:02,000\nLes plongeurs entrent dans l’eau.\n",
+}
 EXPECTED = (r"status of 422", r"net::ERR_CONNECTION_RESET", r"Failed to load resource: net::ERR_FAILED")
 
 
@@ -90,7 +93,8 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     desk.get_by_label("Broadcast master (MP4, MOV or MXF)").set_input_files(str(master))
     desk.evaluate("""() => { window.__said = [];  // every line the upload's status said
         new MutationObserver(() => window.__said.push(document.querySelector('.upload-status').textContent))
-            .observe(document.querySelector('.upload-status'), {childList: true, characterData: true, subtree: true}); }""")
+            .observe(document.querySelector('.upload-status'),
+                     {childList: true, characterData: true, subtree: true}); }""")
     desk.get_by_role("button", name="Upload", exact=True).click()
     with worker(app, database_url, tmp_path / "worker.log"):
         expect(desk.locator(".transcode-state")).to_contain_text(re.compile("Waiting|Transcoding|Ready"))
@@ -98,7 +102,8 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
         expect(desk.locator(".transcode-job.transcode-ready")).to_have_count(4, timeout=90_000)
         # the status line and the page head follow without a reload
         expect(desk.locator(".upload-status")).to_have_text(
-            "Upload complete. The video is ready: its files are on the story’s page.", timeout=20_000)
+            "Upload complete. The video is ready: its files are on the story’s page.", timeout=20_000
+        )
         expect(desk.locator(".staff-head-state .video-state")).to_have_text("Ready, 3 files")
     said = desk.evaluate("window.__said")
     assert any(re.match(r"\d+ % · [\d.]+ MB/s · .+ left", line) for line in said), said
@@ -117,8 +122,9 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
         desk.get_by_label("Language of the captions").select_option(language)
         desk.get_by_label("Captions file (WebVTT or SRT, UTF-8)").set_input_files(str(path))
         desk.get_by_role("button", name="Upload captions").click()
-        expect(desk.locator(".caption-files li").filter(has_text="Français" if language == "fr" else "English")
-               ).to_be_visible()
+        expect(
+            desk.locator(".caption-files li").filter(has_text="Français" if language == "fr" else "English")
+        ).to_be_visible()
     desk.goto(editor_url)
     desk.get_by_role("button", name="Publish now").click()
     expect(desk.get_by_text("The story is published.")).to_be_visible()
@@ -136,11 +142,17 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     # The default track loads with the page; the other when chosen (here: shown hidden).
     reader.wait_for_function("() => document.querySelector('video.player track').readyState === 2")
     assert video.evaluate("v => [...v.textTracks].map(t => [t.language, t.label, t.mode])") == [
-        ["en", "English", "showing"], ["fr", "Français", "disabled"]]
+        ["en", "English", "showing"],
+        ["fr", "Français", "disabled"],
+    ]
     video.evaluate("v => { v.textTracks[1].mode = 'hidden'; }")
-    reader.wait_for_function("() => [...document.querySelectorAll('video.player track')].every(t => t.readyState === 2)")
+    reader.wait_for_function(
+        "() => [...document.querySelectorAll('video.player track')].every(t => t.readyState === 2)"
+    )
     assert video.evaluate("v => [...v.textTracks].map(t => [...t.cues].map(c => c.text))") == [
-        ["Divers enter the water."], ["Les plongeurs entrent dans l’eau."]]
+        ["Divers enter the water."],
+        ["Les plongeurs entrent dans l’eau."],
+    ]
     shot(reader, "04-playing-with-captions")
 
     reader.locator(".renditions li").filter(has_text=HD).get_by_role("link", name="Download").click()

@@ -1,6 +1,7 @@
 """Password reset in a real Chromium: "Forgot your password?" from the log-in step, the code from
 the real mail, a new password, back to the page you were on and log in with it — with JavaScript
 (HTMX, all in the dialog) and without (full pages); and a code typed in another browser."""
+
 from __future__ import annotations
 
 import copy
@@ -13,8 +14,14 @@ from ..catalogue_data import STORIES, load
 from ..conftest import GOOD_PASSWORD, age_codes
 from .conftest import settled
 from .test_account_dialog import (
-    CODE_HEADING, account_nav, expect_dialog_open, expect_logged_in_at, expect_logged_out_at, fill_registration,
-    mailed_code, path_of,
+    CODE_HEADING,
+    account_nav,
+    expect_dialog_open,
+    expect_logged_in_at,
+    expect_logged_out_at,
+    fill_registration,
+    mailed_code,
+    path_of,
 )
 
 NEW_PASSWORD = "Green-Valley-77?"
@@ -24,8 +31,10 @@ DONE_HEADING = "Your password has been updated"
 DONE_TEXT = "Click the button to return to the page you were on and log in with your new password."
 RETURN_LINK = "Return to the page you were on and log in"
 LOGIN_FAILED = "Email or password is incorrect."
-NO_RESET_HERE = ("No password reset in this browser is waiting for a code. If you asked for the code in another "
-                 "browser, enter it there, or start again here.")
+NO_RESET_HERE = (
+    "No password reset in this browser is waiting for a code. If you asked for the code in another "
+    "browser, enter it there, or start again here."
+)
 RESET_SUBJECT = "reset your password"
 CHANGED_SUBJECT = "password was changed"
 EXPECTED_422 = r"Failed to load resource: .*status of 422"  # a refused log in; Chromium logs every 4xx
@@ -92,6 +101,7 @@ def fill_new_password(scope, password: str = NEW_PASSWORD) -> None:
 
 
 # --- JavaScript on: everything happens in the dialog ------------------------------------------
+
 
 def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot, story):
     email = "reset.js@example.org"
@@ -171,6 +181,7 @@ def test_reset_in_the_dialog_with_javascript(live_portal, new_page, shot, story)
 
 # --- JavaScript off: the same journey on full pages --------------------------------------------
 
+
 def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, story):
     email = "reset.nojs@example.org"
     create_account(live_portal, new_page, email)
@@ -186,7 +197,9 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, sto
     shot(page, "01-login-page")
 
     step.get_by_role("link", name="Forgot your password?").click()
-    expect(page).to_have_url(re.compile(r"/account/reset\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
+    expect(page).to_have_url(
+        re.compile(r"/account/reset\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$")
+    )
     expect(step.get_by_role("heading", name="Reset password")).to_be_visible()
     expect(step).to_contain_text(RESET_INTRO)
     shot(page, "02-reset-page")
@@ -213,9 +226,13 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, sto
     shot(page, "05-done-page")
 
     back = step.get_by_role("link", name=RETURN_LINK)
-    expect(back).to_have_attribute("href", re.compile(r"^/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
+    expect(back).to_have_attribute(
+        "href", re.compile(r"^/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$")
+    )
     back.click()
-    expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$"))
+    expect(page).to_have_url(
+        re.compile(r"/account/login\?next=(/|%2F)stories(/|%2F)foreign-ministers-meet-in-antalya$")
+    )
     expect(step.get_by_role("heading", name="Log in")).to_be_visible()
 
     log_in(step, email, GOOD_PASSWORD)
@@ -230,6 +247,7 @@ def test_reset_on_full_pages_without_javascript(live_portal, new_page, shot, sto
 
 
 # --- a code is only good in the browser that asked for it --------------------------------------
+
 
 def test_code_typed_in_another_browser_does_not_work_there(live_portal, new_page, shot):
     email = "reset.other-browser@example.org"

@@ -1,11 +1,13 @@
 """Ending a login in a real Chromium, with JavaScript on and off: Back after log out does not show
 the name, and "log out everywhere" (here in French) ends the account's other browsers too."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from ..conftest import GOOD_PASSWORD, register_and_verify
 from ..test_french import assert_french, visible
@@ -26,8 +28,12 @@ def log_in_on_the_page(page, email: str, next_path: str = "/") -> None:
 def browser_with_back_cache(playwright_driver):
     """Chromium as people run it: Playwright switches the back/forward cache off by default, and
     that cache is what showed the name on Back (a page kept whole in memory, unless no-store)."""
-    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                                                ignore_default_args=["--disable-back-forward-cache"])
+    browser = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
     yield browser
     browser.close()
 
@@ -103,10 +109,11 @@ def test_log_out_everywhere_in_french(live_portal, new_page, shot, javascript):
     shot(page, "account-page-fr")
 
     section.get_by_role("button", name="Se déconnecter partout").click()
-    expect(page.get_by_role("status").filter(has_text="Votre compte est déconnecté sur tous les appareils.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Votre compte est déconnecté sur tous les appareils.")
+    ).to_be_visible()
     nav = page.get_by_role("navigation", name="Compte")
     expect(nav.get_by_role("link", name="Se connecter")).to_be_visible()
     shot(page, "logged-out-everywhere-fr")
     phone.reload()
     expect_logged_out_at(phone, "/")
-

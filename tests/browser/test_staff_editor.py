@@ -1,6 +1,7 @@
 """A staff member writes a story in English and French and publishes it, in a real Chromium, with
 JavaScript on and off, at a desk's and a phone's size; the public page then shows it in both
 languages. No CSP violation and no script error on the way."""
+
 from __future__ import annotations
 
 import re
@@ -9,16 +10,18 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import GOOD_PASSWORD
-from ..staff_data import staff_client
 from ..second_factor_helpers import give_second_factor
+from ..staff_data import staff_client
 
 EXPECTED_404 = r"Failed to load resource: .*status of 404"  # the visitor's look at the draft's address
 
 
-@pytest.mark.parametrize("javascript, viewport", [(True, {"width": 1280, "height": 800}),
-                                                  (False, {"width": 390, "height": 844})])
-def test_a_staff_member_writes_and_publishes_a_story_in_english_and_french(live_portal, new_page, shot, javascript,
-                                                                          viewport):
+@pytest.mark.parametrize(
+    "javascript, viewport", [(True, {"width": 1280, "height": 800}), (False, {"width": 390, "height": 844})]
+)
+def test_a_staff_member_writes_and_publishes_a_story_in_english_and_french(
+    live_portal, new_page, shot, javascript, viewport
+):
     email = "desk.officer@example.org"
     staff_client(live_portal.app, email)
     page = new_page(java_script_enabled=javascript, base_url=live_portal.url, viewport=viewport)

@@ -1,5 +1,6 @@
 """The statistics page in a real Chromium, with JavaScript on and off: the chart (SVG, styled by
 the stylesheet only) and its table, the period links and form, a CSV link; no CSP violation."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,8 @@ from app.models import Rendition, User, utcnow
 
 from ..catalogue_data import load, story_entry
 from ..conftest import GOOD_PASSWORD
-from ..staff_data import staff_client
 from ..second_factor_helpers import give_second_factor
+from ..staff_data import staff_client
 
 
 @pytest.mark.parametrize("javascript", [True, False])
@@ -28,8 +29,14 @@ def test_the_statistics_page_with_and_without_javascript(live_portal, new_page, 
         user = db.session.query(User).filter_by(email=email).one()
         rendition = db.session.query(Rendition).filter_by(is_preview=False).first()
         for days_ago in (3, 0, 0):  # one download three days ago, two requests of one download today
-            downloads.record(user, rendition, bytes_sent=1000, range_header=None, window=timedelta(hours=6),
-                             now=utcnow() - timedelta(days=days_ago, minutes=1))
+            downloads.record(
+                user,
+                rendition,
+                bytes_sent=1000,
+                range_header=None,
+                window=timedelta(hours=6),
+                now=utcnow() - timedelta(days=days_ago, minutes=1),
+            )
         db.session.remove()
     page = new_page(java_script_enabled=javascript, base_url=live_portal.url)
     page.goto("/account/login?next=/staff/stats")

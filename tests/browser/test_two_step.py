@@ -1,6 +1,7 @@
 """Two-step sign-in in a real Chromium (issue #19): the authenticator's code as a step of the
 account dialog, JavaScript on and off; passkeys added and used with a virtual authenticator
 (Chrome DevTools' WebAuthn domain), JavaScript on."""
+
 from __future__ import annotations
 
 import re
@@ -62,9 +63,19 @@ def test_a_passkey_is_added_named_and_signs_in(live_portal, new_page, shot):
     page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value, "url": base}])
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
 
     page.goto("/account/two-step")
     page.get_by_label("Name of the passkey").fill("Work laptop")

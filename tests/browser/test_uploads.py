@@ -2,6 +2,7 @@
 client, uploads through nginx set up as the README says (proxy_request_buffering off, a body
 size above the chunk size), with the progress line, pause and resume, and a page closed in the
 middle (a closed laptop) resumed from where it stopped; no CSP violation on the way."""
+
 from __future__ import annotations
 
 import pytest

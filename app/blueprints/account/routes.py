@@ -4,10 +4,16 @@ from flask import current_app, flash, make_response, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ...account_session import (begin_flow, current_flow, end_browser_session, end_flow, keep_this_browser_logged_in,
-                               note_send)
-from ...flows import (account_data, accounts, codes, email_change, login_sessions, newsletter as newsletter_flow,
-                      recovery)
+from ...account_session import (
+    begin_flow,
+    current_flow,
+    end_browser_session,
+    end_flow,
+    keep_this_browser_logged_in,
+    note_send,
+)
+from ...flows import account_data, accounts, codes, email_change, login_sessions, recovery
+from ...flows import newsletter as newsletter_flow
 from ...flows.downloads import content_disposition
 from ...flows.recovery import PasswordChange
 from ...i18n import localized
@@ -19,8 +25,7 @@ from . import bp
 from .forms import ChangePasswordForm, DeleteAccountForm, EmailChangeForm, NewsletterForm, ProfileForm
 
 
-def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, email_message=None,
-                   **forms):
+def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, email_message=None, **forms):
     """The account page, or one of its sections (``block``) for HTMX."""
     forms.setdefault("profile", ProfileForm(formdata=None, obj=current_user))
     forms.setdefault("newsletter", NewsletterForm(formdata=None))
@@ -32,10 +37,21 @@ def render_account(block: str = "main", status: int = 200, *, profile_saved: boo
     if email_flow is not None and email_message is None:
         blocked_until = accounts.next_send_at(email_flow.address, flow_source(email_flow))
         email_message = send_wait_message(blocked_until) if blocked_until else None
-    downloads = account_data.downloads_page(current_user, account_data.page_number(request.args.get("page")),
-                                            current_app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"])
-    return render_step("account/index.html", block=block, status=status, forms=forms, profile_saved=profile_saved,
-                       email_flow=email_flow, email_message=email_message, downloads=downloads)
+    downloads = account_data.downloads_page(
+        current_user,
+        account_data.page_number(request.args.get("page")),
+        current_app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"],
+    )
+    return render_step(
+        "account/index.html",
+        block=block,
+        status=status,
+        forms=forms,
+        profile_saved=profile_saved,
+        email_flow=email_flow,
+        email_message=email_message,
+        downloads=downloads,
+    )
 
 
 @bp.route("")
@@ -49,7 +65,7 @@ def index():
 @login_required
 @limit_posts(account_key)
 def data():
-    """"Download my data": a JSON file, never stored by a cache (the account pages are no-store)."""
+    """ "Download my data": a JSON file, never stored by a cache (the account pages are no-store)."""
     export = account_data.export(current_user, portal=localized(current_app.config["PORTAL_NAME"]))
     response = make_response(json.dumps(export, ensure_ascii=False, indent=2) + "\n")
     response.mimetype = "application/json"
@@ -63,8 +79,12 @@ def data():
 def profile():
     form = ProfileForm()
     if form.validate_on_submit():
-        recovery.update_profile(current_user, first_name=form.first_name.data, last_name=form.last_name.data,
-                                organisation=form.organisation.data)
+        recovery.update_profile(
+            current_user,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            organisation=form.organisation.data,
+        )
     return render_account("profile", status=form_status(form), profile=form, profile_saved=not form.errors)
 
 
@@ -93,8 +113,11 @@ def password():
             flash(_("Your password has been changed. Every other session has been logged out."))
             return redirect_page(url_for("account.index"))
         field = form.current if result is PasswordChange.WRONG_CURRENT else form.password
-        field.errors.append(_("That is not your current password.") if result is PasswordChange.WRONG_CURRENT
-                            else _("The new password must be different from your current password."))
+        field.errors.append(
+            _("That is not your current password.")
+            if result is PasswordChange.WRONG_CURRENT
+            else _("The new password must be different from your current password.")
+        )
     return render_account("password", status=422, password=form)
 
 
@@ -128,11 +151,18 @@ def email_code():
         if result.changed:
             end_flow()
             keep_this_browser_logged_in()
-            flash(_("Your email address is now %(address)s. Every other session has been logged out.",
-                    address=flow.address))
+            flash(
+                _(
+                    "Your email address is now %(address)s. Every other session has been logged out.",
+                    address=flow.address,
+                )
+            )
             return redirect_page(url_for("account.index"))
-        form.code.errors.append(_("This address has just been registered for another account.") if result.taken
-                                else code_error(result.check))
+        form.code.errors.append(
+            _("This address has just been registered for another account.")
+            if result.taken
+            else code_error(result.check)
+        )
     return render_account("email", status=422, email_code=form)
 
 
@@ -146,8 +176,11 @@ def email_resend():
     blocked_until = email_change.send_code(current_user, flow.address, source=flow_source(flow), resend=True)
     if blocked_until is None:
         note_send(None)  # a code went out: the section no longer says that none was sent
-    message = (send_wait_message(blocked_until) if blocked_until
-               else _("We have sent a new code. Codes sent before it no longer work."))
+    message = (
+        send_wait_message(blocked_until)
+        if blocked_until
+        else _("We have sent a new code. Codes sent before it no longer work.")
+    )
     return render_account("email", status=429 if blocked_until else 200, email_message=message)
 
 

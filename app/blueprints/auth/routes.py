@@ -23,8 +23,9 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         flow = begin_flow(form.email.data, codes.VERIFY, form.next.data)
-        data = accounts.Registration(form.email.data, form.password.data, form.first_name.data,
-                                     form.last_name.data, form.organisation.data)
+        data = accounts.Registration(
+            form.email.data, form.password.data, form.first_name.data, form.last_name.data, form.organisation.data
+        )
         note_send(accounts.register(data, source=flow_source(flow)))
         return redirect_step(url_for("verification.verify"))
     return render_step("auth/register.html", form=form, status=form_status(form))
@@ -70,15 +71,21 @@ def login_passkey():
         rp_id, origin = relying_party()
         # the wrong entries of this browser's tries, until a log in starts a new session
         attempt = session.setdefault(PASSKEY_ATTEMPT_KEY, secrets.token_urlsafe(18))
-        check, user = passkeys.sign_in_alone(form.credential.data, challenge=challenge, rp_id=rp_id, origin=origin,
-                                             source=flow_source(Flow(str(attempt), "", "passkey-sign-in")))
+        check, user = passkeys.sign_in_alone(
+            form.credential.data,
+            challenge=challenge,
+            rp_id=rp_id,
+            origin=origin,
+            source=flow_source(Flow(str(attempt), "", "passkey-sign-in")),
+        )
         if user is not None:
             log_in(user)
             return redirect_page(safe_next(form.next.data, url_for("media.index")))
         login_form.form_errors.append(passkey_error(check, alone=True))
     else:
-        login_form.form_errors.append(_("The passkey was not accepted. Try again, or log in with your email address "
-                                        "and password."))
+        login_form.form_errors.append(
+            _("The passkey was not accepted. Try again, or log in with your email address and password.")
+        )
     return render_step("auth/login.html", form=login_form, status=422)
 
 

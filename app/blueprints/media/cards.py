@@ -6,16 +6,19 @@ around them does). A block is kept under the catalogue's
 version (``CatalogueVersion``: any change to stories, videos, renditions, translations or
 categories moves it on), the language, the block, full page or partial, and the query. A visitor
 without a session (not logged in, no message waiting, no account step open) sees the same whole
-page as any other such visitor, token-less (issue #16), so that page is cached too. Each process keeps its own bounded LRU, so workers need no shared cache, and an entry of an
-old version is one that nothing asks for any more.
+page as any other such visitor, token-less (issue #16), so that page is cached too. Each process
+keeps its own bounded LRU, so workers need no shared cache, and an entry of an old version is
+one that nothing asks for any more.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from flask import current_app, g, has_app_context, make_response, request, session
 from flask_login import current_user
@@ -87,8 +90,9 @@ class CatalogueCache(LRU):
 @bp.record_once
 def _create_cache(state) -> None:
     config = state.app.config
-    state.app.extensions["catalogue_cache"] = CatalogueCache(config["CATALOGUE_CACHE_ENTRIES"],
-                                                             config["CATALOGUE_VERSION_RECHECK_SECONDS"])
+    state.app.extensions["catalogue_cache"] = CatalogueCache(
+        config["CATALOGUE_CACHE_ENTRIES"], config["CATALOGUE_VERSION_RECHECK_SECONDS"]
+    )
     catalogue_changed.connect(_forget_version)
 
 

@@ -1,4 +1,5 @@
 """``flask media demo`` and ``flask media import FOLDER``."""
+
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from . import bp
 
 bp.cli.help = "The catalogue: load the demo stories or import a folder of stories."
 
+
 def _import(folder: Path, skip_existing: bool) -> None:
     media_root = Path(current_app.config["MEDIA_ROOT"])
     media_root.mkdir(parents=True, exist_ok=True)
@@ -19,7 +21,10 @@ def _import(folder: Path, skip_existing: bool) -> None:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException(f"nothing was imported ({len(exc.problems)} problem(s) in the manifest)") from None
-    click.echo(f"imported {len(result.imported)} stories" + (f", {len(result.skipped)} already there" if result.skipped else ""))
+    click.echo(
+        f"imported {len(result.imported)} stories"
+        + (f", {len(result.skipped)} already there" if result.skipped else "")
+    )
 
 
 @bp.cli.command("demo")

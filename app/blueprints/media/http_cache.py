@@ -12,6 +12,7 @@ with). A matching ``If-None-Match`` is answered 304 before the view runs: nothin
 Anyone with a session gets ``private`` pages and no ETag; account and staff pages and pages made
 for a logged-in person keep the headers app/security.py gives them (``no-store``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,17 @@ from . import bp
 from .cards import catalogue_version
 
 # The pages whose content is the catalogue's, the language's and the release's only.
-PUBLIC_PAGES = {"media.index", "media.story", "media.conditions", "media.privacy", "media.accessibility",
-                "media.feed", "media.category_feed", "media.sitemap", "media.robots"}
+PUBLIC_PAGES = {
+    "media.index",
+    "media.story",
+    "media.conditions",
+    "media.privacy",
+    "media.accessibility",
+    "media.feed",
+    "media.category_feed",
+    "media.sitemap",
+    "media.robots",
+}
 
 
 @bp.record_once
@@ -40,22 +50,36 @@ def release_of(app) -> str:
     page edited, then a restart) gives every page a new ETag."""
     folders = [Path(app.root_path) / name for name in ("templates", "translations", "static")]
     folders.append(Path(app.instance_path) / "pages")
-    newest = max((path.stat().st_mtime_ns for folder in folders if folder.is_dir()
-                  for path in folder.rglob("*") if path.is_file()), default=0)
+    newest = max(
+        (
+            path.stat().st_mtime_ns
+            for folder in folders
+            if folder.is_dir()
+            for path in folder.rglob("*")
+            if path.is_file()
+        ),
+        default=0,
+    )
     return str(newest)
 
 
 def for_visitors() -> bool:
     """Whether this request is one of a visitor's: a public page, read, with no session. A
     ``?lang=`` switch is not: its answer sets the visitor's language cookie (app/i18n.py)."""
-    return (request.endpoint in PUBLIC_PAGES and request.method in ("GET", "HEAD") and "lang" not in request.args
-            and not session and not current_user.is_authenticated)
+    return (
+        request.endpoint in PUBLIC_PAGES
+        and request.method in ("GET", "HEAD")
+        and "lang" not in request.args
+        and not session
+        and not current_user.is_authenticated
+    )
 
 
 def page_etag() -> str:
     partial = (wants_partial(), request.headers.get("HX-Target", ""))
-    key = repr((catalogue_version(), current_language(), request.full_path, partial,
-                current_app.extensions["content_release"]))
+    key = repr(
+        (catalogue_version(), current_language(), request.full_path, partial, current_app.extensions["content_release"])
+    )
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
@@ -75,8 +99,10 @@ def cache_headers(response):
     if etag is not None and response.status_code in (200, 304):
         config = current_app.config
         response.set_etag(etag)
-        response.headers["Cache-Control"] = (f"public, max-age={config['PUBLIC_MAX_AGE_SECONDS']}, "
-                                             f"stale-while-revalidate={config['PUBLIC_STALE_WHILE_REVALIDATE_SECONDS']}")
+        response.headers["Cache-Control"] = (
+            f"public, max-age={config['PUBLIC_MAX_AGE_SECONDS']}, "
+            f"stale-while-revalidate={config['PUBLIC_STALE_WHILE_REVALIDATE_SECONDS']}"
+        )
         # the language comes from these when the URL does not say it (app/i18n.py); a partial is another body
         response.vary.update(("Accept-Language", "Cookie", "HX-Request", "HX-Target"))
     elif request.endpoint in PUBLIC_PAGES and "Cache-Control" not in response.headers:

@@ -2,9 +2,20 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from flask import (abort, current_app, make_response, redirect, render_template, request, send_file,
-                   send_from_directory, session, url_for)
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import (
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -31,8 +42,9 @@ def index():
 
     def render():
         fragment = cards.results_block(query, block if partial else "results", partial)
-        return render_step(cards.TEMPLATE, block=block, query=query, fragment=fragment,
-                           categories=cards.category_choices())
+        return render_step(
+            cards.TEMPLATE, block=block, query=query, fragment=fragment, categories=cards.category_choices()
+        )
 
     return cards.page_for_visitor(render)
 
@@ -45,6 +57,7 @@ OFFERED_KEY = "offered_download"
 @bp.route("/stories/<slug>")
 def story(slug):
     """Rendered once per catalogue version and language for visitors (cards.page_for_visitor)."""
+
     def render():
         story = catalogue.story_by_slug(slug) or abort(404)
         can_download = current_user.is_authenticated and current_user.is_verified
@@ -53,15 +66,25 @@ def story(slug):
             session[OFFERED_KEY] = asked.id
             return redirect(url_for("media.story", slug=story.slug), 303)
         offered = story.rendition(session.pop(OFFERED_KEY, None))  # used up by the page that shows it
-        return make_response(render_template(
-            "media/story.html", story=story, pending=offered if can_download else None, can_download=can_download,
-            tracks=captions.for_page(story, current_language()), sharing=syndication.sharing(story, current_language())))
+        return make_response(
+            render_template(
+                "media/story.html",
+                story=story,
+                pending=offered if can_download else None,
+                can_download=can_download,
+                tracks=captions.for_page(story, current_language()),
+                sharing=syndication.sharing(story, current_language()),
+            )
+        )
 
     return cards.page_for_visitor(render)
 
 
-PAGE_TITLES = {"conditions": _l("Conditions of use"), "privacy": _l("Privacy notice"),
-               "accessibility": _l("Accessibility statement")}
+PAGE_TITLES = {
+    "conditions": _l("Conditions of use"),
+    "privacy": _l("Privacy notice"),
+    "accessibility": _l("Accessibility statement"),
+}
 
 
 def render_page(name: str):
@@ -69,8 +92,9 @@ def render_page(name: str):
     page = pages.operator_page(Path(current_app.instance_path) / "pages", name, current_language(), LANGUAGES)
     if page is None:
         return render_template(f"media/{name}.html", title=PAGE_TITLES[name])
-    return render_template("media/operator_page.html", title=PAGE_TITLES[name], page=page,
-                           content=Markup(page.html))  # the operator is trusted (app/flows/pages.py)
+    return render_template(
+        "media/operator_page.html", title=PAGE_TITLES[name], page=page, content=Markup(page.html)
+    )  # the operator is trusted (app/flows/pages.py)
 
 
 @bp.route("/conditions")
@@ -91,8 +115,12 @@ def accessibility():
 @bp.route("/media/preview/<id:rendition_id>")
 def preview(rendition_id):
     rendition = db.session.get(Rendition, rendition_id)
-    if (rendition is None or not rendition.is_preview or not _shown(rendition.video)
-            or downloads.stored_with_a_gated_rendition(rendition)):
+    if (
+        rendition is None
+        or not rendition.is_preview
+        or not _shown(rendition.video)
+        or downloads.stored_with_a_gated_rendition(rendition)
+    ):
         abort(404)
     return _send(rendition.filename, media_types.PREVIEW_TYPES)
 
@@ -111,8 +139,9 @@ def captions_file(caption_id):
     caption = db.session.get(Caption, caption_id)
     if caption is None or not (publishing.is_visible(caption.story) or is_staff(current_user)):
         abort(404)
-    return send_from_directory(current_app.config["MEDIA_ROOT"], caption.filename, mimetype=captions.MIMETYPE,
-                               conditional=True, etag=True)
+    return send_from_directory(
+        current_app.config["MEDIA_ROOT"], caption.filename, mimetype=captions.MIMETYPE, conditional=True, etag=True
+    )
 
 
 @bp.route("/download/<id:rendition_id>")
@@ -129,14 +158,26 @@ def download(rendition_id):
         return redirect_page(url_for("verification.verify", unverified=1))
     found = downloads.media_file(current_app.config["MEDIA_ROOT"], rendition.filename, media_types.VIDEO_TYPES)
     if found is None:
-        log.error("Rendition %s: file %r is missing from %s (or is not a video)", rendition.id, rendition.filename,
-                  current_app.config["MEDIA_ROOT"])
-        return error_response(404, _("File not available"),
-                              _("This file is missing on the server. Please try again later; the press office has been told."))
+        log.error(
+            "Rendition %s: file %r is missing from %s (or is not a video)",
+            rendition.id,
+            rendition.filename,
+            current_app.config["MEDIA_ROOT"],
+        )
+        return error_response(
+            404,
+            _("File not available"),
+            _("This file is missing on the server. Please try again later; the press office has been told."),
+        )
     response, sent = _file_response(*found, rendition)
     if request.method == "GET" and response.status_code in (200, 206):  # not a HEAD, a 304 or a 416
-        downloads.record(current_user, rendition, bytes_sent=sent, range_header=request.headers.get("Range"),
-                         window=timedelta(hours=current_app.config["DOWNLOAD_COUNT_WINDOW_HOURS"]))
+        downloads.record(
+            current_user,
+            rendition,
+            bytes_sent=sent,
+            range_header=request.headers.get("Range"),
+            window=timedelta(hours=current_app.config["DOWNLOAD_COUNT_WINDOW_HOURS"]),
+        )
     return response
 
 
@@ -162,7 +203,8 @@ def _file_response(path, mimetype, rendition):
         response = make_response("")
         if mode == "nginx":
             response.headers["X-Accel-Redirect"] = downloads.accel_redirect(
-                current_app.config["DOWNLOAD_ACCEL_PREFIX"], rendition.filename)
+                current_app.config["DOWNLOAD_ACCEL_PREFIX"], rendition.filename
+            )
         else:
             response.headers["X-Sendfile"] = str(path)
         response.headers["Content-Type"] = mimetype
@@ -171,7 +213,9 @@ def _file_response(path, mimetype, rendition):
     else:
         response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
         sent = response.content_length or 0
-    response.headers["Content-Disposition"] = downloads.content_disposition(downloads.download_name(rendition, mimetype))
+    response.headers["Content-Disposition"] = downloads.content_disposition(
+        downloads.download_name(rendition, mimetype)
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response, sent
 

@@ -6,13 +6,15 @@ Every absolute URL is built by ``external_url`` (app/urls.py), from SERVER_NAME,
 Host header of the request: a cached feed or page would otherwise carry whatever host its first
 visitor sent.
 """
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from feedgen.feed import FeedGenerator
 from flask import abort, current_app, make_response, render_template
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from ...flows import catalogue
 from ...i18n import FORMAT_LOCALES, LANGUAGES, category, localized
@@ -35,7 +37,7 @@ def story_url(story, language: str) -> str:
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc)  # the database keeps naive UTC
+    return moment.replace(tzinfo=UTC)  # the database keeps naive UTC
 
 
 def went_live(story):
@@ -62,17 +64,26 @@ def _feed(language: str, chosen):
 
 def build_feed(language: str, chosen, stories) -> bytes:
     portal = localized(current_app.config["PORTAL_NAME"], language)
-    own = (external_url("media.category_feed", language=language, category_slug=chosen.slug) if chosen
-           else external_url("media.feed", language=language))
+    own = (
+        external_url("media.category_feed", language=language, category_slug=chosen.slug)
+        if chosen
+        else external_url("media.feed", language=language)
+    )
     generator = FeedGenerator()
     generator.id(own)
     generator.title(f"{portal} · {category(chosen.name)}" if chosen else portal)
     generator.subtitle(_("The newest stories"))
     generator.language(language)
     generator.link(href=own, rel="self", type=ATOM)
-    generator.link(href=external_url("media.index", **({"category": chosen.slug} if chosen else {}),
-                                     **({} if language == ORIGINAL_LANGUAGE else {"lang": language})),
-                   rel="alternate", type="text/html")
+    generator.link(
+        href=external_url(
+            "media.index",
+            **({"category": chosen.slug} if chosen else {}),
+            **({} if language == ORIGINAL_LANGUAGE else {"lang": language}),
+        ),
+        rel="alternate",
+        type="text/html",
+    )
     generator.author(name=localized(current_app.config["ORGANISATION_NAME"], language))
     if stories:  # an empty feed is dated by feedgen: now
         generator.updated(_aware(went_live(stories[0])))
@@ -95,16 +106,22 @@ def build_feed(language: str, chosen, stories) -> bytes:
 @bp.route("/sitemap.xml")
 def sitemap():
     stories = catalogue.all_visible(SITEMAP_LIMIT - 1)
-    response = make_response(render_template("media/sitemap.xml", stories=stories, story_url=story_url,
-                                             went_live=went_live))
+    response = make_response(
+        render_template("media/sitemap.xml", stories=stories, story_url=story_url, went_live=went_live)
+    )
     response.mimetype = "application/xml"
     return response
 
 
 @bp.route("/robots.txt")
 def robots():
-    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ("/account/", "/newsletter/", "/staff/", "/download/")),
-             "", f"Sitemap: {external_url('media.sitemap')}", ""]
+    lines = [
+        "User-agent: *",
+        *(f"Disallow: {path}" for path in ("/account/", "/newsletter/", "/staff/", "/download/")),
+        "",
+        f"Sitemap: {external_url('media.sitemap')}",
+        "",
+    ]
     response = make_response("\n".join(lines))
     response.mimetype = "text/plain"
     return response
@@ -125,22 +142,38 @@ def sharing(story, language: str) -> dict:
     preview = video.preview if video else None
     poster = external_url("media.poster", video_id=video.id) if video and video.poster_filename else None
     description = words.summary or words.title
-    card = {"title": words.title, "description": description, "url": story_url(story, language),
-            "image": poster, "locale": OPEN_GRAPH_LOCALES[language],
-            "alternate_locales": [OPEN_GRAPH_LOCALES[code] for code in LANGUAGES if code != language],
-            "video": external_url("media.preview", rendition_id=preview.id) if preview else None,
-            "video_type": preview.mimetype if preview else None}
-    article = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": words.title[:110],
-               "description": description, "inLanguage": words.language, "url": card["url"],
-               "mainEntityOfPage": card["url"], "datePublished": _aware(went_live(story)).isoformat(),
-               "publisher": {"@type": "Organization",
-                             "name": localized(current_app.config["ORGANISATION_NAME"], language)}}
+    card = {
+        "title": words.title,
+        "description": description,
+        "url": story_url(story, language),
+        "image": poster,
+        "locale": OPEN_GRAPH_LOCALES[language],
+        "alternate_locales": [OPEN_GRAPH_LOCALES[code] for code in LANGUAGES if code != language],
+        "video": external_url("media.preview", rendition_id=preview.id) if preview else None,
+        "video_type": preview.mimetype if preview else None,
+    }
+    article = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": words.title[:110],
+        "description": description,
+        "inLanguage": words.language,
+        "url": card["url"],
+        "mainEntityOfPage": card["url"],
+        "datePublished": _aware(went_live(story)).isoformat(),
+        "publisher": {"@type": "Organization", "name": localized(current_app.config["ORGANISATION_NAME"], language)},
+    }
     if poster:
         article["image"] = [poster]
     if preview is not None:
-        article["video"] = {"@type": "VideoObject", "name": words.title, "description": description,
-                            "uploadDate": _aware(went_live(story)).isoformat(),
-                            "duration": iso_duration(video.duration_seconds), "contentUrl": card["video"],
-                            **({"thumbnailUrl": [poster]} if poster else {})}
+        article["video"] = {
+            "@type": "VideoObject",
+            "name": words.title,
+            "description": description,
+            "uploadDate": _aware(went_live(story)).isoformat(),
+            "duration": iso_duration(video.duration_seconds),
+            "contentUrl": card["video"],
+            **({"thumbnailUrl": [poster]} if poster else {}),
+        }
     card["json_ld"] = article
     return card

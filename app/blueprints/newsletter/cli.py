@@ -1,10 +1,12 @@
 """``flask newsletter send [--dry-run]``."""
+
 import click
 
 from ...flows.newsletter import send_digest
 from . import bp
 
 bp.cli.help = "The newsletter: queue the digest of new stories for every subscriber."
+
 
 @bp.cli.command("send")
 @click.option("--dry-run", is_flag=True, help="Show what would go out; queue nothing.")

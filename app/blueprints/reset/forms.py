@@ -9,8 +9,12 @@ class RequestResetForm(PortalForm):
 
 
 def new_password_fields():
-    return password_pair(_l("New password"), _l("Confirm new password"), missing=_l("Choose a new password."),
-                         missing_again=_l("Type the new password again."))
+    return password_pair(
+        _l("New password"),
+        _l("Confirm new password"),
+        missing=_l("Choose a new password."),
+        missing_again=_l("Type the new password again."),
+    )
 
 
 class NewPasswordForm(PortalForm):

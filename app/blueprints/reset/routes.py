@@ -62,7 +62,9 @@ def new_password():
     user = grant.user_if_valid() if grant else None
     form = NewPasswordForm()
     if user is None:
-        return render_step("reset/password.html", form=form, no_grant=True, status=409 if request.method == "POST" else 200)
+        return render_step(
+            "reset/password.html", form=form, no_grant=True, status=409 if request.method == "POST" else 200
+        )
     if form.validate_on_submit():
         change = recovery.set_new_password(user, form.password.data)
         if change is PasswordChange.DONE:

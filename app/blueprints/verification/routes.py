@@ -27,8 +27,9 @@ def verify():
         if result.ok:  # a double submit is welcomed too, with the first answer's session, never a new one
             return redirect_step(url_for("verification.welcome"))
         form.code.errors.append(code_error(result))
-    return render_code_step(codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")),
-                            status=form_status(form))
+    return render_code_step(
+        codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")), status=form_status(form)
+    )
 
 
 @bp.route("/verify/resend", methods=["POST"])
