@@ -392,7 +392,7 @@ def check_index_matches_app(session, story_id: int) -> None:
 
 def app_config(database_uri: str, **overrides) -> dict:
     """create_app() settings for a bench process that works on a database directly."""
-    from .servers import SECRET_KEY
+    from harness.servers import SECRET_KEY
 
     return {
         "SECRET_KEY": SECRET_KEY,

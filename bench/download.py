@@ -20,9 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from .client import HTMX, Browser, fetch, raw_request
+from harness.client import HTMX, Browser, fetch, raw_request
+from harness.servers import BIN, ROOT, rss_kib
+
 from .corpus import app_config
-from .servers import BIN, ROOT, rss_kib
 from .sizes import PASSWORD
 
 MIB = 1024 * 1024

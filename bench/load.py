@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.mailbox import Mailbox, SmtpServer, code_in
+from harness.client import HTMX, Browser, fetch, raw_request
+from harness.mailbox import Mailbox, SmtpServer, code_in
+from harness.servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
 
 from . import cpu
-from .client import HTMX, Browser, fetch, raw_request
-from .servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
 from .sizes import registration
 
 CLIENTS = 200
@@ -59,7 +59,7 @@ LOG_PROBLEMS = {  # what must never be in gunicorn's log (its own lines and the 
 class IndexedMailbox(Mailbox):
     """The tests' mailbox, but ``to(address)`` is a dict look-up: with thousands of mails and
     hundreds of waiting clients, scanning every message's To header would eat the CPUs. It also
-    notes when each mail arrived (bench.servers' timed list)."""
+    notes when each mail arrived (harness.servers' timed list)."""
 
     def __init__(self):
         super().__init__()

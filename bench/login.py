@@ -15,9 +15,10 @@ from pathlib import Path
 
 import bcrypt
 
+from harness.client import HTMX, Browser
+from harness.servers import latest_code
+
 from . import cpu
-from .client import HTMX, Browser
-from .servers import latest_code
 from .sizes import PASSWORD, registration
 
 # --- baseline: plain bcrypt ------------------------------------------------------------------

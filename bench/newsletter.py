@@ -27,8 +27,9 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
+from harness.servers import fresh_database, rss_kib
+
 from .corpus import app_config, load_stories
-from .servers import fresh_database, rss_kib
 
 STORIES = 5
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import statistics
 import time
 
+from harness.client import HTMX, Browser
+
 from . import cpu
-from .client import HTMX, Browser
 from .sizes import registration
 
 

@@ -22,6 +22,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
+
 from . import (
     aio,
     catalogue,
@@ -38,7 +40,6 @@ from . import (
     transcode,
     uploads,
 )
-from .servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 LOGIN_RATIO_GOAL = 0.9

@@ -44,11 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.mailbox import code_in
+from harness.client import HTMX, Browser, Response, fetch, raw_request
+from harness.mailbox import code_in
+from harness.servers import Gunicorn, Nginx, OutboxWorker, SmtpServer, app_env, flask, free_port
 
 from . import download
-from .client import HTMX, Browser, Response, fetch, raw_request
-from .servers import Gunicorn, Nginx, OutboxWorker, SmtpServer, app_env, flask, free_port
 from .sizes import PASSWORD, registration
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -197,7 +197,7 @@ class BalancingNginx(Nginx):
         }
         for old, new in changes.items():
             if old not in text:
-                raise RuntimeError(f"bench.servers.Nginx config has no {old!r} any more")
+                raise RuntimeError(f"harness.servers.Nginx config has no {old!r} any more")
             text = text.replace(old, new)
         return text
 

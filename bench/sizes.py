@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from .client import CSRF_RE, HTMX
-from .servers import SECRET_KEY, latest_code
+from harness.client import CSRF_RE, HTMX
+from harness.servers import SECRET_KEY, latest_code
 
 PARTIAL_LIMIT = 3 * 1024
 PASSWORD = "Blue-Harbour-42!"

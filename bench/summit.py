@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.client import HTMX, Browser, fetch, raw_request
+from harness.servers import CODE_RE, Gunicorn, Nginx, app_env, child_pids, flask
+
 from . import aio, cpu
-from .client import HTMX, Browser, fetch, raw_request
 from .load import Download, demo_downloads, engine_url, scan_log
-from .servers import CODE_RE, Gunicorn, Nginx, app_env, child_pids, flask
 from .sizes import registration
 
 CACHE_ZONE = (

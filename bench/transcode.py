@@ -25,8 +25,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from harness.servers import BIN, ROOT
+
 from .corpus import app_config
-from .servers import BIN, ROOT
 from .uploads import Uploader, send
 
 POLL_SECONDS = 0.02

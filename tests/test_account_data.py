@@ -9,8 +9,8 @@ import pytest
 from app.extensions import db
 from app.models import Download, Rendition, User
 
-from .catalogue_data import load, story_entry
-from .conftest import post, register_and_verify
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import post, register_and_verify
 from .test_french import FR, assert_french, visible
 
 SECTION = {"HX-Request": "true", "HX-Target": "account-downloads"}

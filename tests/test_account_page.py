@@ -6,7 +6,7 @@ from app.extensions import db
 from app.flows import login_sessions
 from app.models import OutboxMessage, User, VerificationCode, WrongCodeEntry
 
-from .conftest import GOOD_PASSWORD, HTMX, csrf_token, outbox, post, register_and_verify
+from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, outbox, post, register_and_verify
 from .test_login import copy_of, logged_in
 
 NEW_PASSWORD = "Green-Valley-77?"

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from app import create_app, search
 
-from .conftest import DATABASES
+from .helpers.databases import DATABASES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -241,7 +241,7 @@ def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp
     from app.extensions import db
     from app.flows.catalogue import find_stories, parse_query
 
-    from .catalogue_data import load, story_entry
+    from .helpers.catalogue_data import load, story_entry
 
     app = create_app(
         {
@@ -280,7 +280,7 @@ def test_upgrade_fills_the_search_vocabulary_of_a_catalogue_indexed_before_it(da
     from app.extensions import db
     from app.flows.catalogue import find_stories, parse_query
 
-    from .catalogue_data import load, story_entry
+    from .helpers.catalogue_data import load, story_entry
 
     app = create_app(
         {

@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import OutboxMessage, User, VerificationCode
 
-from .conftest import csrf_token, post, registration
+from .helpers.portal import csrf_token, post, registration
 
 
 def field_errors(response):

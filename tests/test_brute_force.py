@@ -18,7 +18,7 @@ import pytest
 from app.extensions import db
 from app.models import VerificationCode, WrongCodeEntry
 
-from .conftest import GOOD_PASSWORD, age_codes, csrf_token, outbox, post, register_and_verify
+from .helpers.portal import GOOD_PASSWORD, age_codes, csrf_token, outbox, post, register_and_verify
 from .test_reset import NEW_PASSWORD, reset_code
 
 ANN = "ann@example.org"

@@ -15,9 +15,9 @@ from app.flows import captions
 from app.flows.importer import ManifestError, import_folder
 from app.models import AuditEvent, Caption, Story
 
-from .catalogue_data import STORIES, story_entry, write_manifest
-from .conftest import register_and_verify
-from .uploads_helpers import UPLOAD_CONFIG
+from .helpers.catalogue_data import STORIES, story_entry, write_manifest
+from .helpers.portal import register_and_verify
+from .helpers.uploads_helpers import UPLOAD_CONFIG
 
 SLUG = STORIES[0]["slug"]
 SRT = (
@@ -174,7 +174,7 @@ def test_a_refusal_is_said_in_french(app, staff, story):
 def test_captions_need_staff_and_the_csrf_token(app, staff, story):
     member = app.test_client()
     register_and_verify(member, app, "member@example.org")
-    from .conftest import csrf_token
+    from .helpers.portal import csrf_token
 
     assert send(member, csrf_token(member), story, "en", SRT).status_code == 404
     client, _ = staff

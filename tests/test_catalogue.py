@@ -6,8 +6,8 @@ import pytest
 
 from app.flows.catalogue import parse_query
 
-from .catalogue_data import STORIES, load, story_entry
-from .conftest import DATABASES
+from .helpers.catalogue_data import STORIES, load, story_entry
+from .helpers.databases import DATABASES
 
 HTMX = {"HX-Request": "true"}
 
@@ -414,7 +414,7 @@ def test_cached_result_blocks_follow_every_catalogue_change(client, app, tmp_pat
 
 def test_cached_result_blocks_carry_nothing_of_the_visitor(client, app, catalogue):
     """The same cached cards for everyone; the account bar and CSRF token stay each visitor's own."""
-    from .conftest import register_and_verify
+    from .helpers.portal import register_and_verify
 
     anonymous = client.get("/").get_data(as_text=True)
     member = app.test_client()
@@ -436,7 +436,7 @@ def test_catalogue_without_or_with_a_tiny_cache(client, catalogue):
 
 
 def test_visitors_share_the_cached_page_and_one_who_opened_the_dialog_gets_a_working_token(app, catalogue):
-    from .conftest import CSRF_RE
+    from .helpers.portal import CSRF_RE
 
     visitors = [app.test_client() for _ in range(2)]
     pages = [v.get("/").get_data(as_text=True) for v in visitors]

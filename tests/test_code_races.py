@@ -17,7 +17,7 @@ from app.extensions import db
 from app.flows import codes
 from app.models import OutboxMessage, VerificationCode, WrongCodeEntry, utcnow
 
-from .conftest import csrf_token, post, register_and_verify
+from .helpers.portal import csrf_token, post, register_and_verify
 from .test_reset import reset_code
 
 ANN = "ann@example.org"

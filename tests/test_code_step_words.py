@@ -4,7 +4,7 @@ account."""
 
 import re
 
-from .conftest import age_codes, outbox, post, registration
+from .helpers.portal import age_codes, outbox, post, registration
 
 ADDRESSES = ("ann@example.org", "nobody@example.org")
 

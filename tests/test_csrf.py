@@ -12,8 +12,8 @@ import pytest
 from app.extensions import db
 from app.models import Story, User
 
-from .conftest import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
-from .staff_data import make_draft, promote, staff_client
+from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
+from .helpers.staff_data import make_draft, promote, staff_client
 from .test_security_headers import STAFF_STORY_PAGES, routes, unsubscribe_token, upload_samples
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

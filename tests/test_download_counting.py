@@ -20,8 +20,8 @@ from app.models import (
     utcnow,
 )
 
-from .catalogue_data import load, story_entry
-from .conftest import register_and_verify
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import register_and_verify
 
 SIZE = 300_000
 

@@ -11,8 +11,8 @@ from app.extensions import db
 from app.flows import login_sessions
 from app.models import Download, Rendition, User
 
-from .catalogue_data import load, story_entry
-from .conftest import GOOD_PASSWORD, HTMX, last_code, post, register_and_verify, registration
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import GOOD_PASSWORD, HTMX, last_code, post, register_and_verify, registration
 
 SIZE = 300_000
 
@@ -110,7 +110,7 @@ def test_unverified_account_is_led_to_the_code_step(client, app, story):
             login_sessions.start(user)
             session["_user_id"] = user.get_id()
             session["_fresh"] = True
-    from .conftest import age_codes
+    from .helpers.portal import age_codes
 
     age_codes(app, minutes=2)
     response = client.get(f"/download/{story}")

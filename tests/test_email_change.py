@@ -11,7 +11,7 @@ from app.extensions import db
 from app.flows import codes
 from app.models import User, VerificationCode
 
-from .conftest import GOOD_PASSWORD, age_codes, last_code, outbox, post, register_and_verify
+from .helpers.portal import GOOD_PASSWORD, age_codes, last_code, outbox, post, register_and_verify
 from .test_account_page import login
 from .test_french import FR, assert_french, visible
 from .test_login import copy_of, logged_in

@@ -27,7 +27,7 @@ from app.models import OutboxMessage, utcnow
 from app.outbox import STAND_IN_MAIL
 from app.outbox import pending_ids as outbox_pending_ids
 
-from .conftest import (
+from .helpers.portal import (
     CSRF_RE,
     GOOD_PASSWORD,
     HTMX,

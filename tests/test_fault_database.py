@@ -2,7 +2,7 @@
 and everything carries on by itself afterwards, the requests, the sender thread and the worker.
 
 SQLite: another connection holds the write lock (BEGIN EXCLUSIVE) past a short busy timeout.
-PostgreSQL: the app reaches the server through tests/tcp_proxy.py, which is cut (every connection
+PostgreSQL: the app reaches the server through tests/helpers/tcp_proxy.py, which is cut (every connection
 closed, new ones refused) and restored, as in a server restart.
 """
 
@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.models import User
-from bench.servers import OutboxWorker
+from harness.servers import OutboxWorker
 
-from .conftest import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
-from .faults import process_env, wait_until
-from .tcp_proxy import TcpProxy
+from .helpers.faults import process_env, wait_until
+from .helpers.portal import build_app, csrf_token, dispose, outbox, post, register_and_verify, registration
+from .helpers.tcp_proxy import TcpProxy
 
 BUSY_TIMEOUT_MS = 300  # SQLite waits this long for a lock, then the request fails
 

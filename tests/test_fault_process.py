@@ -11,12 +11,12 @@ import time
 import pytest
 
 from app.models import utcnow
-from bench.client import Browser
-from bench.servers import Gunicorn
+from harness.client import Browser
+from harness.mailbox import SmtpServer, code_in, free_port
+from harness.servers import Gunicorn
 
-from .conftest import build_app, dispose, outbox, registration
-from .faults import outbox_send, process_env, wait_until
-from .mailbox import SmtpServer, code_in, free_port
+from .helpers.faults import outbox_send, process_env, wait_until
+from .helpers.portal import build_app, dispose, outbox, registration
 
 pytestmark = pytest.mark.smtp
 

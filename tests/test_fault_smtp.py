@@ -9,11 +9,11 @@ from aiosmtpd.smtp import SMTP
 
 from app.extensions import db
 from app.models import User
-from bench.servers import OutboxWorker
+from harness.mailbox import Mailbox, SmtpServer, code_in, free_port
+from harness.servers import OutboxWorker
 
-from .conftest import build_app, dispose, outbox, post, registration
-from .faults import process_env, register_concurrently, unsent_count, wait_until
-from .mailbox import Mailbox, SmtpServer, code_in, free_port
+from .helpers.faults import process_env, register_concurrently, unsent_count, wait_until
+from .helpers.portal import build_app, dispose, outbox, post, registration
 
 pytestmark = pytest.mark.smtp
 

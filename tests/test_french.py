@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from .conftest import GOOD_PASSWORD, age_codes, csrf_token, last_code, outbox
+from .helpers.portal import GOOD_PASSWORD, age_codes, csrf_token, last_code, outbox
 
 ROOT = Path(__file__).resolve().parents[1]
 POT = ROOT / "app" / "translations" / "messages.pot"

@@ -51,10 +51,10 @@ from app.models import (
 )
 from app.outbox import ACCOUNT_MAIL, CODE_MAIL, NEWSLETTER, STAND_IN_MAIL
 
-from .catalogue_data import STORIES, load
-from .conftest import GOOD_PASSWORD, age_codes, csrf_token, post, register_and_verify, registration
-from .second_factor_helpers import set_up_authenticator
-from .staff_data import promote
+from .helpers.catalogue_data import STORIES, load
+from .helpers.portal import GOOD_PASSWORD, age_codes, csrf_token, post, register_and_verify, registration
+from .helpers.second_factor_helpers import set_up_authenticator
+from .helpers.staff_data import promote
 from .test_bad_input import nothing_written
 from .test_reset import reset_code
 

@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import Category, Rendition, Story, User
 
-from .catalogue_data import story_entry, write_manifest
+from .helpers.catalogue_data import story_entry, write_manifest
 
 
 def run(app, *args):

@@ -5,7 +5,7 @@ import pytest
 from app.extensions import db
 from app.models import User
 
-from .conftest import GOOD_PASSWORD, post, register_and_verify
+from .helpers.portal import GOOD_PASSWORD, post, register_and_verify
 
 # What a browser sends when the EN | FR switch on one of the site's pages is clicked
 FROM_THIS_SITE = {"Sec-Fetch-Site": "same-origin", "Referer": "http://localhost/conditions"}

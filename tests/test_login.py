@@ -6,7 +6,7 @@ import pytest
 from app.extensions import db
 from app.models import User
 
-from .conftest import GOOD_PASSWORD, HTMX, csrf_token, last_code, outbox, post, register_and_verify, registration
+from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, last_code, outbox, post, register_and_verify, registration
 
 
 def login(client, email="ann@example.org", password=GOOD_PASSWORD, htmx=False, **extra):
@@ -70,7 +70,7 @@ def test_unknown_address_still_runs_bcrypt(client, monkeypatch):
 
 def test_unverified_account_is_taken_to_the_code_step_with_a_fresh_code(client, app):
     post(app.test_client(), "/account/register", registration())
-    from .conftest import age_codes
+    from .helpers.portal import age_codes
 
     age_codes(app, minutes=2)
     response = login(client)

@@ -6,9 +6,9 @@ import pytest
 
 from app.extensions import db
 from app.models import OutboxMessage
+from harness.mailbox import SmtpServer, code_in, free_port, text_of
 
-from .conftest import age_codes, build_app, dispose, last_code, outbox, post, registration
-from .mailbox import SmtpServer, code_in, free_port, text_of
+from .helpers.portal import age_codes, build_app, dispose, last_code, outbox, post, registration
 
 pytestmark = pytest.mark.smtp
 

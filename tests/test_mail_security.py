@@ -18,9 +18,9 @@ from app.extensions import db
 from app.flows import codes
 from app.models import OutboxMessage, User, utcnow
 from app.outbox import compose
+from harness.mailbox import SmtpServer, code_in, free_port, raw_header
 
-from .conftest import age_codes, build_app, dispose, last_code, outbox, post, registration
-from .mailbox import SmtpServer, code_in, free_port, raw_header
+from .helpers.portal import age_codes, build_app, dispose, last_code, outbox, post, registration
 
 pytestmark = pytest.mark.smtp
 

@@ -10,8 +10,8 @@ from app.extensions import db
 from app.flows.media_types import EXTENSIONS
 from app.models import Download, Rendition, Story, Video
 
-from .catalogue_data import JPEG_HEAD, MP4_HEAD, load, story_entry, write_manifest
-from .conftest import register_and_verify
+from .helpers.catalogue_data import JPEG_HEAD, MP4_HEAD, load, story_entry, write_manifest
+from .helpers.portal import register_and_verify
 
 SAME_SIZE = (("HD 1080p25", 1920, 1080, 5000, False), ("Preview 360p", 640, 360, 5000, True))
 

@@ -11,10 +11,10 @@ from app.extensions import db
 from app.flows import newsletter
 from app.models import NewsletterDelivery, OutboxMessage, Story, User, utcnow
 from app.outbox import deliver
+from harness.mailbox import code_in, raw_header, text_of
 
-from .catalogue_data import load, story_entry
-from .conftest import build_app, dispose, last_code, outbox, post, registration
-from .mailbox import code_in, raw_header, text_of
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import build_app, dispose, last_code, outbox, post, registration
 
 pytestmark = pytest.mark.smtp
 
@@ -218,7 +218,7 @@ def test_deleting_the_account_stops_the_newsletter(app, tmp_path):
     client = subscriber(app, "ann@example.org")
     load(app, tmp_path, [recent("fresh", 1)])
     send(app)
-    from .conftest import GOOD_PASSWORD
+    from .helpers.portal import GOOD_PASSWORD
 
     post(client, "/account/delete", {"delete_password": GOOD_PASSWORD})
     assert digests(app) == []

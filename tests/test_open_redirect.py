@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urljoin, urlsplit
 
 import pytest
 
-from .conftest import CSRF_RE, GOOD_PASSWORD, HTMX, registration
+from .helpers.portal import CSRF_RE, GOOD_PASSWORD, HTMX, registration
 
 SITE = "https://portal.example/stories/here"  # where the page with the link or redirect is
 C0_AND_SPACE = "".join(chr(i) for i in range(0x21))

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from .catalogue_data import STORIES, load
-from .conftest import HTMX, post, register_and_verify, registration
+from .helpers.catalogue_data import STORIES, load
+from .helpers.portal import HTMX, post, register_and_verify, registration
 
 AUTOCOMPLETE = {
     "email": "email",

@@ -3,7 +3,7 @@ checks are in test_account_page.py, the log in in test_login.py)."""
 
 import pytest
 
-from .conftest import GOOD_PASSWORD, age_codes, post, register_and_verify
+from .helpers.portal import GOOD_PASSWORD, age_codes, post, register_and_verify
 from .test_reset import reset_code, start_reset
 
 

@@ -4,8 +4,8 @@ staff member stays; each change audited and mailed (English or French)."""
 from app.extensions import db
 from app.models import AuditEvent, User
 
-from .conftest import outbox, post, register_and_verify
-from .staff_data import STAFF, staff_client
+from .helpers.portal import outbox, post, register_and_verify
+from .helpers.staff_data import STAFF, staff_client
 
 MEMBER = "reader@example.org"
 

@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from bench.client import Browser
-from bench.servers import Gunicorn, Nginx, app_env, flask, latest_code
+from harness.client import Browser
+from harness.servers import Gunicorn, Nginx, app_env, flask, latest_code
 
-from .catalogue_data import story_entry, write_manifest
-from .conftest import HTMX, registration
-from .services import migrated_database, nginx_installed, required
+from .helpers.catalogue_data import story_entry, write_manifest
+from .helpers.portal import HTMX, registration
+from .helpers.services import migrated_database, nginx_installed, required
 
 # The README's proxy_cache settings (section "Deployment"), with the cache in the test's folder.
 CACHE_ZONE = (

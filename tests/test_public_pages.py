@@ -9,7 +9,7 @@ import pytest
 
 from app.security import ACCOUNT_BLUEPRINTS, STAFF_BLUEPRINTS
 
-from .conftest import csrf_token, post, register_and_verify, registration
+from .helpers.portal import csrf_token, post, register_and_verify, registration
 from .test_security_headers import MEMBER, REQUEST_KINDS, load_catalogue, route_samples, routes
 
 # Reading needs no session; the download asks who you are (it sends the visitor to log in).
@@ -105,7 +105,7 @@ def test_an_edit_or_an_import_gives_a_fresh_page_and_a_new_etag(app, tmp_path):
     from app.extensions import db
     from app.models import Story
 
-    from .catalogue_data import load, story_entry
+    from .helpers.catalogue_data import load, story_entry
 
     catalogue = load_catalogue(app, tmp_path)
     visitor = app.test_client()

@@ -5,7 +5,7 @@ import re
 from app.extensions import db
 from app.models import User, VerificationCode
 
-from .conftest import HTMX, age_codes, csrf_token, last_code, outbox, post, registration
+from .helpers.portal import HTMX, age_codes, csrf_token, last_code, outbox, post, registration
 
 
 def users(app):

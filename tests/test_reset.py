@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import User, VerificationCode
 
-from .conftest import GOOD_PASSWORD, HTMX, age_codes, last_code, outbox, post, register_and_verify, registration
+from .helpers.portal import GOOD_PASSWORD, HTMX, age_codes, last_code, outbox, post, register_and_verify, registration
 
 NEW_PASSWORD = "Green-Valley-77?"
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from .catalogue_data import load, story_entry
-from .conftest import HTMX
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import HTMX
 
 SEARCH = {"HX-Request": "true", "HX-Target": "results"}
 

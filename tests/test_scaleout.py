@@ -13,7 +13,7 @@ import pytest
 
 from bench import scaleout
 
-from .services import nginx_installed, required
+from .helpers.services import nginx_installed, required
 
 pytestmark = pytest.mark.slow
 

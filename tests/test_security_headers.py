@@ -19,8 +19,8 @@ from app.extensions import db
 from app.flows import captions, newsletter
 from app.models import Caption, Category, Rendition, Story, User, Video
 
-from .catalogue_data import STORIES, load
-from .conftest import (
+from .helpers.catalogue_data import STORIES, load
+from .helpers.portal import (
     BASE_CONFIG,
     GOOD_PASSWORD,
     HTMX,
@@ -31,8 +31,8 @@ from .conftest import (
     register_and_verify,
     registration,
 )
-from .second_factor_helpers import set_up_authenticator
-from .staff_data import staff_client
+from .helpers.second_factor_helpers import set_up_authenticator
+from .helpers.staff_data import staff_client
 
 MEMBER = "walk.member@example.org"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

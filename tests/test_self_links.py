@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from .conftest import HTMX
+from .helpers.portal import HTMX
 from .test_open_redirect import HOSTILE, stays_on_site
 
 # Every attribute that holds an address the browser (or htmx) goes to, and the hidden "next".

@@ -1,5 +1,5 @@
 """The way operators run it: `flask --app wsgi db upgrade`, then `gunicorn -c gunicorn.conf.py wsgi:app`
-(bench/servers.py's Gunicorn starts it so)."""
+(harness/servers.py's Gunicorn starts it so)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bench import download
-from bench.client import Browser, fetch, raw_request
-from bench.servers import Gunicorn, app_env
+from harness.client import Browser, fetch, raw_request
+from harness.servers import Gunicorn, app_env
 
-from .services import migrated_database
+from .helpers.services import migrated_database
 
 MIB = download.MIB
 

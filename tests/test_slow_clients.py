@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from bench.client import Browser
-from bench.servers import GUNICORN_CONF, Gunicorn, Nginx, app_env
+from harness.client import Browser
+from harness.servers import GUNICORN_CONF, Gunicorn, Nginx, app_env
 
-from .services import migrated_database, nginx_installed, required
+from .helpers.services import migrated_database, nginx_installed, required
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from app.flows import newsletter, publishing
 from app.flows.importer import validate
 from app.models import AuditEvent, Story, User
 
-from .catalogue_data import STORIES, load
-from .conftest import csrf_token, post, register_and_verify
-from .second_factor_helpers import set_up_authenticator
-from .staff_data import STAFF, make_draft, staff_client, story_row
+from .helpers.catalogue_data import STORIES, load
+from .helpers.portal import csrf_token, post, register_and_verify
+from .helpers.second_factor_helpers import set_up_authenticator
+from .helpers.staff_data import STAFF, make_draft, staff_client, story_row
 from .test_french import assert_french, visible
 
 MEMBER = "reader@example.org"

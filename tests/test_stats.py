@@ -11,9 +11,9 @@ from app.extensions import db
 from app.flows import downloads, stats
 from app.models import DownloadOrganisationMonth, Rendition, Story, User, utcnow
 
-from .catalogue_data import load, story_entry
-from .conftest import register_and_verify
-from .staff_data import staff_client
+from .helpers.catalogue_data import load, story_entry
+from .helpers.portal import register_and_verify
+from .helpers.staff_data import staff_client
 
 WINDOW = timedelta(hours=6)
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models import Story, StoryTranslation
 
-from .catalogue_data import load, story_entry, write_manifest
+from .helpers.catalogue_data import load, story_entry, write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 FR = {"Accept-Language": "fr-FR,fr;q=0.9"}

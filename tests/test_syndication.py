@@ -12,8 +12,8 @@ import pytest
 
 from app.flows import publishing
 
-from .catalogue_data import load, story_entry
-from .staff_data import make_draft, story_row
+from .helpers.catalogue_data import load, story_entry
+from .helpers.staff_data import make_draft, story_row
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

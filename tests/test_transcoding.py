@@ -21,8 +21,17 @@ from app.extensions import db
 from app.flows import transcoding
 from app.models import AuditEvent, CatalogueVersion, Story, TranscodeJob, Upload
 
-from .faults import wait_until
-from .uploads_helpers import TEST_LADDER, TUS, UPLOAD_CONFIG, ffmpeg_binary, make_video, metadata, probe_file, worker
+from .helpers.faults import wait_until
+from .helpers.uploads_helpers import (
+    TEST_LADDER,
+    TUS,
+    UPLOAD_CONFIG,
+    ffmpeg_binary,
+    make_video,
+    metadata,
+    probe_file,
+    worker,
+)
 
 HTMX = {"HX-Request": "true"}
 

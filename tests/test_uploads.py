@@ -14,7 +14,7 @@ from app.extensions import db
 from app.flows import tus
 from app.models import AuditEvent, TranscodeJob, Upload, utcnow
 
-from .uploads_helpers import TUS, UPLOAD_CONFIG, LiveServer, make_video, metadata, staff_headers
+from .helpers.uploads_helpers import TUS, UPLOAD_CONFIG, LiveServer, make_video, metadata, staff_headers
 
 
 @pytest.fixture
@@ -232,7 +232,7 @@ def test_a_file_that_is_not_a_video_is_refused_and_nothing_is_left(app, staff, s
     if content == "jpeg":  # a still picture: one "video" stream to ffmpeg, but no video
         import subprocess
 
-        from .uploads_helpers import ffmpeg_binary
+        from .helpers.uploads_helpers import ffmpeg_binary
 
         picture = tmp_path / "still.jpg"
         subprocess.run(
@@ -339,7 +339,7 @@ def test_bytes_before_a_dropped_connection_are_kept(app, staff, story):
 
 @pytest.mark.parametrize("method", ["OPTIONS", "POST", "HEAD", "PATCH", "DELETE"])
 def test_the_tus_endpoints_are_invisible_to_members(app, story, method):
-    from .conftest import csrf_token, register_and_verify
+    from .helpers.portal import csrf_token, register_and_verify
 
     member = app.test_client()
     register_and_verify(member, app, "member@example.org")

@@ -4,7 +4,7 @@
 from app.extensions import db
 from app.models import User, VerificationCode
 
-from .conftest import GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, outbox, post, registration
+from .helpers.portal import GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, outbox, post, registration
 
 
 def user(app, email="ann@example.org"):

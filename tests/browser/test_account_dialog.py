@@ -8,9 +8,10 @@ import re
 
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD
-from ..mailbox import code_in
-from .conftest import settled
+from harness.mailbox import code_in
+
+from ..helpers.browser import settled
+from ..helpers.portal import GOOD_PASSWORD
 
 FIRST, LAST, ORGANISATION = "Ann", "Lee", "Example Broadcasting"
 FULL_NAME = f"{FIRST} {LAST}"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD
-from ..second_factor_helpers import give_second_factor
-from .conftest import settled
+from ..helpers.browser import settled
+from ..helpers.portal import GOOD_PASSWORD
+from ..helpers.second_factor_helpers import give_second_factor
 from .test_account_dialog import mailed_code
 from .test_layout_feedback import LAPTOP, PHONE, open_dialog_step
 from .test_portal import SLUG, load_stories
@@ -134,7 +134,7 @@ def staff_pages(live_portal, tmp_path) -> list[str]:
     from app.flows import downloads
     from app.models import Rendition, Story, User, utcnow
 
-    from ..staff_data import staff_client
+    from ..helpers.staff_data import staff_client
 
     app = live_portal.app
     load_stories(live_portal, tmp_path)

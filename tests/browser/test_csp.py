@@ -17,11 +17,11 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from bench.servers import Nginx
+from harness.mailbox import code_in
+from harness.servers import Nginx
 
-from ..catalogue_data import STORIES, load
-from ..conftest import GOOD_PASSWORD, age_codes
-from ..mailbox import code_in
+from ..helpers.catalogue_data import STORIES, load
+from ..helpers.portal import GOOD_PASSWORD, age_codes
 from ..test_security_headers import MEMBER, parse_csp, unsubscribe_token
 from .test_account_dialog import (
     CODE_HEADING,
@@ -101,7 +101,7 @@ class TlsNginx(Nginx):
     def config(self) -> str:
         plain = f"listen 127.0.0.1:{self.port};"
         config = super().config()
-        assert plain in config, "bench.servers.Nginx changed its listen line"
+        assert plain in config, "harness.servers.Nginx changed its listen line"
         return config.replace(plain, f"listen 127.0.0.1:{self.port} ssl;")
 
 

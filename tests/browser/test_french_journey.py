@@ -11,8 +11,9 @@ import re
 
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD, age_codes
-from ..mailbox import code_in, text_of
+from harness.mailbox import code_in, text_of
+
+from ..helpers.portal import GOOD_PASSWORD, age_codes
 from ..test_french import assert_french, visible
 from .test_account_dialog import expect_dialog_open, path_of
 

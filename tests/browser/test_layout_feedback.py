@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import settled
+from ..helpers.browser import settled
 from .test_account_dialog import fill_registration
 from .test_portal import SLUG, load_stories
 

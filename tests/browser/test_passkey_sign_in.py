@@ -12,8 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..catalogue_data import STORIES, load
-from ..conftest import register_and_verify
+from ..helpers.catalogue_data import STORIES, load
+from ..helpers.portal import register_and_verify
 from .test_account_dialog import FULL_NAME, account_nav
 from .test_two_step import EMAIL, on_localhost
 

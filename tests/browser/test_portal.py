@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Rendition, Story, Video
 
-from ..catalogue_data import STORIES, load, story_entry
+from ..helpers.catalogue_data import STORIES, load, story_entry
 from .test_account_dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code, path_of
 
 STORY = STORIES[0]

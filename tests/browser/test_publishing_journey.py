@@ -18,18 +18,18 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Story, Upload
 
-from ..catalogue_data import STORIES, load
-from ..conftest import GOOD_PASSWORD
-from ..second_factor_helpers import give_second_factor
-from ..staff_data import staff_client
-from ..uploads_helpers import UPLOAD_CONFIG, make_video, worker
-from .conftest import settled
+from ..helpers.browser import settled
+from ..helpers.catalogue_data import STORIES, load
+from ..helpers.portal import GOOD_PASSWORD
+from ..helpers.second_factor_helpers import give_second_factor
+from ..helpers.staff_data import staff_client
+from ..helpers.uploads_helpers import UPLOAD_CONFIG, make_video, worker
 from .test_account_dialog import CODE_HEADING, WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code
 
 CHUNK = 16 * 1024
 TITLE, TITLE_FR = "Divers clear mines off Latvia", "Des plongeurs déminent au large de la Lettonie"
 SLUG = "divers-clear-mines-off-latvia"
-HD = "HD 108p"  # tests/uploads_helpers.py TEST_LADDER: the master is 108 lines tall
+HD = "HD 108p"  # tests/helpers/uploads_helpers.py TEST_LADDER: the master is 108 lines tall
 CAPTIONS = {
     "en": "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nDivers enter the water.\n",
     "fr": "1\n00:00:00,000 --> 00:00:02,000\nLes plongeurs entrent dans l’eau.\n",
@@ -160,7 +160,7 @@ def test_a_story_goes_from_the_newsroom_to_a_journalist(live_portal, database_ur
     step = dialog.locator("#account-step")
     step.get_by_role("link", name="Create an account").click()
     expect(step.get_by_role("heading", name="Create an account")).to_be_visible()
-    settled(dialog)  # else the step's focus move can take the typing (tests/browser/conftest.py)
+    settled(dialog)  # else the step's focus move can take the typing (tests/helpers/browser.py)
     fill_registration(dialog, "reporter@example.org")
     dialog.get_by_role("button", name="Create an account").click()
     expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()

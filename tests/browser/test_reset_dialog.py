@@ -10,9 +10,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..catalogue_data import STORIES, load
-from ..conftest import GOOD_PASSWORD, age_codes
-from .conftest import settled
+from ..helpers.browser import settled
+from ..helpers.catalogue_data import STORIES, load
+from ..helpers.portal import GOOD_PASSWORD, age_codes
 from .test_account_dialog import (
     CODE_HEADING,
     account_nav,

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD, register_and_verify
+from ..helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, settled
+from ..helpers.portal import GOOD_PASSWORD, register_and_verify
 from ..test_french import assert_french, visible
-from .conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, settled
 from .test_account_dialog import FULL_NAME, account_nav, expect_logged_in_at, expect_logged_out_at, fill_login
 
 

@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD
-from ..second_factor_helpers import give_second_factor
-from ..staff_data import staff_client
+from ..helpers.portal import GOOD_PASSWORD
+from ..helpers.second_factor_helpers import give_second_factor
+from ..helpers.staff_data import staff_client
 
 EXPECTED_404 = r"Failed to load resource: .*status of 404"  # the visitor's look at the draft's address
 

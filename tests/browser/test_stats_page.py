@@ -13,10 +13,10 @@ from app.extensions import db
 from app.flows import downloads
 from app.models import Rendition, User, utcnow
 
-from ..catalogue_data import load, story_entry
-from ..conftest import GOOD_PASSWORD
-from ..second_factor_helpers import give_second_factor
-from ..staff_data import staff_client
+from ..helpers.catalogue_data import load, story_entry
+from ..helpers.portal import GOOD_PASSWORD
+from ..helpers.second_factor_helpers import give_second_factor
+from ..helpers.staff_data import staff_client
 
 
 @pytest.mark.parametrize("javascript", [True, False])

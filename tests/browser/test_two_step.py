@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import GOOD_PASSWORD, register_and_verify
-from ..second_factor_helpers import set_up_authenticator, totp_code
-from .conftest import settled
+from ..helpers.browser import settled
+from ..helpers.portal import GOOD_PASSWORD, register_and_verify
+from ..helpers.second_factor_helpers import set_up_authenticator, totp_code
 from .test_account_dialog import account_nav, expect_logged_in_at, fill_login
 from .test_axe import violations
 

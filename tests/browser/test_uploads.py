@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import TranscodeJob, Upload
-from bench.servers import Nginx
+from harness.servers import Nginx
 
-from ..uploads_helpers import UPLOAD_CONFIG, LiveServer, make_video, staff_browser, story_id
+from ..helpers.uploads_helpers import UPLOAD_CONFIG, LiveServer, make_video, staff_browser, story_id
 
 CHUNK = 16 * 1024
 # README "Uploads behind nginx": what the location of the upload endpoints needs.
@@ -139,7 +139,7 @@ def test_a_page_closed_mid_upload_resumes_where_it_stopped(app, staff_page, tmp_
     start_upload(first, story, video)
     held.wait_for_a_held_one()
     second = first.context.new_page()  # the same browser (its localStorage), after the laptop reopened
-    from .conftest import PageLog
+    from ..helpers.browser import PageLog
 
     second.log = PageLog(second)
     first.close()

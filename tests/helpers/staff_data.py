@@ -7,7 +7,7 @@ from app.flows import publishing
 from app.flows.staff import set_staff
 from app.models import Story
 
-from .conftest import register_and_verify
+from .portal import register_and_verify
 from .second_factor_helpers import set_up_authenticator
 
 STAFF = "press.officer@example.org"

@@ -17,11 +17,11 @@ from app.extensions import db
 from app.flows.staff import create_staff_user
 from app.flows.transcoding import ffmpeg_binary, probe
 from app.models import Story
-from bench.servers import BIN, ROOT
+from harness.servers import BIN, ROOT
 
 from .catalogue_data import STORIES, load
-from .conftest import BASE_CONFIG, GOOD_PASSWORD, csrf_token, post
 from .faults import process_env
+from .portal import BASE_CONFIG, GOOD_PASSWORD, csrf_token, post
 from .second_factor_helpers import set_up_authenticator
 
 STAFF = "press@example.org"

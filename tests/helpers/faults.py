@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import OutboxMessage
-from bench.servers import BIN, ROOT, app_env
+from harness.servers import BIN, ROOT, app_env
 
-from .conftest import post, registration
+from .portal import post, registration
 
 
 def process_env(database_url: str, **settings) -> dict[str, str]:

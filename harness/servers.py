@@ -354,7 +354,7 @@ class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 whose DATA handler can sleep ``delay`` seconds (the tests' helper)."""
 
     def __init__(self, delay: float = 0.0):
-        from tests.mailbox import SmtpServer as _Server
+        from .mailbox import SmtpServer as _Server
 
         self._server = _Server(delay=delay)
         self.port = self._server.port

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import NGINX, migrate
+from harness.servers import NGINX, migrate
 
 
 def required(what: str, check) -> None:

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.flows import second_factor
 from app.models import TotpFactor, User, utcnow
 
-from .conftest import GOOD_PASSWORD, post
+from .portal import GOOD_PASSWORD, post
 
 
 def totp_secret(app, email: str) -> str:
