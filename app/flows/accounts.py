@@ -36,7 +36,7 @@ class Registration:
 
 
 def code_policy() -> codes.CodePolicy:
-    return codes.CodePolicy.from_config(current_app.config)
+    return codes.service().policy
 
 
 def find_user(address: str) -> User | None:
@@ -121,15 +121,7 @@ def confirm_address(
 ) -> codes.CodeCheck:
     """Check a verification code; on success the account is verified."""
     now = now or utcnow()
-    result = codes.check_code(
-        address,
-        codes.VERIFY,
-        submitted,
-        source=source,
-        secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(),
-        now=now,
-    )
+    result = codes.service().check(address, codes.VERIFY, submitted, source=source, now=now)
     if result.outcome is codes.Outcome.ACCEPTED and result.user is not None and result.user.verified_at is None:
         result.user.verified_at = now
         audit.record("account.verified", subject=result.user, now=now)
@@ -141,32 +133,16 @@ def locked_send_blocked_until(address: str, source: codes.Source, now: datetime)
     """``codes.send_blocked_until`` with the mailbox locked until the caller commits, so that the
     send that follows is counted before anyone else looks."""
     codes.lock_mailbox(codes.mailbox_of(address))
-    return codes.send_blocked_until(address, now, code_policy(), source)
+    return codes.service().send_blocked_until(address, now, source)
 
 
 def send_code(user: User, purpose: str, source: codes.Source, now: datetime) -> None:
-    code = codes.issue_code(
-        user.email,
-        purpose,
-        user=user,
-        source=source,
-        secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(),
-        now=now,
-    )
+    code = codes.service().issue(user.email, purpose, user=user, source=source, now=now)
     mails.queue_code_mail(user, code, purpose)
 
 
 def issue_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
-    codes.issue_code(
-        address,
-        purpose,
-        user=None,
-        source=source,
-        secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(),
-        now=now,
-    )
+    codes.service().issue(address, purpose, user=None, source=source, now=now)
 
 
 def send_stand_in(address: str, purpose: str, source: codes.Source, now: datetime) -> None:
@@ -192,8 +168,8 @@ class CodeFlow(Protocol):
 
 
 def flow_has_live_code(flow: CodeFlow, purpose: str, now: datetime | None = None) -> bool:
-    return codes.flow_has_live_code(flow.address, purpose, flow.id, now or utcnow(), code_policy())
+    return codes.service().flow_has_live_code(flow.address, purpose, flow.id, now or utcnow())
 
 
 def next_send_at(address: str, source: codes.Source | None = None, now: datetime | None = None) -> datetime | None:
-    return codes.send_blocked_until(address, now or utcnow(), code_policy(), source)
+    return codes.service().send_blocked_until(address, now or utcnow(), source)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast, overload
 
+from flask import current_app
 from sqlalchemy import CursorResult, select, text, update
 
 from ..extensions import db
@@ -65,6 +66,38 @@ class Source:
 
     flow_id: str
     network: str
+
+
+@dataclass(frozen=True)
+class CodeService:
+    """The functions below with the app's secret and policy given once: what the account, reset
+    and email-change rules call (``service()``), so that none of them passes the key and the caps
+    along. Tests of the counting itself call the functions with a policy of their own."""
+
+    secret: str
+    policy: CodePolicy
+
+    @overload
+    def issue(self, address: str, purpose: str, *, user: User, source: Source, now: datetime) -> str: ...
+    @overload
+    def issue(self, address: str, purpose: str, *, user: None, source: Source, now: datetime) -> None: ...
+    def issue(self, address: str, purpose: str, *, user: User | None, source: Source, now: datetime) -> str | None:
+        return issue_code(address, purpose, user=user, source=source, secret=self.secret, policy=self.policy, now=now)
+
+    def check(self, address: str, purpose: str, submitted: str, *, source: Source, now: datetime) -> CodeCheck:
+        return check_code(address, purpose, submitted, source=source, secret=self.secret, policy=self.policy, now=now)
+
+    def send_blocked_until(self, address: str, now: datetime, source: Source | None = None) -> datetime | None:
+        return send_blocked_until(address, now, self.policy, source)
+
+    def flow_has_live_code(self, address: str, purpose: str, flow_id: str, now: datetime) -> bool:
+        return flow_has_live_code(address, purpose, flow_id, now, self.policy)
+
+
+def service() -> CodeService:
+    """The app's code service, configured from its settings (SECRET_KEY and the CODE_* caps)."""
+    config = current_app.config
+    return CodeService(secret=config["SECRET_KEY"], policy=CodePolicy.from_config(config))
 
 
 def mailbox_of(address: str) -> str:

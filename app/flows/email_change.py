@@ -14,14 +14,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .. import mails
 from ..extensions import db
 from ..models import User, utcnow
 from . import codes, login_sessions
-from .accounts import code_policy, find_user, issue_stand_in, locked_send_blocked_until, send_stand_in
+from .accounts import find_user, issue_stand_in, locked_send_blocked_until, send_stand_in
 from .passwords import verify_password
 
 
@@ -51,15 +50,7 @@ def send_code(
     if blocked_until is None:
         owner = find_user(new_address)
         if owner is None:
-            code = codes.issue_code(
-                new_address,
-                codes.EMAIL_CHANGE,
-                user=user,
-                source=source,
-                secret=current_app.config["SECRET_KEY"],
-                policy=code_policy(),
-                now=now,
-            )
+            code = codes.service().issue(new_address, codes.EMAIL_CHANGE, user=user, source=source, now=now)
             mails.queue_code_mail(user, code, codes.EMAIL_CHANGE, to=new_address)
         elif resend:
             send_stand_in(new_address, codes.EMAIL_CHANGE, source, now)
@@ -85,15 +76,7 @@ def confirm(
     more), every login of the account ends (the caller logs this browser in again) and the old
     address gets a notice."""
     now = now or utcnow()
-    check = codes.check_code(
-        new_address,
-        codes.EMAIL_CHANGE,
-        submitted,
-        source=source,
-        secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(),
-        now=now,
-    )
+    check = codes.service().check(new_address, codes.EMAIL_CHANGE, submitted, source=source, now=now)
     if check.outcome is not codes.Outcome.ACCEPTED:
         db.session.commit()
         return Confirmation(check)

@@ -15,7 +15,7 @@ from .. import mails
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import audit, codes
-from .accounts import code_policy, find_user, locked_send_blocked_until, send_code, send_stand_in
+from .accounts import find_user, locked_send_blocked_until, send_code, send_stand_in
 from .passwords import hash_password, verify_password
 
 
@@ -37,15 +37,7 @@ def confirm_reset_code(
     address: str, submitted: str, *, source: codes.Source, now: datetime | None = None
 ) -> codes.CodeCheck:
     """Check a reset code."""
-    result = codes.check_code(
-        address,
-        codes.RESET,
-        submitted,
-        source=source,
-        secret=current_app.config["SECRET_KEY"],
-        policy=code_policy(),
-        now=now or utcnow(),
-    )
+    result = codes.service().check(address, codes.RESET, submitted, source=source, now=now or utcnow())
     db.session.commit()
     return result
 
