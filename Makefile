@@ -56,10 +56,11 @@ $(VENV)/.test-installed: $(VENV)/.installed setup.cfg
 ## Second command: install what the tests need and run them all: first all but the slow ones, one
 ## worker per CPU (pytest-xdist; each test file runs whole on one worker, so its module fixtures
 ## start once), then the slow ones (load, scale-out, slow clients) alone, since they measure the
-## machine under their own load. JUNIT_DIR=dir writes dir/junit-fast.xml and dir/junit-slow.xml.
+## machine under their own load, together with the tests that compare timings (marked timing).
+## JUNIT_DIR=dir writes dir/junit-fast.xml and dir/junit-slow.xml.
 test: setup $(VENV)/.test-installed $(AXE)
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow" $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-fast.xml) $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m slow $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-slow.xml) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow and not timing" $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-fast.xml) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "slow or timing" $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/junit-slow.xml) $(PYTEST_ARGS)
 
 ## For local work: the suite without the tests marked slow (load, scale-out, slow clients).
 ## `make test` (and CI) still runs everything.

@@ -248,6 +248,7 @@ def medians(app, step, addresses, rounds):
     return times
 
 
+@pytest.mark.timing  # measured while no other test runs (make test's second part)
 @pytest.mark.parametrize("step", STEPS)
 def test_the_same_time_whether_or_not_the_address_has_an_account(app, addresses, step):
     """Medians of alternating requests within 20 %. On a busy machine the first batch may be
