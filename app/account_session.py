@@ -91,6 +91,13 @@ def end_browser_session() -> None:
     logout_user()
 
 
+def may_be_logged_in() -> bool:
+    """Whether this request could be someone's who is logged in: it has a session or a remember-me
+    cookie. Without either Flask-Login can only find nobody, and asking it costs a user lookup
+    on every visitor's request."""
+    return bool(session) or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
 def keep_this_browser_logged_in() -> None:
     """After a change that ended every login of the account: this browser's goes on, remembered
     if it was."""

@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import current_app, g, make_response, request, session
-from flask_login import current_user
+from flask import current_app, g, make_response, request
 
+from ...account_session import may_be_logged_in
 from ...i18n import current_language
 from ...rendering import wants_partial
 from . import bp
@@ -70,8 +70,7 @@ def for_visitors() -> bool:
         request.endpoint in PUBLIC_PAGES
         and request.method in ("GET", "HEAD")
         and "lang" not in request.args
-        and not session
-        and not current_user.is_authenticated
+        and not may_be_logged_in()  # no user lookup for a visitor's request
     )
 
 
