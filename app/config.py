@@ -54,7 +54,7 @@ class DefaultConfig:
     PASSWORD_REQUIRE_CHARACTER_CLASSES = True  # switch off to follow NIST 800-63B
     PASSWORD_REJECT_COMMON = True
 
-    # Second factors: staff enter /staff/ only with one set up (app/staff/access.py)
+    # Second factors: staff enter /staff/ only with one set up (app/staff_access.py)
     STAFF_REQUIRE_SECOND_FACTOR = True
 
     # Emailed codes (docs/security.md, Codes)

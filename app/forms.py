@@ -135,3 +135,13 @@ def code_field(label) -> StringField:
             "spellcheck": "false",
         },
     )
+
+
+def new_password_fields():
+    """A new password and its confirmation, as the reset and the account page's change ask them."""
+    return password_pair(
+        _l("New password"),
+        _l("Confirm new password"),
+        missing=_l("Choose a new password."),
+        missing_again=_l("Type the new password again."),
+    )

@@ -231,6 +231,38 @@ def test_rules_and_mails_never_import_the_web_layer():
     assert "app.mails" in _app_imports(ROOT / "app" / "flows" / "accounts.py")  # the parser sees relative imports
 
 
+def _feature_of(name: str) -> str | None:
+    """The feature a dotted module name belongs to: a blueprint package, or a capability's package."""
+    parts = name.split(".")
+    if parts[:2] == ["app", "blueprints"] and len(parts) > 2:
+        return f"blueprints.{parts[2]}"
+    if (
+        len(parts) > 1
+        and (ROOT / "app" / parts[1] / "__init__.py").exists()
+        and parts[1] not in ("flows", "blueprints")
+    ):
+        return parts[1]
+    return None
+
+
+def test_no_feature_imports_another_features_modules():
+    """A feature never reaches into another feature's views or forms (docs/architecture.md): what
+    two share lives in one place both import (app/forms.py, app/code_step.py, app/staff_access.py).
+    The one link left: the log-in step hands over to the second factor (app/twofactor), which the
+    account package of issue #14 is to unite with it."""
+    allowed = {("blueprints.auth", "twofactor")}
+    found = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        own = _feature_of(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        if own is None:
+            continue
+        for name in _app_imports(path):
+            other = _feature_of(name)
+            if other is not None and other != own and (own, other) not in allowed:
+                found.append(f"{path.relative_to(ROOT)} ({own}) imports {name} ({other})")
+    assert found == []
+
+
 def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp_path):
     """A catalogue from before the search key (e409c8b8e7ee) is indexed again on upgrade, with its
     shotlist and French translation, by SQL the revision carries itself. On SQLite the way down and

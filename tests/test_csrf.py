@@ -47,7 +47,7 @@ FORM = {
     "version": "1",
     "action": "publish",
 }
-# The staff area answers 404 to everyone but staff, before any token is looked at (app/staff/access.py).
+# The staff area answers 404 to everyone but staff, before any token is looked at (app/staff_access.py).
 STAFF_ONLY = "staff."
 
 

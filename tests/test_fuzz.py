@@ -15,6 +15,7 @@ FUZZ_PROFILE=fuzz-long for a longer, randomised run on a workstation.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -96,6 +97,11 @@ def forms_used_by(view, depth: int = 2) -> set[type[FlaskForm]]:
             found.add(value)
         elif depth and inspect.isfunction(value) and value.__module__.startswith("app."):
             found |= forms_used_by(value, depth - 1)
+    # a view made for one case (app/code_step.py: a view per Purpose) holds its form in its closure
+    for value in inspect.getclosurevars(view).nonlocals.values():
+        for held in [value, *(vars(value).values() if dataclasses.is_dataclass(value) else ())]:
+            if isinstance(held, type) and issubclass(held, FlaskForm):
+                found.add(held)
     return found
 
 

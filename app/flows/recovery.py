@@ -15,22 +15,14 @@ from .. import mails
 from ..extensions import db
 from ..models import OutboxMessage, User, VerificationCode, WrongCodeEntry, new_session_token, utcnow
 from . import audit, codes
-from .accounts import find_user, locked_send_blocked_until, send_code, send_stand_in
+from .accounts import resend_code
 from .passwords import hash_password, verify_password
 
 
 def request_reset(address: str, *, source: codes.Source, now: datetime | None = None) -> datetime | None:
-    """A reset code for a known address; for any other the same work with a stand-in, no mail."""
-    now = now or utcnow()
-    blocked_until = locked_send_blocked_until(address, source, now)
-    if blocked_until is None:
-        user = find_user(address)
-        if user is not None:
-            send_code(user, codes.RESET, source, now)
-        else:
-            send_stand_in(address, codes.RESET, source, now)
-    db.session.commit()
-    return blocked_until
+    """A reset code for a known address; for any other the same work with a stand-in, no mail.
+    Asking first and asking again ("Send new code") are one rule (``accounts.resend_code``)."""
+    return resend_code(address, codes.RESET, source=source, now=now)
 
 
 def confirm_reset_code(

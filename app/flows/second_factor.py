@@ -3,7 +3,7 @@ and single-use recovery codes.
 
 A log in of an account with a second factor happens only once the factor is given, and adding
 or removing one ends every other login of the account: so every live login of an account with a
-factor was made with it (the staff area relies on this, app/staff/access.py).
+factor was made with it (the staff area relies on this, app/staff_access.py).
 
 Codes of the authenticator are accepted once each: the 30-second step of the last one accepted
 is kept, and a code of that step or an earlier one is refused. Wrong entries count under the same

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app
 from flask_login import current_user
 
 from ..extensions import csrf, limiter
-from .access import is_staff, require_staff
+from ..staff_access import is_staff, require_staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 bp.before_request(require_staff)

@@ -6,7 +6,7 @@ is included on the staff story page and is also a page of its own, /staff/upload
 
 from flask import Blueprint
 
-from ..staff.access import require_staff
+from ..staff_access import require_staff
 
 bp = Blueprint("uploads", __name__, url_prefix="/staff/uploads")
 bp.before_request(require_staff)

@@ -27,7 +27,7 @@ from ...i18n import LANGUAGES, current_language
 from ...limits import flow_source
 from ...models import Caption, Rendition, Video
 from ...rendering import redirect_page, render_step, wants_partial
-from ...staff.access import is_staff
+from ...staff_access import is_staff
 from . import bp, cards, cli, http_cache, syndication  # noqa: F401  (cli: the "flask media" commands; http_cache: its hooks)
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 
-from ...forms import NextField, PortalForm, email_field, password_pair
+from ...forms import NextField, PortalForm, code_field, email_field, new_password_fields
 
 
 class RequestResetForm(PortalForm):
@@ -8,14 +8,9 @@ class RequestResetForm(PortalForm):
     next = NextField()
 
 
-def new_password_fields():
-    return password_pair(
-        _l("New password"),
-        _l("Confirm new password"),
-        missing=_l("Choose a new password."),
-        missing_again=_l("Type the new password again."),
-    )
-
-
 class NewPasswordForm(PortalForm):
     password, confirm = new_password_fields()
+
+
+class ResetCodeForm(PortalForm):
+    code = code_field(_l("Reset code"))

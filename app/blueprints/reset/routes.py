@@ -1,16 +1,14 @@
 from flask import request, session, url_for
 from flask_babel import gettext as _
 
-from ...account_session import begin_flow, current_flow, end_flow, note_send, return_to
+from ...account_session import begin_flow, end_flow, note_send, return_to
+from ...code_step import Purpose, code_views
 from ...flows import codes, recovery
 from ...flows.recovery import PasswordChange, ResetGrant
-from ...limits import flow_address_key, flow_source, form_address_key, key_for_account, limit_posts, per_source
-from ...rendering import form_status, redirect_page, redirect_step, render_step
-from ..verification.forms import ResetCodeForm
-from ..verification.messages import code_error
-from ..verification.steps import render_code_step, resend_code_step
+from ...limits import flow_source, form_address_key, key_for_account, limit_posts, per_source
+from ...rendering import form_status, redirect_step, render_step
 from . import bp
-from .forms import NewPasswordForm, RequestResetForm
+from .forms import NewPasswordForm, RequestResetForm, ResetCodeForm
 
 GRANT_KEY = "reset_grant"
 
@@ -26,28 +24,24 @@ def request_code():
     return render_step("reset/request.html", form=form, status=form_status(form))
 
 
-@bp.route("/code", methods=["GET", "POST"])
-@limit_posts(per_source(flow_address_key(codes.RESET)))
-def code():
-    flow, form = current_flow(codes.RESET), ResetCodeForm()
-    if flow is None and request.method == "GET":
-        return redirect_page(url_for("reset.request_code"))
-    if form.validate_on_submit():
-        if flow is None:
-            return render_code_step(codes.RESET, None, form, no_flow=True, status=409)
-        result = recovery.confirm_reset_code(flow.address, form.code.data, source=flow_source(flow))
-        if result.outcome is codes.Outcome.ACCEPTED and result.user is not None:  # accepted: the code's account
-            session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
-            end_flow()
-            return redirect_step(url_for("reset.new_password"))
-        form.code.errors.append(code_error(result))
-    return render_code_step(codes.RESET, flow, form, status=form_status(form))
+def _granted(result: codes.CodeCheck):
+    if result.outcome is codes.Outcome.ACCEPTED and result.user is not None:  # accepted: the code's account
+        session[GRANT_KEY] = ResetGrant.for_user(result.user).as_dict()
+        end_flow()
+        return redirect_step(url_for("reset.new_password"))
+    return None
 
 
-@bp.route("/code/resend", methods=["POST"])
-@limit_posts(per_source(flow_address_key(codes.RESET)))
-def resend():
-    return resend_code_step(codes.RESET)
+RESET = Purpose(
+    code=codes.RESET,
+    blueprint=bp.name,
+    view_name="code",
+    start_endpoint="reset.request_code",
+    form=ResetCodeForm,
+    check=lambda address, code, source: recovery.confirm_reset_code(address, code, source=source),
+    accepted=_granted,
+)
+code_views(bp, "/code", RESET)  # reset.code and reset.resend
 
 
 def grant_account_key() -> str:

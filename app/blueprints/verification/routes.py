@@ -1,41 +1,34 @@
 from flask import request, url_for
 from flask_login import login_required
 
-from ...account_session import current_flow, end_flow, log_in, return_to
+from ...account_session import end_flow, log_in, return_to
+from ...code_step import Purpose, code_views
 from ...flows import accounts, codes
-from ...limits import flow_address_key, flow_source, limit_posts, per_source
-from ...rendering import form_status, redirect_page, redirect_step, render_step
+from ...rendering import redirect_step, render_step
 from . import bp
 from .forms import CodeForm
-from .messages import code_error
-from .steps import render_code_step, resend_code_step
 
 
-@bp.route("/verify", methods=["GET", "POST"])
-@limit_posts(per_source(flow_address_key(codes.VERIFY)))
-def verify():
-    flow, form = current_flow(codes.VERIFY), CodeForm()
-    if flow is None and request.method == "GET":
-        return redirect_page(url_for("auth.login"))
-    if form.validate_on_submit():
-        if flow is None:
-            return render_code_step(codes.VERIFY, None, form, no_flow=True, status=409)
-        result = accounts.confirm_address(flow.address, form.code.data, source=flow_source(flow))
-        if result.outcome is codes.Outcome.ACCEPTED:
-            log_in(result.user)
-            end_flow()
-        if result.ok:  # a double submit is welcomed too, with the first answer's session, never a new one
-            return redirect_step(url_for("verification.welcome"))
-        form.code.errors.append(code_error(result))
-    return render_code_step(
-        codes.VERIFY, flow, form, unverified=bool(request.args.get("unverified")), status=form_status(form)
-    )
+def _verified(result: codes.CodeCheck):
+    if result.outcome is codes.Outcome.ACCEPTED:
+        log_in(result.user)
+        end_flow()
+    if result.ok:  # a double submit is welcomed too, with the first answer's session, never a new one
+        return redirect_step(url_for("verification.welcome"))
+    return None
 
 
-@bp.route("/verify/resend", methods=["POST"])
-@limit_posts(per_source(flow_address_key(codes.VERIFY)))
-def resend():
-    return resend_code_step(codes.VERIFY)
+VERIFY = Purpose(
+    code=codes.VERIFY,
+    blueprint=bp.name,
+    view_name="verify",
+    start_endpoint="auth.login",
+    form=CodeForm,
+    check=lambda address, code, source: accounts.confirm_address(address, code, source=source),
+    accepted=_verified,
+    page_context=lambda: {"unverified": bool(request.args.get("unverified"))},
+)
+code_views(bp, "/verify", VERIFY)  # verification.verify and verification.resend
 
 
 @bp.route("/welcome")

@@ -1,12 +1,13 @@
-"""Who may enter the staff area: one rule, used by every staff blueprint."""
+"""Who may enter the staff area: one rule, used by every staff blueprint (the staff area, uploads)
+and by the public pages that show staff more (a draft's preview)."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from ..extensions import csrf
-from ..flows.second_factor import has_second_factor
+from .extensions import csrf
+from .flows.second_factor import has_second_factor
 
 
 def is_staff(user) -> bool:
