@@ -108,6 +108,6 @@ def _unexpected(exc):
 
 
 def _login_required():
-    return redirect_page(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect_page(url_for("auth.login", next=(request.script_root + request.full_path).rstrip("?")))
 
 
