@@ -14,10 +14,14 @@ from .config import configure
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. ``config`` overrides every other source; its ``INSTANCE_PATH`` (tests)
     replaces the default ``instance/`` folder beside the package."""
+    from .i18n import LanguagePrefix, Portal
+
     config = dict(config or {})
-    app = Flask(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
+    app = Portal(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
     configure(app, config)
     _configure_logging(app)
+    # /fr/... is the French site (app/i18n.py); ProxyFix, outside it, sees the request first
+    app.wsgi_app = LanguagePrefix(app.wsgi_app)  # type: ignore[method-assign]
     _trust_proxies(app)
 
     from . import cli, database, errors, i18n, jobs, limits, outbox, requests, search, security, templating

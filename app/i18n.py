@@ -1,20 +1,29 @@
-"""English and French (Flask-Babel).
+"""English and French (Flask-Babel), each at its own URLs (issue #16).
 
-The language is chosen, in this order, by: a ``lang`` argument on the URL (what the EN | FR
-switch links to; it is then remembered, see ``remember_switch``), the ``lang`` cookie, the account's language, and the
-browser's Accept-Language. URLs are the same in both languages.
+The URL decides a page's language: under ``/fr/`` French, elsewhere English, for visitors and
+logged-in people alike, so that a shared cache keyed on the URL never gives one language's page
+to the other (docs/portal.md, Languages). ``LanguagePrefix`` moves ``/fr`` into SCRIPT_NAME, so
+the routes stay the same and ``url_for`` inside a French request builds French URLs by itself;
+``NEUTRAL_ENDPOINTS`` (files, feeds, health) keep one URL, outside ``/fr/``.
+
+A preference still exists, for ``/`` alone: the ``lang`` cookie (set by the EN | FR switch, whose
+links carry ``?lang=``, answered by a redirect, see ``language_redirects``), else the account's
+language, else the browser's Accept-Language.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from babel.numbers import parse_pattern
-from flask import current_app, request
+from flask import Flask, abort, current_app, has_request_context, redirect, request
 from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from .extensions import babel, db
+from .flows.redirects import safe_next
 from .security import from_this_site
-from .urls import this_page
+from .urls import FRENCH_KEY, NEUTRAL_ENDPOINTS, PREFIX, external_url, in_language, is_french_request, this_page
 
 LANGUAGES = {"en": "English", "fr": "Français"}
 # Formatting locales: British English writes "14 May 2025".
@@ -27,18 +36,60 @@ def _valid(code) -> str | None:
     return code if isinstance(code, str) and code in LANGUAGES else None
 
 
-def select_language() -> str:
-    if not request:
-        return DEFAULT
-    chosen = _valid(request.args.get("lang"))
-    if chosen:
-        return chosen
+class LanguagePrefix:
+    """WSGI middleware: ``/fr/...`` is the page ``/...`` in French. ``/fr`` joins SCRIPT_NAME (so
+    ``url_for`` keeps it in every link the page makes) and the request is marked French."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or ""
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX
+            environ["PATH_INFO"] = path[len(PREFIX) :] or "/"
+            environ[FRENCH_KEY] = True
+        return self.app(environ, start_response)
+
+
+class Portal(Flask):
+    """Flask, with the language-neutral endpoints (files, feeds, health) built outside ``/fr/``
+    even from a French page: they have one URL, in no language's part of the site."""
+
+    def url_for(self, endpoint: str, *args, **values) -> str:
+        url = super().url_for(endpoint, *args, **values)
+        if not (has_request_context() and is_french_request()):
+            return url
+        if endpoint[:1] == ".":
+            endpoint = f"{request.blueprint}{endpoint}" if request.blueprint else endpoint[1:]
+        if endpoint not in NEUTRAL_ENDPOINTS:
+            return url
+        french_root = request.script_root  # ends with /fr
+        start = url.find(french_root + "/")  # after the host in an absolute URL
+        if not values.get("_external") and start != 0:
+            start = -1
+        if start < 0:
+            return url
+        return url[:start] + french_root[: -len(PREFIX)] + url[start + len(french_root) :]
+
+
+def url_language() -> str:
+    """The language the URL says: French under /fr/, English elsewhere."""
+    return "fr" if is_french_request() else DEFAULT
+
+
+def preferred_language() -> str:
+    """Where ``/`` sends someone: the ``lang`` cookie, the account's language, Accept-Language."""
     remembered = _valid(request.cookies.get(COOKIE))
     if remembered:
         return remembered
     if current_user and current_user.is_authenticated and _valid(getattr(current_user, "language", None)):
         return current_user.language
     return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
+
+
+def select_language() -> str:
+    return url_language() if has_request_context() else DEFAULT
 
 
 def select_locale() -> str:
@@ -63,31 +114,82 @@ def localized(value, language: str | None = None):
     return value
 
 
-def remember_switch(response):
+def remember_switch(response, chosen: str):
     """After a switch: remember it in a cookie and, for a logged-in person, on the account.
 
     A ``?lang=`` link from another site chooses the language of this browser only: what is
     stored on the account (and the language of its mails) changes only when the switch on one
     of this site's pages was used."""
-    chosen = _valid(request.args.get("lang"))
-    if chosen:
-        response.set_cookie(
-            COOKIE,
-            chosen,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            httponly=True,
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-        )
-        if current_user.is_authenticated and current_user.language != chosen and from_this_site():
-            current_user.language = chosen
-            db.session.commit()
+    response.set_cookie(
+        COOKIE,
+        chosen,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    if current_user.is_authenticated and current_user.language != chosen and from_this_site():
+        current_user.language = chosen
+        db.session.commit()
     return response
 
 
+def language_redirects():
+    """``?lang=xx`` (the EN | FR switch): 301 to this page at that language's URL, remembered.
+    ``/`` alone: 302 to ``/fr/`` for someone who prefers French; an English preference gets the
+    page itself. Neutral endpoints (files, feeds) have no French URL: 404 under /fr/."""
+    if is_french_request() and request.endpoint in NEUTRAL_ENDPOINTS:
+        abort(404)
+    if request.method not in ("GET", "HEAD"):
+        return None
+    chosen = _valid(request.args.get("lang"))
+    if chosen:
+        response = redirect(in_language(this_page(drop=("lang",)), chosen), 301)
+        response.headers["Cache-Control"] = "no-store"
+        return remember_switch(response, chosen)
+    if preference_decides():
+        if preferred_language() != DEFAULT:
+            response = redirect(in_language(this_page(), preferred_language()), 302)
+            response.headers["Cache-Control"] = "private"
+            response.vary.update(("Cookie", "Accept-Language"))
+            return response
+    return None
+
+
+def preference_decides() -> bool:
+    """``/`` alone, the one URL whose answer depends on the preference (English page or 302)."""
+    return request.endpoint == "media.index" and not is_french_request() and not request.query_string
+
+
+def page_in(code: str, root: str | None = None, **replace: str) -> str:
+    """This page (with its query, ``replace`` set anew, ``lang`` left out) at ``code``'s URL; the
+    page to come back to (``next``, on an account step) goes to ``code``'s URL too."""
+    args = []
+    for key, value in request.args.items(multi=True):
+        if key == "lang" or key in replace:
+            continue
+        if key == "next" and safe_next(value, default="") == value:
+            value = in_language(value, code)
+        args.append((key, value))
+    args += list(replace.items())
+    path = in_language(this_page(drop=request.args.keys()), code, root=root)  # from the route, never the raw path
+    return path + "?" + urlencode(args) if args else path
+
+
 def switch_url(code: str) -> str:
-    """This page (with its query) in another language."""
-    return this_page(lang=code)
+    """The EN | FR switch: ``lang=`` makes the click remembered (the redirect that answers it,
+    ``language_redirects``)."""
+    return page_in(code, lang=code)
+
+
+def alternate_url(code: str) -> str:
+    """This page at ``code``'s URL, absolute: ``<link rel="alternate" hreflang>``."""
+    return external_url(None, _path=page_in(code, root=""))
+
+
+def step_url(code: str) -> str:
+    """An account step at ``code``'s URL (app/static/js/portal.js, the dialog's own EN | FR)."""
+    return page_in(code)
 
 
 def long_date(moment) -> str:
@@ -117,7 +219,7 @@ def init_app(app) -> None:
     babel.init_app(
         app, locale_selector=select_locale, default_translation_directories="translations", default_domain="messages"
     )
-    app.after_request(remember_switch)
+    app.before_request(language_redirects)
 
     @app.context_processor
     def language_context():
@@ -125,6 +227,8 @@ def init_app(app) -> None:
             "current_language": current_language(),
             "languages": LANGUAGES,
             "switch_url": switch_url,
+            "alternate_url": alternate_url,
+            "step_url": step_url,
             "locale": get_locale,
         }
 

@@ -3,8 +3,8 @@
 This module sits below the rules (app/flows), which call it, and above the outbox and the models:
 it imports nothing from the web layer or the rules. Each mail's templates stay beside the pages of
 its feature (``<feature>/mail/<name>.html`` and ``.txt``). Subjects are lazy strings: the outbox
-translates them into the recipient's language; every link is absolute, built from SERVER_NAME
-(app/urls.py).
+translates them into the recipient's language; every link is absolute, built from SERVER_NAME,
+at the URL of the recipient's language (app/urls.py).
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def queue_registration_attempt_notice(user: User) -> None:
         "auth/mail/registration_attempt",
         language=user.language,
         user=user,
-        login_url=external_url("auth.login"),
-        reset_url=external_url("reset.request_code"),
+        login_url=external_url("auth.login", _language=user.language),
+        reset_url=external_url("reset.request_code", _language=user.language),
     )
 
 
@@ -77,7 +77,7 @@ def queue_password_changed_notice(user: User, when: datetime) -> None:
         language=user.language,
         user=user,
         when=when,
-        reset_url=external_url("reset.request_code"),
+        reset_url=external_url("reset.request_code", _language=user.language),
     )
 
 
@@ -89,7 +89,7 @@ def queue_address_taken_notice(owner: User) -> None:
         "account/mail/address_taken",
         language=owner.language,
         user=owner,
-        reset_url=external_url("reset.request_code"),
+        reset_url=external_url("reset.request_code", _language=owner.language),
     )
 
 
@@ -126,7 +126,7 @@ def queue_factor_notice(user: User, *, kind: str, added: bool, when: datetime) -
         factor=kind,
         added=added,
         when=when,
-        settings_url=external_url("twofactor.settings"),
+        settings_url=external_url("twofactor.settings", _language=user.language),
     )
 
 
@@ -139,7 +139,7 @@ def queue_recovery_code_used_notice(user: User, *, left: int, when: datetime) ->
         user=user,
         left=left,
         when=when,
-        settings_url=external_url("twofactor.settings"),
+        settings_url=external_url("twofactor.settings", _language=user.language),
     )
 
 
@@ -161,7 +161,7 @@ def queue_staff_notice(user: User, staff: bool) -> None:
         language=user.language,
         user=user,
         staff=staff,
-        staff_url=external_url("staff.index"),
+        staff_url=external_url("staff.index", _language=user.language),
     )
 
 
@@ -177,7 +177,7 @@ def digest_subject(portal: str, count: int) -> LazyString:
 
 def queue_digest(user: User, stories: Sequence[Story], token: str) -> None:
     """One digest mail, with RFC 8058 one-click unsubscribe headers."""
-    unsubscribe_url = external_url("newsletter.unsubscribe", token=token)
+    unsubscribe_url = external_url("newsletter.unsubscribe", _language=user.language, token=token)
     queue_mail(
         user.email,
         digest_subject(_portal(user), len(stories)),
@@ -186,7 +186,7 @@ def queue_digest(user: User, stories: Sequence[Story], token: str) -> None:
         kind="newsletter",
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         user=user,
-        stories=[(story, external_url("media.story", slug=story.slug)) for story in stories],
+        stories=[(story, external_url("media.story", _language=user.language, slug=story.slug)) for story in stories],
         unsubscribe_url=unsubscribe_url,
-        home_url=external_url("media.index"),
+        home_url=external_url("media.index", _language=user.language),
     )

@@ -11,7 +11,7 @@ from app.models import Download, Rendition, User
 
 from .helpers.catalogue_data import load, story_entry
 from .helpers.portal import post, register_and_verify
-from .test_french import FR, assert_french, visible
+from .test_french import assert_french, visible
 
 SECTION = {"HX-Request": "true", "HX-Target": "account-downloads"}
 
@@ -149,9 +149,8 @@ def test_download_my_data_is_rate_limited(app, app_config, ann):
 def test_the_sections_in_french(app, ann, renditions):
     app.config["ACCOUNT_DOWNLOADS_PAGE_SIZE"] = 1
     log_downloads(app, "ann@example.org", renditions["antalya"], 2)
-    ann.get("/?lang=fr")
-    page = ann.get("/account", headers=FR).get_data(as_text=True)
+    page = ann.get("/fr/account").get_data(as_text=True)
     assert "Vos téléchargements" in page and "Télécharger mes données" in page and "1 janvier 2026" in page
     # the story's own title is in English (no translation) and marked so
     assert_french(visible(page), "account page")
-    assert_french(visible(ann.get("/account?page=2", headers={**FR, **SECTION}).get_data(as_text=True)), "page 2")
+    assert_french(visible(ann.get("/fr/account?page=2", headers=SECTION).get_data(as_text=True)), "page 2")

@@ -248,11 +248,10 @@ def test_log_out_everywhere_ends_every_login_of_the_account(app, ann):
 
 def test_log_out_everywhere_in_french(app, ann):
     browser = app.test_client()
-    browser.get("/?lang=fr")
     login(browser)
-    page = browser.get("/account").get_data(as_text=True)
+    page = browser.get("/fr/account").get_data(as_text=True)
     assert "Se déconnecter partout" in page and "Log out everywhere" not in page
-    follow = post(browser, "/account/logout-everywhere", follow=True).get_data(as_text=True)
+    follow = post(browser, "/fr/account/logout-everywhere", follow=True).get_data(as_text=True)
     assert "Votre compte est déconnecté sur tous les appareils." in follow
 
 

@@ -163,6 +163,6 @@ def test_the_audit_log_is_in_french(app):
     staff = staff_client(app)
     post(staff, "/staff/stories/new", editor_form(title="Sommet"))
     staff.get("/staff/")  # shows the editor's English "saved" notice
-    body = staff.get("/staff/audit?lang=fr").get_data(as_text=True)
+    body = staff.get("/fr/staff/audit").get_data(as_text=True)
     assert "Reportage créé" in body
     assert_french(visible(body), "/staff/audit")

@@ -181,7 +181,7 @@ def test_a_short_last_word_that_finds_nothing_says_to_keep_typing(client, catalo
     assert "Keep typing" in empty and "No stories match" not in empty
     assert "Keep typing" not in client.get("/?q=2").get_data(as_text=True)  # it found something
     assert "Keep typing" not in client.get("/?q=antalyx").get_data(as_text=True)  # three letters and more
-    assert "Continuez" in client.get("/?q=an&lang=fr").get_data(as_text=True)
+    assert "Continuez" in client.get("/fr/?q=an").get_data(as_text=True)
 
 
 def test_search_keys_follow_publication_dates_and_stay_unique(app):
@@ -423,7 +423,7 @@ def test_cached_result_blocks_carry_nothing_of_the_visitor(client, app, catalogu
     assert "Ann Lee" in page and "Ann Lee" not in anonymous
     assert page.split('<section id="results"')[1] == anonymous.split('<section id="results"')[1]
     assert '"X-CSRFToken": "' in page and "X-CSRFToken" not in anonymous  # a visitor has no session, so no token
-    french = client.get("/?lang=fr").get_data(as_text=True)
+    french = client.get("/fr/").get_data(as_text=True)
     assert "15 mai 2025" in french and "15 May 2025" in anonymous
 
 

@@ -67,6 +67,5 @@ def test_the_wait_counts_down_and_is_said_without_javascript(client, app):
     counter = re.search(r'<span data-countdown="(\d+)"[^>]*aria-live="off"[^>]*>(\d+) seconds</span>', html)
     assert counter and counter.group(1) == counter.group(2) and 50 <= int(counter.group(1)) <= 60
     assert 'data-one="1 second"' in html and 'data-ready="You can ask for a new code now."' in html
-    client.get("/?lang=fr")
-    html = post(client, "/account/verify/resend", htmx=True).get_data(as_text=True)
+    html = post(client, "/fr/account/verify/resend", htmx=True).get_data(as_text=True)
     assert 'data-one="1 seconde"' in html and "secondes</span>" in html

@@ -73,12 +73,14 @@ def test_the_offered_file_starts_once_not_again_on_reload_or_back(client, app, s
     """The offer moves from the URL into the session and is used up by the page that shows it,
     so reloading the story, or coming Back to it, does not fetch the file a second time."""
     register_and_verify(client, app)
-    response = client.get(f"/stories/antalya?download={story}&lang=fr")
-    assert response.status_code == 303 and response.headers["Location"] == "/stories/antalya"
-    assert "lang=fr" in response.headers.get("Set-Cookie", "")  # the language switch is still remembered
-    offered = client.get("/stories/antalya").get_data(as_text=True)
-    assert f'content="1;url=/download/{story}"' in offered
-    again = client.get("/stories/antalya").get_data(as_text=True)
+    switched = client.get(f"/stories/antalya?download={story}&lang=fr")  # the language switch goes first
+    assert switched.status_code == 301 and switched.headers["Location"] == f"/fr/stories/antalya?download={story}"
+    assert "lang=fr" in switched.headers.get("Set-Cookie", "")  # and is still remembered
+    response = client.get(switched.headers["Location"])
+    assert response.status_code == 303 and response.headers["Location"] == "/fr/stories/antalya"
+    offered = client.get("/fr/stories/antalya").get_data(as_text=True)
+    assert f'content="1;url=/download/{story}"' in offered  # a file has one URL, in no language
+    again = client.get("/fr/stories/antalya").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in again and f'href="/download/{story}"' in again
 
 

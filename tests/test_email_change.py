@@ -13,7 +13,7 @@ from app.models import User, VerificationCode
 
 from .helpers.portal import GOOD_PASSWORD, age_codes, last_code, outbox, post, register_and_verify
 from .test_account_page import login
-from .test_french import FR, assert_french, visible
+from .test_french import assert_french, visible
 from .test_login import copy_of, logged_in
 from .test_reset import reset_code, start_reset
 
@@ -27,13 +27,13 @@ def ann(app, client):
     return client
 
 
-def ask(client, new=NEW, password=GOOD_PASSWORD, htmx=True):
+def ask(client, new=NEW, password=GOOD_PASSWORD, htmx=True, prefix=""):
     data = {"new_email": new, "email_password": password}
-    return post(client, "/account/email", data, htmx=htmx)
+    return post(client, prefix + "/account/email", data, htmx=htmx)
 
 
-def enter(client, code, htmx=True):
-    return post(client, "/account/email/code", {"code": code}, htmx=htmx)
+def enter(client, code, htmx=True, prefix=""):
+    return post(client, prefix + "/account/email/code", {"code": code}, htmx=htmx)
 
 
 def account(app, email):
@@ -208,15 +208,15 @@ def test_the_whole_change_in_french(app, ann):
     ann.get("/?lang=fr", headers={"Sec-Fetch-Site": "same-origin"})  # the account's language too
     carol = app.test_client()
     register_and_verify(carol, app, "carol@example.org")
-    page = ann.get("/account", headers=FR).get_data(as_text=True)
+    page = ann.get("/fr/account").get_data(as_text=True)
     assert_french(visible(page), "account page")
-    response = ask(ann, new=ELSEWHERE)
+    response = ask(ann, new=ELSEWHERE, prefix="/fr")
     assert_french(visible(response.get_data(as_text=True)), "code section")
     [mail] = outbox(app, ELSEWHERE)
     assert_french(mail.subject + " " + mail.body_text, "code mail")
-    assert_french(visible(enter(ann, "000000").get_data(as_text=True)), "wrong code")
-    enter(ann, last_code(app, ELSEWHERE))
-    assert_french(visible(ann.get("/account").get_data(as_text=True)), "changed")
+    assert_french(visible(enter(ann, "000000", prefix="/fr").get_data(as_text=True)), "wrong code")
+    enter(ann, last_code(app, ELSEWHERE), prefix="/fr")
+    assert_french(visible(ann.get("/fr/account").get_data(as_text=True)), "changed")
     notice = outbox(app, "ann@example.org")[-1]
     assert_french(notice.subject + " " + notice.body_text, "notice to the old address")
     assert_french(visible(notice.body_html), "notice to the old address (html)")

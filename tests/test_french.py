@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
@@ -141,15 +142,20 @@ def demo(app):
     return app
 
 
+def french(url: str) -> str:
+    """The French page's URL (issue #16: French pages live under /fr/)."""
+    return url if url.startswith("/fr/") else "/fr" + url
+
+
 def get(client, url, **kw):
-    response = client.get(url, headers={**FR, **kw.pop("headers", {})}, **kw)
+    response = client.get(french(url), headers={**FR, **kw.pop("headers", {})}, **kw)
     assert response.status_code < 500, url
     return response
 
 
 def fpost(client, url, data, **kw):
     data = {"csrf_token": csrf_token(client), **data}
-    return client.post(url, data=data, headers={**FR, "Referer": "http://localhost/"}, **kw)
+    return client.post(french(url), data=data, headers={**FR, "Referer": "http://localhost/"}, **kw)
 
 
 def test_html_lang_and_dates_in_french(client, demo):
@@ -271,5 +277,8 @@ def test_the_digest_and_unsubscribe_page_in_french(client, demo):
     digest = [m for m in outbox(demo, "anne@example.org") if m.kind == "newsletter"][0]
     assert_french(digest.subject + " " + digest.body_text, "digest (text)")
     assert_french(visible(digest.body_html), "digest (html)")
-    link = re.search(r"/newsletter/unsubscribe/[\w.-]+", digest.body_text).group(0)
+    # every link the mail carries is to the French pages (the account's language)
+    links = re.findall(r"https?://[^\s<>\"]+", digest.body_text)
+    assert links and all(urlsplit(link).path.startswith("/fr/") for link in links), links
+    link = re.search(r"/fr/newsletter/unsubscribe/[\w.-]+", digest.body_text).group(0)
     assert_french(visible(get(demo.test_client(), link).get_data(as_text=True)), "unsubscribe page")

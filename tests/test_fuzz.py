@@ -514,6 +514,9 @@ def query_strings(draw) -> str:
     return ("?" + urlencode(pairs).decode()) if pairs else ""
 
 
+LANGUAGE_PREFIXES = ["", "/fr"]
+
+
 @st.composite
 def path_for(draw, route: Route) -> str:
     def argument(match):
@@ -531,7 +534,8 @@ def path_for(draw, route: Route) -> str:
             )
         return quote_from_bytes(as_bytes(raw), safe="") or "x"
 
-    return ARGUMENT.sub(argument, route.rule)
+    # the French site (/fr/..., app/i18n.py) is the same routes behind another prefix
+    return draw(st.sampled_from(LANGUAGE_PREFIXES)) + ARGUMENT.sub(argument, route.rule)
 
 
 @dataclass
@@ -746,7 +750,8 @@ def test_every_query_parameter_of_every_page_at_its_edges(fuzz_target, error_log
         for pairs in attempts:
             state = STATES[sent % len(STATES)]
             headers = HTMX_HEADERS[sent % len(HTMX_HEADERS)]
-            attempt = Attempt("GET", path + "?" + urlencode(pairs).decode(), state, dict(headers))
+            prefix = LANGUAGE_PREFIXES[sent // len(STATES) % len(LANGUAGE_PREFIXES)]  # every state in each language
+            attempt = Attempt("GET", prefix + path + "?" + urlencode(pairs).decode(), state, dict(headers))
             error_log.records.clear()
             assert_sound(send(app, sessions, attempt), error_log, attempt)
             sent += 1

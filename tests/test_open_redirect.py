@@ -110,8 +110,12 @@ class Answer:
         self.status, self.headers, self.text = status, headers, body.decode("utf-8", "replace")
 
     def links(self) -> list[str]:
-        """Every URL the page would make the browser load or go to."""
-        return [html.unescape(v) for v in re.findall(r'\s(?:href|src|action|hx-get|hx-post)="([^"]*)"', self.text)]
+        """Every URL the page would make the browser load or go to. The hreflang alternates are
+        absolute, at the server's own origin (no SERVER_NAME here): judged as the path they hold."""
+        return [
+            re.sub(r"^http://127\.0\.0\.1:\d+(?=/)", "", html.unescape(v))
+            for v in re.findall(r'\s(?:href|src|action|hx-get|hx-post)="([^"]*)"', self.text)
+        ]
 
     def link(self, name: str) -> str:
         match = re.search(r'href="([^"]*)"[^>]*>' + re.escape(name) + "<", self.text)

@@ -104,5 +104,5 @@ def test_the_people_page_is_in_french(app):
     from .test_french import assert_french, visible
 
     staff = staff_client(app)
-    body = staff.get("/staff/people?lang=fr").get_data(as_text=True)
+    body = staff.get("/fr/staff/people").get_data(as_text=True)
     assert_french(visible(body), "/staff/people")

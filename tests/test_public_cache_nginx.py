@@ -102,19 +102,40 @@ def title(page) -> str:
     return re.search(r"<h1[^>]*>([^<]+)</h1>", page.text).group(1)
 
 
+def french_and_english_clients(front) -> dict[str, Browser]:
+    """Two visitors whose every preference is one language: the switch's cookie and Accept-Language."""
+    clients = {}
+    for language in ("fr", "en"):
+        client = Browser(front.url)
+        switched = client.get(f"/?lang={language}")
+        assert switched.status == 301 and client.cookies.get("lang") == language
+        clients[language] = client
+    return clients
+
+
+ACCEPT = {"fr": {"Accept-Language": "fr-FR,fr;q=0.9"}, "en": {"Accept-Language": "en-GB,en;q=0.9"}}
+
+
 @pytest.mark.parametrize("first, then", [("fr", "en"), ("en", "fr")])
 def test_the_cache_never_gives_one_language_to_the_other(servers, first, then):
+    """Each language has its own URL (/fr/...): whoever asks first, and whatever they prefer, the
+    French URL gives French and the English URL English, from the cache after the first time."""
     front, _ = servers
     titles = {"en": "Ministers meet in Antalya", "fr": "Les ministres se réunissent à Antalya"}
-    url = f"/stories/antalya?from-{first}"  # a page no other test has put in the cache
-    for language in (first, then, first, then):
-        page = Browser(front.url).get(url, headers={"Accept-Language": language})
-        assert page.status == 200 and title(page) == titles[language], (language, page.header("X-Cache-Status"))
-        assert f'<html lang="{language}">' in page.text
-    # a visitor who chose French with the switch (the lang cookie) on an English browser
-    chooser = Browser(front.url)
-    chooser.get("/?lang=fr")
-    assert chooser.cookies.get("lang") == "fr"
-    page = chooser.get(url, headers={"Accept-Language": "en"})
-    assert title(page) == titles["fr"]
-    assert title(Browser(front.url).get(url, headers={"Accept-Language": "en"})) == titles["en"]
+    urls = {"en": f"/stories/antalya?from-{first}", "fr": f"/fr/stories/antalya?from-{first}"}  # new to the cache
+    clients = french_and_english_clients(front)
+    for url_language in (first, then):
+        # the client who prefers the other language asks first: a cache that mixed them would store its page
+        for asker in (then if url_language == first else first, url_language, then, first):
+            page = clients[asker].get(urls[url_language], headers=ACCEPT[asker])
+            assert page.status == 200, (asker, urls[url_language])
+            assert title(page) == titles[url_language], (asker, url_language, page.header("X-Cache-Status"))
+            assert f'<html lang="{url_language}">' in page.text
+        assert page.header("X-Cache-Status") == "HIT"  # the pages did come from the cache
+    # / alone follows the preference: the French visitor is sent to /fr/, never given the English page
+    for _ in range(2):
+        assert clients["en"].get("/", headers=ACCEPT["en"]).status == 200
+        french = clients["fr"].get("/", headers=ACCEPT["fr"])
+        assert french.status == 302 and french.header("Location").endswith("/fr/"), french.status
+        assert '<html lang="en">' in Browser(front.url).get("/", headers=ACCEPT["en"]).text
+        assert Browser(front.url).get("/", headers=ACCEPT["fr"]).status == 302

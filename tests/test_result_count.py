@@ -44,8 +44,7 @@ def test_the_count_of_matches_over_every_page(client, many, args, expected):
 
 
 def test_french_count(client, many):
-    client.get("/?lang=fr")
-    assert count(client.get("/", query_string={"q": "exercise"}).get_data(as_text=True)) == "7 reportages"
+    assert count(client.get("/fr/", query_string={"q": "exercise"}).get_data(as_text=True)) == "7 reportages"
 
 
 def test_a_search_as_you_type_puts_the_count_into_the_live_region(client, many):

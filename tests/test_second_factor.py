@@ -295,15 +295,13 @@ def test_the_setting_off_lets_staff_in_with_a_password(app):
 def test_the_whole_flow_in_french(app):
     client = app.test_client()
     register_and_verify(client, app, ANN)
-    client.set_cookie("lang", "fr")
-    assert "Connexion en deux étapes" in client.get("/account/two-step").get_data(as_text=True)
-    page = client.get("/account/two-step/authenticator").get_data(as_text=True)
+    assert "Connexion en deux étapes" in client.get("/fr/account/two-step").get_data(as_text=True)
+    page = client.get("/fr/account/two-step/authenticator").get_data(as_text=True)
     assert "application d’authentification" in page
     set_up_authenticator(client, app, ANN)
     other = app.test_client()
-    other.set_cookie("lang", "fr")
-    post(other, "/account/login", {"email": ANN, "password": GOOD_PASSWORD})
-    wrong = post(other, "/account/two-step/sign-in", {"code": "12345"})
+    post(other, "/fr/account/login", {"email": ANN, "password": GOOD_PASSWORD})
+    wrong = post(other, "/fr/account/two-step/sign-in", {"code": "12345"})
     assert "Ce code n’est pas correct" in wrong.get_data(as_text=True)
 
 
@@ -317,8 +315,11 @@ def test_a_remembered_browser_skips_the_step_until_it_is_forgotten(app):
     done = post(client, "/account/two-step/sign-in", {"code": totp_code(app, ANN), "remember_browser": "y"})
     cookie = client.get_cookie("trusted_browser", path="/account")
     assert done.status_code == 303 and cookie is not None and cookie.http_only and cookie.max_age == 30 * 86400
+    assert client.get_cookie("trusted_browser", path="/fr/account").value == cookie.value
     post(client, "/account/logout")
     assert post(client, "/account/login", {"email": ANN, "password": GOOD_PASSWORD}).headers["Location"] == "/"
+    post(client, "/account/logout")  # the French log-in step knows the browser too
+    assert post(client, "/fr/account/login", {"email": ANN, "password": GOOD_PASSWORD}).headers["Location"] == "/fr/"
     # a copy of the cookie for another account, or a forged one, is nothing
     stranger = app.test_client()
     register_and_verify(stranger, app, "bob@example.org")
@@ -353,6 +354,7 @@ def test_staff_browsers_are_never_remembered(app):
     post(client, "/account/login", {"email": "desk@example.org", "password": GOOD_PASSWORD})
     post(client, "/account/two-step/sign-in", {"code": totp_code(app, "desk@example.org"), "remember_browser": "y"})
     assert client.get_cookie("trusted_browser", path="/account") is None
+    assert client.get_cookie("trusted_browser", path="/fr/account") is None
     assert client.get("/staff/").status_code == 200
 
 

@@ -18,6 +18,7 @@ from app import create_app
 from app.extensions import db
 from app.flows import captions, newsletter
 from app.models import Caption, Category, Rendition, Story, User, Video
+from app.urls import NEUTRAL_ENDPOINTS
 
 from .helpers.catalogue_data import STORIES, load
 from .helpers.portal import (
@@ -182,8 +183,13 @@ def upload_samples(story_id: int) -> dict[str, dict]:
     }
 
 
+# Every page at its English URL and its French one (issue #16, app/i18n.py); the neutral
+# endpoints (files, feeds) answer 404 under /fr/, with the same headers.
+LANGUAGE_PREFIXES = ("", "/fr")
+
+
 def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
-    """(rule, URL) of every rule in the URL map that answers one of ``methods``."""
+    """(rule, URL) of every rule in the URL map that answers one of ``methods``, in each language."""
     from flask import url_for
 
     found = []
@@ -194,7 +200,8 @@ def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[objec
         missing = rule.arguments - set(values)
         assert not missing, f"route {rule.rule} ({rule.endpoint}) is new: give its {sorted(missing)} a sample value"
         with app.test_request_context():
-            found.append((rule, url_for(rule.endpoint, **values)))
+            url = url_for(rule.endpoint, **values)
+        found += [(rule, prefix + url) for prefix in LANGUAGE_PREFIXES]
     assert found, "no routes found"
     return found
 
@@ -240,7 +247,7 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     catalogue = load_catalogue(app, tmp_path)
     states = browser_states(app)
     urls = routes(app, route_samples(app, catalogue), {"GET"})
-    answered = {rule.endpoint: set() for rule, _ in urls}
+    answered = {(rule.endpoint, url.startswith("/fr/")): set() for rule, url in urls}
     for state, client in states.items():
         # every kind of request over HTTP; pages over HTTPS too for the two states that differ most
         requests = [(kind, headers, "http") for kind, headers in REQUEST_KINDS.items()]
@@ -253,15 +260,21 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
                 assert_security_headers(response, url, https=scheme == "https")
                 if state == "member" and response.mimetype == "text/html":
                     assert_never_stored(response, f"{state} {kind} {url}")
-                answered[rule.endpoint].add(response.status_code)
+                answered[rule.endpoint, url.startswith("/fr/")].add(response.status_code)
                 response.close()
     for headers in CATALOGUE_PARTIALS:
         for url in ("/?q=antalya", "/?page=2"):
             response = states["anonymous"].get(url, headers=headers)
             assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
             assert_security_headers(response, url, https=False)
-    # every route was seen as a real page (or file) in some state, not only as a redirect
-    assert {endpoint for endpoint, codes in answered.items() if not codes & {200, 206}} == set(), answered
+    # every route was seen as a real page (or file) in some state, not only as a redirect, at its
+    # English URL and its French one; a neutral endpoint (a file, a feed) has no French URL
+    assert {
+        key for key, codes in answered.items() if not codes & {200, 206} and key[0] not in NEUTRAL_ENDPOINTS
+    } == set(), answered
+    assert {
+        key for key, codes in answered.items() if key[0] in NEUTRAL_ENDPOINTS and key[1] and codes != {404}
+    } == set()
     assert {
         "media.index",
         "auth.register",
@@ -281,7 +294,7 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
         "twofactor.settings",
         "twofactor.authenticator",
         "twofactor.sign_in",
-    } <= set(answered)
+    } <= {endpoint for endpoint, _ in answered}
 
 
 def test_head_and_options_answers_have_the_security_headers(client, app):

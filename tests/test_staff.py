@@ -23,7 +23,6 @@ from .helpers.staff_data import STAFF, make_draft, staff_client, story_row
 from .test_french import assert_french, visible
 
 MEMBER = "reader@example.org"
-FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
 
 
 STAFF_SAMPLES = {"key": "days", "user_id": 1}  # the statistics' CSV of one table, an account to demote
@@ -376,10 +375,10 @@ def test_the_staff_pages_are_in_french(app):
     story_id = make_draft(app)
     staff = staff_client(app)
     for url in ("/staff/", "/staff/stories/new", f"/staff/stories/{story_id}", f"/staff/stories/{story_id}/preview"):
-        response = staff.get(url + "?lang=fr")  # the switch: the account itself registered in English
+        response = staff.get("/fr" + url)  # the account itself registered in English: the URL decides
         assert response.status_code == 200
         assert_french(visible(response.get_data(as_text=True)), url)
-    response = post(staff, "/staff/stories/new", editor_form(title="", shot_at=["1:2", "", ""]))
+    response = post(staff, "/fr/staff/stories/new", editor_form(title="", shot_at=["1:2", "", ""]))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert_french(visible(page), "the editor's errors")
@@ -401,11 +400,11 @@ def test_the_french_text_written_in_the_editor_is_the_french_page(app):
     change_state(staff, story_id, 1, "publish")
     story = story_row(app, story_id)
     assert story.translation("fr").shotlist == "00:00:01 Plan large"
-    french = app.test_client().get(f"/stories/{story.slug}", headers=FR).get_data(as_text=True)
+    french = app.test_client().get(f"/fr/stories/{story.slug}").get_data(as_text=True)
     assert "Sommet à Bruxelles" in french and "Les dirigeants se réunissent." in french and "Plan large" in french
     # emptied again: the French page falls back to English and says so
     save(staff, story_id, 2, fr_title="", fr_summary="", fr_shot_text=["", "", ""])
-    french = app.test_client().get(f"/stories/{story.slug}", headers=FR).get_data(as_text=True)
+    french = app.test_client().get(f"/fr/stories/{story.slug}").get_data(as_text=True)
     assert "Summit in Brussels" in french and "pas encore disponible en français" in french
 
 

@@ -14,7 +14,9 @@ from app.models import Story, StoryTranslation
 from .helpers.catalogue_data import load, story_entry, write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
-FR = {"Accept-Language": "fr-FR,fr;q=0.9"}
+# The French page: its URL under /fr/ (issue #16), or the EN | FR switch's ?lang=fr, which leads there
+FRENCH = {"prefix": "/fr"}
+ASK_FRENCH = [{"query_string": {"lang": "fr"}, "follow_redirects": True}, FRENCH]
 FALLBACK_NOTE = re.compile(r'<p class="notice fallback-note">([^<]+)</p>')
 # The notice in English (the msgid) or in French, whichever the compiled catalogue gives.
 FALLBACK_TEXTS = (
@@ -79,8 +81,8 @@ def catalogue(app, tmp_path):
     return app
 
 
-def page(client, url, **kwargs):
-    response = client.get(url, **kwargs)
+def page(client, url, prefix="", **kwargs):
+    response = client.get(prefix + url, **kwargs)
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -92,7 +94,7 @@ def h1(body):
 # --- the story page ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ask", [{"query_string": {"lang": "fr"}}, {"headers": FR}], ids=["lang=fr", "Accept-Language"])
+@pytest.mark.parametrize("ask", ASK_FRENCH, ids=["lang=fr", "/fr/"])
 def test_french_page_shows_the_french_text(client, catalogue, ask):
     body = page(client, "/stories/antalya", **ask)
     assert '<html lang="fr">' in body
@@ -115,7 +117,7 @@ def test_french_page_shows_the_french_text(client, catalogue, ask):
         not in body.split("</h1>")[0].split("<h1")[1] + body.split("</h1>")[1].split('class="downloads"')[0]
     )
     # categories are translated through the catalogue (app/vocabulary.py)
-    assert '<a href="/?category=summits">Sommets</a>' in body
+    assert '<a href="/fr/?category=summits">Sommets</a>' in body
     # what this translation leaves out (place, credit, rights) and file labels stay English, and say so
     for original in (
         '<span lang="en">Brussels, Belgium</span>',
@@ -126,7 +128,7 @@ def test_french_page_shows_the_french_text(client, catalogue, ask):
         assert original in body, original
 
 
-@pytest.mark.parametrize("ask", [{"query_string": {"lang": "fr"}}, {"headers": FR}], ids=["lang=fr", "Accept-Language"])
+@pytest.mark.parametrize("ask", ASK_FRENCH, ids=["lang=fr", "/fr/"])
 def test_french_page_without_a_translation_shows_english_and_says_so(client, catalogue, ask):
     body = page(client, "/stories/tallinn", **ask)
     assert '<html lang="fr">' in body
@@ -166,7 +168,7 @@ def test_a_field_the_translation_leaves_empty_is_shown_in_english(client, app, t
     entry = story_entry("partial", "Partly translated", shotlist=(("00:00:00", "Wide shot"),))
     entry["translations"] = {"fr": {"title": "En partie traduit", "body": "Le texte en français."}}
     load(app, tmp_path, [entry])
-    body = page(client, "/stories/partial", headers=FR)
+    body = page(client, "/stories/partial", **FRENCH)
     assert h1(body) == ("", "En partie traduit") and "fallback-note" not in body
     assert "<p>Le texte en français.</p>" in body
     assert '<p class="summary" lang="en">Summary.</p>' in body
@@ -213,7 +215,7 @@ def cards(body):
 
 
 def test_french_catalogue_shows_french_titles_and_marks_english_ones(client, catalogue):
-    body = page(client, "/", headers=FR)
+    body = page(client, "/", **FRENCH)
     assert cards(body) == [
         ("", ANTALYA_FR["title"]),
         ("", BALTIC_FR["title"]),
@@ -233,11 +235,10 @@ def test_french_catalogue_shows_french_titles_and_marks_english_ones(client, cat
 # --- search ----------------------------------------------------------------------------------
 
 
-def found(client, q, headers=None):
+def found(client, q, prefix=""):
     return sorted(
         re.findall(
-            r'<a class="card-link" href="/stories/([^"]+)"',
-            page(client, "/", query_string={"q": q}, headers=headers or {}),
+            r'<a class="card-link" href="(?:/fr)?/stories/([^"]+)"', page(client, "/", prefix, query_string={"q": q})
         )
     )
 
@@ -267,7 +268,7 @@ def found(client, q, headers=None):
 )
 def test_french_words_find_the_story(client, catalogue, q, expected):
     assert found(client, q) == expected
-    assert found(client, q, headers=FR) == expected  # the page language does not change the results
+    assert found(client, q, "/fr") == expected  # the page language does not change the results
 
 
 def test_untranslated_story_is_not_found_by_french_words(client, catalogue):
@@ -354,7 +355,7 @@ def test_demo_catalogue_has_every_story_in_french(app):
             assert len(french.paragraphs) == len(story.paragraphs), story.slug
             assert [at for at, _ in french.shots] == [at for at, _ in story.video.shots], story.slug
     client = app.test_client()
-    body = page(client, "/stories/foreign-ministers-meet-in-antalya", headers=FR)
+    body = page(client, "/stories/foreign-ministers-meet-in-antalya", **FRENCH)
     assert "«\u00a0est loin d’être suffisant\u00a0»" in body and "fallback-note" not in body
     english = page(client, "/stories/foreign-ministers-meet-in-antalya", headers={"Accept-Language": "en"})
     assert "NATO Foreign Ministers met in Antalya, Türkiye" in english and "“is not nearly enough.”" in english

@@ -18,6 +18,7 @@ from .helpers.staff_data import make_draft, story_row
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 VIDEO = "{http://www.google.com/schemas/sitemap-video/1.1}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
 HOSTILE = 'Summit </script><script>alert(1)</script> "quoted" & <b>bold</b>'
 SITE = {"SERVER_NAME": "media.example.org", "PREFERRED_URL_SCHEME": "https"}
 EVIL = "http://evil.example"  # the Host a request may carry: never in an absolute URL
@@ -64,7 +65,7 @@ def test_feeds_list_the_newest_stories_in_their_language(client, catalogue, app_
     assert english[0][1] == "https://media.example.org/stories/antalya"
     assert root.find(f"{ATOM}link[@rel='self']").get("href") == "https://media.example.org/feeds/en.atom"
     _, french = entries(client.get("/feeds/fr.atom", base_url=EVIL))
-    assert french[0] == ("Les ministres se réunissent à Antalya", "https://media.example.org/stories/antalya?lang=fr")
+    assert french[0] == ("Les ministres se réunissent à Antalya", "https://media.example.org/fr/stories/antalya")
     assert french[1][0] == "Ships train in the Baltic"  # no translation: the original
     _, exercises = entries(client.get("/feeds/en/exercises.atom", base_url=EVIL))
     assert [title for title, _ in exercises] == ["Ships train in the Baltic", HOSTILE]
@@ -79,7 +80,7 @@ def test_pages_link_their_feeds(client, catalogue):
     assert re.search(
         r'<link rel="alternate" type="application/atom\+xml" title="[^"]+" href="[^"]*/feeds/en.atom">', page
     )
-    assert "/feeds/fr.atom" in client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "/feeds/fr.atom" in client.get("/fr/").get_data(as_text=True)
     assert "/feeds/en/exercises.atom" in client.get("/?category=exercises").get_data(as_text=True)
     for url in ("/feeds/en.atom", "/feeds/en/exercises.atom"):
         assert client.get(url).status_code == 200
@@ -116,6 +117,9 @@ def test_sitemap_lists_every_story_with_its_video(client, catalogue, app_config)
         "https://media.example.org/",
         *(f"https://media.example.org/stories/{slug}" for slug in ("antalya", "baltic", "hostile")),
     }
+    for loc, url in urls.items():  # each page names its French URL beside it
+        alternates = {link.get("hreflang"): link.get("href") for link in url.findall(f"{XHTML}link")}
+        assert alternates == {"en": loc, "fr": loc.replace(".org/", ".org/fr/")}, loc
     video = urls["https://media.example.org/stories/hostile"].find(f"{VIDEO}video")
     assert video.find(f"{VIDEO}title").text == HOSTILE and video.find(f"{VIDEO}duration").text == "8"
     for tag in ("thumbnail_loc", "content_loc", "player_loc"):
@@ -129,7 +133,13 @@ def test_robots_names_the_sitemap_and_keeps_crawlers_out_of_private_areas(client
     assert response.status_code == 200 and response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
     assert "Sitemap: https://media.example.org/sitemap.xml" in text
-    assert {"Disallow: /account/", "Disallow: /staff/", "Disallow: /download/"} <= set(text.splitlines())
+    assert {
+        "Disallow: /account/",
+        "Disallow: /staff/",
+        "Disallow: /download/",
+        "Disallow: /fr/account/",
+        "Disallow: /fr/staff/",
+    } <= set(text.splitlines())
 
 
 def meta(page: str, attribute: str, name: str) -> list[str]:
@@ -156,7 +166,7 @@ def test_story_pages_carry_link_preview_tags_and_json_ld(client, catalogue, app_
     assert data["video"]["thumbnailUrl"] == [image] and data["video"]["duration"] == "PT0M8S"
     assert data["video"]["uploadDate"].startswith("2025-05-15") and "download" not in json.dumps(data)
     assert "evil.example" not in page
-    french = client.get("/stories/antalya", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    french = client.get("/fr/stories/antalya").get_data(as_text=True)
     assert meta(french, "property", "og:title") == ["Les ministres se réunissent à Antalya"]
     assert meta(french, "property", "og:locale") == ["fr_FR"]
 

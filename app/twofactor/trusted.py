@@ -9,8 +9,11 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..flows import second_factor
+from ..urls import PREFIX
 
 COOKIE = "trusted_browser"
+# Read only by the log-in step, at its English URL and its French one (app/i18n.py): one copy each
+PATHS = ("/account", PREFIX + "/account")
 
 
 def _serializer() -> URLSafeSerializer:
@@ -28,13 +31,14 @@ def recognised(user) -> bool:
 def remember(response, user):
     value = _serializer().dumps([user.id, second_factor.trust_browser(user)])
     secure = current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=int(timedelta(days=second_factor.TRUST_DAYS).total_seconds()),
-        httponly=True,
-        samesite="Lax",
-        secure=bool(secure),
-        path="/account",
-    )
+    for path in PATHS:
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=int(timedelta(days=second_factor.TRUST_DAYS).total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=bool(secure),
+            path=path,
+        )
     return response

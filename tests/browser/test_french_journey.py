@@ -129,6 +129,7 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
     # A French browser: Accept-Language fr-FR chooses French with no switch, cookie or account.
     page = new_page(java_script_enabled=True, base_url=live_portal.url, locale="fr-FR")
     page.goto("/")
+    expect(page).to_have_url(at("/fr/"))  # / sends a French preference to the French pages
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     assert_page_french(page, "home")
     page.evaluate("window.__marker = 1")
@@ -167,13 +168,13 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
     shot(page, "06-subscribed")
 
     dialog.get_by_role("link", name=CONTINUE).click()
-    expect_logged_in(page, "/")
+    expect_logged_in(page, "/fr/")
     expect(page.locator("#account-dialog")).not_to_be_visible()
     assert_page_french(page, "home, logged in")
     shot(page, "07-home-logged-in")
 
     account_nav(page).get_by_role("button", name=LOG_OUT).click()
-    expect_logged_out(page, "/")
+    expect_logged_out(page, "/fr/")
     assert_page_french(page, "home, logged out")
     shot(page, "08-logged-out")
 
@@ -224,7 +225,7 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
     expect(step.get_by_role("heading", name=LOG_IN_HEADING)).to_be_visible()
     expect_dialog_open(page)
     assert page.evaluate("window.__marker") == 2, "a full page load happened between the dialog steps"
-    assert path_of(page) == "/"
+    assert path_of(page) == "/fr/"
     assert_page_french(page, "log-in step after the reset")
     shot(page, "14-login-step-again")
 
@@ -235,7 +236,7 @@ def test_french_journey_in_the_dialog(live_portal, new_page, shot):
     shot(page, "15-old-password-refused")
 
     log_in(dialog, email, NEW_PASSWORD)
-    expect_logged_in(page, "/")  # HX-Redirect: the page reloads at `next`
+    expect_logged_in(page, "/fr/")  # HX-Redirect: the page reloads at `next`
     expect(page.locator("#account-dialog")).not_to_be_visible()
     assert_page_french(page, "home, logged in with the new password")
     shot(page, "16-logged-in-with-new-password")
@@ -254,16 +255,17 @@ def test_french_registration_on_full_pages(live_portal, new_page, shot):
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.get_by_role("navigation", name=LANGUAGE_NAV).get_by_role("link", name="FR", exact=True).click()
-    expect(page).to_have_url(at("/?lang=fr"))
+    expect(page).to_have_url(at("/fr/"))  # ?lang=fr redirects to the French URL
     assert_page_french(page, "home after the switch")
-    page.goto("/")  # the cookie remembers the choice
+    page.goto("/")  # the cookie remembers the choice: / sends it to /fr/
+    expect(page).to_have_url(at("/fr/"))
     assert_page_french(page, "home (cookie)")
     shot(page, "01-home")
 
     register = account_nav(page).get_by_role("link", name=REGISTER)
-    expect(register).to_have_attribute("href", "/account/register?next=/")
+    expect(register).to_have_attribute("href", "/fr/account/register?next=/fr/")
     register.click()
-    expect(page).to_have_url(re.compile(r"/account/register\?next=(/|%2F)$"))
+    expect(page).to_have_url(re.compile(r"/fr/account/register\?next=(/fr/|%2Ffr%2F)$"))
     step = page.locator("#account-step")
     expect(step.get_by_role("heading", name=CREATE_ACCOUNT)).to_be_visible()
     expect(page.locator("#account-dialog")).not_to_be_visible()
@@ -272,7 +274,7 @@ def test_french_registration_on_full_pages(live_portal, new_page, shot):
 
     fill_registration(step, email)
     step.get_by_role("button", name=CREATE_ACCOUNT).click()
-    expect(page).to_have_url(re.compile(r"/account/verify$"))
+    expect(page).to_have_url(re.compile(r"/fr/account/verify$"))
     expect(step.get_by_role("heading", name=CODE_HEADING)).to_be_visible()
     expect(step).to_contain_text(email)
     assert_page_french(page, "verification code page")
@@ -281,7 +283,7 @@ def test_french_registration_on_full_pages(live_portal, new_page, shot):
     code = code_in(french_mail(live_portal, email, 1, "verification code"))
     step.get_by_label(CODE, exact=True).fill(code)
     step.get_by_role("button", name=VERIFY).click()
-    expect(page).to_have_url(re.compile(r"/account/welcome$"))
+    expect(page).to_have_url(re.compile(r"/fr/account/welcome$"))
     expect(step.get_by_role("heading", name=WELCOME_HEADING)).to_be_visible()
     assert_page_french(page, "welcome page")
     shot(page, "04-welcome-page")
@@ -293,7 +295,7 @@ def test_french_registration_on_full_pages(live_portal, new_page, shot):
     shot(page, "05-subscribed-page")
 
     step.get_by_role("link", name=CONTINUE).click()
-    expect_logged_in(page, "/")
+    expect_logged_in(page, "/fr/")
     assert_page_french(page, "home, logged in")
     shot(page, "06-home-logged-in")
     assert len(live_portal.mailbox.to(email)) == 1
@@ -334,13 +336,16 @@ def test_dialog_language_switch(live_portal, new_page, shot):
     expect(page.locator("html")).to_have_attribute("lang", "fr")  # the page behind follows on close
     expect(page.locator("#account-dialog")).not_to_be_visible()
     assert page.evaluate("window.__marker") is None, "closing the dialog should reload the page"
-    expect(page).to_have_url(at("/"))
+    expect(page).to_have_url(at("/fr/"))  # the French URL of the page behind
     assert_page_french(page, "home after closing the dialog")
     expect(account_nav(page).get_by_role("link", name=LOG_IN)).to_be_visible()
     shot(page, "03-home-french")
 
-    page.goto("/conditions")  # remembered in the cookie
-    assert_page_french(page, "conditions page after the dialog's FR")
+    page.goto("/conditions")  # an English URL stays English...
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.goto("/")  # ...but the choice is remembered: / sends it to the French pages
+    expect(page).to_have_url(at("/fr/"))
+    assert_page_french(page, "home after the dialog's FR")
 
     assert page.log.problems() == [], "console errors / CSP violations / page errors"
 

@@ -139,7 +139,8 @@ def age_codes(app, minutes):
         db.session.commit()
 
 
-def register_and_verify(client, app, email="ann@example.org"):
-    registered = post(client, "/account/register", registration(email))
+def register_and_verify(client, app, email="ann@example.org", prefix=""):
+    """``prefix="/fr"``: through the French pages (the account is then French)."""
+    registered = post(client, prefix + "/account/register", registration(email))
     assert registered.status_code == 303, (registered.status_code, registered.get_data(as_text=True)[:2000])
-    return post(client, "/account/verify", {"code": last_code(app, email)})
+    return post(client, prefix + "/account/verify", {"code": last_code(app, email)})

@@ -144,5 +144,5 @@ def page_for_visitor(render: Callable):
         response = render()
         return response.get_data(as_text=True), response.status_code
 
-    body, status = _cached(("page", request.full_path), render_for_visitors)
+    body, status = _cached(("page", request.script_root + request.full_path), render_for_visitors)
     return varies_with_htmx(make_response(body, status))

@@ -21,7 +21,7 @@ from pathlib import Path
 from flask import current_app, g, make_response, request
 
 from ...account_session import may_be_logged_in
-from ...i18n import current_language
+from ...i18n import current_language, preference_decides
 from ...rendering import wants_partial
 from . import bp
 from .cards import catalogue_version
@@ -70,14 +70,20 @@ def for_visitors() -> bool:
         request.endpoint in PUBLIC_PAGES
         and request.method in ("GET", "HEAD")
         and "lang" not in request.args
-        and not may_be_logged_in()  # no user lookup for a visitor's request
-    )
+        and not may_be_logged_in()
+    )  # no user lookup for a visitor's request
 
 
 def page_etag() -> str:
     partial = (wants_partial(), request.headers.get("HX-Target", ""))
     key = repr(
-        (catalogue_version(), current_language(), request.full_path, partial, current_app.extensions["content_release"])
+        (
+            catalogue_version(),
+            current_language(),
+            request.script_root + request.full_path,
+            partial,
+            current_app.extensions["content_release"],
+        )
     )
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
@@ -102,8 +108,12 @@ def cache_headers(response):
             f"public, max-age={config['PUBLIC_MAX_AGE_SECONDS']}, "
             f"stale-while-revalidate={config['PUBLIC_STALE_WHILE_REVALIDATE_SECONDS']}"
         )
-        # the language comes from these when the URL does not say it (app/i18n.py); a partial is another body
-        response.vary.update(("Accept-Language", "Cookie", "HX-Request", "HX-Target"))
+        # The URL says the language (/fr/...), but "/" alone sends someone who prefers French to
+        # /fr/ (app/i18n.py, language_redirects): the English "/" varies with their preference.
+        # A session cookie makes any page private; a partial is another body.
+        response.vary.update(("Cookie", "HX-Request", "HX-Target"))
+        if preference_decides():
+            response.vary.add("Accept-Language")
     elif request.endpoint in PUBLIC_PAGES and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "private, no-cache"  # carries this browser's CSRF token
     return response

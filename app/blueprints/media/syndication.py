@@ -18,8 +18,7 @@ from flask_babel import gettext as _
 
 from ...flows import catalogue
 from ...i18n import FORMAT_LOCALES, LANGUAGES, category, localized
-from ...models import ORIGINAL_LANGUAGE
-from ...urls import external_url
+from ...urls import PREFIX, external_url
 from . import bp
 
 FEED_SIZE = 30
@@ -31,9 +30,8 @@ ATOM = "application/atom+xml"
 
 
 def story_url(story, language: str) -> str:
-    """A story's page in ``language``: the plain URL is the original's (English)."""
-    extra = {} if language == ORIGINAL_LANGUAGE else {"lang": language}
-    return external_url("media.story", slug=story.slug, **extra)
+    """A story's page in ``language``: /fr/stories/<slug> for French."""
+    return external_url("media.story", _language=language, slug=story.slug)
 
 
 def _aware(moment):
@@ -75,15 +73,8 @@ def build_feed(language: str, chosen, stories) -> bytes:
     generator.subtitle(_("The newest stories"))
     generator.language(language)
     generator.link(href=own, rel="self", type=ATOM)
-    generator.link(
-        href=external_url(
-            "media.index",
-            **({"category": chosen.slug} if chosen else {}),
-            **({} if language == ORIGINAL_LANGUAGE else {"lang": language}),
-        ),
-        rel="alternate",
-        type="text/html",
-    )
+    home = external_url("media.index", _language=language, **({"category": chosen.slug} if chosen else {}))
+    generator.link(href=home, rel="alternate", type="text/html")
     generator.author(name=localized(current_app.config["ORGANISATION_NAME"], language))
     if stories:  # an empty feed is dated by feedgen: now
         generator.updated(_aware(went_live(stories[0])))
@@ -115,9 +106,11 @@ def sitemap():
 
 @bp.route("/robots.txt")
 def robots():
+    private = ["/account/", "/newsletter/", "/staff/"]
+    private += [PREFIX + path for path in private] + ["/download/"]  # French URLs too (app/i18n.py)
     lines = [
         "User-agent: *",
-        *(f"Disallow: {path}" for path in ("/account/", "/newsletter/", "/staff/", "/download/")),
+        *(f"Disallow: {path}" for path in private),
         "",
         f"Sitemap: {external_url('media.sitemap')}",
         "",

@@ -156,10 +156,11 @@
     var button = event.target.closest("[data-dialog-lang]");
     var step = document.getElementById("account-step");
     if (!button || !step || !window.htmx) { return; }
-    var url = step.getAttribute("data-url") || "/";
-    url = url.replace(/([?&])lang=[^&]*&?/, "$1").replace(/[?&]$/, "");
-    url += (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(button.getAttribute("data-dialog-lang"));
-    dialog.setAttribute("data-language-changed", "");
+    /* each language has its own URLs (/fr/...): the step says its address in each */
+    var language = button.getAttribute("data-dialog-lang");
+    var url = step.getAttribute("data-url-" + language);
+    if (!url) { return; }
+    dialog.setAttribute("data-language-changed", language);
     window.htmx.ajax("GET", url, { target: "#dialog-body", swap: "innerHTML" });
   });
   dialog.addEventListener("click", function (event) {
@@ -167,7 +168,15 @@
   });
   dialog.addEventListener("close", function () {
     /* After logging in or verifying, the page behind must show the new state. */
-    if (body.querySelector("[data-reload-on-close]") || dialog.hasAttribute("data-language-changed")) {
+    /* After a language switch in the dialog, the page behind in that language: the header's
+       switch link for it (which also remembers the choice). */
+    var language = dialog.getAttribute("data-language-changed");
+    var other = language && document.querySelector('.lang-switch a[hreflang="' + language + '"]');
+    if (other && document.documentElement.getAttribute("lang") !== language) {
+      window.location.assign(other.href);
+      return;
+    }
+    if (body.querySelector("[data-reload-on-close]") || language) {
       window.location.reload();
       return;
     }
