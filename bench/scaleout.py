@@ -184,13 +184,13 @@ class BalancingNginx(Nginx):
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
         }}"""
-        super().__init__(directory, locations, port)
+        # the helper's own setting, so its open-files limit (worker_rlimit_nofile) grows to match
+        super().__init__(directory, locations, port, worker_connections=connections)
 
     def config(self) -> str:
         text = super().config()
         upstream = "".join(f"        server 127.0.0.1:{port};\n" for port in self.app_ports)
         changes = {
-            "worker_connections 64;": f"worker_connections {self.connections};",
             "access_log off;": f"log_format upstream '$upstream_addr $status';\n"
             f"    access_log {self.directory}/access.log upstream;\n"
             f"    upstream portal {{\n{upstream}    }}",
