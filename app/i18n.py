@@ -20,6 +20,7 @@ from flask import Flask, abort, current_app, has_request_context, redirect, requ
 from flask_babel import format_date, format_decimal, get_locale, gettext
 from flask_login import current_user
 
+from .account_session import may_be_logged_in
 from .extensions import babel, db
 from .flows.redirects import safe_next
 from .security import from_this_site
@@ -83,7 +84,7 @@ def preferred_language() -> str:
     remembered = _valid(request.cookies.get(COOKIE))
     if remembered:
         return remembered
-    if current_user and current_user.is_authenticated and _valid(getattr(current_user, "language", None)):
+    if may_be_logged_in() and current_user.is_authenticated and _valid(getattr(current_user, "language", None)):
         return current_user.language
     return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
 

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import current_app, g, has_app_context, make_response, request, session
-from flask_login import current_user
+from flask import current_app, g, has_app_context, make_response, request
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy import select
 
+from ...account_session import may_be_logged_in
 from ...extensions import db
 from ...flows import catalogue, publishing
 from ...i18n import current_language
@@ -137,7 +137,7 @@ def page_for_visitor(render: Callable):
     """``render()``'s page from the cache for a visitor who has no session (nothing in the middle
     of, no message waiting; such a page carries no CSRF token, see base.html) and asks for a whole
     page; anyone else gets ``render()`` itself."""
-    if current_user.is_authenticated or session or wants_partial():
+    if may_be_logged_in() or wants_partial():  # may_be_logged_in: without looking anyone up
         return render()
 
     def render_for_visitors() -> tuple[str, int]:
