@@ -13,7 +13,7 @@ language, else the browser's Accept-Language.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from babel.numbers import parse_pattern
 from flask import Flask, abort, current_app, has_request_context, redirect, request
@@ -65,13 +65,8 @@ class Portal(Flask):
             endpoint = f"{request.blueprint}{endpoint}" if request.blueprint else endpoint[1:]
         if endpoint not in NEUTRAL_ENDPOINTS:
             return url
-        french_root = request.script_root  # ends with /fr
-        start = url.find(french_root + "/")  # after the host in an absolute URL
-        if not values.get("_external") and start != 0:
-            start = -1
-        if start < 0:
-            return url
-        return url[:start] + french_root[: -len(PREFIX)] + url[start + len(french_root) :]
+        parts = urlsplit(url)  # relative or absolute: only the path loses its /fr
+        return urlunsplit(parts._replace(path=in_language(parts.path, "en")))
 
 
 def url_language() -> str:
@@ -149,8 +144,9 @@ def language_redirects():
         response.headers["Cache-Control"] = "no-store"
         return remember_switch(response, chosen)
     if preference_decides():
-        if preferred_language() != DEFAULT:
-            response = redirect(in_language(this_page(), preferred_language()), 302)
+        preferred = preferred_language()
+        if preferred != DEFAULT:
+            response = redirect(in_language(this_page(), preferred), 302)
             response.headers["Cache-Control"] = "private"
             response.vary.update(("Cookie", "Accept-Language"))
             return response
