@@ -17,13 +17,14 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from .account_session import Flow, current_flow, note_send
 from .flows import accounts, codes
 from .flows.codes import CodeCheck, Outcome
-from .forms import PortalForm
+from .forms import PortalForm, code_field
 from .limits import flow_address_key, flow_source, limit_posts, per_source
 from .messages import COUNTDOWN_LIMIT, wait_phrase, wait_seconds
 from .rendering import form_status, redirect_page, render_step
@@ -33,6 +34,12 @@ TEMPLATE = "account/code_step.html"
 
 class ResendForm(PortalForm):
     """Only the CSRF token: the address comes from this browser's flow."""
+
+
+class CodeForm(PortalForm):
+    """A code mailed to confirm an address: registration's and the account page's email change."""
+
+    code = code_field(_l("Verification code"))
 
 
 @dataclass(frozen=True)

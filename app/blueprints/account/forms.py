@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import AnyOf, DataRequired
 
-from ...forms import PortalForm, code_field, email_field, new_password_fields, text_field
+from ...forms import PortalForm, email_field, new_password_fields, text_field
 
 
 class ProfileForm(PortalForm):
@@ -45,9 +45,3 @@ class EmailChangeForm(PortalForm):
         validators=[DataRequired(_l("Enter your password."))],
         render_kw={"autocomplete": "current-password"},
     )
-
-
-class EmailCodeForm(PortalForm):
-    """The code mailed to a new address (the account page's email change)."""
-
-    code = code_field(_l("Verification code"))

@@ -12,7 +12,7 @@ from ...account_session import (
     keep_this_browser_logged_in,
     note_send,
 )
-from ...code_step import ResendForm, code_error, send_wait_message
+from ...code_step import CodeForm, ResendForm, code_error, send_wait_message
 from ...flows import account_data, accounts, codes, email_change, login_sessions, recovery
 from ...flows import newsletter as newsletter_flow
 from ...flows.downloads import content_disposition
@@ -21,7 +21,7 @@ from ...i18n import localized
 from ...limits import account_key, flow_source, limit_posts
 from ...rendering import form_status, redirect_page, render_step
 from . import bp
-from .forms import ChangePasswordForm, DeleteAccountForm, EmailChangeForm, EmailCodeForm, NewsletterForm, ProfileForm
+from .forms import ChangePasswordForm, DeleteAccountForm, EmailChangeForm, NewsletterForm, ProfileForm
 
 
 def render_account(block: str = "main", status: int = 200, *, profile_saved: bool = False, email_message=None, **forms):
@@ -29,7 +29,7 @@ def render_account(block: str = "main", status: int = 200, *, profile_saved: boo
     forms.setdefault("profile", ProfileForm(formdata=None, obj=current_user))
     forms.setdefault("newsletter", NewsletterForm(formdata=None))
     forms.setdefault("email", EmailChangeForm(formdata=None))
-    forms.setdefault("email_code", EmailCodeForm(formdata=None))
+    forms.setdefault("email_code", CodeForm(formdata=None))
     forms.setdefault("password", ChangePasswordForm(formdata=None))
     forms.setdefault("delete", DeleteAccountForm(formdata=None))
     email_flow = current_flow(codes.EMAIL_CHANGE)
@@ -142,7 +142,7 @@ def email():
 @login_required
 @limit_posts(account_key)
 def email_code():
-    flow, form = current_flow(codes.EMAIL_CHANGE), EmailCodeForm()
+    flow, form = current_flow(codes.EMAIL_CHANGE), CodeForm()
     if flow is None:  # ended in another tab, or by a log in
         return render_account("email", status=409)
     if form.validate_on_submit():

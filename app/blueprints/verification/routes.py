@@ -2,11 +2,10 @@ from flask import request, url_for
 from flask_login import login_required
 
 from ...account_session import end_flow, log_in, return_to
-from ...code_step import Purpose, code_views
+from ...code_step import CodeForm, Purpose, code_views
 from ...flows import accounts, codes
 from ...rendering import redirect_step, render_step
 from . import bp
-from .forms import CodeForm
 
 
 def _verified(result: codes.CodeCheck):
