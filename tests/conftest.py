@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from harness.mailbox import SmtpServer
 
 from .helpers.databases import DATABASES
-from .helpers.portal import LIVE_MAILBOXES, LivePortal, build_app, dispose
+from .helpers.portal import MAILBOX, LivePortal, build_app, dispose
 
 
 def pytest_sessionstart(session):
@@ -103,10 +103,9 @@ def live_portal(database_url, smtp, app_config, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        LIVE_MAILBOXES[app] = smtp.mailbox
+        app.extensions[MAILBOX] = smtp.mailbox
         yield LivePortal(app, f"http://127.0.0.1:{server.server_port}", smtp.mailbox)
     finally:
-        LIVE_MAILBOXES.pop(app, None)
         server.shutdown()
         thread.join(5)
         dispose(app)

@@ -91,13 +91,14 @@ def outbox(app, address=None) -> list[OutboxMessage]:
         return rows
 
 
-# The SMTP server of each live portal's app: a live portal sends a mail at once, and a sent code
-# mail keeps no code in the outbox (app/outbox.py, ``redacted``), so its code is read there.
-LIVE_MAILBOXES: dict = {}
+# Where a live portal's SMTP server keeps what it received (the live_portal fixture): a live portal
+# sends a mail at once, and a sent code mail keeps no code in the outbox (app/outbox.py,
+# ``redacted``), so its code is read there.
+MAILBOX = "tests.smtp_mailbox"
 
 
 def last_code(app, address) -> str:
-    mailbox = LIVE_MAILBOXES.get(app)
+    mailbox = app.extensions.get(MAILBOX)
     if mailbox is not None:
         received = mailbox.wait_for(address, count=len(outbox(app, address)))
         codes = [CODE_RE.search(text_of(message)) for message in received]
