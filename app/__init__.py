@@ -67,21 +67,17 @@ def _trust_proxies(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    # Importing a blueprint's routes attaches its views to its ``bp``; the package __init__
+    # Importing a feature's routes attaches its views to its ``bp``; the package __init__
     # files hold only ``bp``.
-    from .blueprints.account import routes as account
-    from .blueprints.auth import routes as auth
-    from .blueprints.media import routes as media
-    from .blueprints.newsletter import routes as newsletter
-    from .blueprints.reset import routes as reset
-    from .blueprints.verification import routes as verification
+    from .account import routes as account
     from .extensions import limiter
     from .health import bp as health_bp
+    from .media import routes as media
+    from .newsletter import routes as newsletter
     from .staff import routes as staff
-    from .twofactor import routes as twofactor
     from .uploads import routes as uploads
 
-    for routes in (auth, verification, reset, account, twofactor, newsletter, media):
+    for routes in (account, newsletter, media):
         app.register_blueprint(routes.bp)
     # Reading pages and files changes nothing and has no limit (the app sets no default limits and
     # none on these views): the limiter's hooks would only spend time there on every request

@@ -113,11 +113,11 @@ class DefaultConfig:
     MEDIA_ROOT: str | None = None
     CATALOGUE_PAGE_SIZE = 12
     ACCOUNT_DOWNLOADS_PAGE_SIZE = 20  # the account page's list of the person's own downloads
-    # Rendered result blocks kept per process (app/blueprints/media/cards.py); 0 turns the cache off.
+    # Rendered result blocks kept per process (app/media/cards.py); 0 turns the cache off.
     CATALOGUE_CACHE_ENTRIES = 256
     # How often a process reads the catalogue's version (changes it makes itself count at once).
     CATALOGUE_VERSION_RECHECK_SECONDS = 1.0
-    # Visitors' pages (no session: app/blueprints/media/http_cache.py) may be kept this long by
+    # Visitors' pages (no session: app/media/http_cache.py) may be kept this long by
     # browsers and shared caches (nginx proxy_cache, a CDN), and shown this much longer while a
     # fresh copy is fetched. An edit shows to someone holding a copy within their sum at most.
     PUBLIC_MAX_AGE_SECONDS = 30

@@ -123,4 +123,4 @@ def _unexpected(exc):
 
 
 def _login_required():
-    return redirect_page(url_for("auth.login", next=(request.script_root + request.full_path).rstrip("?")))
+    return redirect_page(url_for("account.login", next=(request.script_root + request.full_path).rstrip("?")))

@@ -45,7 +45,7 @@ def queue_code_mail(user: User, code: str, purpose: str, *, to: str | None = Non
     return queue_mail(
         to or user.email,
         CODE_SUBJECTS[purpose](code),
-        "verification/mail/code",
+        "account/mail/code",
         language=user.language,
         kind=CODE_MAIL,  # the outbox keeps no code once it is sent
         user=user,
@@ -60,11 +60,11 @@ def queue_registration_attempt_notice(user: User) -> None:
     queue_mail(
         user.email,
         _l("Someone tried to create a %(portal)s account with your address", portal=_portal(user)),
-        "auth/mail/registration_attempt",
+        "account/mail/registration_attempt",
         language=user.language,
         user=user,
-        login_url=external_url("auth.login", _language=user.language),
-        reset_url=external_url("reset.request_code", _language=user.language),
+        login_url=external_url("account.login", _language=user.language),
+        reset_url=external_url("account.reset", _language=user.language),
     )
 
 
@@ -73,11 +73,11 @@ def queue_password_changed_notice(user: User, when: datetime) -> None:
     queue_mail(
         user.email,
         _l("Your %(portal)s password was changed", portal=_portal(user)),
-        "reset/mail/password_changed",
+        "account/mail/password_changed",
         language=user.language,
         user=user,
         when=when,
-        reset_url=external_url("reset.request_code", _language=user.language),
+        reset_url=external_url("account.reset", _language=user.language),
     )
 
 
@@ -89,7 +89,7 @@ def queue_address_taken_notice(owner: User) -> None:
         "account/mail/address_taken",
         language=owner.language,
         user=owner,
-        reset_url=external_url("reset.request_code", _language=owner.language),
+        reset_url=external_url("account.reset", _language=owner.language),
     )
 
 
@@ -120,13 +120,13 @@ def queue_factor_notice(user: User, *, kind: str, added: bool, when: datetime) -
     queue_mail(
         user.email,
         subject,
-        "twofactor/mail/factor_changed",
+        "account/mail/factor_changed",
         language=user.language,
         user=user,
         factor=kind,
         added=added,
         when=when,
-        settings_url=external_url("twofactor.settings", _language=user.language),
+        settings_url=external_url("account.two_step", _language=user.language),
     )
 
 
@@ -134,12 +134,12 @@ def queue_recovery_code_used_notice(user: User, *, left: int, when: datetime) ->
     queue_mail(
         user.email,
         _l("A recovery code was used to sign in to your %(portal)s account", portal=_portal(user)),
-        "twofactor/mail/recovery_code_used",
+        "account/mail/recovery_code_used",
         language=user.language,
         user=user,
         left=left,
         when=when,
-        settings_url=external_url("twofactor.settings", _language=user.language),
+        settings_url=external_url("account.two_step", _language=user.language),
     )
 
 

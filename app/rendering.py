@@ -34,6 +34,14 @@ def render_step(template: str, *, block: str = "step", status: int = 200, **cont
     return varies_with_htmx(make_response(body, status))
 
 
+def render_in_place(template: str, *, page_url: str, **context):
+    """A fragment that answers its own button: HTMX swaps it in place; without JavaScript the page
+    it sits on comes back (a 303 to ``page_url``, so a reload sends nothing twice)."""
+    if wants_partial():
+        return varies_with_htmx(make_response(render_template(template, **context)))
+    return varies_with_htmx(redirect(page_url, 303))
+
+
 def redirect_step(url: str):
     """Go on to the next step: HTMX follows a 303 itself and swaps the next step's block."""
     return redirect(url, 303)

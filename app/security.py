@@ -16,14 +16,14 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-ACCOUNT_BLUEPRINTS = {"auth", "verification", "reset", "newsletter", "account", "twofactor"}
+ACCOUNT_BLUEPRINTS = {"account", "newsletter"}  # app/account/, app/newsletter/
 STAFF_BLUEPRINTS = {"staff", "uploads"}  # the staff area (app/staff/, app/uploads/)
 
 
 def init_app(app) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
-    login_manager.login_view = "auth.login"
+    login_manager.login_view = "account.login"
     login_manager.login_message = None  # the login step says what is needed itself
     login_manager.session_protection = "basic"
     app.after_request(set_security_headers)

@@ -23,5 +23,5 @@ def require_staff():
         abort(404)
     if current_app.config["STAFF_REQUIRE_SECOND_FACTOR"] and not has_second_factor(current_user):
         # walked to set one up first, and brought back here after
-        return redirect(url_for("twofactor.settings", next=(request.script_root + request.full_path).rstrip("?")), 303)
+        return redirect(url_for("account.two_step", next=(request.script_root + request.full_path).rstrip("?")), 303)
     csrf.protect()

@@ -86,4 +86,4 @@ def test_mail_links_made_by_a_command_in_development_carry_the_port(tmp_path, mo
     monkeypatch.setenv("FLASK_DEBUG", "1")
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     with app.app_context():
-        assert external_url("auth.login") == "http://127.0.0.1:5000/account/login"
+        assert external_url("account.login") == "http://127.0.0.1:5000/account/login"

@@ -208,7 +208,8 @@ def test_walk_every_page_and_step_in_french(client, demo):
     assert_french(visible(mail.body_html), "code mail (html)")
     welcome = fpost(client, "/account/verify", {"code": last_code(demo, "anne@example.org")}, follow_redirects=True)
     assert_french(visible(welcome.get_data(as_text=True)), "welcome")
-    assert_french(visible(fpost(client, "/newsletter/subscribe", {}).get_data(as_text=True)), "subscribed")
+    subscribed = fpost(client, "/newsletter/subscribe", {}, follow_redirects=True)
+    assert_french(visible(subscribed.get_data(as_text=True)), "subscribed")
     for url in ("/account", "/stories/foreign-ministers-meet-in-antalya?download=1"):
         assert_french(visible(get(client, url, follow_redirects=True).get_data(as_text=True)), url)
     assert_french(

@@ -234,8 +234,13 @@ def register(live_portal, visitor: Visitor, hostile: str, findings: Findings, he
     welcome = visitor.get("/account/welcome", **headers)
     findings.page("welcome", hostile, welcome)
     findings.check("welcome: continue", hostile, welcome.link("Continue to the page you were on"))
-    # without JavaScript, subscribing shows the whole welcome page again
-    findings.page("welcome after subscribing", hostile, visitor.post("/newsletter/subscribe"))
+    # subscribing: with HTMX the offer comes back in place; without, a 303 back to the welcome page
+    subscribed = visitor.post("/newsletter/subscribe", **headers)
+    if headers:
+        findings.page("offer after subscribing", hostile, subscribed)
+    else:
+        welcome_again = visitor.get(findings.destination("subscribe", hostile, subscribed))
+        findings.page("welcome after subscribing", hostile, welcome_again)
     return email
 
 

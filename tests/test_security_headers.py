@@ -277,11 +277,11 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
     } == set()
     assert {
         "media.index",
-        "auth.register",
-        "verification.verify",
-        "verification.welcome",
-        "reset.code",
-        "reset.new_password",
+        "account.register",
+        "account.verify",
+        "account.welcome",
+        "account.reset_code",
+        "account.reset_password",
         "account.index",
         "newsletter.unsubscribe",
         "staff.index",
@@ -291,9 +291,9 @@ def test_every_get_route_in_every_state_has_the_security_headers(app, tmp_path):
         "media.conditions",
         "media.privacy",
         "media.accessibility",
-        "twofactor.settings",
-        "twofactor.authenticator",
-        "twofactor.sign_in",
+        "account.two_step",
+        "account.two_step_authenticator",
+        "account.two_step_sign_in",
     } <= {endpoint for endpoint, _ in answered}
 
 
@@ -321,8 +321,8 @@ def route_samples_without_catalogue() -> dict[str, dict]:
         "staff.statistics_csv": {"key": "nothing"},
         "staff.demote": {"user_id": 999},
         **upload_samples(999),
-        "twofactor.rename_passkey": {"passkey_id": 999},
-        "twofactor.remove_passkey": {"passkey_id": 999},
+        "account.two_step_rename_passkey": {"passkey_id": 999},
+        "account.two_step_remove_passkey": {"passkey_id": 999},
     }
 
 

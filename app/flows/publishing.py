@@ -4,7 +4,7 @@ unpublishing, and the one rule for who sees a story.
 A story is a draft (staff only) or published; a published story whose ``publish_at`` is still
 ahead is scheduled, and appears by itself at that time: nothing is written then, every listing
 asks ``visible()`` with the clock's time, and the catalogue cache's key includes whether the next
-publication time has passed (app/blueprints/media/cards.py).
+publication time has passed (app/media/cards.py).
 
 Saves carry the version the editor was showing; a save from an older version is refused
 (``VersionConflict``), so two people editing one story never overwrite each other unseen.

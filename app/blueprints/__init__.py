@@ -1,1 +1,0 @@
-"""One package per blueprint: routes, forms and mails side by side."""

@@ -1,5 +1,0 @@
-"""Password reset by emailed code."""
-
-from flask import Blueprint
-
-bp = Blueprint("reset", __name__, url_prefix="/account/reset")
