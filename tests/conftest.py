@@ -32,20 +32,6 @@ def pytest_sessionstart(session):
             write_mo(target, catalog, use_fuzzy=False)
 
 
-# pytest-flask's own request context and its ``with app.test_client()`` client keep contexts
-# open between requests; every later request then reuses that app context and its ``g``, so
-# two "browsers" in one test would share Flask-WTF's cached CSRF token and Flask-Login's user.
-# Here each request gets its own context, as in production.
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    yield
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 @pytest.fixture(params=DATABASES)
 def database_url(request, tmp_path):
     if request.param == "sqlite":

@@ -3,7 +3,10 @@ token, post a form, read the mail outbox, register and verify an account."""
 
 from __future__ import annotations
 
+import contextvars
 import re
+
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app, search
 from app.extensions import db, limiter
@@ -20,10 +23,46 @@ BASE_CONFIG = {
 }
 
 
+class BrowserClient(FlaskClient):
+    """A test client that behaves as one browser against a production server: its requests run in
+    a ``contextvars.Context`` of its own. pytest-flask keeps a test request context pushed for the
+    whole test (so ``url_for`` works in tests), and Flask reuses a pushed app context, with its
+    ``g``, for every request made inside it: without this, every request of a test, and of its
+    other clients, would share Flask-WTF's CSRF token and Flask-Login's user. A context the client
+    preserves (``with client:``, as pytest-flask's ``client`` fixture does) stays in the same
+    Context, where its next request or the end of the ``with`` closes it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._browser = contextvars.Context()
+        self._browser_entered = False
+
+    def open(self, *args, **kwargs):
+        if self._browser_entered:  # following a redirect: already in the browser's Context
+            return super().open(*args, **kwargs)
+        self._browser_entered = True
+        try:
+            return self._browser.run(super().open, *args, **kwargs)
+        finally:
+            self._browser_entered = False
+
+    def __exit__(self, *exc_info):
+        return self._browser.run(super().__exit__, *exc_info)
+
+
+class CommandRunner(FlaskCliRunner):
+    """``flask <command>`` as from a shell: in a ``contextvars.Context`` of its own, so the command
+    pushes its own app context (and database session) instead of running in pytest-flask's."""
+
+    def invoke(self, *args, **kwargs):
+        return contextvars.Context().run(super().invoke, *args, **kwargs)
+
+
 def build_app(database_url: str, instance_path, **overrides):
     app = create_app(
         {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path), **overrides}
     )
+    app.test_client_class, app.test_cli_runner_class = BrowserClient, CommandRunner
     with app.app_context():
         with db.engine.begin() as connection:
             search.drop_schema(connection)
