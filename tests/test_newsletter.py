@@ -261,3 +261,12 @@ def test_a_digest_arrives_by_smtp_with_one_click_headers(database_url, tmp_path,
         assert not is_subscribed(app, "ann@example.org")
     finally:
         dispose(app)
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{"SERVER_NAME": "media.example.org", "PREFERRED_URL_SCHEME": "https", "RATELIMIT_PER_ADDRESS": "2 per minute"}],
+)
+def test_the_welcome_steps_subscribe_button_is_rate_limited_per_account(app, app_config):
+    client = subscriber(app, "ann@example.org")  # its first subscribe
+    assert [post(client, "/newsletter/subscribe").status_code for _ in range(2)] == [303, 429]
