@@ -1,14 +1,14 @@
 """Fixtures: the app on SQLite and (with TEST_DATABASE_URL) PostgreSQL, a real SMTP server,
-and a live portal served over HTTP for the browser tests."""
+and a live portal served over HTTP for the browser tests. pytest-flask provides ``client``,
+``live_server`` and the test request context around each test from the ``app`` defined here."""
 
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
+from app.extensions import db
 from harness.mailbox import SmtpServer
 
 from .helpers.databases import DATABASES
@@ -46,8 +46,27 @@ def app_config():
 
 
 @pytest.fixture
-def app(database_url, app_config, tmp_path):
-    app = build_app(database_url, tmp_path / "instance", **app_config)
+def app(request, database_url, app_config, tmp_path):
+    """The app under test, on a fresh database. When the test also asks for pytest-flask's
+    ``live_server``, the app is served by it, in a process of its own (forked): it mails through
+    the test's real SMTP server as soon as a mail is queued, and is named localhost (WebAuthn needs
+    a name, never an address)."""
+    live = {}
+    if "live_server" in request.fixturenames:
+        smtp = request.getfixturevalue("smtp")
+        live = {
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": smtp.port,
+            "MAIL_DISPATCH": "thread",
+            "SERVER_NAME": "localhost",  # live_server adds its port
+            # what the test changes through its own app (another process) shows at the next request
+            "CATALOGUE_VERSION_RECHECK_SECONDS": 0,
+        }
+    app = build_app(database_url, tmp_path / "instance", **{**live, **app_config})
+    if live:
+        app.extensions[MAILBOX] = smtp.mailbox
+        with app.app_context():
+            db.engine.dispose()  # the forked server must not share this process's pooled connections
     yield app
     dispose(app)
 
@@ -75,23 +94,7 @@ def smtp():
 
 
 @pytest.fixture
-def live_portal(database_url, smtp, app_config, tmp_path):
-    """The portal served over real HTTP, mailing through the real SMTP server."""
-    app = build_app(
-        database_url,
-        tmp_path / "instance",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp.port,
-        MAIL_DISPATCH="thread",
-        **app_config,
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        app.extensions[MAILBOX] = smtp.mailbox
-        yield LivePortal(app, f"http://127.0.0.1:{server.server_port}", smtp.mailbox)
-    finally:
-        server.shutdown()
-        thread.join(5)
-        dispose(app)
+def live_portal(live_server, app, smtp):
+    """The portal served over real HTTP by pytest-flask's ``live_server``, mailing through the
+    real SMTP server."""
+    return LivePortal(app, live_server.url(), smtp.mailbox)

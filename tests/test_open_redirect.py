@@ -111,9 +111,10 @@ class Answer:
 
     def links(self) -> list[str]:
         """Every URL the page would make the browser load or go to. The hreflang alternates are
-        absolute, at the server's own origin (no SERVER_NAME here): judged as the path they hold."""
+        absolute, at the portal's own origin (SERVER_NAME, which pytest-flask's live_server sets to
+        localhost and its port): judged as the path they hold."""
         return [
-            re.sub(r"^http://127\.0\.0\.1:\d+(?=/)", "", html.unescape(v))
+            re.sub(r"^http://localhost:\d+(?=/)", "", html.unescape(v))
             for v in re.findall(r'\s(?:href|src|action|hx-get|hx-post)="([^"]*)"', self.text)
         ]
 
