@@ -158,7 +158,7 @@ def test_only_staff_see_the_audit_log(app, client):
 
 
 def test_the_audit_log_is_in_french(app):
-    from .test_french import assert_french, visible
+    from .helpers.french import assert_french, visible
 
     staff = staff_client(app)
     post(staff, "/staff/stories/new", editor_form(title="Sommet"))

@@ -17,10 +17,10 @@ from app.flows.importer import validate
 from app.models import AuditEvent, Story, User
 
 from .helpers.catalogue_data import STORIES, load
+from .helpers.french import assert_french, visible
 from .helpers.portal import csrf_token, post, register_and_verify
 from .helpers.second_factor_helpers import set_up_authenticator
 from .helpers.staff_data import STAFF, make_draft, staff_client, story_row
-from .test_french import assert_french, visible
 
 MEMBER = "reader@example.org"
 

@@ -10,8 +10,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, settled
+from ..helpers.french import assert_french, visible
 from ..helpers.portal import GOOD_PASSWORD, register_and_verify
-from ..test_french import assert_french, visible
 from .test_account_dialog import FULL_NAME, account_nav, expect_logged_in_at, expect_logged_out_at, fill_login
 
 
