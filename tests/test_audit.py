@@ -10,8 +10,7 @@ from app.models import AuditEvent, User, utcnow
 
 from .helpers.portal import GOOD_PASSWORD, age_codes, post, register_and_verify
 from .helpers.reset import NEW_PASSWORD, full_reset
-from .helpers.staff_data import STAFF, staff_client
-from .test_staff import change_state, editor_form
+from .helpers.staff_data import STAFF, change_state, editor_form, staff_client
 
 IP = "203.0.113.9"
 
