@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from app import create_app, search
 
 from .helpers.databases import DATABASES
+from .helpers.portal import _empty_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -340,14 +341,3 @@ def test_upgrade_fills_the_search_vocabulary_of_a_catalogue_indexed_before_it(da
         assert [s.title for s in find_stories(parse_query({"q": "foghorn lan"}), 24).stories] == ["Lighthouse keepers"]
         db.session.remove()
         db.engine.dispose()
-
-
-def _empty_database() -> None:
-    """No tables at all, as before the first migration (inside an app context)."""
-    from app.extensions import db
-
-    with db.engine.begin() as connection:
-        search.drop_schema(connection)
-    db.drop_all()
-    with db.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -47,6 +47,17 @@ def dispose(app) -> None:
         db.engine.dispose()
 
 
+def _empty_database() -> None:
+    """No tables at all, as before the first migration (inside an app context)."""
+    from app.extensions import db
+
+    with db.engine.begin() as connection:
+        search.drop_schema(connection)
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
 class LivePortal:
     def __init__(self, app, url, mailbox):
         self.app, self.url, self.mailbox = app, url, mailbox
