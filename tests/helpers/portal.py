@@ -7,7 +7,7 @@ import re
 
 from app import create_app, search
 from app.extensions import db, limiter
-from app.models import OutboxMessage
+from app.models import OutboxMessage, User, VerificationCode
 from harness.mailbox import CODE_RE, text_of
 
 BASE_CONFIG = {
@@ -156,3 +156,8 @@ def register_and_verify(client, app, email="ann@example.org", prefix=""):
     registered = post(client, prefix + "/account/register", registration(email))
     assert registered.status_code == 303, (registered.status_code, registered.get_data(as_text=True)[:2000])
     return post(client, prefix + "/account/verify", {"code": last_code(app, email)})
+
+
+def nothing_written(app):
+    with app.app_context():
+        return all(db.session.query(model).count() == 0 for model in (User, VerificationCode, OutboxMessage))
