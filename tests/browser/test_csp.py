@@ -21,8 +21,9 @@ from harness.mailbox import code_in
 from harness.servers import Nginx
 
 from ..helpers.catalogue_data import STORIES, load
+from ..helpers.headers import parse_csp
 from ..helpers.portal import GOOD_PASSWORD, age_codes
-from ..test_security_headers import MEMBER, parse_csp, unsubscribe_token
+from ..helpers.routes import MEMBER, unsubscribe_token
 from .test_account_dialog import (
     CODE_HEADING,
     SUBSCRIBED,
