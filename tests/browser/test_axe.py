@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from ..helpers.browser import settled
+from ..helpers.dialog import mailed_code, open_dialog_step
 from ..helpers.portal import GOOD_PASSWORD
 from ..helpers.second_factor_helpers import give_second_factor
-from .test_account_dialog import mailed_code
-from .test_layout_feedback import LAPTOP, PHONE, open_dialog_step
+from .test_layout_feedback import LAPTOP, PHONE
 from .test_portal import SLUG, load_stories
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"

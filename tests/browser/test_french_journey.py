@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 
 from harness.mailbox import code_in, text_of
 
+from ..helpers.dialog import expect_dialog_open, path_of
 from ..helpers.french import assert_french, visible
 from ..helpers.portal import GOOD_PASSWORD, age_codes
-from .test_account_dialog import expect_dialog_open, path_of
 
 FIRST, LAST, ORGANISATION = "Anne", "Leroy", "France Télévisions"
 FULL_NAME = f"{FIRST} {LAST}"

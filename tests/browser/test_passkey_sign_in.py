@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from ..helpers.catalogue_data import STORIES, load
+from ..helpers.dialog import FULL_NAME, account_nav
 from ..helpers.portal import register_and_verify
-from .test_account_dialog import FULL_NAME, account_nav
 from .test_two_step import EMAIL, on_localhost
 
 STORY = "/stories/foreign-ministers-meet-in-antalya"

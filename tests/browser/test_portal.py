@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Rendition, Story, Video
 
 from ..helpers.catalogue_data import STORIES, load, story_entry
-from .test_account_dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code, path_of
+from ..helpers.dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code, path_of
 
 STORY = STORIES[0]
 SLUG, TITLE = STORY["slug"], STORY["title"]

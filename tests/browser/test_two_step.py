@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from ..helpers.browser import settled
+from ..helpers.dialog import account_nav, expect_logged_in_at, fill_login
 from ..helpers.portal import GOOD_PASSWORD, register_and_verify
 from ..helpers.second_factor_helpers import set_up_authenticator, totp_code
-from .test_account_dialog import account_nav, expect_logged_in_at, fill_login
 from .test_axe import violations
 
 EMAIL = "ann@example.org"
