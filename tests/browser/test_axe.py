@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers.browser import settled
+from ..helpers.browser import LAPTOP, PHONE, settled
+from ..helpers.catalogue_data import SLUG, load_stories
 from ..helpers.dialog import mailed_code, open_dialog_step
 from ..helpers.portal import GOOD_PASSWORD
 from ..helpers.second_factor_helpers import give_second_factor
-from .test_layout_feedback import LAPTOP, PHONE
-from .test_portal import SLUG, load_stories
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}

@@ -6,12 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers.browser import settled
+from ..helpers.browser import LAPTOP, PHONE, settled
+from ..helpers.catalogue_data import SLUG, load_stories
 from ..helpers.dialog import fill_registration, open_dialog_step
-from .test_portal import SLUG, load_stories
-
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1280, "height": 640}
 
 
 def box(page, selector):
