@@ -9,11 +9,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ..helpers.axe import violations
 from ..helpers.browser import settled
 from ..helpers.dialog import account_nav, expect_logged_in_at, fill_login
 from ..helpers.portal import GOOD_PASSWORD, register_and_verify
 from ..helpers.second_factor_helpers import set_up_authenticator, totp_code
-from .test_axe import violations
 
 EMAIL = "ann@example.org"
 CODE_LABEL = "Code from your authenticator app, or a recovery code"
