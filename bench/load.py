@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness import cpu
 from harness.client import HTMX, Browser, fetch, raw_request
 from harness.mailbox import Mailbox, SmtpServer, code_in
 from harness.servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
 
-from . import cpu
 from .sizes import registration
 
 CLIENTS = 200

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import bcrypt
 
+from harness import cpu
 from harness.client import HTMX, Browser
 from harness.servers import latest_code
 
-from . import cpu
 from .sizes import PASSWORD, registration
 
 # --- baseline: plain bcrypt ------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 import time
 
+from harness import cpu
 from harness.client import HTMX, Browser
 
-from . import cpu
 from .sizes import registration
 
 

@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import cpu
 from harness.client import HTMX, Browser, fetch, raw_request
 from harness.servers import CODE_RE, Gunicorn, Nginx, app_env, child_pids, flask
 
-from . import aio, cpu
+from . import aio
 from .load import Download, demo_downloads, engine_url, scan_log
 from .sizes import registration
 
