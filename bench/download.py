@@ -20,11 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from harness.client import HTMX, Browser, fetch, raw_request
+from harness.client import HTMX, PASSWORD, Browser, fetch, raw_request
 from harness.servers import BIN, ROOT, rss_kib
 
 from .corpus import app_config
-from .sizes import PASSWORD
 
 MIB = 1024 * 1024
 STORY_SLUG = "bench-large-download"

@@ -31,11 +31,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness import cpu
-from harness.client import HTMX, Browser, fetch, raw_request
+from harness.client import HTMX, Browser, fetch, raw_request, registration
 from harness.mailbox import Mailbox, SmtpServer, code_in
 from harness.servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
-
-from .sizes import registration
 
 CLIENTS = 200
 WORKERS = 4

@@ -16,10 +16,8 @@ from pathlib import Path
 import bcrypt
 
 from harness import cpu
-from harness.client import HTMX, Browser
+from harness.client import HTMX, PASSWORD, Browser, registration
 from harness.servers import latest_code
-
-from .sizes import PASSWORD, registration
 
 # --- baseline: plain bcrypt ------------------------------------------------------------------
 

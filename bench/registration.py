@@ -11,9 +11,7 @@ import statistics
 import time
 
 from harness import cpu
-from harness.client import HTMX, Browser
-
-from .sizes import registration
+from harness.client import HTMX, Browser, registration
 
 
 def register_one(base_url: str, address: str) -> tuple[bool, float, str]:
