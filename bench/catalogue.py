@@ -17,9 +17,9 @@ from pathlib import Path
 
 from harness import cpu
 from harness.client import Browser, fetch, raw_request
-from harness.servers import fresh_database
+from harness.servers import app_config, fresh_database
 
-from .corpus import app_config, check_index_matches_app, index_all, load_stories
+from .corpus import check_index_matches_app, index_all, load_stories
 
 SEARCH_PATH = "/?q=baltic"
 HTMX_SEARCH = {"HX-Request": "true", "HX-Target": "results", "HX-Current-URL": "http://127.0.0.1/"}

@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 from harness.client import HTMX, PASSWORD, Browser, fetch, raw_request
-from harness.servers import BIN, ROOT, rss_kib
-
-from .corpus import app_config
+from harness.servers import BIN, ROOT, app_config, rss_kib
 
 MIB = 1024 * 1024
 STORY_SLUG = "bench-large-download"

@@ -27,9 +27,9 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
-from harness.servers import fresh_database, rss_kib
+from harness.servers import app_config, fresh_database, rss_kib
 
-from .corpus import app_config, load_stories
+from .corpus import load_stories
 
 STORIES = 5
 

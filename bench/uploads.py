@@ -17,7 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from .corpus import app_config
+from harness.servers import app_config
+
 from .download import MIB, RssSampler, logged_in
 
 TUS = {"Tus-Resumable": "1.0.0"}
