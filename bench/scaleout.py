@@ -44,11 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness import download
 from harness.client import HTMX, PASSWORD, Browser, Response, fetch, raw_request, registration
 from harness.mailbox import code_in
 from harness.servers import Gunicorn, Nginx, OutboxWorker, SmtpServer, app_env, flask, free_port
-
-from . import download
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
 RESULTS = Path(__file__).resolve().parent / "results" / "scaleout.json"
