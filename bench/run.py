@@ -23,13 +23,12 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import download
+from harness import download, load
 from harness.servers import WORKER_KIND, Gunicorn, Nginx, SmtpServer, app_env, fresh_database, migrate, outbox_counts
 
 from . import (
     aio,
     catalogue,
-    load,
     login,
     newsletter,
     registration,
@@ -712,12 +711,23 @@ def run_load(args, workdir: Path) -> dict:
     out["sqlite"] = load.run(f"sqlite:///{workdir / 'load.db'}", workdir / "load-sqlite", **settings)
     pg_url = os.environ.get("TEST_DATABASE_URL")
     if pg_url:
-        with load.scratch_postgres(pg_url) as pg:
+        with scratch_postgres(pg_url) as pg:
             out["postgresql"] = load.run(pg.url, workdir / "load-postgresql", label="postgresql", **settings)
     else:
         out["postgresql"] = {"skipped": "TEST_DATABASE_URL is not set"}
     out["pass"] = all(load.faults(r) == [] for r in out.values() if "skipped" not in r)
     return out
+
+
+def scratch_postgres(base_url: str):
+    """The search part's ``CREATE DATABASE`` helper, named ``bench_load_<hex>``: the bench's own
+    database next to TEST_DATABASE_URL's, dropped again on exit."""
+    from .search import PostgresDatabase
+
+    database = PostgresDatabase(base_url)
+    database.name = f"bench_load_{secrets.token_hex(4)}"
+    database.url = database.base.set(database=database.name).render_as_string(hide_password=False)
+    return database
 
 
 def run_scaleout(args, workdir: Path) -> dict:
