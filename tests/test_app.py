@@ -207,8 +207,8 @@ WEB_LAYER = (
 )
 
 
-def _app_imports(path: Path) -> set[str]:
-    """The app modules ``path`` imports, as dotted names below ``app``."""
+def _imports(path: Path) -> set[str]:
+    """The modules (and names in them) ``path`` imports, as dotted names from the repository's root."""
     import ast
 
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]  # ("app", "flows") for app/flows/x.py
@@ -220,7 +220,12 @@ def _app_imports(path: Path) -> set[str]:
             found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-    return {name for name in found if name == "app" or name.startswith("app.")}
+    return found
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The app modules ``path`` imports, as dotted names below ``app``."""
+    return {name for name in _imports(path) if name == "app" or name.startswith("app.")}
 
 
 def test_rules_and_mails_never_import_the_web_layer():
@@ -262,6 +267,21 @@ def test_no_feature_imports_another_features_modules():
             if other is not None and other != own and (own, other) not in allowed:
                 found.append(f"{path.relative_to(ROOT)} ({own}) imports {name} ({other})")
     assert found == []
+
+
+def test_tests_import_no_other_test_module_and_no_benchmark():
+    """What tests share lives in tests/helpers/ (the fixtures in conftest.py), and what tests and
+    benchmarks both run in harness/ (docs/architecture.md). A test module importing another ties
+    the two files together (changing or removing one file's tests breaks the other), and a test
+    importing bench/ depends on code written to report numbers."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for name in _imports(path):
+            module = ROOT.joinpath(*name.split(".")).with_suffix(".py")
+            if (module.name.startswith("test_") and module.is_file()) or name.split(".")[0] == "bench":
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert found == []
+    assert "tests.helpers.databases.DATABASES" in _imports(ROOT / "tests" / "test_app.py")  # relative imports seen
 
 
 def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp_path):
