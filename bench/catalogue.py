@@ -15,11 +15,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from harness import cpu
 from harness.client import Browser, fetch, raw_request
-from harness.servers import fresh_database
+from harness.servers import app_config, fresh_database
 
-from . import cpu
-from .corpus import app_config, check_index_matches_app, index_all, load_stories
+from .corpus import check_index_matches_app, index_all, load_stories
 
 SEARCH_PATH = "/?q=baltic"
 HTMX_SEARCH = {"HX-Request": "true", "HX-Target": "results", "HX-Current-URL": "http://127.0.0.1/"}

@@ -388,18 +388,3 @@ def check_index_matches_app(session, story_id: int) -> None:
     session.rollback()
     if tuple(before) != tuple(after):
         raise RuntimeError(f"bulk search row for story {story_id} differs from app.search.index_story's")
-
-
-def app_config(database_uri: str, **overrides) -> dict:
-    """create_app() settings for a bench process that works on a database directly."""
-    from harness.servers import SECRET_KEY
-
-    return {
-        "SECRET_KEY": SECRET_KEY,
-        "SQLALCHEMY_DATABASE_URI": database_uri,
-        "MAIL_DISPATCH": "worker",
-        "RATELIMIT_ENABLED": False,
-        "LOG_LEVEL": "WARNING",
-        "SERVER_NAME": "localhost",
-        **overrides,
-    }

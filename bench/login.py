@@ -15,11 +15,9 @@ from pathlib import Path
 
 import bcrypt
 
-from harness.client import HTMX, Browser
+from harness import cpu
+from harness.client import HTMX, PASSWORD, Browser, registration
 from harness.servers import latest_code
-
-from . import cpu
-from .sizes import PASSWORD, registration
 
 # --- baseline: plain bcrypt ------------------------------------------------------------------
 

@@ -27,9 +27,9 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
-from harness.servers import fresh_database, rss_kib
+from harness.servers import app_config, fresh_database, rss_kib
 
-from .corpus import app_config, load_stories
+from .corpus import load_stories
 
 STORIES = 5
 
@@ -86,10 +86,10 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
     from sqlalchemy.orm import Session
 
     from app import create_app
-    from app.blueprints.verification.email import queue_code_mail
     from app.extensions import db
     from app.flows.newsletter import send_digest
-    from app.models import NewsletterDelivery, OutboxMessage, User
+    from app.mails import queue_code_mail
+    from app.models import CODE_VERIFY, NewsletterDelivery, OutboxMessage, User
 
     app = create_app(
         app_config(
@@ -140,7 +140,7 @@ def _measure(kind: str, database: str, batch: int, trace: bool) -> dict:
                 if not users:
                     break
                 for user in users:
-                    queue_code_mail(user, "123456", "verify")
+                    queue_code_mail(user, "123456", CODE_VERIFY)
                 last_id = users[-1].id
                 db.session.commit()
                 queued += len(users)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from harness.client import HTMX, Browser
-
-from . import cpu
-from .sizes import registration
+from harness import cpu
+from harness.client import HTMX, Browser, registration
 
 
 def register_one(base_url: str, address: str) -> tuple[bool, float, str]:

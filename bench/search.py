@@ -21,9 +21,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from harness.servers import fresh_database
+from harness.servers import app_config, fresh_database
 
-from .corpus import app_config, check_index_matches_app, index_all, load_stories
+from .corpus import check_index_matches_app, index_all, load_stories
 
 NEWEST = datetime(2025, 6, 1, 12, 0)
 PER_PAGE = 24

@@ -5,24 +5,10 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from harness.client import CSRF_RE, HTMX
+from harness.client import CSRF_RE, HTMX, registration
 from harness.servers import SECRET_KEY, latest_code
 
 PARTIAL_LIMIT = 3 * 1024
-PASSWORD = "Blue-Harbour-42!"
-
-
-def registration(email: str, next_url: str = "/conditions") -> dict:
-    return {
-        "email": email,
-        "password": PASSWORD,
-        "confirm": PASSWORD,
-        "first_name": "Ann",
-        "last_name": "Lee",
-        "organisation": "Example Broadcasting",
-        "accept_conditions": "y",
-        "next": next_url,
-    }
 
 
 def measure(db_path: Path) -> list[dict]:

@@ -18,7 +18,7 @@ import statistics
 import time
 from datetime import date, datetime, timedelta
 
-from .corpus import app_config
+from harness.servers import app_config
 
 GOAL_MS = 200.0
 STORIES, LABELS, USERS, ORGANISATIONS, DAYS = 200, ("HD 1080p25", "SD 576p25", "Audio"), 10_000, 300, 400

@@ -27,12 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.client import HTMX, Browser, fetch, raw_request
+from harness import cpu
+from harness.client import HTMX, Browser, fetch, raw_request, registration
+from harness.load import Download, demo_downloads, engine_url, scan_log
 from harness.servers import CODE_RE, Gunicorn, Nginx, app_env, child_pids, flask
 
-from . import aio, cpu
-from .load import Download, demo_downloads, engine_url, scan_log
-from .sizes import registration
+from . import aio
 
 CACHE_ZONE = (
     "proxy_cache_path {directory}/cache levels=1:2 keys_zone=portal:10m max_size=1g inactive=10m use_temp_path=off;"

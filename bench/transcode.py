@@ -25,9 +25,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from harness.servers import BIN, ROOT
+from harness.servers import BIN, ROOT, app_config
 
-from .corpus import app_config
 from .uploads import Uploader, send
 
 POLL_SECONDS = 0.02

@@ -17,8 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from .corpus import app_config
-from .download import MIB, RssSampler, logged_in
+from harness.download import MIB, RssSampler, logged_in
+from harness.servers import app_config
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BODY = "application/offset+octet-stream"
@@ -42,7 +42,7 @@ def make_story(database: Path, media_root: Path, slug: str) -> int:
 
 
 class Uploader:
-    """A logged-in staff browser that speaks tus to the portal (bench/download.py create_staff)."""
+    """A logged-in staff browser that speaks tus to the portal (harness/download.py create_staff)."""
 
     def __init__(self, base_url: str):
         self.browser = logged_in(base_url)

@@ -15,6 +15,20 @@ from urllib.parse import urlencode, urlsplit
 
 CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 HTMX = {"HX-Request": "true", "HX-Target": "account-step"}
+PASSWORD = "Blue-Harbour-42!"  # of every account the benchmarks and the harness make
+
+
+def registration(email: str, next_url: str = "/conditions") -> dict:
+    return {
+        "email": email,
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "organisation": "Example Broadcasting",
+        "accept_conditions": "y",
+        "next": next_url,
+    }
 
 
 @dataclass

@@ -49,6 +49,19 @@ def app_env(db_path: Path, **settings) -> dict[str, str]:
     return env
 
 
+def app_config(database_uri: str, **overrides) -> dict:
+    """create_app() settings for a process (a benchmark, a harness helper) that works on a database directly."""
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "MAIL_DISPATCH": "worker",
+        "RATELIMIT_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "SERVER_NAME": "localhost",
+        **overrides,
+    }
+
+
 def flask(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     """``flask --app wsgi ARGS``, the operator's way, in its own process; returns its output."""
     result = subprocess.run(

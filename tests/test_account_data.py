@@ -10,8 +10,8 @@ from app.extensions import db
 from app.models import Download, Rendition, User
 
 from .helpers.catalogue_data import load, story_entry
+from .helpers.french import assert_french, visible
 from .helpers.portal import post, register_and_verify
-from .test_french import assert_french, visible
 
 SECTION = {"HX-Request": "true", "HX-Target": "account-downloads"}
 

@@ -6,8 +6,8 @@ from app.extensions import db
 from app.flows import login_sessions
 from app.models import OutboxMessage, User, VerificationCode, WrongCodeEntry
 
+from .helpers.logins import copy_of, logged_in, login
 from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, outbox, post, register_and_verify
-from .test_login import copy_of, logged_in
 
 NEW_PASSWORD = "Green-Valley-77?"
 
@@ -21,13 +21,6 @@ def ann(app, client):
 def user(app):
     with app.app_context():
         return db.session.query(User).one_or_none()
-
-
-def login(client, password=GOOD_PASSWORD, remember=False):
-    data = {"email": "ann@example.org", "password": password}
-    if remember:
-        data["remember"] = "y"
-    return post(client, "/account/login", data)
 
 
 def test_account_page_needs_a_login(client):

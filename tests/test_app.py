@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from app import create_app, search
 
 from .helpers.databases import DATABASES
+from .helpers.portal import _empty_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,8 +208,8 @@ WEB_LAYER = (
 )
 
 
-def _app_imports(path: Path) -> set[str]:
-    """The app modules ``path`` imports, as dotted names below ``app``."""
+def _imports(path: Path) -> set[str]:
+    """The modules (and names in them) ``path`` imports, as dotted names from the repository's root."""
     import ast
 
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]  # ("app", "flows") for app/flows/x.py
@@ -220,7 +221,12 @@ def _app_imports(path: Path) -> set[str]:
             found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-    return {name for name in found if name == "app" or name.startswith("app.")}
+    return found
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The app modules ``path`` imports, as dotted names below ``app``."""
+    return {name for name in _imports(path) if name == "app" or name.startswith("app.")}
 
 
 def test_rules_and_mails_never_import_the_web_layer():
@@ -281,6 +287,21 @@ def test_no_feature_renders_another_features_templates():
             if other != own and (own, other) not in allowed:
                 found.append(f"{relative} ({own}) names {template}")
     assert found == []
+
+
+def test_tests_import_no_other_test_module_and_no_benchmark():
+    """What tests share lives in tests/helpers/ (the fixtures in conftest.py), and what tests and
+    benchmarks both run in harness/ (docs/architecture.md). A test module importing another ties
+    the two files together (changing or removing one file's tests breaks the other), and a test
+    importing bench/ depends on code written to report numbers."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for name in _imports(path):
+            module = ROOT.joinpath(*name.split(".")).with_suffix(".py")
+            if (module.name.startswith("test_") and module.is_file()) or name.split(".")[0] == "bench":
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert found == []
+    assert "tests.helpers.databases.DATABASES" in _imports(ROOT / "tests" / "test_app.py")  # relative imports seen
 
 
 def test_search_key_revision_indexes_the_stories_already_there(database_url, tmp_path):
@@ -360,14 +381,3 @@ def test_upgrade_fills_the_search_vocabulary_of_a_catalogue_indexed_before_it(da
         assert [s.title for s in find_stories(parse_query({"q": "foghorn lan"}), 24).stories] == ["Lighthouse keepers"]
         db.session.remove()
         db.engine.dispose()
-
-
-def _empty_database() -> None:
-    """No tables at all, as before the first migration (inside an app context)."""
-    from app.extensions import db
-
-    with db.engine.begin() as connection:
-        search.drop_schema(connection)
-    db.drop_all()
-    with db.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

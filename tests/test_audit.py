@@ -9,9 +9,8 @@ from app.flows import audit
 from app.models import AuditEvent, User, utcnow
 
 from .helpers.portal import GOOD_PASSWORD, age_codes, post, register_and_verify
-from .helpers.staff_data import STAFF, staff_client
-from .test_reset import NEW_PASSWORD, full_reset
-from .test_staff import change_state, editor_form
+from .helpers.reset import NEW_PASSWORD, full_reset
+from .helpers.staff_data import STAFF, change_state, editor_form, staff_client
 
 IP = "203.0.113.9"
 
@@ -158,7 +157,7 @@ def test_only_staff_see_the_audit_log(app, client):
 
 
 def test_the_audit_log_is_in_french(app):
-    from .test_french import assert_french, visible
+    from .helpers.french import assert_french, visible
 
     staff = staff_client(app)
     post(staff, "/staff/stories/new", editor_form(title="Sommet"))

@@ -5,18 +5,13 @@ import re
 import pytest
 
 from app.extensions import db
-from app.models import OutboxMessage, User, VerificationCode
+from app.models import User
 
-from .helpers.portal import csrf_token, post, registration
+from .helpers.portal import csrf_token, nothing_written, post, registration
 
 
 def field_errors(response):
     return re.findall(r'class="error" id="([a-z_]+)-error">([^<]+)', response.get_data(as_text=True))
-
-
-def nothing_written(app):
-    with app.app_context():
-        return all(db.session.query(model).count() == 0 for model in (User, VerificationCode, OutboxMessage))
 
 
 PASSWORDS = [

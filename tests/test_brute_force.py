@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import VerificationCode, WrongCodeEntry
 
 from .helpers.portal import GOOD_PASSWORD, age_codes, csrf_token, outbox, post, register_and_verify
-from .test_reset import NEW_PASSWORD, reset_code
+from .helpers.reset import NEW_PASSWORD, reset_code
 
 ANN = "ann@example.org"
 REFERER = {"Referer": "http://localhost/"}

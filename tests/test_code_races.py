@@ -18,7 +18,7 @@ from app.flows import codes
 from app.models import OutboxMessage, VerificationCode, WrongCodeEntry, utcnow
 
 from .helpers.portal import csrf_token, post, register_and_verify
-from .test_reset import reset_code
+from .helpers.reset import reset_code
 
 ANN = "ann@example.org"
 NO_RATE_LIMITS = {"RATELIMIT_PER_IP": "1000000 per minute", "RATELIMIT_PER_ADDRESS": "1000000 per minute"}
@@ -121,7 +121,7 @@ def test_the_hourly_cap_holds_for_guesses_sent_at_once(app, monkeypatch):
 
 def test_the_reset_grant_works_once_for_forms_sent_at_once(app):
     """Two new-password forms with one grant, sent at once: one password is set, once."""
-    from .test_reset import login
+    from .helpers.reset import login
 
     cookie, token = reset_flow(app)
     client = app.test_client()

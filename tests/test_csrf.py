@@ -13,8 +13,8 @@ from app.extensions import db
 from app.models import Story, User
 
 from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, post, register_and_verify
+from .helpers.routes import STAFF_STORY_PAGES, routes, unsubscribe_token, upload_samples
 from .helpers.staff_data import make_draft, promote, staff_client
-from .test_security_headers import STAFF_STORY_PAGES, routes, unsubscribe_token, upload_samples
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 ACCEPTS_WITHOUT_TOKEN = {"newsletter.unsubscribe"}  # RFC 8058 one-click: the signed URL is the proof

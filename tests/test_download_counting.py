@@ -167,8 +167,9 @@ def test_the_migration_merges_the_old_log_by_the_same_rule(database_url, tmp_pat
     from sqlalchemy import select
 
     from app import create_app
+    from harness.servers import ROOT
 
-    from .test_app import ROOT, _empty_database
+    from .helpers.portal import _empty_database
 
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": database_url}

@@ -11,11 +11,10 @@ from app.extensions import db
 from app.flows import codes
 from app.models import User, VerificationCode
 
+from .helpers.french import assert_french, visible
+from .helpers.logins import copy_of, logged_in, login
 from .helpers.portal import GOOD_PASSWORD, age_codes, last_code, outbox, post, register_and_verify
-from .test_account_page import login
-from .test_french import assert_french, visible
-from .test_login import copy_of, logged_in
-from .test_reset import reset_code, start_reset
+from .helpers.reset import reset_code, start_reset
 
 NEW = "ann.new@example.org"
 ELSEWHERE = "annie@exemple.fr"  # no English word in it, for the French walk

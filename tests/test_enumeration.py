@@ -10,7 +10,6 @@ and as an HTMX step, and in about the same time (medians within 20 %).
 from __future__ import annotations
 
 import random
-import re
 import statistics
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from app.models import OutboxMessage, utcnow
 from app.outbox import STAND_IN_MAIL
 from app.outbox import pending_ids as outbox_pending_ids
 
+from .helpers.enumeration import normalised
 from .helpers.portal import (
     CSRF_RE,
     GOOD_PASSWORD,
@@ -42,7 +42,6 @@ from .helpers.portal import (
 VERIFIED, UNVERIFIED = "vera@example.org", "umar@example.org"  # all addresses here are 16 characters
 MEMBER = "mona@example.org"  # the account that asks to move to each of them
 KINDS = ("verified", "unverified", "unknown")
-CSRF_VALUE = re.compile(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]+"')
 ROUNDS = 15  # timed requests per kind of address in a batch, the kinds taking turns
 BATCHES = 3
 TOLERANCE = 1.2
@@ -133,19 +132,6 @@ def run_step(app, step, address, *, htmx=False, observe=None):
     if response.status_code == 303:
         following = client.get(response.headers["Location"], headers=HTMX if htmx else {})
     return response, following, seconds
-
-
-def normalised(response, address) -> tuple | None:
-    if response is None:
-        return None
-    body = CSRF_VALUE.sub("TOKEN", response.get_data(as_text=True)).replace(address, "ADDRESS")
-    # the limiter's own headers count requests per address and say when its window ends: not the account
-    headers = {
-        k: v
-        for k, v in response.headers.items()
-        if not k.startswith("X-RateLimit-") and k not in ("Retry-After", "Set-Cookie", "Date")
-    }
-    return response.status_code, headers, body
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])

@@ -53,11 +53,18 @@ from app.models import (
 from app.outbox import ACCOUNT_MAIL, CODE_MAIL, NEWSLETTER, STAND_IN_MAIL
 
 from .helpers.catalogue_data import STORIES, load
-from .helpers.portal import GOOD_PASSWORD, age_codes, csrf_token, post, register_and_verify, registration
+from .helpers.portal import (
+    GOOD_PASSWORD,
+    age_codes,
+    csrf_token,
+    nothing_written,
+    post,
+    register_and_verify,
+    registration,
+)
+from .helpers.reset import reset_code
 from .helpers.second_factor_helpers import set_up_authenticator
 from .helpers.staff_data import promote
-from .test_bad_input import nothing_written
-from .test_reset import reset_code
 
 settings.register_profile(
     "fuzz-ci",

@@ -2,7 +2,7 @@
 ``gunicorn -w 4``, on SQLite and on PostgreSQL, without a 5xx, a timeout, a "database is locked"
 or a lost mail.
 
-``bench/load.py`` drives the load (bench/README.md, part 8); ``LOAD_SECONDS`` sets its length
+``harness/load.py`` drives the load (bench/README.md, part 8); ``LOAD_SECONDS`` sets its length
 (60 by default). The report is printed (``pytest -s``) and written to test-artifacts/load-<db>.json.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import load
+from harness import load
 
 LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", load.SECONDS))
 

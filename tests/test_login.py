@@ -6,6 +6,7 @@ import pytest
 from app.extensions import db
 from app.models import User
 
+from .helpers.logins import copy_of, logged_in
 from .helpers.portal import GOOD_PASSWORD, HTMX, csrf_token, last_code, outbox, post, register_and_verify, registration
 
 
@@ -197,20 +198,6 @@ def test_register_verify_and_resend_are_rate_limited(app, app_config):
     assert statuses[-1] == 429
     statuses = [post(c, "/account/verify/resend").status_code for _ in range(3)]
     assert statuses[-1] == 429
-
-
-def copy_of(client, *names):
-    """Another browser holding copies of ``client``'s cookies ``names`` (a stolen or kept copy)."""
-    other = client.application.test_client()
-    for name in names:
-        cookie = client.get_cookie(name)
-        assert cookie is not None, name
-        other.set_cookie(name, cookie.value, domain=cookie.domain)
-    return other
-
-
-def logged_in(client) -> bool:
-    return "Log out" in client.get("/conditions").get_data(as_text=True)
 
 
 def test_log_out_ends_every_copy_of_the_session_and_remember_cookies(client, ann):

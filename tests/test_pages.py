@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_french import assert_french, visible
+from .helpers.french import assert_french, visible
 
 PAGES = {"/conditions": "Conditions of use", "/privacy": "Privacy notice", "/accessibility": "Accessibility statement"}
 FRENCH_TITLES = {

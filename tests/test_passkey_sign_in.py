@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Passkey, PasskeyChallenge, User, WrongCodeEntry
 
+from .helpers.enumeration import normalised
+from .helpers.headers import assert_security_headers
 from .helpers.portal import GOOD_PASSWORD, post, register_and_verify
 from .helpers.second_factor_helpers import set_up_authenticator, totp_code
 from .helpers.staff_data import promote
-from .test_enumeration import normalised
-from .test_security_headers import assert_security_headers
 
 ANN = "ann@example.org"
 STORY = "/stories/summit-in-brussels"

@@ -4,7 +4,7 @@ checks are in test_account_page.py, the log in in test_login.py)."""
 import pytest
 
 from .helpers.portal import GOOD_PASSWORD, age_codes, post, register_and_verify
-from .test_reset import reset_code, start_reset
+from .helpers.reset import reset_code, start_reset
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_PER_ADDRESS": "3 per minute"}])

@@ -101,7 +101,7 @@ def test_only_staff_manage_staff(app, client):
 
 
 def test_the_people_page_is_in_french(app):
-    from .test_french import assert_french, visible
+    from .helpers.french import assert_french, visible
 
     staff = staff_client(app)
     body = staff.get("/fr/staff/people").get_data(as_text=True)

@@ -10,7 +10,7 @@ import pytest
 from app.security import ACCOUNT_BLUEPRINTS, STAFF_BLUEPRINTS
 
 from .helpers.portal import csrf_token, post, register_and_verify, registration
-from .test_security_headers import MEMBER, REQUEST_KINDS, load_catalogue, route_samples, routes
+from .helpers.routes import MEMBER, REQUEST_KINDS, load_catalogue, route_samples, routes
 
 # Reading needs no session; the download asks who you are (it sends the visitor to log in).
 ASKS_WHO_YOU_ARE = {"media.download"}

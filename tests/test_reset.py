@@ -8,8 +8,7 @@ from app.extensions import db
 from app.models import User, VerificationCode
 
 from .helpers.portal import GOOD_PASSWORD, HTMX, age_codes, last_code, outbox, post, register_and_verify, registration
-
-NEW_PASSWORD = "Green-Valley-77?"
+from .helpers.reset import NEW_PASSWORD, full_reset, login, reset_code, start_reset
 
 
 @pytest.fixture
@@ -17,26 +16,6 @@ def ann(app):
     register_and_verify(app.test_client(), app)
     age_codes(app, minutes=2)  # past the send throttle of the verification mail
     return "ann@example.org"
-
-
-def reset_code(app, address="ann@example.org"):
-    mails = [m for m in outbox(app, address) if "reset your password" in m.subject]
-    assert mails, "no reset code mailed"
-    return re.search(r"^\s*(\d{6})\s*$", mails[-1].body_text, re.M).group(1)
-
-
-def start_reset(client, email="ann@example.org", **kw):
-    return post(client, "/account/reset", {"email": email, "next": "/conditions"}, **kw)
-
-
-def login(client, password, email="ann@example.org"):
-    return post(client, "/account/login", {"email": email, "password": password})
-
-
-def full_reset(client, app, password=NEW_PASSWORD):
-    start_reset(client)
-    assert post(client, "/account/reset/code", {"code": reset_code(app)}).status_code == 303
-    return post(client, "/account/reset/password", {"password": password, "confirm": password})
 
 
 def test_reset_step_texts(client):

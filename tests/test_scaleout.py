@@ -1,6 +1,6 @@
 """Scale-out (issue #7): two gunicorn app servers behind nginx, sharing the database and Redis.
 
-The cluster and the proofs are bench/scaleout.py's (``python -m bench.scaleout`` runs the same
+The cluster and the proofs are harness/scaleout.py's (``python -m bench.scaleout`` runs the same
 code with longer load); here they run once per module on PostgreSQL from TEST_DATABASE_URL
 (a fresh schema in that database) or, without it, on one SQLite file both servers share.
 """
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from bench import scaleout
+from harness import scaleout
 
 from .helpers.services import nginx_installed, required
 

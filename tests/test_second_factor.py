@@ -13,10 +13,10 @@ from app.flows import second_factor
 from app.flows.codes import CodePolicy, Source
 from app.models import AuditEvent, RecoveryCode, TotpFactor, User
 
+from .helpers.enumeration import normalised
 from .helpers.portal import GOOD_PASSWORD, HTMX, age_codes, csrf_token, last_code, outbox, post, register_and_verify
 from .helpers.second_factor_helpers import RECOVERY_RE, log_in_with_code, set_up_authenticator, totp_code, totp_secret
 from .helpers.staff_data import promote, staff_client
-from .test_enumeration import normalised
 
 ANN = "ann@example.org"
 NOW = datetime(2026, 12, 2, 17, 0, 0)

@@ -7,20 +7,13 @@ The routes come from ``app.url_map``: a new page is checked without anyone listi
 
 from __future__ import annotations
 
-import copy
-import re
-from dataclasses import dataclass
-
 import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import create_app
-from app.extensions import db
-from app.flows import captions, newsletter
-from app.models import Caption, Category, Rendition, Story, User, Video
 from app.urls import NEUTRAL_ENDPOINTS
 
-from .helpers.catalogue_data import STORIES, load
+from .helpers.headers import assert_security_headers
 from .helpers.portal import (
     BASE_CONFIG,
     GOOD_PASSWORD,
@@ -32,69 +25,20 @@ from .helpers.portal import (
     register_and_verify,
     registration,
 )
+from .helpers.routes import (
+    MEMBER,
+    REQUEST_KINDS,
+    STAFF_STORY_PAGES,
+    load_catalogue,
+    route_samples,
+    routes,
+    upload_samples,
+)
 from .helpers.second_factor_helpers import set_up_authenticator
 from .helpers.staff_data import staff_client
 
-MEMBER = "walk.member@example.org"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# The request headers HTMX sends: a step swapped into the open dialog, a link that opens the
-# dialog (#dialog-body), and the catalogue's live search (#results) and "Load more".
-REQUEST_KINDS = {
-    "page": {},
-    "htmx step": HTMX,
-    "htmx dialog": {"HX-Request": "true", "HX-Target": "dialog-body"},
-}
 CATALOGUE_PARTIALS = [{"HX-Request": "true", "HX-Target": "results"}, {"HX-Request": "true", "HX-Target": "load-more"}]
-# Referrer-Policy values that still send a same-origin Referer carrying scheme, host and port,
-# which Flask-WTF compares with the host on HTTPS posts ("no-referrer" would break every form).
-REFERRER_POLICIES_THAT_KEEP_CSRF_WORKING = {
-    "same-origin",
-    "strict-origin",
-    "strict-origin-when-cross-origin",
-    "origin",
-    "origin-when-cross-origin",
-}
-
-
-def parse_csp(value: str) -> dict[str, list[str]]:
-    directives = {}
-    for part in value.split(";"):
-        words = part.split()
-        if words:
-            assert words[0].lower() not in directives, f"directive {words[0]} twice in {value!r}"
-            directives[words[0].lower()] = words[1:]
-    return directives
-
-
-def is_account_page(path: str) -> bool:
-    """The account dialog's steps, the account page and the newsletter pages (docs/accounts.md; docs/portal.md)."""
-    return bool(re.match(r"/(account|newsletter)(/|$)", path))
-
-
-def assert_security_headers(response, path: str, *, https: bool) -> None:
-    where = f"{response.request.method} {path} -> {response.status_code}"
-    headers = response.headers
-    assert "Content-Security-Policy" in headers, where
-    csp = parse_csp(headers["Content-Security-Policy"])
-    for directive, sources in {
-        "default-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "frame-ancestors": ["'none'"],
-    }.items():
-        assert csp.get(directive) == sources, f"{where}: {directive} is {csp.get(directive)}"
-    for directive, sources in csp.items():
-        allowed = {"'self'", "'none'", "data:"} if directive == "img-src" else {"'self'", "'none'"}
-        assert set(sources) <= allowed, f"{where}: {directive} allows {sorted(set(sources) - allowed)}"
-    assert headers.get("X-Content-Type-Options") == "nosniff", where
-    assert headers.get("Referrer-Policy") in REFERRER_POLICIES_THAT_KEEP_CSRF_WORKING, where
-    if https:
-        assert re.fullmatch(r"max-age=(\d+)(; includeSubDomains)?", headers.get("Strict-Transport-Security", "")), where
-        assert int(re.search(r"\d+", headers["Strict-Transport-Security"]).group()) >= 15_552_000, where  # ≥ 180 days
-    else:
-        assert "Strict-Transport-Security" not in headers, f"{where}: HSTS over plain HTTP"
-    if is_account_page(path):
-        assert "no-store" in headers.get("Cache-Control", ""), f"{where}: account page without no-store"
 
 
 def assert_never_stored(response, where: str) -> None:
@@ -104,106 +48,6 @@ def assert_never_stored(response, where: str) -> None:
 
 
 # --- the route walk ----------------------------------------------------------------------
-
-
-@dataclass
-class Catalogue:
-    slug: str
-    preview_id: int
-    download_id: int
-    video_id: int
-    story_id: int
-    caption_id: int
-    category: str
-
-
-def load_catalogue(app, tmp_path) -> Catalogue:
-    load(app, tmp_path, copy.deepcopy(STORIES[:1]))
-    with app.app_context():
-        captions.save(
-            db.session.query(Story).one(),
-            "en",
-            b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nA caption\n",
-            config=app.config,
-        )
-        renditions = db.session.query(Rendition).all()
-        catalogue = Catalogue(
-            slug=STORIES[0]["slug"],
-            preview_id=next(r.id for r in renditions if r.is_preview),
-            download_id=next(r.id for r in renditions if not r.is_preview),
-            video_id=db.session.query(Video.id).scalar(),
-            story_id=db.session.query(Story.id).scalar(),
-            caption_id=db.session.query(Caption.id).scalar(),
-            category=db.session.query(Category.slug).scalar(),
-        )
-        db.session.remove()
-    return catalogue
-
-
-def unsubscribe_token(app, email: str) -> str:
-    with app.app_context():
-        token = newsletter.unsubscribe_token(db.session.query(User).filter_by(email=email).one())
-        db.session.remove()
-    return token
-
-
-def route_samples(app, catalogue: Catalogue, email: str = MEMBER) -> dict[str, dict]:
-    """Values for the variable parts of each route, by endpoint. A new route with variables
-    fails the walk until it has its sample here."""
-    return {
-        "static": {"filename": "css/portal.css"},
-        "media.story": {"slug": catalogue.slug},
-        "media.feed": {"language": "fr"},
-        "media.category_feed": {"language": "en", "category_slug": catalogue.category},
-        "media.preview": {"rendition_id": catalogue.preview_id},
-        "media.poster": {"video_id": catalogue.video_id},
-        "media.download": {"rendition_id": catalogue.download_id},
-        "media.captions_file": {"caption_id": catalogue.caption_id},
-        "newsletter.unsubscribe": {"token": unsubscribe_token(app, email)},
-        **{f"staff.{name}": {"story_id": catalogue.story_id} for name in STAFF_STORY_PAGES},
-        "staff.statistics_csv": {"key": "stories"},
-        "staff.demote": {"user_id": 1},
-        **upload_samples(catalogue.story_id),
-    }
-
-
-STAFF_STORY_PAGES = ("edit", "change_state", "preview")
-
-
-def upload_samples(story_id: int) -> dict[str, dict]:
-    """The staff upload routes (app/uploads): a story, an upload's key, a transcoding job."""
-    return {
-        "uploads.story": {"story_id": story_id},
-        "uploads.poster": {"story_id": story_id},
-        "uploads.add_captions": {"story_id": story_id},
-        "uploads.remove_captions": {"story_id": story_id, "language": "en"},
-        "uploads.cancel": {"job_id": 1},
-        "uploads.retry": {"job_id": 1},
-        **{endpoint: {"key": "0" * 32} for endpoint in ("uploads.upload", "uploads.append", "uploads.terminate")},
-    }
-
-
-# Every page at its English URL and its French one (issue #16, app/i18n.py); the neutral
-# endpoints (files, feeds) answer 404 under /fr/, with the same headers.
-LANGUAGE_PREFIXES = ("", "/fr")
-
-
-def routes(app, samples: dict[str, dict], methods: set[str]) -> list[tuple[object, str]]:
-    """(rule, URL) of every rule in the URL map that answers one of ``methods``, in each language."""
-    from flask import url_for
-
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.methods & methods:
-            continue
-        values = samples.get(rule.endpoint, {})
-        missing = rule.arguments - set(values)
-        assert not missing, f"route {rule.rule} ({rule.endpoint}) is new: give its {sorted(missing)} a sample value"
-        with app.test_request_context():
-            url = url_for(rule.endpoint, **values)
-        found += [(rule, prefix + url) for prefix in LANGUAGE_PREFIXES]
-    assert found, "no routes found"
-    return found
 
 
 def browser_states(app) -> dict[str, object]:

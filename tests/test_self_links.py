@@ -3,7 +3,7 @@ in-dialog switch reloads it), and the page to come back to after logging in. The
 the route that answered, never copied from the request's path: ``GET /%5Cevil.example`` used to
 link to ``/\\evil.example?lang=fr``, which browsers follow to evil.example.
 
-Nothing of the app judges the links: ``stays_on_site`` (tests/test_open_redirect.py) reads them
+Nothing of the app judges the links: ``stays_on_site`` (tests/helpers/redirects.py) reads them
 as a browser does."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from .helpers.portal import HTMX
-from .test_open_redirect import HOSTILE, stays_on_site
+from .helpers.redirects import HOSTILE, stays_on_site
 
 # Every attribute that holds an address the browser (or htmx) goes to, and the hidden "next".
 LINK_RE = re.compile(r'\b(href|action|data-url|hx-get|hx-post)="([^"]*)"')

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bench import download
+from harness import download
 from harness.client import Browser, fetch, raw_request
 from harness.servers import Gunicorn, app_env
 

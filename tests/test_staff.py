@@ -17,10 +17,10 @@ from app.flows.importer import validate
 from app.models import AuditEvent, Story, User
 
 from .helpers.catalogue_data import STORIES, load
+from .helpers.french import assert_french, visible
 from .helpers.portal import csrf_token, post, register_and_verify
 from .helpers.second_factor_helpers import set_up_authenticator
-from .helpers.staff_data import STAFF, make_draft, staff_client, story_row
-from .test_french import assert_french, visible
+from .helpers.staff_data import STAFF, change_state, editor_form, make_draft, staff_client, story_row
 
 MEMBER = "reader@example.org"
 
@@ -40,31 +40,8 @@ def staff_urls(app, story_id: int) -> list[tuple[str, str]]:
     return found
 
 
-def editor_form(story_id=None, **changes) -> dict:
-    data = {
-        "action": "save",
-        "title": "Summit in Brussels",
-        "location": "Brussels",
-        "published": "2026-05-14",
-        "summary": "Leaders meet.",
-        "body": "First paragraph.",
-        "categories": "Summits",
-        "credit": "NATO",
-        "rights": "",
-        "shot_at": ["00:00:01", "", ""],
-        "shot_text": ["Wide shot", "", ""],
-        "fr_shot_text": ["", "", ""],
-    }
-    data.update(changes)
-    return data
-
-
 def save(client, story_id, version, **changes):
     return post(client, f"/staff/stories/{story_id}", editor_form(version=str(version), **changes))
-
-
-def change_state(client, story_id, version, action, **fields):
-    return post(client, f"/staff/stories/{story_id}/state", {"version": str(version), "action": action, **fields})
 
 
 @pytest.fixture

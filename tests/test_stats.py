@@ -244,7 +244,7 @@ def test_only_staff_see_the_statistics(app, client, log):
 
 
 def test_the_statistics_are_in_french(app, log):
-    from .test_french import assert_french, visible
+    from .helpers.french import assert_french, visible
 
     staff = staff_client(app)
     for url in ("/staff/stats?days=90", f"/staff/stories/{log['summit']}"):

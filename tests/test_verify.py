@@ -119,7 +119,7 @@ def test_double_submit_of_the_right_code_welcomes_twice(client, app):
 def test_a_used_code_never_logs_anyone_in_again(client, app):
     """Issue #13, 1: a copy of the registering browser's cookie, replayed with the used code after
     the owner logged out and changed the password, and after the code's lifetime."""
-    from .test_reset import NEW_PASSWORD, full_reset
+    from .helpers.reset import NEW_PASSWORD, full_reset
 
     post(client, "/account/register", registration())
     code = last_code(app, "ann@example.org")

@@ -8,70 +8,19 @@ import re
 
 from playwright.sync_api import expect
 
-from harness.mailbox import code_in
-
-from ..helpers.browser import settled
-from ..helpers.portal import GOOD_PASSWORD
-
-FIRST, LAST, ORGANISATION = "Ann", "Lee", "Example Broadcasting"
-FULL_NAME = f"{FIRST} {LAST}"
-CODE_HEADING = "Check your inbox and enter verification code"
-WELCOME_HEADING = "You have successfully created your account"
-SUBSCRIBED = "You are subscribed to our newsletter"
-
-
-def path_of(page) -> str:
-    return re.sub(r"^https?://[^/]+", "", page.url)
-
-
-def account_nav(page):
-    return page.get_by_role("navigation", name="Account")
-
-
-def fill_registration(scope, email: str) -> None:
-    scope.get_by_label("Email address").fill(email)
-    scope.get_by_label("First name").fill(FIRST)
-    scope.get_by_label("Last name").fill(LAST)
-    scope.get_by_label("Organisation / media outlet").fill(ORGANISATION)
-    scope.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
-    scope.get_by_label("Confirm password").fill(GOOD_PASSWORD)
-    scope.get_by_label("I accept the conditions of use").check()
-
-
-def fill_login(scope, email: str) -> None:
-    settled(scope)
-    scope.get_by_label("Email address").fill(email)
-    scope.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
-    scope.get_by_label("Keep me logged in on this device").check()
-
-
-def mailed_code(live_portal, email: str, count: int = 1) -> str:
-    return code_in(live_portal.mailbox.wait_for(email, count=count, timeout=15)[-1])
-
-
-def expect_dialog_open(page):
-    dialog = page.locator("#account-dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog).to_have_attribute("open", "")
-    assert dialog.evaluate("d => d.matches(':modal')"), "the account dialog should be modal (showModal)"
-    return dialog
-
-
-def expect_logged_in_at(page, path: str) -> None:
-    expect(page).to_have_url(re.compile(rf"^https?://[^/]+{re.escape(path)}$"))
-    nav = account_nav(page)
-    expect(nav).to_contain_text(FULL_NAME)
-    expect(nav.get_by_role("button", name="Log out")).to_be_visible()
-    expect(nav.get_by_role("link", name="Log in")).to_have_count(0)
-
-
-def expect_logged_out_at(page, path: str) -> None:
-    expect(page).to_have_url(re.compile(rf"^https?://[^/]+{re.escape(path)}$"))
-    nav = account_nav(page)
-    expect(nav.get_by_role("link", name="Log in")).to_be_visible()
-    expect(nav.get_by_role("link", name="Register")).to_be_visible()
-    expect(nav).not_to_contain_text(FULL_NAME)
-
+from ..helpers.dialog import (
+    CODE_HEADING,
+    SUBSCRIBED,
+    WELCOME_HEADING,
+    account_nav,
+    expect_dialog_open,
+    expect_logged_in_at,
+    expect_logged_out_at,
+    fill_login,
+    fill_registration,
+    mailed_code,
+    path_of,
+)
 
 # --- JavaScript on: everything happens in the dialog ------------------------------------------
 

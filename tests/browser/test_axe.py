@@ -4,20 +4,16 @@ violation, of any impact, fails."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers.browser import settled
+from ..helpers.axe import violations
+from ..helpers.browser import LAPTOP, PHONE, settled
+from ..helpers.catalogue_data import SLUG, load_stories
+from ..helpers.dialog import mailed_code, open_dialog_step
 from ..helpers.portal import GOOD_PASSWORD
 from ..helpers.second_factor_helpers import give_second_factor
-from .test_account_dialog import mailed_code
-from .test_layout_feedback import LAPTOP, PHONE, open_dialog_step
-from .test_portal import SLUG, load_stories
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
 PAGES = [
     "/",
@@ -30,17 +26,6 @@ PAGES = [
     "/account/reset",
 ]
 HEADER_LINKS = {"en": ("Log in", "Register"), "fr": ("Se connecter", "S’inscrire")}
-
-
-def violations(page, where: str) -> list[str]:
-    assert AXE.exists(), f"{AXE} is missing: `make test` (or `make {AXE.relative_to(Path.cwd())}`) copies it from npm"
-    if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
-    return [
-        f"{where}: {v['id']} ({v['impact']}): {v['help']} at " + json.dumps([node["target"] for node in v["nodes"]][:5])
-        for v in found
-    ]
 
 
 def fill_registration(step, email: str) -> None:

@@ -21,10 +21,12 @@ from harness.mailbox import code_in
 from harness.servers import Nginx
 
 from ..helpers.catalogue_data import STORIES, load
-from ..helpers.portal import GOOD_PASSWORD, age_codes
-from ..test_security_headers import MEMBER, parse_csp, unsubscribe_token
-from .test_account_dialog import (
+from ..helpers.dialog import (
     CODE_HEADING,
+    DONE_HEADING,
+    NEW_PASSWORD,
+    NEW_PASSWORD_HEADING,
+    RETURN_LINK,
     SUBSCRIBED,
     WELCOME_HEADING,
     account_nav,
@@ -32,9 +34,13 @@ from .test_account_dialog import (
     expect_logged_in_at,
     expect_logged_out_at,
     fill_login,
+    fill_new_password,
     fill_registration,
+    log_in,
 )
-from .test_reset_dialog import DONE_HEADING, NEW_PASSWORD, NEW_PASSWORD_HEADING, RETURN_LINK, fill_new_password, log_in
+from ..helpers.headers import parse_csp
+from ..helpers.portal import GOOD_PASSWORD, age_codes
+from ..helpers.routes import MEMBER, unsubscribe_token
 
 STORY = STORIES[0]
 STORY_PATH = f"/stories/{STORY['slug']}"

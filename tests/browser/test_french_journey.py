@@ -2,7 +2,7 @@
 French mail, welcome, newsletter, log out, forgotten password, reset by code, log in with the new
 password — in the dialog (JavaScript on) and on full pages (JavaScript off) — and the EN | FR
 switch inside the dialog. After every step the page (and the open dialog) and every mail must
-hold no English: ``assert_french`` from tests/test_french.py fails on any English source string
+hold no English: ``assert_french`` from tests/helpers/french.py fails on any English source string
 of the catalogue and on common English words."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 
 from harness.mailbox import code_in, text_of
 
+from ..helpers.dialog import expect_dialog_open, path_of
+from ..helpers.french import assert_french, visible
 from ..helpers.portal import GOOD_PASSWORD, age_codes
-from ..test_french import assert_french, visible
-from .test_account_dialog import expect_dialog_open, path_of
 
 FIRST, LAST, ORGANISATION = "Anne", "Leroy", "France Télévisions"
 FULL_NAME = f"{FIRST} {LAST}"

@@ -6,22 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers.browser import settled
-from .test_account_dialog import fill_registration
-from .test_portal import SLUG, load_stories
-
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1280, "height": 640}
-
-
-def open_dialog_step(page, url, link):
-    """The home page, then the header's ``link`` (Log in, Register): the step in the open dialog."""
-    page.goto(f"{url}/")
-    page.locator(".site-header").get_by_role("link", name=link).click()
-    step = page.locator("#account-dialog #account-step")
-    expect(step).to_be_visible()
-    settled(step)
-    return step
+from ..helpers.browser import LAPTOP, PHONE, settled
+from ..helpers.catalogue_data import SLUG, load_stories
+from ..helpers.dialog import fill_registration, open_dialog_step
 
 
 def box(page, selector):

@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from ..helpers.catalogue_data import STORIES, load
+from ..helpers.dialog import FULL_NAME, account_nav
+from ..helpers.passkeys import EMAIL, on_localhost
 from ..helpers.portal import register_and_verify
-from .test_account_dialog import FULL_NAME, account_nav
-from .test_two_step import EMAIL, on_localhost
 
 STORY = "/stories/foreign-ministers-meet-in-antalya"
 # per language: the header's "Log in" link, the button, "Log out" (the French exactly as the catalogue says)

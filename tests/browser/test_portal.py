@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
 import pytest
@@ -12,11 +11,11 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Rendition, Story, Video
 
-from ..helpers.catalogue_data import STORIES, load, story_entry
-from .test_account_dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code, path_of
+from ..helpers.catalogue_data import SLUG, STORIES, load_stories, story_entry
+from ..helpers.dialog import WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code, path_of
 
 STORY = STORIES[0]
-SLUG, TITLE = STORY["slug"], STORY["title"]
+TITLE = STORY["title"]
 HD = "HD 1080p25"
 HD_BYTES = 300_000  # story_entry's default size of the HD rendition
 CODE_HEADING = "Check your inbox and enter verification code"
@@ -24,11 +23,6 @@ DOWNLOAD_NOTICE = "Log in, or create a free account, to download this file."
 WELCOME_NOTICE = "Your file will start downloading as soon as you continue."
 ANTALYA, BALTIC, TALLINN = (s["title"] for s in STORIES)
 ONLY_422 = (r"Failed to load resource: .*status of 422",)
-
-
-def load_stories(live_portal, tmp_path, stories=STORIES):
-    """``write_manifest`` pops each rendition's ``_bytes``: give it copies, not the shared dicts."""
-    return load(live_portal.app, tmp_path, copy.deepcopy(stories))
 
 
 def rendition_id(app, slug: str, label: str) -> int:

@@ -20,11 +20,11 @@ from app.models import Story, Upload
 
 from ..helpers.browser import settled
 from ..helpers.catalogue_data import STORIES, load
+from ..helpers.dialog import CODE_HEADING, WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code
 from ..helpers.portal import GOOD_PASSWORD
 from ..helpers.second_factor_helpers import give_second_factor
 from ..helpers.staff_data import staff_client
 from ..helpers.uploads_helpers import UPLOAD_CONFIG, make_video, worker
-from .test_account_dialog import CODE_HEADING, WELCOME_HEADING, expect_dialog_open, fill_registration, mailed_code
 
 CHUNK = 16 * 1024
 TITLE, TITLE_FR = "Divers clear mines off Latvia", "Des plongeurs déminent au large de la Lettonie"

@@ -10,26 +10,27 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers.browser import settled
 from ..helpers.catalogue_data import STORIES, load
-from ..helpers.portal import GOOD_PASSWORD, age_codes
-from .test_account_dialog import (
+from ..helpers.dialog import (
     CODE_HEADING,
+    DONE_HEADING,
+    NEW_PASSWORD,
+    NEW_PASSWORD_HEADING,
+    RETURN_LINK,
     account_nav,
     expect_dialog_open,
     expect_logged_in_at,
     expect_logged_out_at,
+    fill_new_password,
     fill_registration,
+    log_in,
     mailed_code,
     path_of,
 )
+from ..helpers.portal import GOOD_PASSWORD, age_codes
 
-NEW_PASSWORD = "Green-Valley-77?"
 RESET_INTRO = "Enter the email address you registered with and we will send you a code to reset your password."
-NEW_PASSWORD_HEADING = "Create a new password"
-DONE_HEADING = "Your password has been updated"
 DONE_TEXT = "Click the button to return to the page you were on and log in with your new password."
-RETURN_LINK = "Return to the page you were on and log in"
 LOGIN_FAILED = "Email or password is incorrect."
 NO_RESET_HERE = (
     "No password reset in this browser is waiting for a code. If you asked for the code in another "
@@ -83,21 +84,6 @@ def mail_about(live_portal, email: str, count: int, subject: str):
 def reset_code(live_portal, email: str, count: int) -> str:
     mail_about(live_portal, email, count, RESET_SUBJECT)
     return mailed_code(live_portal, email, count=count)
-
-
-def log_in(scope, email: str, password: str) -> None:
-    settled(scope)
-    scope.get_by_label("Email address").fill(email)
-    scope.get_by_label("Password", exact=True).fill(password)
-    expect(scope.get_by_label("Email address")).to_have_value(email)
-    expect(scope.get_by_label("Password", exact=True)).to_have_value(password)
-    scope.get_by_role("button", name="Log in").click()
-
-
-def fill_new_password(scope, password: str = NEW_PASSWORD) -> None:
-    settled(scope)
-    scope.get_by_label("New password", exact=True).fill(password)
-    scope.get_by_label("Confirm new password").fill(password)
 
 
 # --- JavaScript on: everything happens in the dialog ------------------------------------------

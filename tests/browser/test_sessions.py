@@ -10,9 +10,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, settled
+from ..helpers.dialog import FULL_NAME, account_nav, expect_logged_in_at, expect_logged_out_at, fill_login
+from ..helpers.french import assert_french, visible
 from ..helpers.portal import GOOD_PASSWORD, register_and_verify
-from ..test_french import assert_french, visible
-from .test_account_dialog import FULL_NAME, account_nav, expect_logged_in_at, expect_logged_out_at, fill_login
 
 
 def log_in_on_the_page(page, email: str, next_path: str = "/") -> None:

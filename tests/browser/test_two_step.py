@@ -9,19 +9,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ..helpers.axe import violations
 from ..helpers.browser import settled
+from ..helpers.dialog import account_nav, expect_logged_in_at, fill_login
+from ..helpers.passkeys import EMAIL, on_localhost
 from ..helpers.portal import GOOD_PASSWORD, register_and_verify
 from ..helpers.second_factor_helpers import set_up_authenticator, totp_code
-from .test_account_dialog import account_nav, expect_logged_in_at, fill_login
-from .test_axe import violations
 
-EMAIL = "ann@example.org"
 CODE_LABEL = "Code from your authenticator app, or a recovery code"
-
-
-def on_localhost(live_portal) -> str:
-    """WebAuthn takes a domain as the site's name, never an IP address: the portal as localhost."""
-    return live_portal.url.replace("127.0.0.1", "localhost")
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

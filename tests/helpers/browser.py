@@ -1,4 +1,5 @@
-"""What the browser tests share: Chromium's settings, a page's log, waiting for htmx to settle."""
+"""What the browser tests share: Chromium's settings, a phone's and a laptop's viewport, a page's
+log, waiting for htmx to settle."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000  # every wait in these tests; well under 15 s
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 640}
 
 
 class PageLog:

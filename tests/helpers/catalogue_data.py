@@ -114,3 +114,10 @@ STORIES = [
         categories=("Exercises",),
     ),
 ]
+
+SLUG = STORIES[0]["slug"]  # the story the browser tests open
+
+
+def load_stories(live_portal, tmp_path, stories=STORIES):
+    """``write_manifest`` pops each rendition's ``_bytes``: give it copies, not the shared dicts."""
+    return load(live_portal.app, tmp_path, copy.deepcopy(stories))

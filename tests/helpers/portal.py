@@ -10,7 +10,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app, search
 from app.extensions import db, limiter
-from app.models import OutboxMessage
+from app.models import OutboxMessage, User, VerificationCode
 from harness.mailbox import CODE_RE, text_of
 
 BASE_CONFIG = {
@@ -84,6 +84,17 @@ def dispose(app) -> None:
             search.drop_schema(connection)
         db.drop_all()
         db.engine.dispose()
+
+
+def _empty_database() -> None:
+    """No tables at all, as before the first migration (inside an app context)."""
+    from app.extensions import db
+
+    with db.engine.begin() as connection:
+        search.drop_schema(connection)
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 class LivePortal:
@@ -184,3 +195,8 @@ def register_and_verify(client, app, email="ann@example.org", prefix=""):
     registered = post(client, prefix + "/account/register", registration(email))
     assert registered.status_code == 303, (registered.status_code, registered.get_data(as_text=True)[:2000])
     return post(client, prefix + "/account/verify", {"code": last_code(app, email)})
+
+
+def nothing_written(app):
+    with app.app_context():
+        return all(db.session.query(model).count() == 0 for model in (User, VerificationCode, OutboxMessage))

@@ -7,7 +7,7 @@ from app.flows import publishing
 from app.flows.staff import set_staff
 from app.models import Story
 
-from .portal import register_and_verify
+from .portal import post, register_and_verify
 from .second_factor_helpers import set_up_authenticator
 
 STAFF = "press.officer@example.org"
@@ -60,3 +60,26 @@ def story_row(app, story_id: int) -> Story:
         story = db.session.get(Story, story_id)
         db.session.expunge(story)
         return story
+
+
+def editor_form(story_id=None, **changes) -> dict:
+    data = {
+        "action": "save",
+        "title": "Summit in Brussels",
+        "location": "Brussels",
+        "published": "2026-05-14",
+        "summary": "Leaders meet.",
+        "body": "First paragraph.",
+        "categories": "Summits",
+        "credit": "NATO",
+        "rights": "",
+        "shot_at": ["00:00:01", "", ""],
+        "shot_text": ["Wide shot", "", ""],
+        "fr_shot_text": ["", "", ""],
+    }
+    data.update(changes)
+    return data
+
+
+def change_state(client, story_id, version, action, **fields):
+    return post(client, f"/staff/stories/{story_id}/state", {"version": str(version), "action": action, **fields})

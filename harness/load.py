@@ -1,6 +1,6 @@
-"""8. Load: 200 browsers register → verify → download for 60 s under ``gunicorn -w 4``.
+"""Load: 200 browsers register → verify → download for 60 s under ``gunicorn -w 4``.
 
-Used by ``python -m bench.run --only load`` (numbers) and by ``tests/test_load.py`` (assertions).
+Used by ``python -m bench.run --only load`` (numbers, part 8) and by ``tests/test_load.py`` (assertions).
 Everything is real: a database migrated with ``flask db upgrade`` and filled with ``flask media
 demo``, gunicorn sending code mails (MAIL_DISPATCH=thread) to an aiosmtpd server in this process,
 and client threads speaking HTTP to gunicorn. Rate limits are off (FLASK_RATELIMIT_ENABLED=false,
@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.client import HTMX, Browser, fetch, raw_request
+from harness import cpu
+from harness.client import HTMX, Browser, fetch, raw_request, registration
 from harness.mailbox import Mailbox, SmtpServer, code_in
 from harness.servers import WORKER_KIND, Gunicorn, _TimedList, app_env, flask
-
-from . import cpu
-from .sizes import registration
 
 CLIENTS = 200
 WORKERS = 4
@@ -410,17 +408,6 @@ def scan_log(log_path: Path) -> dict:
     found = {name: text.count(needle) for name, needle in LOG_PROBLEMS.items()}
     lines = [line for line in text.splitlines() if any(n in line for n in LOG_PROBLEMS.values())]
     return {**found, "examples": lines[:10]}
-
-
-def scratch_postgres(base_url: str):
-    """The search part's ``CREATE DATABASE`` helper, named ``bench_load_<hex>``: the bench's own
-    database next to TEST_DATABASE_URL's, dropped again on exit."""
-    from .search import PostgresDatabase
-
-    database = PostgresDatabase(base_url)
-    database.name = f"bench_load_{secrets.token_hex(4)}"
-    database.url = database.base.set(database=database.name).render_as_string(hide_password=False)
-    return database
 
 
 # --- the whole run -----------------------------------------------------------------------------

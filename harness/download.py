@@ -1,34 +1,20 @@
-"""6. A 1 GiB download through gunicorn (the app sends the file) vs the same file from nginx.
-
-Three set-ups serve the same file, taking turns, ``rounds`` downloads each:
-
-- nginx: a static ``alias`` location (sendfile), the baseline;
-- gunicorn: ``-w 1`` (gunicorn.conf.py), ``GET /download/<id>`` with a logged-in verified account; the
-  app answers with ``send_file``;
-- nginx + X-Accel: nginx proxies ``/download/<id>`` to a second gunicorn running with
-  ``DOWNLOAD_ACCEL=nginx``, and serves the file itself from an ``internal`` location (information).
-
-The client reads and discards the body in 1 MiB chunks on a raw socket. While gunicorn sends,
-a thread samples the worker's VmRSS every 50 ms.
-"""
+"""A large download, as part 6 of the benchmarks (bench/README.md) and tests/test_serving.py make
+it: a file of random-looking bytes, a story whose one rendition it is, a verified account to
+download it with (logged in through the dialog), and one download read and dropped 1 MiB at a
+time on a raw socket while a thread samples the worker's VmRSS every 50 ms."""
 
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 from pathlib import Path
 
-from harness.client import HTMX, Browser, fetch, raw_request
-from harness.servers import BIN, ROOT, rss_kib
-
-from .corpus import app_config
-from .sizes import PASSWORD
+from harness.client import HTMX, PASSWORD, Browser, fetch, raw_request
+from harness.servers import BIN, ROOT, app_config, rss_kib
 
 MIB = 1024 * 1024
 STORY_SLUG = "bench-large-download"
-FILE_NAME = "bench-large-download-1080p.mp4"
 # The first bytes of an MP4 file: the portal serves a file only as the type its content is.
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 STAFF = "download-bench@example.org"
@@ -193,15 +179,3 @@ def warm_up(port: int, path: str, cookie: str | None) -> None:
     response = fetch("127.0.0.1", port, request, bytearray(MIB), timeout=60)
     if response.status not in (200, 206):
         raise RuntimeError(f"warm-up GET {path} on {port}: status {response.status}")
-
-
-def summarize(runs: list[dict]) -> dict:
-    out = {
-        "runs": runs,
-        "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
-        "seconds_median": statistics.median(r["seconds"] for r in runs),
-    }
-    if "rss_growth_mb" in runs[0]:
-        out["rss_growth_mb"] = max(r["rss_growth_mb"] for r in runs)
-        out["rss_before_mb"] = runs[0]["rss_before_mb"]
-    return out
