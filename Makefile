@@ -69,11 +69,17 @@ test-fast: setup $(VENV)/.test-installed $(AXE)
 
 ## Lint, format and type checks (CI runs this before the tests; any finding fails): ruff (Flask's rule
 ## set, import order, format), mypy over app/, djlint over the templates. Config: pyproject.toml.
+## Then no HTML template line may be longer than 160 characters (djlint's max_line_length only guides
+## its formatter). grep, not a djlint rule: djlint's rules skip text inside {{ }} and {% %}, <script>,
+## <pre> and comments. A line holding only one quoted string (a "literal", or an attribute's value)
+## may be longer: the string cannot be split without changing it (a translatable one's msgid).
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/djlint app/templates --lint
+	@if LC_ALL=C.UTF-8 grep -rnE --include='*.html' '^.{161}' app/templates | grep -vE "^[^:]+:[0-9]+: *([a-z-]+=)?(\"[^\"]*\"|'[^']*')[,>]?$$"; \
+	then echo 'Template lines longer than 160 characters (above): split them between attributes or tags.'; exit 1; fi
 
 ## Rewrite what ruff can fix by itself (import order, format).
 format: $(VENV)/.test-installed

@@ -195,7 +195,9 @@ def test_the_player_has_a_track_per_language_the_page_language_first(app, staff,
     send(client, token, story, "fr", VTT_FR)
     visitor = app.test_client()
     english = visitor.get(f"/stories/{SLUG}", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    tracks = re.findall(r'<track kind="captions" src="([^"]+)" srclang="(\w+)" label="([^"]+)"( default)?>', english)
+    tracks = re.findall(
+        r'<track kind="captions"\s+src="([^"]+)"\s+srclang="(\w+)"\s+label="([^"]+)"( default)?>', english
+    )
     assert [(lang, label, default) for _, lang, label, default in tracks] == [
         ("en", "English", " default"),
         ("fr", "Français", ""),
@@ -204,7 +206,7 @@ def test_the_player_has_a_track_per_language_the_page_language_first(app, staff,
     assert [
         (lang, default)
         for _, lang, _, default in re.findall(
-            r'<track kind="captions" src="([^"]+)" srclang="(\w+)" label="([^"]+)"( default)?>', french
+            r'<track kind="captions"\s+src="([^"]+)"\s+srclang="(\w+)"\s+label="([^"]+)"( default)?>', french
         )
     ] == [("fr", " default"), ("en", "")]
     assert f'download="{SLUG}-fr.vtt"' in french

@@ -183,7 +183,7 @@ def test_the_page_draws_the_chart_and_its_table(app, log):
     svg = re.search(r"<svg class=\"chart-svg\".*?</svg>", body, re.S).group(0)
     assert 'aria-describedby="figures-days"' in svg and "style" not in svg
     bars = re.findall(
-        r'<rect class="chart-bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"><title>([\d-]+): (\d+)</title>',  # noqa: E501 (the message whole, as people read it)
+        r'<rect class="chart-bar"\s+x="[\d.]+"\s+y="([\d.]+)"\s+width="[\d.]+"\s+height="([\d.]+)"><title>([\d-]+): (\d+)</title>',  # noqa: E501 (the message whole, as people read it)
         svg,
     )
     assert [(day, int(n)) for _, _, day, n in bars] == [
