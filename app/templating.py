@@ -10,6 +10,7 @@ from .account_session import return_to
 from .flows.passwords import PasswordPolicy
 from .flows.redirects import safe_next
 from .i18n import localized
+from .models import CODE_EMAIL_CHANGE, CODE_RESET
 from .security import ACCOUNT_BLUEPRINTS
 from .urls import external_url, this_page
 
@@ -39,6 +40,8 @@ def duration(seconds: float) -> str:
 def init_app(app) -> None:
     app.add_template_filter(duration)
     app.add_template_global(external_url)
+    # the purposes of emailed codes, by the names the rules use (a step or a mail says which code it is)
+    app.jinja_env.globals.update(CODE_RESET=CODE_RESET, CODE_EMAIL_CHANGE=CODE_EMAIL_CHANGE)
 
     @app.context_processor
     def portal_context():
