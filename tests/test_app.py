@@ -238,13 +238,15 @@ def test_rules_and_mails_never_import_the_web_layer():
     assert "app.mails" in _app_imports(ROOT / "app" / "flows" / "accounts.py")  # the parser sees relative imports
 
 
+# The features: the packages directly below app/ (account, media, newsletter, staff, uploads), the
+# rules in app/flows/ excepted.
+FEATURES = {path.parent.name for path in (ROOT / "app").glob("*/__init__.py")} - {"flows"}
+
+
 def _feature_of(name: str) -> str | None:
-    """The feature a dotted module name belongs to: a package directly below app/ (account, media,
-    newsletter, staff, uploads), the rules in app/flows/ excepted."""
+    """The feature a dotted module name (``app.account.login``) belongs to, if any."""
     parts = name.split(".")
-    if len(parts) > 1 and (ROOT / "app" / parts[1] / "__init__.py").exists() and parts[1] != "flows":
-        return parts[1]
-    return None
+    return parts[1] if len(parts) > 1 and parts[1] in FEATURES else None
 
 
 def test_no_feature_imports_another_features_modules():
@@ -271,8 +273,7 @@ def test_no_feature_renders_another_features_templates():
 
     allowed = {("staff", "uploads"), ("uploads", "staff"), ("staff", "media")}
 
-    features = {path.parent.name for path in (ROOT / "app").glob("*/__init__.py")} - {"flows"}
-    alternatives = "|".join(sorted(features))
+    alternatives = "|".join(sorted(FEATURES))
     named = re.compile(rf"""["']((?:{alternatives})/[\w/.-]+\.(?:html|txt|xml))["']""")
     found = []
     for path in sorted((ROOT / "app").rglob("*")):
@@ -280,7 +281,7 @@ def test_no_feature_renders_another_features_templates():
             continue
         relative = path.relative_to(ROOT / "app")
         own = relative.parts[1] if relative.parts[0] == "templates" else relative.parts[0]
-        if own not in features:  # shared modules and templates (mails.py, base.html, shared/)
+        if own not in FEATURES:  # shared modules and templates (mails.py, base.html, shared/)
             continue
         for template in named.findall(path.read_text("utf-8")):
             other = template.split("/")[0]
